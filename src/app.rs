@@ -1,0 +1,40 @@
+//! The handler's shared state: settings and the clients of the outside systems, built once
+//! at start and shared by every invocation.
+
+use std::sync::Arc;
+
+use crate::configuration::Settings;
+use crate::storage::Storage;
+
+/// Everything a route needs. Cheap to clone (`Arc` inside).
+#[derive(Clone)]
+pub struct App(Arc<Inner>);
+
+/// See [`App`].
+pub struct Inner {
+    pub settings: Settings,
+    /// PostgreSQL pool; `None` when `DB_URL` is unset (failure analysis then answers 503).
+    pub pg: Option<deadpool_postgres::Pool>,
+    pub storage: Storage,
+}
+
+impl std::ops::Deref for App {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl App {
+    /// Builds the clients. Opens no database connection; creates the blob container if
+    /// missing (a wrong storage key fails here, at start, not on the first request).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let pg = match &settings.db_url {
+            Some(url) => Some(crate::postgres::pool(url, settings.db_pool_max_size)?),
+            None => None,
+        };
+        let storage = Storage::connect(&settings.storage).await?;
+        tracing::info!(storage = %storage.describe(), postgres = pg.is_some(), "clients ready");
+        Ok(App(Arc::new(Inner { settings, pg, storage })))
+    }
+}

@@ -1,0 +1,188 @@
+//! The per-user CSV artifact, `user_failure_stats_YYYYMMDD_HHMMSS.csv`
+//! (`spec/failure-analysis.md`, "Results" and "Outputs"; schema from seed 001, "Output Data").
+
+use super::model::{Analysis, UserStats};
+
+/// Column order: seed 001's six columns, then `user_id`.
+const HEADER: [&str; 7] = [
+    "user_name",
+    "total_sessions",
+    "failed_sessions",
+    "success_sessions",
+    "failure_rate",
+    "failure_rate_percent",
+    "user_id",
+];
+
+/// Renders every user of `a` (`a.users`, in ranking order, without the `min_sessions` cut) as
+/// UTF-8 CSV with a header row and `\n` line ends.
+///
+/// Columns: `user_name,total_sessions,failed_sessions,success_sessions,failure_rate,failure_rate_percent,user_id`
+/// — seed 001's six columns in its order, then `user_id` (empty for calls without a user).
+/// `failure_rate` is a fraction with four decimals (`0.2619`); `failure_rate_percent` is the
+/// model's string as-is (`26.19%`). Fields containing commas, quotes or line breaks are quoted
+/// by the `csv` crate, so such names round-trip.
+///
+/// Formula injection: spreadsheet apps run a cell that starts with `=`, `+`, `-` or `@` (and
+/// some treat a leading tab or CR the same way) as a formula. A `user_name` starting with one of
+/// those characters is therefore written with a leading `'` (`=1+1` → `'=1+1`), which makes
+/// the cell plain text. Such names do not round-trip byte for byte; all others do.
+///
+/// An analysis without users yields just the header row.
+pub fn to_csv(a: &Analysis) -> Vec<u8> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    // Writing to a Vec<u8> cannot fail: the only errors are I/O errors of the sink.
+    w.write_record(HEADER).expect("write to Vec");
+    for u in &a.users {
+        w.write_record(row(u)).expect("write to Vec");
+    }
+    w.into_inner().expect("flush to Vec")
+}
+
+fn row(u: &UserStats) -> [String; 7] {
+    [
+        defuse_formula(&u.user_name),
+        u.total_sessions.to_string(),
+        u.failed_sessions.to_string(),
+        u.success_sessions.to_string(),
+        format!("{:.4}", u.failure_rate),
+        u.failure_rate_percent.clone(),
+        u.user_id.clone().unwrap_or_default(),
+    ]
+}
+
+/// Prefixes `'` to a cell a spreadsheet would evaluate as a formula.
+fn defuse_formula(cell: &str) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::model::{Options, Summary, Window, percent};
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn user(name: &str, id: Option<&str>, failed: i64, total: i64) -> UserStats {
+        let rate = failed as f64 / total as f64;
+        UserStats {
+            user_name: name.to_owned(),
+            total_sessions: total,
+            failed_sessions: failed,
+            success_sessions: total - failed,
+            failure_rate: rate,
+            failure_rate_percent: percent(rate),
+            user_id: id.map(str::to_owned),
+        }
+    }
+
+    fn analysis(users: Vec<UserStats>) -> Analysis {
+        let t = Utc.with_ymd_and_hms(2025, 5, 20, 18, 30, 0).unwrap();
+        Analysis {
+            window: Window {
+                from_date: None,
+                to_date: None,
+                timezone: "UTC".into(),
+                start_utc: t,
+                end_utc: t,
+            },
+            options: Options {
+                max_users: 15,
+                min_sessions: 1,
+            },
+            summary: Summary {
+                total_users: users.len(),
+                total_sessions: 0,
+                total_failures: 0,
+                overall_failure_rate: 0.0,
+                average: 0.0,
+                median: 0.0,
+                maximum: 0.0,
+                minimum: 0.0,
+                std_deviation: 0.0,
+            },
+            top_users: vec![],
+            histogram: vec![],
+            users,
+            generated_at: t,
+        }
+    }
+
+    #[test]
+    fn header_and_rows_in_ranking_order() {
+        let a = analysis(vec![
+            user(
+                "Anushka",
+                Some("0b5c7a3e-0000-4000-8000-000000000001"),
+                4,
+                8,
+            ),
+            user(
+                "Akhilesh",
+                Some("0b5c7a3e-0000-4000-8000-000000000002"),
+                11,
+                42,
+            ),
+            user("Unknown", None, 0, 5),
+        ]);
+        let text = String::from_utf8(to_csv(&a)).unwrap();
+        assert_eq!(
+            text,
+            "user_name,total_sessions,failed_sessions,success_sessions,failure_rate,failure_rate_percent,user_id\n\
+             Anushka,8,4,4,0.5000,50.00%,0b5c7a3e-0000-4000-8000-000000000001\n\
+             Akhilesh,42,11,31,0.2619,26.19%,0b5c7a3e-0000-4000-8000-000000000002\n\
+             Unknown,5,0,5,0.0000,0.00%,\n"
+        );
+    }
+
+    #[test]
+    fn empty_analysis_is_header_only() {
+        let text = String::from_utf8(to_csv(&analysis(vec![]))).unwrap();
+        assert_eq!(text.lines().count(), 1);
+        assert!(text.starts_with("user_name,total_sessions,"));
+    }
+
+    #[test]
+    fn awkward_names_round_trip() {
+        let names = [
+            "Lal, Adit",
+            "Say \"hi\"",
+            "line\nbreak",
+            "</script>&<b>",
+            "  padded  ",
+            "Ünïcødé 名前",
+        ];
+        let users = names.iter().map(|n| user(n, None, 1, 3)).collect();
+        let bytes = to_csv(&analysis(users));
+        let mut r = csv::Reader::from_reader(bytes.as_slice());
+        assert_eq!(r.headers().unwrap(), HEADER.as_slice());
+        let read: Vec<String> = r.records().map(|rec| rec.unwrap()[0].to_owned()).collect();
+        assert_eq!(read, names);
+    }
+
+    #[test]
+    fn formula_like_names_are_defused() {
+        let names = [
+            "=HYPERLINK(\"http://x\")",
+            "+1",
+            "-2",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+        ];
+        let users = names.iter().map(|n| user(n, None, 1, 2)).collect();
+        let bytes = to_csv(&analysis(users));
+        let mut r = csv::Reader::from_reader(bytes.as_slice());
+        let read: Vec<String> = r.records().map(|rec| rec.unwrap()[0].to_owned()).collect();
+        let expected: Vec<String> = names.iter().map(|n| format!("'{n}")).collect();
+        assert_eq!(read, expected);
+        // Only a leading character triggers it; numbers in other columns are untouched.
+        assert_eq!(defuse_formula("a=b"), "a=b");
+        assert_eq!(defuse_formula("O'Brien"), "O'Brien");
+    }
+}

@@ -1,0 +1,383 @@
+//! The `failure_analysis` function: per-user call-failure rates from PostgreSQL, written as
+//! CSV + HTML + JSON to storage (`../spec/failure-analysis.md`; seeds 000 and 001).
+//!
+//! Flow of one invocation: validate the request → resolve the window → reuse a cached result
+//! when allowed → one aggregate query → [`stats::analyse`] → artifacts (CSV, HTML, JSON
+//! summary) → cache entry, written last so a half-finished run is never served as cached.
+
+pub mod console;
+pub mod http;
+pub mod csv_export;
+pub mod html;
+pub mod model;
+pub mod query;
+pub mod stats;
+pub mod window;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+use warp::http::StatusCode;
+
+use crate::app::App;
+use crate::error::ApiError;
+use crate::storage::{Put, StorageError};
+use model::{Analysis, Options, RankedUser, Summary, UserStats, Window};
+
+/// The JSON body of `POST /api/failure_analysis`; every field optional, unknown fields refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisRequest {
+    /// First local day, `YYYY-MM-DD`.
+    pub from_date: Option<String>,
+    /// Last local day (inclusive), `YYYY-MM-DD`.
+    pub to_date: Option<String>,
+    /// IANA zone of the dates (default `UTC`).
+    pub timezone: Option<String>,
+    /// Ranking length, 1–1000 (default 15).
+    pub max_users: Option<i64>,
+    /// Minimum sessions to be ranked, ≥ 1 (default 1).
+    pub min_sessions: Option<i64>,
+    /// Recompute even when a cached result exists.
+    pub force_refresh: Option<bool>,
+}
+
+/// Query-string flags (seed 001).
+#[derive(Debug, Clone, Copy)]
+pub struct Flags {
+    /// `export_csv` (default true): write the CSV artifact.
+    pub export_csv: bool,
+    /// `include_details` (default false): list every user in the response.
+    pub include_details: bool,
+}
+
+impl Default for Flags {
+    fn default() -> Self {
+        Self { export_csv: true, include_details: false }
+    }
+}
+
+impl Flags {
+    /// Reads `export_csv` / `include_details` (`true|false|1|0`); other parameters (such as the
+    /// function key `code`) are ignored.
+    pub fn from_query(query: &[(String, String)]) -> Result<Self, ApiError> {
+        let mut flags = Self::default();
+        for (name, value) in query {
+            let slot = match name.as_str() {
+                "export_csv" => &mut flags.export_csv,
+                "include_details" => &mut flags.include_details,
+                _ => continue,
+            };
+            *slot = match value.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => return Err(ApiError::invalid(name, format!("{name} must be true or false"))),
+            };
+        }
+        Ok(flags)
+    }
+}
+
+/// Where the artifacts of a run were written (blob URLs or file paths).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Artifacts {
+    /// `None` when `export_csv=false`.
+    pub csv: Option<String>,
+    pub html: String,
+    pub json: String,
+}
+
+/// A histogram bucket as the response gives it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BucketCount {
+    pub label: String,
+    pub count: usize,
+}
+
+/// The response body, and (with every user and `cached: false`) the JSON summary artifact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnalysisResponse {
+    pub window: Window,
+    pub options: Options,
+    pub summary: Summary,
+    pub top_users: Vec<RankedUser>,
+    pub histogram: Vec<BucketCount>,
+    pub artifacts: Artifacts,
+    pub cached: bool,
+    pub generated_at: DateTime<Utc>,
+    /// Every user, with `include_details=true`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub users: Option<Vec<UserStats>>,
+}
+
+/// What can fail in an analysis, by cause.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalysisError {
+    #[error(transparent)]
+    Invalid(#[from] ApiError),
+    #[error("DB_URL is not set")]
+    NoDatabase,
+    #[error("database unavailable: {0}")]
+    DatabaseUnavailable(String),
+    #[error("the query did not finish in {0:?}")]
+    Timeout(Duration),
+    #[error("database error: {0}")]
+    Database(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl From<AnalysisError> for ApiError {
+    fn from(e: AnalysisError) -> Self {
+        match e {
+            AnalysisError::Invalid(api) => api,
+            AnalysisError::NoDatabase => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_configured",
+                "the PostgreSQL source is not configured (DB_URL)",
+            ),
+            AnalysisError::DatabaseUnavailable(_) => ApiError::unavailable("PostgreSQL"),
+            AnalysisError::Timeout(d) => ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "query_timeout",
+                format!("the analysis query did not finish in {} s; try a shorter window", d.as_secs()),
+            ),
+            AnalysisError::Storage(StorageError::Unavailable(_) | StorageError::Unauthorized(_)) => {
+                ApiError::unavailable("storage")
+            }
+            AnalysisError::Database(_) | AnalysisError::Storage(_) => ApiError::internal(),
+        }
+    }
+}
+
+/// How long the aggregate query may run: under the Functions front end's 230 s HTTP limit.
+pub const QUERY_TIMEOUT: Duration = Duration::from_secs(200);
+
+/// Turns the request into a window and options (all validation happens here).
+pub fn resolve(req: &AnalysisRequest, app: &App, now: DateTime<Utc>) -> Result<(Window, Options), ApiError> {
+    let settings = &app.settings;
+    let tz: Tz = match &req.timezone {
+        Some(name) => window::parse_zone(name, "timezone")?,
+        None => Tz::UTC,
+    };
+    let window = match (&req.from_date, &req.to_date, settings.start_date, settings.end_date) {
+        (Some(from), Some(to), ..) => window::days_window(
+            window::parse_date(from, "from_date")?,
+            window::parse_date(to, "to_date")?,
+            tz,
+            settings.max_window_days,
+        )?,
+        (Some(_), None, ..) => return Err(ApiError::invalid("to_date", "to_date is required with from_date")),
+        (None, Some(_), ..) => return Err(ApiError::invalid("from_date", "from_date is required with to_date")),
+        (None, None, Some(start), Some(end)) => window::settings_window(start, end, settings.max_window_days)?,
+        (None, None, ..) => {
+            let yesterday = now.with_timezone(&tz).date_naive() - chrono::Duration::days(1);
+            window::days_window(yesterday, yesterday, tz, settings.max_window_days)?
+        }
+    };
+    let max_users = req.max_users.unwrap_or(15);
+    if !(1..=1000).contains(&max_users) {
+        return Err(ApiError::invalid("max_users", "max_users must be between 1 and 1000"));
+    }
+    let min_sessions = req.min_sessions.unwrap_or(1);
+    if min_sessions < 1 {
+        return Err(ApiError::invalid("min_sessions", "min_sessions must be at least 1"));
+    }
+    Ok((window, Options { max_users: max_users as usize, min_sessions }))
+}
+
+/// Runs one analysis: cached when allowed, else query + artifacts. `now` is the run's time
+/// (artifact names carry it).
+pub async fn run(
+    app: &App,
+    req: &AnalysisRequest,
+    flags: Flags,
+    now: DateTime<Utc>,
+) -> Result<(AnalysisResponse, Analysis), AnalysisError> {
+    let (window, options) = resolve(req, app, now)?;
+    let prefix = prefix_of(&window);
+    let cache_name = format!("{prefix}cache/{}.json", cache_key(&window, &options, flags));
+    let reusable = window.end_utc <= now && !req.force_refresh.unwrap_or(false);
+
+    if reusable {
+        if let Some(hit) = read_cache(app, &cache_name).await {
+            tracing::info!(cache = %cache_name, "failure analysis served from cache");
+            return Ok(hit);
+        }
+    }
+
+    let pool = app.pg.as_ref().ok_or(AnalysisError::NoDatabase)?;
+    let started = Instant::now();
+    let client = pool.get().await.map_err(|e| AnalysisError::DatabaseUnavailable(e.to_string()))?;
+    let rows = match tokio::time::timeout(
+        QUERY_TIMEOUT,
+        query::per_user_counts(&client, window.start_utc, window.end_utc),
+    )
+    .await
+    {
+        Ok(rows) => rows.map_err(classify_pg_error)?,
+        Err(_) => {
+            // Do not hand a connection with a running query back to the pool.
+            let _ = deadpool_postgres::Object::take(client);
+            return Err(AnalysisError::Timeout(QUERY_TIMEOUT));
+        }
+    };
+    drop(client);
+    tracing::info!(users = rows.len(), query_ms = started.elapsed().as_millis() as u64, "aggregate query done");
+
+    let analysis = stats::analyse(rows, window, options, now);
+    let response = write_artifacts(app, &analysis, flags, &prefix, &cache_name, reusable).await?;
+    Ok((response.view(flags), analysis))
+}
+
+impl AnalysisResponse {
+    /// The response as a client asked for it: every user only with `include_details`.
+    fn view(mut self, flags: Flags) -> Self {
+        if !flags.include_details {
+            self.users = None;
+        }
+        self
+    }
+}
+
+async fn read_cache(app: &App, name: &str) -> Option<(AnalysisResponse, Analysis)> {
+    let object = match app.storage.get(name).await {
+        Ok(Some(o)) => o,
+        Ok(None) => return None,
+        Err(e) => {
+            tracing::warn!(error = %e, "cache read failed; recomputing");
+            return None;
+        }
+    };
+    let cached: CacheEntry = match serde_json::from_slice(&object.body) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "cache entry unreadable; recomputing");
+            return None;
+        }
+    };
+    let mut response = cached.response;
+    response.cached = true;
+    Some((response, cached.analysis))
+}
+
+/// What the cache keeps: the response with every user, and the analysis (for the CLI).
+#[derive(Serialize, Deserialize)]
+struct CacheEntry {
+    response: AnalysisResponse,
+    analysis: Analysis,
+}
+
+/// Writes CSV (when asked), HTML, the JSON summary, then the cache entry (only for windows
+/// in the past). Returns the full response (every user).
+async fn write_artifacts(
+    app: &App,
+    analysis: &Analysis,
+    flags: Flags,
+    prefix: &str,
+    cache_name: &str,
+    cacheable: bool,
+) -> Result<AnalysisResponse, StorageError> {
+    let stamp = analysis.generated_at.format("%Y%m%d_%H%M%S");
+    let csv = if flags.export_csv {
+        let body = Bytes::from(csv_export::to_csv(analysis));
+        let name = format!("{prefix}user_failure_stats_{stamp}.csv");
+        Some(app.storage.put(&name, body, &Put::new("text/csv; charset=utf-8")).await?.location)
+    } else {
+        None
+    };
+    let html_name = format!("{prefix}user_failure_rates_{stamp}.html");
+    let html = Bytes::from(html::to_html(analysis));
+    let html = app.storage.put(&html_name, html, &Put::new("text/html; charset=utf-8")).await?.location;
+
+    let mut response = AnalysisResponse {
+        window: analysis.window.clone(),
+        options: analysis.options.clone(),
+        summary: analysis.summary.clone(),
+        top_users: analysis.top_users.clone(),
+        histogram: analysis
+            .histogram
+            .iter()
+            .map(|b| BucketCount { label: b.label.clone(), count: b.count })
+            .collect(),
+        artifacts: Artifacts { csv, html, json: String::new() },
+        cached: false,
+        generated_at: analysis.generated_at,
+        users: Some(analysis.users.clone()),
+    };
+    let json_name = format!("{prefix}user_failure_summary_{stamp}.json");
+    let json = Bytes::from(serde_json::to_vec_pretty(&response).expect("response serializes"));
+    response.artifacts.json = app.storage.put(&json_name, json, &Put::new("application/json")).await?.location;
+
+    if cacheable {
+        let entry = CacheEntry { response: response.clone(), analysis: analysis.clone() };
+        let body = Bytes::from(serde_json::to_vec(&entry).expect("cache entry serializes"));
+        app.storage.put(cache_name, body, &Put::new("application/json")).await?;
+    }
+    Ok(response)
+}
+
+/// `failure_analysis/20250520T183000Z_20250522T183000Z/`: the prefix names the UTC window.
+fn prefix_of(w: &Window) -> String {
+    format!(
+        "failure_analysis/{}_{}/",
+        w.start_utc.format("%Y%m%dT%H%M%SZ"),
+        w.end_utc.format("%Y%m%dT%H%M%SZ")
+    )
+}
+
+/// A short digest of everything that shapes the stored result.
+fn cache_key(w: &Window, o: &Options, flags: Flags) -> String {
+    let text = format!(
+        "{}|{}|{}|{}|{}|{}",
+        w.start_utc.to_rfc3339(),
+        w.end_utc.to_rfc3339(),
+        w.timezone,
+        o.max_users,
+        o.min_sessions,
+        flags.export_csv
+    );
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Connection problems are 503s; a server-side statement timeout is a 504; the rest are bugs
+/// or schema problems (500, logged).
+fn classify_pg_error(e: tokio_postgres::Error) -> AnalysisError {
+    use tokio_postgres::error::SqlState;
+    match e.code() {
+        Some(c) if *c == SqlState::QUERY_CANCELED => AnalysisError::Timeout(QUERY_TIMEOUT),
+        Some(c) if c.code().starts_with("08") || *c == SqlState::ADMIN_SHUTDOWN || *c == SqlState::CANNOT_CONNECT_NOW => {
+            AnalysisError::DatabaseUnavailable(e.to_string())
+        }
+        Some(_) => AnalysisError::Database(e.to_string()),
+        None if e.is_closed() || e.to_string().contains("connect") => AnalysisError::DatabaseUnavailable(e.to_string()),
+        None => AnalysisError::Database(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_default_and_parse_and_name_the_bad_one() {
+        let f = Flags::from_query(&[]).unwrap();
+        assert!(f.export_csv && !f.include_details);
+        let q = |k: &str, v: &str| vec![(k.to_string(), v.to_string()), ("code".into(), "secret".into())];
+        assert!(!Flags::from_query(&q("export_csv", "false")).unwrap().export_csv);
+        assert!(Flags::from_query(&q("include_details", "1")).unwrap().include_details);
+        let e = Flags::from_query(&q("include_details", "maybe")).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("include_details"));
+    }
+
+    #[test]
+    fn the_prefix_names_the_utc_window() {
+        let w = window::days_window("2025-05-21".parse().unwrap(), "2025-05-22".parse().unwrap(), chrono_tz::Asia::Kolkata, 366).unwrap();
+        assert_eq!(prefix_of(&w), "failure_analysis/20250520T183000Z_20250522T183000Z/");
+    }
+}

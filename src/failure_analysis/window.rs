@@ -1,0 +1,118 @@
+//! The analysed window (`../spec/failure-analysis.md`, "Window"): local dates in an IANA zone
+//! become UTC instants `[from 00:00, to+1 00:00)`, DST-correct.
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use super::model::Window;
+use crate::error::ApiError;
+
+/// Parses an IANA zone name; a 400 naming `field` otherwise.
+pub fn parse_zone(name: &str, field: &str) -> Result<Tz, ApiError> {
+    name.parse::<Tz>()
+        .map_err(|_| ApiError::invalid(field, format!("unknown time zone {name:?} (expected an IANA name such as Asia/Kolkata)")))
+}
+
+/// Parses `YYYY-MM-DD`; a 400 naming `field` otherwise.
+pub fn parse_date(value: &str, field: &str) -> Result<NaiveDate, ApiError> {
+    NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .map_err(|_| ApiError::invalid(field, format!("{value:?} is not a date YYYY-MM-DD")))
+}
+
+/// The first instant of `date` in `tz`, as UTC. When midnight does not exist (a DST gap at
+/// 00:00, as in America/Santiago), the day starts at the first local instant after the gap.
+pub fn local_midnight(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    let mut t = date.and_hms_opt(0, 0, 0).expect("midnight exists");
+    loop {
+        if let Some(dt) = tz.from_local_datetime(&t).earliest() {
+            return dt.with_timezone(&Utc);
+        }
+        t += Duration::minutes(15);
+    }
+}
+
+/// The window of whole local days `from ..= to` in `tz`.
+///
+/// Errors: `from_date` after `to_date` (field `from_date`); more than `max_days` days (field
+/// `to_date`).
+pub fn days_window(from: NaiveDate, to: NaiveDate, tz: Tz, max_days: i64) -> Result<Window, ApiError> {
+    if from > to {
+        return Err(ApiError::invalid("from_date", format!("from_date {from} is after to_date {to}")));
+    }
+    let days = (to - from).num_days() + 1;
+    if days > max_days {
+        return Err(ApiError::invalid(
+            "to_date",
+            format!("the window is {days} days; at most {max_days} are allowed (MAX_WINDOW_DAYS)"),
+        ));
+    }
+    Ok(Window {
+        from_date: Some(from),
+        to_date: Some(to),
+        timezone: tz.name().to_string(),
+        start_utc: local_midnight(from, tz),
+        end_utc: local_midnight(to + Duration::days(1), tz),
+    })
+}
+
+/// The window of the `START_DATE` / `END_DATE` settings: UTC timestamps, end inclusive to the
+/// second, so the exclusive end is `END_DATE + 1 s`.
+pub fn settings_window(start: NaiveDateTime, end: NaiveDateTime, max_days: i64) -> Result<Window, ApiError> {
+    let (start_utc, end_utc) = (start.and_utc(), end.and_utc() + Duration::seconds(1));
+    if start_utc >= end_utc {
+        return Err(ApiError::invalid("START_DATE", "START_DATE is after END_DATE"));
+    }
+    if end_utc - start_utc > Duration::days(max_days) {
+        return Err(ApiError::invalid("END_DATE", format!("the window is longer than {max_days} days")));
+    }
+    Ok(Window { from_date: None, to_date: None, timezone: "UTC".into(), start_utc, end_utc })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_kolkata_day_starts_at_18_30_utc_the_day_before() {
+        let w = days_window(d("2025-05-21"), d("2025-05-22"), chrono_tz::Asia::Kolkata, 366).unwrap();
+        assert_eq!(w.start_utc.to_rfc3339(), "2025-05-20T18:30:00+00:00");
+        assert_eq!(w.end_utc.to_rfc3339(), "2025-05-22T18:30:00+00:00");
+    }
+
+    #[test]
+    fn dst_days_have_23_and_25_hours() {
+        let chicago = chrono_tz::America::Chicago;
+        let spring = days_window(d("2025-03-09"), d("2025-03-09"), chicago, 366).unwrap();
+        assert_eq!((spring.end_utc - spring.start_utc).num_hours(), 23);
+        let fall = days_window(d("2025-11-02"), d("2025-11-02"), chicago, 366).unwrap();
+        assert_eq!((fall.end_utc - fall.start_utc).num_hours(), 25);
+    }
+
+    #[test]
+    fn a_day_without_midnight_starts_after_the_gap() {
+        // Chile skipped 00:00 → 01:00 on 2024-09-08.
+        let t = local_midnight(d("2024-09-08"), chrono_tz::America::Santiago);
+        assert_eq!(t.to_rfc3339(), "2024-09-08T04:00:00+00:00");
+    }
+
+    #[test]
+    fn bad_windows_name_their_field() {
+        let utc = chrono_tz::UTC;
+        assert_eq!(days_window(d("2025-02-02"), d("2025-02-01"), utc, 366).unwrap_err().field.as_deref(), Some("from_date"));
+        assert_eq!(days_window(d("2024-01-01"), d("2025-01-01"), utc, 366).unwrap_err().field.as_deref(), Some("to_date"));
+        assert!(days_window(d("2024-01-01"), d("2024-12-31"), utc, 366).is_ok());
+        assert_eq!(parse_zone("Mars/Olympus", "timezone").unwrap_err().field.as_deref(), Some("timezone"));
+        assert_eq!(parse_date("2025-02-30", "to_date").unwrap_err().field.as_deref(), Some("to_date"));
+    }
+
+    #[test]
+    fn settings_window_is_end_inclusive_to_the_second() {
+        let p = |s| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap();
+        let w = settings_window(p("2025-05-20 18:30:00"), p("2025-05-22 18:29:59"), 366).unwrap();
+        assert_eq!((w.end_utc - w.start_utc).num_hours(), 48);
+    }
+}

@@ -1,0 +1,77 @@
+//! `handler`: the binary the Functions host starts (see `host.json`). Thin: settings,
+//! logging, then the command.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use call_analytics::app::App;
+use call_analytics::cli::{Cli, Command, FailureAnalysisArgs};
+use call_analytics::configuration::Settings;
+use call_analytics::failure_analysis::{self, AnalysisRequest, Flags};
+use call_analytics::{server, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&settings.log_level);
+    match run(cli, settings).await {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "handler failed");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli, settings: Settings) -> anyhow::Result<ExitCode> {
+    let port = settings.port;
+    let app = App::build(settings).await?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            server::serve(app, SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::FailureAnalysis(args) => failure_analysis_once(&app, args).await,
+    }
+}
+
+async fn failure_analysis_once(app: &App, args: FailureAnalysisArgs) -> anyhow::Result<ExitCode> {
+    let req = AnalysisRequest {
+        from_date: args.from_date,
+        to_date: args.to_date,
+        timezone: args.timezone,
+        max_users: Some(args.max_users),
+        min_sessions: Some(args.min_sessions),
+        force_refresh: Some(args.force_refresh),
+    };
+    let flags = Flags { export_csv: !args.no_csv, include_details: false };
+    match failure_analysis::run(app, &req, flags, chrono::Utc::now()).await {
+        Ok((response, analysis)) => {
+            println!("{}", failure_analysis::console::summary(&analysis, args.top));
+            println!("Artifacts{}:", if response.cached { " (cached result)" } else { "" });
+            for (kind, location) in
+                [("CSV", response.artifacts.csv.as_deref()), ("HTML", Some(&response.artifacts.html)), ("JSON", Some(&response.artifacts.json))]
+            {
+                if let Some(location) = location {
+                    println!("  {kind:<5} {location}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(failure_analysis::AnalysisError::Invalid(e)) => {
+            eprintln!("error: {}{}", e.field.map(|f| format!("{f}: ")).unwrap_or_default(), e.message);
+            Ok(ExitCode::from(2))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

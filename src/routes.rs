@@ -1,0 +1,102 @@
+//! The route table: every path the handler serves, its methods and the Azure Function it
+//! belongs to, in one place. The host forwards HTTP-triggered requests at their original
+//! `/api/...` path; non-HTTP triggers arrive as `POST /{function name}` (custom-handler
+//! invocation protocol). Tests check every `function.json` against this table.
+
+use warp::http::Method;
+
+/// What a request is for, once routed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteId {
+    /// `GET /`: the host's readiness probe.
+    Ready,
+    /// `POST /api/failure_analysis`.
+    FailureAnalysis,
+}
+
+/// One entry of the table.
+#[derive(Debug)]
+pub struct Route {
+    /// Literal segments, or `{name}` for a path parameter.
+    pub path: &'static str,
+    pub methods: &'static [Method],
+    /// The function folder whose `function.json` makes the host send this path; `None` for
+    /// the host's own probe.
+    pub function: Option<&'static str>,
+    pub id: RouteId,
+}
+
+/// Literal routes come before parameterised ones, as the Functions host orders them.
+pub const ROUTES: &[Route] = &[
+    Route { path: "/", methods: &[Method::GET], function: None, id: RouteId::Ready },
+    Route {
+        path: "/api/failure_analysis",
+        methods: &[Method::POST],
+        function: Some("failure_analysis"),
+        id: RouteId::FailureAnalysis,
+    },
+];
+
+/// Why a request matched no route.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NoRoute {
+    NotFound,
+    /// The path exists with these methods.
+    MethodNotAllowed(Vec<Method>),
+}
+
+/// Finds the route of `method path`; returns its path parameters in order.
+pub fn resolve(method: &Method, path: &str) -> Result<(RouteId, Vec<String>), NoRoute> {
+    let mut allowed = Vec::new();
+    for route in ROUTES {
+        if let Some(params) = match_path(route.path, path) {
+            if route.methods.contains(method) || (method == Method::HEAD && route.methods.contains(&Method::GET)) {
+                return Ok((route.id, params));
+            }
+            allowed.extend(route.methods.iter().cloned());
+        }
+    }
+    if allowed.is_empty() { Err(NoRoute::NotFound) } else { Err(NoRoute::MethodNotAllowed(allowed)) }
+}
+
+/// Matches `/a/{x}/c` against `/a/7/c` (a trailing slash is ignored); returns `["7"]`.
+pub fn match_path(pattern: &str, path: &str) -> Option<Vec<String>> {
+    let mut want = pattern.trim_end_matches('/').split('/');
+    let mut got = path.trim_end_matches('/').split('/');
+    let mut params = Vec::new();
+    loop {
+        match (want.next(), got.next()) {
+            (None, None) => return Some(params),
+            (Some(w), Some(g)) if w.starts_with('{') && !g.is_empty() => params.push(percent_decode(g)),
+            (Some(w), Some(g)) if w == g => {}
+            _ => return None,
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_resolve_and_wrong_methods_list_the_allowed_ones() {
+        assert_eq!(resolve(&Method::GET, "/"), Ok((RouteId::Ready, vec![])));
+        assert_eq!(resolve(&Method::POST, "/api/failure_analysis/"), Ok((RouteId::FailureAnalysis, vec![])));
+        assert_eq!(resolve(&Method::GET, "/api/failure_analysis"), Err(NoRoute::MethodNotAllowed(vec![Method::POST])));
+        assert_eq!(resolve(&Method::GET, "/api/nothing"), Err(NoRoute::NotFound));
+    }
+
+    #[test]
+    fn parameters_are_captured_and_decoded() {
+        assert_eq!(match_path("/api/orgs/{org_id}", "/api/orgs/a%20b"), Some(vec!["a b".to_string()]));
+        assert_eq!(match_path("/api/orgs/{org_id}", "/api/orgs/"), None);
+        assert_eq!(match_path("/api/orgs/{org_id}", "/api/orgs/a/b"), None);
+    }
+}

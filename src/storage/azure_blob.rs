@@ -1,0 +1,819 @@
+//! An Azure Blob Storage container as object storage, through the official `azure_storage_blob`
+//! 1.x SDK.
+//!
+//! Two ways in: a connection string with an account key (or Azurite's
+//! `UseDevelopmentStorage=true`), signed here with Shared Key since the 1.x SDK only speaks
+//! Entra ID tokens; or an account URL with the Function App's managed identity.
+//!
+//! Blob names keep their `/` literal in URLs (each segment percent-encoded on its own), as the
+//! other Azure SDKs send them; the SDK's own `blob_client(name)` would send `%2F`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use azure_core::credentials::TokenCredential;
+use azure_core::error::ErrorKind;
+use azure_core::http::policies::{Policy, PolicyResult};
+use azure_core::http::{
+    ClientOptions, Context, Etag, ExponentialRetryOptions, HttpClientOptions, Request,
+    RequestContent, RetryOptions, StatusCode, Transport, Url, new_http_client,
+};
+use azure_identity::{ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId};
+use azure_storage_blob::models::{
+    BlobClientUploadOptions, BlobContainerClientListBlobsOptions, ListBlobsIncludeItem,
+};
+use azure_storage_blob::{BlobClient, BlobClientOptions, BlobContainerClient, BlobContainerClientOptions};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use bytes::Bytes;
+use futures::TryStreamExt as _;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use super::{Condition, Entry, Object, Page, Put, StorageError, Stored, check_metadata, check_name};
+use crate::configuration::{Secret, StorageSettings};
+
+/// Azurite's well-known development account (published in Microsoft's Azurite docs).
+const DEV_ACCOUNT: &str = "devstoreaccount1";
+const DEV_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+const DEV_ENDPOINT: &str = "http://127.0.0.1:10000/devstoreaccount1";
+
+/// Upper bound on one operation, retries included (the SDK's transport has no timeout).
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// How the handler authenticates to Blob Storage, as chosen by [`choose_auth`].
+#[derive(Debug, Clone)]
+pub enum Auth {
+    /// Account key from a connection string (or Azurite's development account); requests are
+    /// signed with Shared Key. `endpoint` is the blob service URL (no trailing `/`).
+    SharedKey { account: String, key: Secret, endpoint: Url },
+    /// The Function App's managed identity (`client_id`: a user-assigned identity), over https.
+    ManagedIdentity { account_url: Url, client_id: Option<String> },
+}
+
+/// Picks the credential the settings describe, without any I/O.
+///
+/// Errors ([`StorageError::Config`]) name the setting and what is missing or malformed, never a
+/// key: a connection string without `AccountKey`/`AccountName`, a key that is not base64, an
+/// unparsable account URL, an `http` account URL that is not Azurite (managed-identity tokens
+/// need https), a URL carrying a query (SAS), or a local-folder setting.
+pub fn choose_auth(settings: &StorageSettings) -> Result<Auth, StorageError> {
+    match settings {
+        StorageSettings::ConnectionString { connection_string, .. } => {
+            parse_connection_string(connection_string.expose())
+        }
+        StorageSettings::AccountUrl { account_url, client_id, .. } => {
+            let bad = |why: &str| StorageError::Config(format!("AZURE_STORAGE_ACCOUNT_URL {why}"));
+            let url = Url::parse(account_url.trim())
+                .map_err(|e| bad(&format!("is not a URL ({e})")))?;
+            if url.query().is_some() {
+                return Err(bad("must not carry a query string (SAS tokens are not supported)"));
+            }
+            if url.cannot_be_a_base() || url.host_str().is_none() {
+                return Err(bad("must look like https://<account>.blob.core.windows.net"));
+            }
+            let url = trim_trailing_slash(url);
+            match url.scheme() {
+                "https" => Ok(Auth::ManagedIdentity { account_url: url, client_id: client_id.clone() }),
+                "http" if is_azurite(&url) => Ok(Auth::SharedKey {
+                    account: DEV_ACCOUNT.into(),
+                    key: Secret::new(DEV_KEY),
+                    endpoint: url,
+                }),
+                _ => Err(bad(&format!(
+                    "must use https: the managed identity's token is only sent over TLS (got {url})"
+                ))),
+            }
+        }
+        StorageSettings::Local { .. } => {
+            Err(StorageError::Config("no storage account configured (local folder settings)".into()))
+        }
+    }
+}
+
+/// Parses `Key=Value;…` (keys case-insensitive) into Shared Key credentials.
+fn parse_connection_string(cs: &str) -> Result<Auth, StorageError> {
+    const SETTING: &str = "AZURE_STORAGE_CONNECTION_STRING";
+    let mut parts: HashMap<String, &str> = HashMap::new();
+    for part in cs.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, value) = part.split_once('=').ok_or_else(|| {
+            StorageError::Config(format!("{SETTING} has a part without `=` (expected Key=Value;...)"))
+        })?;
+        parts.insert(key.trim().to_ascii_lowercase(), value.trim());
+    }
+    let get = |key: &str| parts.get(&key.to_ascii_lowercase()).copied().filter(|v| !v.is_empty());
+    let missing = |key: &str| StorageError::Config(format!("{SETTING} has no {key}"));
+
+    if get("UseDevelopmentStorage").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        return Ok(Auth::SharedKey {
+            account: DEV_ACCOUNT.into(),
+            key: Secret::new(DEV_KEY),
+            endpoint: Url::parse(DEV_ENDPOINT).map_err(|e| StorageError::Config(e.to_string()))?,
+        });
+    }
+    let account = get("AccountName").ok_or_else(|| missing("AccountName"))?;
+    let key = match get("AccountKey") {
+        Some(key) => key,
+        None if get("SharedAccessSignature").is_some() => {
+            return Err(StorageError::Config(format!(
+                "{SETTING} has a SharedAccessSignature but no AccountKey; SAS connection strings \
+                 are not supported (use an AccountKey, or AZURE_STORAGE_ACCOUNT_URL with a managed identity)"
+            )));
+        }
+        None => return Err(missing("AccountKey")),
+    };
+    if BASE64.decode(key).is_err() {
+        return Err(StorageError::Config(format!("{SETTING}: AccountKey is not valid base64")));
+    }
+    let endpoint = match get("BlobEndpoint") {
+        Some(endpoint) => endpoint.to_string(),
+        None => {
+            let protocol = get("DefaultEndpointsProtocol").unwrap_or("https");
+            let suffix = get("EndpointSuffix").unwrap_or("core.windows.net");
+            format!("{protocol}://{account}.blob.{suffix}")
+        }
+    };
+    let endpoint = Url::parse(&endpoint)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && !u.cannot_be_a_base())
+        .ok_or_else(|| {
+            StorageError::Config(format!("{SETTING}: the blob endpoint {endpoint:?} is not an http(s) URL"))
+        })?;
+    Ok(Auth::SharedKey {
+        account: account.to_string(),
+        key: Secret::new(key),
+        endpoint: trim_trailing_slash(endpoint),
+    })
+}
+
+fn trim_trailing_slash(mut url: Url) -> Url {
+    let path = url.path().trim_end_matches('/').to_string();
+    url.set_path(&path);
+    url
+}
+
+/// `http://127.0.0.1:<port>/devstoreaccount1` or `localhost`: Azurite's path-style URL.
+fn is_azurite(url: &Url) -> bool {
+    matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
+        && url.path_segments().and_then(|mut s| s.next()) == Some(DEV_ACCOUNT)
+}
+
+/// Checks Blob Storage's container naming rule (3–63 of `[a-z0-9-]`, starting and ending with
+/// a letter or digit, no `--`).
+fn check_container(name: &str) -> Result<(), StorageError> {
+    let ok = (3..=63).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+        && !name.contains("--");
+    if ok {
+        Ok(())
+    } else {
+        Err(StorageError::Config(format!(
+            "AZURE_STORAGE_CONTAINER {name:?} is not a valid container name (3-63 of a-z, 0-9, \
+             single `-`, starting and ending with a letter or digit)"
+        )))
+    }
+}
+
+/// One container of one storage account. Cheap to clone (shares the HTTP client).
+#[derive(Clone)]
+pub struct BlobStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    container: BlobContainerClient,
+    container_url: Url,
+    container_name: String,
+    /// The account endpoint, for [`BlobStore::describe`] (never holds a key or SAS).
+    endpoint: Url,
+    /// Shared by every per-blob client: one HTTP client, the retry policy and the signer.
+    options: BlobClientOptions,
+    credential: Option<Arc<dyn TokenCredential>>,
+}
+
+impl fmt::Debug for BlobStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("BlobStore").field(&self.describe()).finish()
+    }
+}
+
+impl BlobStore {
+    /// Connects with `ConnectionString` or `AccountUrl` settings (see [`choose_auth`]) and
+    /// creates the container when it does not exist.
+    ///
+    /// Errors: `Config` for bad settings, `Unauthorized` when the key or identity is refused,
+    /// `Unavailable` when the service does not answer.
+    pub async fn connect(settings: &StorageSettings) -> Result<Self, StorageError> {
+        let container_name = match settings {
+            StorageSettings::ConnectionString { container, .. }
+            | StorageSettings::AccountUrl { container, .. } => container.clone(),
+            StorageSettings::Local { .. } => return Err(choose_auth(settings).unwrap_err()),
+        };
+        check_container(&container_name)?;
+        let (endpoint, signer, credential): (Url, Option<Arc<dyn Policy>>, Option<Arc<dyn TokenCredential>>) =
+            match choose_auth(settings)? {
+                Auth::SharedKey { account, key, endpoint } => {
+                    let policy = SharedKeyPolicy::new(account, &key)?;
+                    (endpoint, Some(Arc::new(policy)), None)
+                }
+                Auth::ManagedIdentity { account_url, client_id } => {
+                    let options = ManagedIdentityCredentialOptions {
+                        user_assigned_id: client_id.map(UserAssignedId::ClientId),
+                        ..Default::default()
+                    };
+                    let credential = ManagedIdentityCredential::new(Some(options)).map_err(|e| {
+                        StorageError::Config(format!("managed identity unavailable: {e}"))
+                    })?;
+                    (account_url, None, Some(credential))
+                }
+            };
+        let client_options = ClientOptions {
+            // Per try: the signature covers x-ms-date, which must be fresh on each retry.
+            per_try_policies: signer.into_iter().collect(),
+            retry: RetryOptions::exponential(ExponentialRetryOptions {
+                max_retries: 3,
+                max_total_elapsed: azure_core::time::Duration::seconds(30),
+                ..Default::default()
+            }),
+            // The SDK would otherwise build one HTTP client per blob client.
+            transport: Some(Transport::new(new_http_client(Some(HttpClientOptions {
+                automatic_decompression: false,
+            })))),
+            ..Default::default()
+        };
+        let mut container_url = endpoint.clone();
+        container_url
+            .path_segments_mut()
+            .map_err(|()| StorageError::Config(format!("{endpoint} cannot hold a path")))?
+            .pop_if_empty()
+            .push(&container_name);
+        let container = BlobContainerClient::new(
+            container_url.clone(),
+            credential.clone(),
+            Some(BlobContainerClientOptions {
+                client_options: client_options.clone(),
+                ..Default::default()
+            }),
+        )
+        .map_err(|e| StorageError::Config(format!("container client for {container_url}: {e}")))?;
+        let store = Self {
+            inner: Arc::new(Inner {
+                container,
+                container_url,
+                container_name,
+                endpoint,
+                options: BlobClientOptions { client_options, ..Default::default() },
+                credential,
+            }),
+        };
+        store.create_container_if_missing().await?;
+        Ok(store)
+    }
+
+    /// `blob container <name> at <account endpoint>`.
+    pub fn describe(&self) -> String {
+        format!(
+            "blob container {} at {}",
+            self.inner.container_name,
+            self.inner.endpoint.as_str().trim_end_matches('/')
+        )
+    }
+
+    async fn create_container_if_missing(&self) -> Result<(), StorageError> {
+        let what = format!("container {}", self.inner.container_name);
+        let container = &self.inner.container;
+        if timed(container.exists()).await.map_err(|e| map_error(e, &what))? {
+            return Ok(());
+        }
+        match timed(container.create(None)).await {
+            Ok(_) => {
+                tracing::info!("created {}", self.describe());
+                Ok(())
+            }
+            Err(e) if e.http_status() == Some(StatusCode::Conflict) => Ok(()), // created meanwhile
+            Err(e) => Err(map_error(e, &what)),
+        }
+    }
+
+    /// Uploads `body` as one block blob with the content type, metadata and condition
+    /// (`If-None-Match: *` / `If-Match: <etag>`).
+    ///
+    /// Errors: `Config` for a bad name or metadata; `AlreadyExists`, `ConditionFailed`,
+    /// `NotFound` for unmet conditions; `Unauthorized`; `Unavailable` after retries.
+    pub async fn put(&self, name: &str, body: Bytes, put: &Put) -> Result<Stored, StorageError> {
+        check_name(name)?;
+        check_metadata(&put.metadata)?;
+        let blob = self.blob_client(name)?;
+        let (if_match, if_none_match) = match &put.condition {
+            Condition::Always => (None, None),
+            Condition::IfNotExists => (None, Some(Etag::from("*"))),
+            Condition::IfMatch(etag) => (Some(Etag::from(etag.as_str())), None),
+        };
+        let options = BlobClientUploadOptions {
+            blob_content_type: Some(put.content_type.to_string()),
+            metadata: Some(put.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+            if_match,
+            if_none_match,
+            ..Default::default()
+        };
+        let content: RequestContent<Bytes, _> = body.into();
+        match timed(blob.upload(content, Some(options))).await {
+            Ok(uploaded) => Ok(Stored {
+                location: blob.url().to_string(),
+                etag: uploaded.etag.map(|e| e.to_string()).unwrap_or_default(),
+            }),
+            Err(e) => Err(self.put_error(e, name, &put.condition, &blob).await),
+        }
+    }
+
+    /// Maps a failed upload, honouring the condition: create-only meets an existing blob as
+    /// 409 `BlobAlreadyExists` (or 412); If-Match meets 412 both for a changed and for a
+    /// missing blob, told apart with one properties call.
+    async fn put_error(
+        &self,
+        e: azure_core::Error,
+        name: &str,
+        condition: &Condition,
+        blob: &BlobClient,
+    ) -> StorageError {
+        let status = e.http_status();
+        match condition {
+            Condition::IfNotExists
+                if matches!(status, Some(StatusCode::Conflict | StatusCode::PreconditionFailed)) =>
+            {
+                StorageError::AlreadyExists(name.to_string())
+            }
+            Condition::IfMatch(_) if status == Some(StatusCode::PreconditionFailed) => {
+                match timed(blob.exists()).await {
+                    Ok(false) => StorageError::NotFound(name.to_string()),
+                    _ => StorageError::ConditionFailed(name.to_string()),
+                }
+            }
+            _ => map_error(e, name),
+        }
+    }
+
+    /// Downloads `name`; `Ok(None)` when it (or the container) does not exist.
+    pub async fn get(&self, name: &str) -> Result<Option<Object>, StorageError> {
+        check_name(name)?;
+        let blob = self.blob_client(name)?;
+        let download = async {
+            let result = blob.download(None).await?;
+            let body = result.body.collect().await?;
+            Ok((body, result.properties))
+        };
+        match timed(download).await {
+            Ok((body, properties)) => Ok(Some(Object {
+                body,
+                etag: properties.etag.map(|e| e.to_string()).unwrap_or_default(),
+                content_type: properties.content_type,
+            })),
+            Err(e) if e.http_status() == Some(StatusCode::NotFound) => Ok(None),
+            Err(e) => Err(map_error(e, name)),
+        }
+    }
+
+    /// One `List Blobs` call (`include=metadata`): up to `max` (1–5000) names under `prefix`
+    /// after the `continuation` marker, with ETags, sizes and metadata. Never reads a blob.
+    pub async fn list(
+        &self,
+        prefix: &str,
+        continuation: Option<String>,
+        max: u32,
+    ) -> Result<Page, StorageError> {
+        let options = BlobContainerClientListBlobsOptions {
+            include: Some(vec![ListBlobsIncludeItem::Metadata]),
+            marker: continuation,
+            maxresults: Some(max.clamp(1, 5000) as i32),
+            prefix: (!prefix.is_empty()).then(|| prefix.to_string()),
+            ..Default::default()
+        };
+        let what = format!("listing {prefix:?}");
+        let container = &self.inner.container;
+        let first_page = async {
+            let mut pages = container.list_blobs(Some(options))?.into_pages();
+            match pages.try_next().await? {
+                Some(page) => page.into_model().map(Some),
+                None => Ok(None),
+            }
+        };
+        let Some(listing) = timed(first_page).await.map_err(|e| map_error(e, &what))? else {
+            return Ok(Page::default());
+        };
+        let entries = listing
+            .blob_items
+            .into_iter()
+            .filter_map(|item| {
+                let properties = item.properties.unwrap_or_default();
+                Some(Entry {
+                    name: item.name?,
+                    etag: properties.etag.map(|e| e.to_string()).unwrap_or_default(),
+                    size: properties.content_length.unwrap_or(0),
+                    metadata: item
+                        .metadata
+                        .and_then(|m| m.values)
+                        .map(|values| values.into_iter().collect())
+                        .unwrap_or_default(),
+                })
+            })
+            .collect();
+        Ok(Page { entries, next: listing.next_marker.filter(|m| !m.is_empty()) })
+    }
+
+    /// Reads the container's properties: proves the endpoint answers and the credential works.
+    pub async fn probe(&self) -> Result<(), StorageError> {
+        let what = format!("container {}", self.inner.container_name);
+        timed(self.inner.container.get_properties(None)).await.map_err(|e| map_error(e, &what))?;
+        Ok(())
+    }
+
+    /// A client for `name`, whose `/`-separated segments are percent-encoded one by one.
+    fn blob_client(&self, name: &str) -> Result<BlobClient, StorageError> {
+        let mut url = self.inner.container_url.clone();
+        url.path_segments_mut()
+            .map_err(|()| StorageError::Config(format!("{} cannot hold a path", self.inner.container_url)))?
+            .extend(name.split('/'));
+        BlobClient::new(url, self.inner.credential.clone(), Some(self.inner.options.clone()))
+            .map_err(|e| StorageError::Config(format!("blob client for {name:?}: {e}")))
+    }
+}
+
+/// Bounds an SDK call in time; a timeout counts as an I/O error (→ `Unavailable`).
+async fn timed<T>(call: impl Future<Output = azure_core::Result<T>>) -> azure_core::Result<T> {
+    tokio::time::timeout(OPERATION_TIMEOUT, call).await.unwrap_or_else(|_| {
+        Err(azure_core::Error::with_message(
+            ErrorKind::Io,
+            format!("no answer within {} s", OPERATION_TIMEOUT.as_secs()),
+        ))
+    })
+}
+
+/// Maps an SDK error on `what` to a [`StorageError`] (the SDK's `Debug` is very long; the
+/// `Display` is logged at debug level).
+fn map_error(e: azure_core::Error, what: &str) -> StorageError {
+    tracing::debug!("blob storage: {what}: {e}");
+    match e.kind() {
+        ErrorKind::HttpResponse { status, error_code, .. } => {
+            let detail =
+                format!("{what}: HTTP {} {}", u16::from(*status), error_code.as_deref().unwrap_or(""));
+            match status {
+                StatusCode::NotFound => StorageError::NotFound(what.to_string()),
+                StatusCode::Conflict if error_code.as_deref() == Some("BlobAlreadyExists") => {
+                    StorageError::AlreadyExists(what.to_string())
+                }
+                StatusCode::PreconditionFailed => StorageError::ConditionFailed(what.to_string()),
+                StatusCode::Unauthorized | StatusCode::Forbidden => StorageError::Unauthorized(detail),
+                StatusCode::RequestTimeout | StatusCode::TooManyRequests => StorageError::Unavailable(detail),
+                s if s.is_server_error() => StorageError::Unavailable(detail),
+                _ => StorageError::Config(detail),
+            }
+        }
+        ErrorKind::Credential => StorageError::Unauthorized(format!("{what}: managed identity: {e}")),
+        _ => StorageError::Unavailable(format!("{what}: {e}")),
+    }
+}
+
+/// Signs every try with Shared Key for the Blob service
+/// (<https://learn.microsoft.com/rest/api/storageservices/authorize-with-shared-key>): sets
+/// `x-ms-date` and `Authorization: SharedKey <account>:<signature>`. Installed in
+/// `ClientOptions::per_try_policies`, i.e. after the SDK's own headers and retry policy.
+struct SharedKeyPolicy {
+    account: String,
+    key: Vec<u8>,
+}
+
+impl fmt::Debug for SharedKeyPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedKeyPolicy").field("account", &self.account).finish_non_exhaustive()
+    }
+}
+
+impl SharedKeyPolicy {
+    fn new(account: String, key: &Secret) -> Result<Self, StorageError> {
+        let key = BASE64
+            .decode(key.expose())
+            .map_err(|_| StorageError::Config("the account key is not valid base64".into()))?;
+        Ok(Self { account, key })
+    }
+
+    fn sign(&self, string_to_sign: &str) -> String {
+        // HMAC accepts keys of any length.
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(string_to_sign.as_bytes());
+        BASE64.encode(mac.finalize().into_bytes())
+    }
+}
+
+#[async_trait]
+impl Policy for SharedKeyPolicy {
+    async fn send(&self, ctx: &Context, request: &mut Request, next: &[Arc<dyn Policy>]) -> PolicyResult {
+        let now = chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        request.insert_header("x-ms-date", now);
+        let mut headers: BTreeMap<String, String> = request
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.as_str().to_ascii_lowercase(), value.as_str().to_string()))
+            .collect();
+        // The transport adds Content-Length itself when the SDK did not.
+        if !headers.contains_key("content-length") {
+            if let Some(len) = request.body().len().filter(|&len| len > 0) {
+                headers.insert("content-length".into(), len.to_string());
+            }
+        }
+        let to_sign = string_to_sign(request.method().as_str(), &headers, request.url(), &self.account);
+        let authorization = format!("SharedKey {}:{}", self.account, self.sign(&to_sign));
+        request.insert_header("authorization", authorization);
+        next[0].send(ctx, request, &next[1..]).await
+    }
+}
+
+/// The Shared Key string-to-sign for the Blob service (version 2015-02-21 and later).
+/// `headers` maps lower-case names to values.
+fn string_to_sign(method: &str, headers: &BTreeMap<String, String>, url: &Url, account: &str) -> String {
+    let header = |name: &str| headers.get(name).map_or("", |v| v.trim());
+    let mut s = String::with_capacity(256);
+    s.push_str(method);
+    s.push('\n');
+    for name in [
+        "content-encoding",
+        "content-language",
+        "content-length",
+        "content-md5",
+        "content-type",
+        "date",
+        "if-modified-since",
+        "if-match",
+        "if-none-match",
+        "if-unmodified-since",
+        "range",
+    ] {
+        let value = header(name);
+        // An empty string stands for a zero Content-Length.
+        if !(name == "content-length" && value == "0") {
+            s.push_str(value);
+        }
+        s.push('\n');
+    }
+    let mut ms_headers: Vec<(&str, &str)> = headers
+        .iter()
+        .filter(|(name, _)| name.starts_with("x-ms-"))
+        .map(|(name, value)| (name.as_str(), value.trim()))
+        .collect();
+    ms_headers.sort_by(|a, b| service_header_order(a.0, b.0));
+    for (name, value) in ms_headers {
+        s.push_str(name);
+        s.push(':');
+        s.push_str(value);
+        s.push('\n');
+    }
+    s.push('/');
+    s.push_str(account);
+    s.push_str(url.path());
+    let mut params: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, value) in url.query_pairs() {
+        params.entry(name.to_lowercase()).or_default().push(value.into_owned());
+    }
+    for (name, mut values) in params {
+        values.sort();
+        s.push('\n');
+        s.push_str(&name);
+        s.push(':');
+        s.push_str(&values.join(","));
+    }
+    s
+}
+
+/// The order the storage service sorts `x-ms-*` headers in: .NET's en-US culture-aware
+/// comparison, where `-` and `'` are ignored at first and only break ties, and `_` sorts before
+/// digits and letters (the Azure SDK for JavaScript's `SharedKeyComparator` does the same).
+/// A plain byte sort differs for names such as `x-ms-meta-a_b` vs `x-ms-meta-a1`.
+fn service_header_order(a: &str, b: &str) -> std::cmp::Ordering {
+    if culture_less(a.as_bytes(), b.as_bytes()) {
+        std::cmp::Ordering::Less
+    } else if culture_less(b.as_bytes(), a.as_bytes()) {
+        std::cmp::Ordering::Greater
+    } else {
+        std::cmp::Ordering::Equal
+    }
+}
+
+/// Sort weights, level 0 (0 = ignorable; never 1, which marks the end of a string).
+fn primary_weight(c: u8) -> u32 {
+    const SYMBOLS: &[u8] = b"!#$%&*.^_`|~+"; // in the culture's order
+    match c {
+        b'a'..=b'z' => 0x100 + u32::from(c - b'a'),
+        b'A'..=b'Z' => 0x100 + u32::from(c - b'A'),
+        b'0'..=b'9' => 0x80 + u32::from(c - b'0'),
+        _ => SYMBOLS.iter().position(|&s| s == c).map_or(0, |i| 0x10 + i as u32),
+    }
+}
+
+/// Level 1: upper case weighs more than lower case.
+fn case_weight(c: u8) -> u32 {
+    if c.is_ascii_uppercase() { 0x12 } else { 0 }
+}
+
+/// Level 2: the characters ignored at level 0 that still break ties.
+fn special_weight(c: u8) -> u32 {
+    match c {
+        b'\'' => 0x8012,
+        b'-' => 0x8212,
+        _ => 0,
+    }
+}
+
+fn culture_less(lhs: &[u8], rhs: &[u8]) -> bool {
+    let levels: [fn(u8) -> u32; 3] = [primary_weight, case_weight, special_weight];
+    let (mut level, mut i, mut j) = (0, 0, 0);
+    while level < levels.len() {
+        if level == levels.len() - 1 && i != j {
+            return i > j;
+        }
+        let w1 = lhs.get(i).map_or(1, |&c| levels[level](c));
+        let w2 = rhs.get(j).map_or(1, |&c| levels[level](c));
+        if w1 == 1 && w2 == 1 {
+            (i, j) = (0, 0);
+            level += 1;
+        } else if w1 == w2 {
+            i += 1;
+            j += 1;
+        } else if w1 == 0 {
+            i += 1;
+        } else if w2 == 0 {
+            j += 1;
+        } else {
+            return w1 < w2;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cs(s: &str) -> StorageSettings {
+        StorageSettings::ConnectionString { connection_string: Secret::new(s), container: "c".into() }
+    }
+
+    fn url_settings(url: &str) -> StorageSettings {
+        StorageSettings::AccountUrl { account_url: url.into(), client_id: Some("cid".into()), container: "c".into() }
+    }
+
+    fn config_message(r: Result<Auth, StorageError>) -> String {
+        match r {
+            Err(StorageError::Config(m)) => m,
+            other => panic!("expected a Config error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_the_azurite_connection_string() {
+        let auth = choose_auth(&cs(&format!(
+            "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={DEV_KEY};\
+             BlobEndpoint=http://127.0.0.1:10010/devstoreaccount1;"
+        )))
+        .unwrap();
+        let Auth::SharedKey { account, key, endpoint } = auth else { panic!("shared key expected") };
+        assert_eq!(account, "devstoreaccount1");
+        assert_eq!(key.expose(), DEV_KEY);
+        assert_eq!(endpoint.as_str(), "http://127.0.0.1:10010/devstoreaccount1");
+    }
+
+    #[test]
+    fn use_development_storage_means_azurite_defaults() {
+        let Auth::SharedKey { account, key, endpoint } = choose_auth(&cs("UseDevelopmentStorage=true")).unwrap()
+        else {
+            panic!("shared key expected")
+        };
+        assert_eq!(account, "devstoreaccount1");
+        assert_eq!(key.expose(), DEV_KEY);
+        assert_eq!(endpoint.as_str(), "http://127.0.0.1:10000/devstoreaccount1");
+    }
+
+    #[test]
+    fn builds_the_cloud_endpoint_from_the_suffix() {
+        let key = BASE64.encode(b"not really a key");
+        let auth = choose_auth(&cs(&format!(
+            "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={key};EndpointSuffix=core.chinacloudapi.cn"
+        )))
+        .unwrap();
+        let Auth::SharedKey { account, endpoint, .. } = auth else { panic!("shared key expected") };
+        assert_eq!(account, "acct");
+        assert_eq!(endpoint.as_str(), "https://acct.blob.core.chinacloudapi.cn/");
+        let auth = choose_auth(&cs(&format!("accountname=acct;accountkey={key}"))).unwrap();
+        let Auth::SharedKey { endpoint, .. } = auth else { panic!("shared key expected") };
+        assert_eq!(endpoint.as_str(), "https://acct.blob.core.windows.net/");
+    }
+
+    #[test]
+    fn connection_string_errors_name_the_missing_part_but_never_the_key() {
+        let m = config_message(choose_auth(&cs("DefaultEndpointsProtocol=https;AccountName=acct")));
+        assert_eq!(m, "AZURE_STORAGE_CONNECTION_STRING has no AccountKey");
+        let m = config_message(choose_auth(&cs("AccountKey=c2VjcmV0")));
+        assert_eq!(m, "AZURE_STORAGE_CONNECTION_STRING has no AccountName");
+        let m = config_message(choose_auth(&cs("AccountName=a;AccountKey=s3cr3t!!not-base64")));
+        assert!(m.contains("not valid base64") && !m.contains("s3cr3t"), "{m}");
+        let m = config_message(choose_auth(&cs("AccountName=a;SharedAccessSignature=sv=1&sig=x")));
+        assert!(m.contains("SAS connection strings are not supported") && !m.contains("sig=x"), "{m}");
+        let m = config_message(choose_auth(&cs("garbage")));
+        assert!(m.contains("without `=`"), "{m}");
+    }
+
+    #[test]
+    fn account_urls_choose_the_managed_identity_over_https_only() {
+        let auth = choose_auth(&url_settings("https://acct.blob.core.windows.net/")).unwrap();
+        let Auth::ManagedIdentity { account_url, client_id } = auth else { panic!("identity expected") };
+        assert_eq!(account_url.as_str(), "https://acct.blob.core.windows.net/");
+        assert_eq!(client_id.as_deref(), Some("cid"));
+        let m = config_message(choose_auth(&url_settings("http://acct.blob.core.windows.net")));
+        assert!(m.starts_with("AZURE_STORAGE_ACCOUNT_URL must use https"), "{m}");
+        let m = config_message(choose_auth(&url_settings("acct.blob.core.windows.net")));
+        assert!(m.starts_with("AZURE_STORAGE_ACCOUNT_URL is not a URL"), "{m}");
+        let m = config_message(choose_auth(&url_settings("https://acct.blob.core.windows.net/?sv=1&sig=x")));
+        assert!(m.contains("SAS") && !m.contains("sig=x"), "{m}");
+        // Azurite over http: its well-known development key.
+        let auth = choose_auth(&url_settings("http://127.0.0.1:10000/devstoreaccount1")).unwrap();
+        assert!(matches!(auth, Auth::SharedKey { ref account, .. } if account == DEV_ACCOUNT));
+        let m = config_message(choose_auth(&StorageSettings::Local { dir: "x".into() }));
+        assert!(m.contains("no storage account"), "{m}");
+    }
+
+    #[test]
+    fn container_names_follow_the_service_rule() {
+        for ok in ["abc", "user-failure-reports", "t-0123456789abcdef0123456789abcdef"] {
+            check_container(ok).unwrap();
+        }
+        for bad in ["ab", "Upper", "a--b", "-ab", "ab-", "a_b", &"a".repeat(64)] {
+            assert!(check_container(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Built by hand from the spec; the signature was computed independently with
+    /// `printf '%s' "$STRING" | openssl dgst -sha256 -mac HMAC -macopt hexkey:<key hex> -binary | base64`.
+    #[test]
+    fn string_to_sign_and_signature_match_a_hand_built_vector() {
+        let url = Url::parse(
+            "http://127.0.0.1:10000/devstoreaccount1/reports/failure%20analysis/a+b=c.csv?timeout=30&COMP=x&comp=a%2Cb",
+        )
+        .unwrap();
+        let headers: BTreeMap<String, String> = [
+            ("content-length", "11"),
+            ("content-type", "text/csv"),
+            ("if-none-match", "*"),
+            ("x-ms-version", "2025-01-05"),
+            ("x-ms-date", "Fri, 26 Jun 2015 23:39:12 GMT"),
+            ("x-ms-blob-type", "BlockBlob"),
+            ("x-ms-meta-a1", "one"),
+            ("x-ms-meta-a_b", " two "),
+            ("x-ms-client-request-id", "id-1"),
+            ("accept", "application/xml"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let expected = "PUT\n\n\n11\n\ntext/csv\n\n\n\n*\n\n\n\
+            x-ms-blob-type:BlockBlob\n\
+            x-ms-client-request-id:id-1\n\
+            x-ms-date:Fri, 26 Jun 2015 23:39:12 GMT\n\
+            x-ms-meta-a_b:two\n\
+            x-ms-meta-a1:one\n\
+            x-ms-version:2025-01-05\n\
+            /devstoreaccount1/devstoreaccount1/reports/failure%20analysis/a+b=c.csv\n\
+            comp:a,b,x\n\
+            timeout:30";
+        let to_sign = string_to_sign("PUT", &headers, &url, DEV_ACCOUNT);
+        assert_eq!(to_sign, expected);
+        let policy = SharedKeyPolicy::new(DEV_ACCOUNT.into(), &Secret::new(DEV_KEY)).unwrap();
+        assert_eq!(policy.sign(expected), "TVFN01eLXZI/PLKU1WfxtBGkqrgg/xfDGktFRw2JBOs=");
+        assert!(!format!("{policy:?}").contains(DEV_KEY));
+    }
+
+    #[test]
+    fn zero_content_length_signs_as_empty() {
+        let url = Url::parse("https://acct.blob.core.windows.net/c?restype=container").unwrap();
+        let headers: BTreeMap<String, String> =
+            [("content-length".to_string(), "0".to_string())].into_iter().collect();
+        assert_eq!(
+            string_to_sign("PUT", &headers, &url, "acct"),
+            "PUT\n\n\n\n\n\n\n\n\n\n\n\n/acct/c\nrestype:container"
+        );
+    }
+
+    #[test]
+    fn header_order_follows_the_service() {
+        let mut names = vec!["x-ms-meta-a1", "x-ms-version", "x-ms-meta-a_b", "x-ms-date", "x-ms-meta-ab", "x-ms-meta-a"];
+        names.sort_by(|a, b| service_header_order(a, b));
+        assert_eq!(
+            names,
+            ["x-ms-date", "x-ms-meta-a", "x-ms-meta-a_b", "x-ms-meta-a1", "x-ms-meta-ab", "x-ms-version"]
+        );
+    }
+}

@@ -1,0 +1,9 @@
+//! The integration tests: one binary, real services (PostgreSQL, Azurite, the ClickHouse
+//! engine), the handler started as a process and driven as the Functions host drives it.
+//! The services are started by `scripts/test`, which exports their addresses; each test makes
+//! its own database and container.
+
+mod failure_analysis;
+mod helpers;
+mod host_protocol;
+mod storage;
