@@ -35,6 +35,10 @@ impl App {
         };
         let storage = Storage::connect(&settings.storage).await?;
         tracing::info!(storage = %storage.describe(), postgres = pg.is_some(), "clients ready");
-        Ok(App(Arc::new(Inner { settings, pg, storage })))
+        Ok(App(Arc::new(Inner {
+            settings,
+            pg,
+            storage,
+        })))
     }
 }

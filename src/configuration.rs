@@ -44,9 +44,16 @@ pub enum StorageSettings {
     /// `OUTPUT_DIR` (default `./output`): used when no storage account is configured.
     Local { dir: PathBuf },
     /// `AZURE_STORAGE_CONNECTION_STRING`: key-based account or Azurite.
-    ConnectionString { connection_string: Secret, container: String },
+    ConnectionString {
+        connection_string: Secret,
+        container: String,
+    },
     /// `AZURE_STORAGE_ACCOUNT_URL` + managed identity (`AZURE_CLIENT_ID` for a user-assigned one).
-    AccountUrl { account_url: String, client_id: Option<String>, container: String },
+    AccountUrl {
+        account_url: String,
+        client_id: Option<String>,
+        container: String,
+    },
 }
 
 /// ClickHouse connection (seed 003's names).
@@ -123,9 +130,14 @@ impl Settings {
     /// Builds settings from a name → value map (the environment); blank values count as unset.
     pub fn from_map(env: &HashMap<String, String>) -> Result<Self, SettingError> {
         let get = |name: &str| env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let container = get("AZURE_STORAGE_CONTAINER").unwrap_or("user-failure-reports").to_string();
+        let container = get("AZURE_STORAGE_CONTAINER")
+            .unwrap_or("user-failure-reports")
+            .to_string();
         let storage = if let Some(cs) = get("AZURE_STORAGE_CONNECTION_STRING") {
-            StorageSettings::ConnectionString { connection_string: Secret::new(cs), container }
+            StorageSettings::ConnectionString {
+                connection_string: Secret::new(cs),
+                container,
+            }
         } else if let Some(url) = get("AZURE_STORAGE_ACCOUNT_URL") {
             StorageSettings::AccountUrl {
                 account_url: url.to_string(),
@@ -133,7 +145,9 @@ impl Settings {
                 container,
             }
         } else {
-            StorageSettings::Local { dir: get("OUTPUT_DIR").unwrap_or("./output").into() }
+            StorageSettings::Local {
+                dir: get("OUTPUT_DIR").unwrap_or("./output").into(),
+            }
         };
         let clickhouse = match get("CLICKHOUSE_URL") {
             None => None,
@@ -156,7 +170,9 @@ impl Settings {
                         reason: "required when ORG_ID is set".into(),
                     })?
                     .to_string(),
-                name: get("CLIENT_NAME").unwrap_or("Default organization").to_string(),
+                name: get("CLIENT_NAME")
+                    .unwrap_or("Default organization")
+                    .to_string(),
                 timezone: parse(get, "DEFAULT_TIMEZONE", Tz::UTC)?,
             }),
         };
@@ -178,7 +194,9 @@ impl Settings {
             scheduler_hour: parse(get, "SCHEDULER_HOUR", 6)?,
             scheduler_minute: parse(get, "SCHEDULER_MINUTE", 0)?,
             catchup_days: parse(get, "CATCHUP_DAYS", 7)?,
-            daily_report_schedule: get("DAILY_REPORT_SCHEDULE").unwrap_or("0 0 * * * *").to_string(),
+            daily_report_schedule: get("DAILY_REPORT_SCHEDULE")
+                .unwrap_or("0 0 * * * *")
+                .to_string(),
         };
         if settings.scheduler_hour > 23 || settings.scheduler_minute > 59 {
             return Err(SettingError {
@@ -187,7 +205,10 @@ impl Settings {
             });
         }
         if settings.max_window_days < 1 {
-            return Err(SettingError { name: "MAX_WINDOW_DAYS", reason: "must be at least 1".into() });
+            return Err(SettingError {
+                name: "MAX_WINDOW_DAYS",
+                reason: "must be at least 1".into(),
+            });
         }
         Ok(settings)
     }
@@ -200,7 +221,10 @@ fn parse<'a, T: std::str::FromStr>(
 ) -> Result<T, SettingError> {
     match get(name) {
         None => Ok(default),
-        Some(v) => v.parse().map_err(|_| SettingError { name, reason: format!("cannot parse {v:?}") }),
+        Some(v) => v.parse().map_err(|_| SettingError {
+            name,
+            reason: format!("cannot parse {v:?}"),
+        }),
     }
 }
 
@@ -223,14 +247,19 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn defaults_use_a_local_folder_and_the_default_port() {
         let s = Settings::from_map(&env(&[])).unwrap();
         assert_eq!(s.port, DEFAULT_PORT);
-        assert!(matches!(s.storage, StorageSettings::Local { ref dir } if dir == &PathBuf::from("./output")));
+        assert!(
+            matches!(s.storage, StorageSettings::Local { ref dir } if dir == &PathBuf::from("./output"))
+        );
         assert_eq!(s.max_window_days, 366);
     }
 

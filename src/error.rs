@@ -46,7 +46,13 @@ impl ApiError {
     }
 
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), field: None, allow: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+            allow: None,
+        }
     }
 
     /// 500 with a generic message; the cause must already be logged by the caller.
@@ -70,7 +76,11 @@ impl ApiError {
     /// The JSON body, as bytes.
     pub fn body(&self) -> String {
         serde_json::to_string(&Body {
-            error: Inner { code: self.code, message: &self.message, field: self.field.as_deref() },
+            error: Inner {
+                code: self.code,
+                message: &self.message,
+                field: self.field.as_deref(),
+            },
         })
         .expect("error body serializes")
     }
@@ -78,7 +88,13 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
     }
 }
 
@@ -87,7 +103,11 @@ impl std::error::Error for ApiError {}
 /// Parses a JSON request body into `T` (which should `deny_unknown_fields`), mapping serde's
 /// errors to a 400 that names the field. An empty body is read as `{}`.
 pub fn parse_json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let inner = e.inner();

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod configuration;
 pub mod error;
 pub mod failure_analysis;
+pub mod orgs;
 pub mod postgres;
 pub mod routes;
 pub mod server;

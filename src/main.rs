@@ -54,14 +54,29 @@ async fn failure_analysis_once(app: &App, args: FailureAnalysisArgs) -> anyhow::
         min_sessions: Some(args.min_sessions),
         force_refresh: Some(args.force_refresh),
     };
-    let flags = Flags { export_csv: !args.no_csv, include_details: false };
+    let flags = Flags {
+        export_csv: !args.no_csv,
+        include_details: false,
+    };
     match failure_analysis::run(app, &req, flags, chrono::Utc::now()).await {
         Ok((response, analysis)) => {
-            println!("{}", failure_analysis::console::summary(&analysis, args.top));
-            println!("Artifacts{}:", if response.cached { " (cached result)" } else { "" });
-            for (kind, location) in
-                [("CSV", response.artifacts.csv.as_deref()), ("HTML", Some(&response.artifacts.html)), ("JSON", Some(&response.artifacts.json))]
-            {
+            println!(
+                "{}",
+                failure_analysis::console::summary(&analysis, args.top)
+            );
+            println!(
+                "Artifacts{}:",
+                if response.cached {
+                    " (cached result)"
+                } else {
+                    ""
+                }
+            );
+            for (kind, location) in [
+                ("CSV", response.artifacts.csv.as_deref()),
+                ("HTML", Some(&response.artifacts.html)),
+                ("JSON", Some(&response.artifacts.json)),
+            ] {
                 if let Some(location) = location {
                     println!("  {kind:<5} {location}");
                 }
@@ -69,7 +84,11 @@ async fn failure_analysis_once(app: &App, args: FailureAnalysisArgs) -> anyhow::
             Ok(ExitCode::SUCCESS)
         }
         Err(failure_analysis::AnalysisError::Invalid(e)) => {
-            eprintln!("error: {}{}", e.field.map(|f| format!("{f}: ")).unwrap_or_default(), e.message);
+            eprintln!(
+                "error: {}{}",
+                e.field.map(|f| format!("{f}: ")).unwrap_or_default(),
+                e.message
+            );
             Ok(ExitCode::from(2))
         }
         Err(e) => Err(e.into()),

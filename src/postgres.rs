@@ -22,12 +22,15 @@ pub enum PoolError {
 
 /// Builds the pool (no connection is opened until first use).
 pub fn pool(db_url: &Secret, max_size: usize) -> Result<Pool, PoolError> {
-    let mut config: tokio_postgres::Config = db_url.expose().parse().map_err(|_| PoolError::BadUrl)?;
+    let mut config: tokio_postgres::Config =
+        db_url.expose().parse().map_err(|_| PoolError::BadUrl)?;
     if config.get_application_name().is_none() {
         config.application_name("call-analytics");
     }
     config.connect_timeout(std::time::Duration::from_secs(10));
-    let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+    let manager_config = ManagerConfig {
+        recycling_method: RecyclingMethod::Fast,
+    };
     let manager = if config.get_ssl_mode() == SslMode::Require {
         Manager::from_config(config, tls()?, manager_config)
     } else {
@@ -42,12 +45,16 @@ pub fn pool(db_url: &Secret, max_size: usize) -> Result<Pool, PoolError> {
 }
 
 fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, PoolError> {
-    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| PoolError::Build(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| PoolError::Build(e.to_string()))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
@@ -58,7 +65,16 @@ mod tests {
     #[test]
     fn builds_plain_and_tls_pools_without_connecting() {
         assert!(pool(&Secret::new("postgres://u:p@127.0.0.1:1/db"), 2).is_ok());
-        assert!(pool(&Secret::new("postgresql://u:p@db.example.com/db?sslmode=require"), 2).is_ok());
-        assert!(matches!(pool(&Secret::new("not a url ://"), 2), Err(PoolError::BadUrl)));
+        assert!(
+            pool(
+                &Secret::new("postgresql://u:p@db.example.com/db?sslmode=require"),
+                2
+            )
+            .is_ok()
+        );
+        assert!(matches!(
+            pool(&Secret::new("not a url ://"), 2),
+            Err(PoolError::BadUrl)
+        ));
     }
 }

@@ -28,7 +28,12 @@ pub struct Route {
 
 /// Literal routes come before parameterised ones, as the Functions host orders them.
 pub const ROUTES: &[Route] = &[
-    Route { path: "/", methods: &[Method::GET], function: None, id: RouteId::Ready },
+    Route {
+        path: "/",
+        methods: &[Method::GET],
+        function: None,
+        id: RouteId::Ready,
+    },
     Route {
         path: "/api/failure_analysis",
         methods: &[Method::POST],
@@ -50,13 +55,19 @@ pub fn resolve(method: &Method, path: &str) -> Result<(RouteId, Vec<String>), No
     let mut allowed = Vec::new();
     for route in ROUTES {
         if let Some(params) = match_path(route.path, path) {
-            if route.methods.contains(method) || (method == Method::HEAD && route.methods.contains(&Method::GET)) {
+            if route.methods.contains(method)
+                || (method == Method::HEAD && route.methods.contains(&Method::GET))
+            {
                 return Ok((route.id, params));
             }
             allowed.extend(route.methods.iter().cloned());
         }
     }
-    if allowed.is_empty() { Err(NoRoute::NotFound) } else { Err(NoRoute::MethodNotAllowed(allowed)) }
+    if allowed.is_empty() {
+        Err(NoRoute::NotFound)
+    } else {
+        Err(NoRoute::MethodNotAllowed(allowed))
+    }
 }
 
 /// Matches `/a/{x}/c` against `/a/7/c` (a trailing slash is ignored); returns `["7"]`.
@@ -67,7 +78,9 @@ pub fn match_path(pattern: &str, path: &str) -> Option<Vec<String>> {
     loop {
         match (want.next(), got.next()) {
             (None, None) => return Some(params),
-            (Some(w), Some(g)) if w.starts_with('{') && !g.is_empty() => params.push(percent_decode(g)),
+            (Some(w), Some(g)) if w.starts_with('{') && !g.is_empty() => {
+                params.push(percent_decode(g))
+            }
             (Some(w), Some(g)) if w == g => {}
             _ => return None,
         }
@@ -88,14 +101,26 @@ mod tests {
     #[test]
     fn routes_resolve_and_wrong_methods_list_the_allowed_ones() {
         assert_eq!(resolve(&Method::GET, "/"), Ok((RouteId::Ready, vec![])));
-        assert_eq!(resolve(&Method::POST, "/api/failure_analysis/"), Ok((RouteId::FailureAnalysis, vec![])));
-        assert_eq!(resolve(&Method::GET, "/api/failure_analysis"), Err(NoRoute::MethodNotAllowed(vec![Method::POST])));
-        assert_eq!(resolve(&Method::GET, "/api/nothing"), Err(NoRoute::NotFound));
+        assert_eq!(
+            resolve(&Method::POST, "/api/failure_analysis/"),
+            Ok((RouteId::FailureAnalysis, vec![]))
+        );
+        assert_eq!(
+            resolve(&Method::GET, "/api/failure_analysis"),
+            Err(NoRoute::MethodNotAllowed(vec![Method::POST]))
+        );
+        assert_eq!(
+            resolve(&Method::GET, "/api/nothing"),
+            Err(NoRoute::NotFound)
+        );
     }
 
     #[test]
     fn parameters_are_captured_and_decoded() {
-        assert_eq!(match_path("/api/orgs/{org_id}", "/api/orgs/a%20b"), Some(vec!["a b".to_string()]));
+        assert_eq!(
+            match_path("/api/orgs/{org_id}", "/api/orgs/a%20b"),
+            Some(vec!["a b".to_string()])
+        );
         assert_eq!(match_path("/api/orgs/{org_id}", "/api/orgs/"), None);
         assert_eq!(match_path("/api/orgs/{org_id}", "/api/orgs/a/b"), None);
     }

@@ -35,7 +35,10 @@ pub struct Request {
 impl Request {
     /// The first value of a query parameter.
     pub fn query_param(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -47,19 +50,28 @@ pub fn json_response<T: serde::Serialize>(status: StatusCode, value: &T) -> Resp
 
 /// An HTML response (200).
 pub fn html_response(body: String) -> Response {
-    with_type(body.into_response(), StatusCode::OK, "text/html; charset=utf-8")
+    with_type(
+        body.into_response(),
+        StatusCode::OK,
+        "text/html; charset=utf-8",
+    )
 }
 
 fn with_type(mut r: Response, status: StatusCode, content_type: &'static str) -> Response {
     *r.status_mut() = status;
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     r
 }
 
 /// The error as a response.
 pub fn error_response(e: &ApiError) -> Response {
     let mut r = with_type(e.body().into_response(), e.status, "application/json");
-    if let Some(allow) = e.allow.as_deref().and_then(|a| HeaderValue::from_str(a).ok()) {
+    if let Some(allow) = e
+        .allow
+        .as_deref()
+        .and_then(|a| HeaderValue::from_str(a).ok())
+    {
         r.headers_mut().insert(header::ALLOW, allow);
     }
     r
@@ -69,7 +81,11 @@ pub fn error_response(e: &ApiError) -> Response {
 pub async fn serve(app: App, addr: SocketAddr) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "handler listening");
-    warp::serve(filter(app)).incoming(listener).graceful(shutdown_signal()).run().await;
+    warp::serve(filter(app))
+        .incoming(listener)
+        .graceful(shutdown_signal())
+        .run()
+        .await;
     tracing::info!("handler stopped");
     Ok(())
 }
@@ -81,21 +97,34 @@ pub fn filter(app: App) -> impl Filter<Extract = (Response,), Error = warp::Reje
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::headers_cloned())
         .and(warp::body::stream())
-        .then(move |method, path: warp::path::FullPath, query: String, headers, body| {
-            let app = app.clone();
-            async move {
-                let invocation_id = header_str(&headers, "x-azure-functions-invocationid").unwrap_or("-").to_string();
-                let span = tracing::info_span!("request", invocation_id = %invocation_id);
-                handle(app, method, path.as_str().to_string(), query, headers, body).instrument(span).await
-            }
-        })
+        .then(
+            move |method, path: warp::path::FullPath, query: String, headers, body| {
+                let app = app.clone();
+                async move {
+                    let invocation_id = header_str(&headers, "x-azure-functions-invocationid")
+                        .unwrap_or("-")
+                        .to_string();
+                    let span = tracing::info_span!("request", invocation_id = %invocation_id);
+                    handle(app, method, path.as_str().to_string(), query, headers, body)
+                        .instrument(span)
+                        .await
+                }
+            },
+        )
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-async fn handle<S, B>(app: App, method: Method, path: String, query: String, headers: HeaderMap, body: S) -> Response
+async fn handle<S, B>(
+    app: App,
+    method: Method,
+    path: String,
+    query: String,
+    headers: HeaderMap,
+    body: S,
+) -> Response
 where
     S: futures::Stream<Item = Result<B, warp::Error>> + Unpin,
     B: Buf,
@@ -111,20 +140,43 @@ where
     response
 }
 
-async fn route<S, B>(app: &App, method: Method, path: &str, query: &str, headers: HeaderMap, body: S) -> Result<Response, ApiError>
+async fn route<S, B>(
+    app: &App,
+    method: Method,
+    path: &str,
+    query: &str,
+    headers: HeaderMap,
+    body: S,
+) -> Result<Response, ApiError>
 where
     S: futures::Stream<Item = Result<B, warp::Error>> + Unpin,
     B: Buf,
 {
     let (id, params) = routes::resolve(&method, path).map_err(|no| match no {
-        NoRoute::NotFound => ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no route {path}")),
+        NoRoute::NotFound => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no route {path}"),
+        ),
         NoRoute::MethodNotAllowed(allowed) => method_not_allowed(&method, path, &allowed),
     })?;
     let body = read_body(&headers, body).await?;
-    let query = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
-    let req = Request { method, path: path.to_string(), params, query, headers, body };
+    let query = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let req = Request {
+        method,
+        path: path.to_string(),
+        params,
+        query,
+        headers,
+        body,
+    };
     match id {
-        RouteId::Ready => Ok(json_response(StatusCode::OK, &serde_json::json!({"status": "ready"}))),
+        RouteId::Ready => Ok(json_response(
+            StatusCode::OK,
+            &serde_json::json!({"status": "ready"}),
+        )),
         RouteId::FailureAnalysis => crate::failure_analysis::http::handle(app, &req).await,
     }
 }
@@ -135,7 +187,13 @@ fn method_not_allowed(method: &Method, path: &str, allowed: &[Method]) -> ApiErr
         "method_not_allowed",
         format!("{method} is not allowed on {path}"),
     );
-    e.allow = Some(allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", "));
+    e.allow = Some(
+        allowed
+            .iter()
+            .map(Method::as_str)
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
     e
 }
 
@@ -158,7 +216,8 @@ where
     }
     let mut buf = BytesMut::with_capacity(declared.unwrap_or(0));
     while let Some(chunk) = body.next().await {
-        let mut chunk = chunk.map_err(|_| ApiError::invalid("body", "the body could not be read"))?;
+        let mut chunk =
+            chunk.map_err(|_| ApiError::invalid("body", "the body could not be read"))?;
         if buf.len() + chunk.remaining() > MAX_BODY_BYTES {
             return Err(too_large());
         }

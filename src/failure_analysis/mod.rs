@@ -6,9 +6,9 @@
 //! summary) → cache entry, written last so a half-finished run is never served as cached.
 
 pub mod console;
-pub mod http;
 pub mod csv_export;
 pub mod html;
+pub mod http;
 pub mod model;
 pub mod query;
 pub mod stats;
@@ -57,7 +57,10 @@ pub struct Flags {
 
 impl Default for Flags {
     fn default() -> Self {
-        Self { export_csv: true, include_details: false }
+        Self {
+            export_csv: true,
+            include_details: false,
+        }
     }
 }
 
@@ -75,7 +78,12 @@ impl Flags {
             *slot = match value.to_ascii_lowercase().as_str() {
                 "true" | "1" | "yes" => true,
                 "false" | "0" | "no" => false,
-                _ => return Err(ApiError::invalid(name, format!("{name} must be true or false"))),
+                _ => {
+                    return Err(ApiError::invalid(
+                        name,
+                        format!("{name} must be true or false"),
+                    ));
+                }
             };
         }
         Ok(flags)
@@ -144,11 +152,14 @@ impl From<AnalysisError> for ApiError {
             AnalysisError::Timeout(d) => ApiError::new(
                 StatusCode::GATEWAY_TIMEOUT,
                 "query_timeout",
-                format!("the analysis query did not finish in {} s; try a shorter window", d.as_secs()),
+                format!(
+                    "the analysis query did not finish in {} s; try a shorter window",
+                    d.as_secs()
+                ),
             ),
-            AnalysisError::Storage(StorageError::Unavailable(_) | StorageError::Unauthorized(_)) => {
-                ApiError::unavailable("storage")
-            }
+            AnalysisError::Storage(
+                StorageError::Unavailable(_) | StorageError::Unauthorized(_),
+            ) => ApiError::unavailable("storage"),
             AnalysisError::Database(_) | AnalysisError::Storage(_) => ApiError::internal(),
         }
     }
@@ -158,22 +169,43 @@ impl From<AnalysisError> for ApiError {
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(200);
 
 /// Turns the request into a window and options (all validation happens here).
-pub fn resolve(req: &AnalysisRequest, app: &App, now: DateTime<Utc>) -> Result<(Window, Options), ApiError> {
+pub fn resolve(
+    req: &AnalysisRequest,
+    app: &App,
+    now: DateTime<Utc>,
+) -> Result<(Window, Options), ApiError> {
     let settings = &app.settings;
     let tz: Tz = match &req.timezone {
         Some(name) => window::parse_zone(name, "timezone")?,
         None => Tz::UTC,
     };
-    let window = match (&req.from_date, &req.to_date, settings.start_date, settings.end_date) {
+    let window = match (
+        &req.from_date,
+        &req.to_date,
+        settings.start_date,
+        settings.end_date,
+    ) {
         (Some(from), Some(to), ..) => window::days_window(
             window::parse_date(from, "from_date")?,
             window::parse_date(to, "to_date")?,
             tz,
             settings.max_window_days,
         )?,
-        (Some(_), None, ..) => return Err(ApiError::invalid("to_date", "to_date is required with from_date")),
-        (None, Some(_), ..) => return Err(ApiError::invalid("from_date", "from_date is required with to_date")),
-        (None, None, Some(start), Some(end)) => window::settings_window(start, end, settings.max_window_days)?,
+        (Some(_), None, ..) => {
+            return Err(ApiError::invalid(
+                "to_date",
+                "to_date is required with from_date",
+            ));
+        }
+        (None, Some(_), ..) => {
+            return Err(ApiError::invalid(
+                "from_date",
+                "from_date is required with to_date",
+            ));
+        }
+        (None, None, Some(start), Some(end)) => {
+            window::settings_window(start, end, settings.max_window_days)?
+        }
         (None, None, ..) => {
             let yesterday = now.with_timezone(&tz).date_naive() - chrono::Duration::days(1);
             window::days_window(yesterday, yesterday, tz, settings.max_window_days)?
@@ -181,13 +213,25 @@ pub fn resolve(req: &AnalysisRequest, app: &App, now: DateTime<Utc>) -> Result<(
     };
     let max_users = req.max_users.unwrap_or(15);
     if !(1..=1000).contains(&max_users) {
-        return Err(ApiError::invalid("max_users", "max_users must be between 1 and 1000"));
+        return Err(ApiError::invalid(
+            "max_users",
+            "max_users must be between 1 and 1000",
+        ));
     }
     let min_sessions = req.min_sessions.unwrap_or(1);
     if min_sessions < 1 {
-        return Err(ApiError::invalid("min_sessions", "min_sessions must be at least 1"));
+        return Err(ApiError::invalid(
+            "min_sessions",
+            "min_sessions must be at least 1",
+        ));
     }
-    Ok((window, Options { max_users: max_users as usize, min_sessions }))
+    Ok((
+        window,
+        Options {
+            max_users: max_users as usize,
+            min_sessions,
+        },
+    ))
 }
 
 /// Runs one analysis: cached when allowed, else query + artifacts. `now` is the run's time
@@ -203,16 +247,17 @@ pub async fn run(
     let cache_name = format!("{prefix}cache/{}.json", cache_key(&window, &options, flags));
     let reusable = window.end_utc <= now && !req.force_refresh.unwrap_or(false);
 
-    if reusable {
-        if let Some(hit) = read_cache(app, &cache_name).await {
-            tracing::info!(cache = %cache_name, "failure analysis served from cache");
-            return Ok(hit);
-        }
+    if reusable && let Some(hit) = read_cache(app, &cache_name).await {
+        tracing::info!(cache = %cache_name, "failure analysis served from cache");
+        return Ok(hit);
     }
 
     let pool = app.pg.as_ref().ok_or(AnalysisError::NoDatabase)?;
     let started = Instant::now();
-    let client = pool.get().await.map_err(|e| AnalysisError::DatabaseUnavailable(e.to_string()))?;
+    let client = pool
+        .get()
+        .await
+        .map_err(|e| AnalysisError::DatabaseUnavailable(e.to_string()))?;
     let rows = match tokio::time::timeout(
         QUERY_TIMEOUT,
         query::per_user_counts(&client, window.start_utc, window.end_utc),
@@ -227,7 +272,11 @@ pub async fn run(
         }
     };
     drop(client);
-    tracing::info!(users = rows.len(), query_ms = started.elapsed().as_millis() as u64, "aggregate query done");
+    tracing::info!(
+        users = rows.len(),
+        query_ms = started.elapsed().as_millis() as u64,
+        "aggregate query done"
+    );
 
     let analysis = stats::analyse(rows, window, options, now);
     let response = write_artifacts(app, &analysis, flags, &prefix, &cache_name, reusable).await?;
@@ -286,13 +335,22 @@ async fn write_artifacts(
     let csv = if flags.export_csv {
         let body = Bytes::from(csv_export::to_csv(analysis));
         let name = format!("{prefix}user_failure_stats_{stamp}.csv");
-        Some(app.storage.put(&name, body, &Put::new("text/csv; charset=utf-8")).await?.location)
+        Some(
+            app.storage
+                .put(&name, body, &Put::new("text/csv; charset=utf-8"))
+                .await?
+                .location,
+        )
     } else {
         None
     };
     let html_name = format!("{prefix}user_failure_rates_{stamp}.html");
     let html = Bytes::from(html::to_html(analysis));
-    let html = app.storage.put(&html_name, html, &Put::new("text/html; charset=utf-8")).await?.location;
+    let html = app
+        .storage
+        .put(&html_name, html, &Put::new("text/html; charset=utf-8"))
+        .await?
+        .location;
 
     let mut response = AnalysisResponse {
         window: analysis.window.clone(),
@@ -302,21 +360,37 @@ async fn write_artifacts(
         histogram: analysis
             .histogram
             .iter()
-            .map(|b| BucketCount { label: b.label.clone(), count: b.count })
+            .map(|b| BucketCount {
+                label: b.label.clone(),
+                count: b.count,
+            })
             .collect(),
-        artifacts: Artifacts { csv, html, json: String::new() },
+        artifacts: Artifacts {
+            csv,
+            html,
+            json: String::new(),
+        },
         cached: false,
         generated_at: analysis.generated_at,
         users: Some(analysis.users.clone()),
     };
     let json_name = format!("{prefix}user_failure_summary_{stamp}.json");
     let json = Bytes::from(serde_json::to_vec_pretty(&response).expect("response serializes"));
-    response.artifacts.json = app.storage.put(&json_name, json, &Put::new("application/json")).await?.location;
+    response.artifacts.json = app
+        .storage
+        .put(&json_name, json, &Put::new("application/json"))
+        .await?
+        .location;
 
     if cacheable {
-        let entry = CacheEntry { response: response.clone(), analysis: analysis.clone() };
+        let entry = CacheEntry {
+            response: response.clone(),
+            analysis: analysis.clone(),
+        };
         let body = Bytes::from(serde_json::to_vec(&entry).expect("cache entry serializes"));
-        app.storage.put(cache_name, body, &Put::new("application/json")).await?;
+        app.storage
+            .put(cache_name, body, &Put::new("application/json"))
+            .await?;
     }
     Ok(response)
 }
@@ -351,11 +425,17 @@ fn classify_pg_error(e: tokio_postgres::Error) -> AnalysisError {
     use tokio_postgres::error::SqlState;
     match e.code() {
         Some(c) if *c == SqlState::QUERY_CANCELED => AnalysisError::Timeout(QUERY_TIMEOUT),
-        Some(c) if c.code().starts_with("08") || *c == SqlState::ADMIN_SHUTDOWN || *c == SqlState::CANNOT_CONNECT_NOW => {
+        Some(c)
+            if c.code().starts_with("08")
+                || *c == SqlState::ADMIN_SHUTDOWN
+                || *c == SqlState::CANNOT_CONNECT_NOW =>
+        {
             AnalysisError::DatabaseUnavailable(e.to_string())
         }
         Some(_) => AnalysisError::Database(e.to_string()),
-        None if e.is_closed() || e.to_string().contains("connect") => AnalysisError::DatabaseUnavailable(e.to_string()),
+        None if e.is_closed() || e.to_string().contains("connect") => {
+            AnalysisError::DatabaseUnavailable(e.to_string())
+        }
         None => AnalysisError::Database(e.to_string()),
     }
 }
@@ -368,16 +448,38 @@ mod tests {
     fn flags_default_and_parse_and_name_the_bad_one() {
         let f = Flags::from_query(&[]).unwrap();
         assert!(f.export_csv && !f.include_details);
-        let q = |k: &str, v: &str| vec![(k.to_string(), v.to_string()), ("code".into(), "secret".into())];
-        assert!(!Flags::from_query(&q("export_csv", "false")).unwrap().export_csv);
-        assert!(Flags::from_query(&q("include_details", "1")).unwrap().include_details);
+        let q = |k: &str, v: &str| {
+            vec![
+                (k.to_string(), v.to_string()),
+                ("code".into(), "secret".into()),
+            ]
+        };
+        assert!(
+            !Flags::from_query(&q("export_csv", "false"))
+                .unwrap()
+                .export_csv
+        );
+        assert!(
+            Flags::from_query(&q("include_details", "1"))
+                .unwrap()
+                .include_details
+        );
         let e = Flags::from_query(&q("include_details", "maybe")).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("include_details"));
     }
 
     #[test]
     fn the_prefix_names_the_utc_window() {
-        let w = window::days_window("2025-05-21".parse().unwrap(), "2025-05-22".parse().unwrap(), chrono_tz::Asia::Kolkata, 366).unwrap();
-        assert_eq!(prefix_of(&w), "failure_analysis/20250520T183000Z_20250522T183000Z/");
+        let w = window::days_window(
+            "2025-05-21".parse().unwrap(),
+            "2025-05-22".parse().unwrap(),
+            chrono_tz::Asia::Kolkata,
+            366,
+        )
+        .unwrap();
+        assert_eq!(
+            prefix_of(&w),
+            "failure_analysis/20250520T183000Z_20250522T183000Z/"
+        );
     }
 }

@@ -35,7 +35,9 @@ pub async fn per_user_counts(
     end: DateTime<Utc>,
 ) -> Result<Vec<UserCounts>, tokio_postgres::Error> {
     let statement = client.prepare_cached(PER_USER_SQL).await?;
-    let rows = client.query(&statement, &[&start.naive_utc(), &end.naive_utc()]).await?;
+    let rows = client
+        .query(&statement, &[&start.naive_utc(), &end.naive_utc()])
+        .await?;
     Ok(rows
         .iter()
         .map(|r| UserCounts {

@@ -35,10 +35,21 @@ pub fn analyse(
         .filter(|u| u.total_sessions >= options.min_sessions)
         .take(options.max_users)
         .enumerate()
-        .map(|(i, u)| RankedUser { rank: i + 1, user: u.clone() })
+        .map(|(i, u)| RankedUser {
+            rank: i + 1,
+            user: u.clone(),
+        })
         .collect();
     let histogram = histogram(&users);
-    Analysis { window, options, summary, top_users, histogram, users, generated_at }
+    Analysis {
+        window,
+        options,
+        summary,
+        top_users,
+        histogram,
+        users,
+        generated_at,
+    }
 }
 
 /// Names users: `Unknown` when there is no name; `name (first 8 chars of user_id)` when two
@@ -81,7 +92,11 @@ fn ranking_order(a: &UserStats, b: &UserStats) -> std::cmp::Ordering {
 }
 
 fn rate(failed: i64, total: i64) -> f64 {
-    if total == 0 { 0.0 } else { failed as f64 / total as f64 }
+    if total == 0 {
+        0.0
+    } else {
+        failed as f64 / total as f64
+    }
 }
 
 /// Totals (weighted) and statistics over the per-user rates (unweighted).
@@ -91,7 +106,11 @@ pub fn summarize(users: &[UserStats]) -> Summary {
     let mut rates: Vec<f64> = users.iter().map(|u| u.failure_rate).collect();
     rates.sort_by(f64::total_cmp);
     let n = rates.len();
-    let average = if n == 0 { 0.0 } else { rates.iter().sum::<f64>() / n as f64 };
+    let average = if n == 0 {
+        0.0
+    } else {
+        rates.iter().sum::<f64>() / n as f64
+    };
     let median = match n {
         0 => 0.0,
         _ if n % 2 == 1 => rates[n / 2],
@@ -123,7 +142,11 @@ pub fn bucket_of(rate: f64) -> usize {
 /// Ten buckets `0-10%` … `90-100%`, each listing its users in the given (ranking) order.
 fn histogram(users: &[UserStats]) -> Vec<Bucket> {
     let mut buckets: Vec<Bucket> = (0..10)
-        .map(|i| Bucket { label: format!("{}-{}%", i * 10, i * 10 + 10), count: 0, users: vec![] })
+        .map(|i| Bucket {
+            label: format!("{}-{}%", i * 10, i * 10 + 10),
+            count: 0,
+            users: vec![],
+        })
         .collect();
     for u in users {
         let b = &mut buckets[bucket_of(u.failure_rate)];
@@ -164,7 +187,15 @@ mod tests {
     }
 
     fn run(rows: Vec<UserCounts>, max_users: usize, min_sessions: i64) -> Analysis {
-        analyse(rows, window(), Options { max_users, min_sessions }, window().end_utc)
+        analyse(
+            rows,
+            window(),
+            Options {
+                max_users,
+                min_sessions,
+            },
+            window().end_utc,
+        )
     }
 
     #[test]
@@ -181,7 +212,10 @@ mod tests {
             1,
         );
         let s = &a.summary;
-        assert_eq!((s.total_users, s.total_sessions, s.total_failures), (4, 63, 16));
+        assert_eq!(
+            (s.total_users, s.total_sessions, s.total_failures),
+            (4, 63, 16)
+        );
         assert!((s.overall_failure_rate - 16.0 / 63.0).abs() < 1e-12);
         let rates = [0.5, 1.0 / 3.0, 11.0 / 42.0, 0.0];
         let mean = rates.iter().sum::<f64>() / 4.0; // 0.273809…
@@ -190,7 +224,11 @@ mod tests {
         assert_eq!((s.maximum, s.minimum), (0.5, 0.0));
         let var = rates.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / 3.0;
         assert!((s.std_deviation - var.sqrt()).abs() < 1e-12);
-        assert!((s.std_deviation - 0.208_022).abs() < 1e-5, "{}", s.std_deviation);
+        assert!(
+            (s.std_deviation - 0.208_022).abs() < 1e-5,
+            "{}",
+            s.std_deviation
+        );
         assert_eq!(a.top_users[2].user.failure_rate_percent, "26.19%");
     }
 
@@ -220,10 +258,17 @@ mod tests {
             3,
             3,
         );
-        let names: Vec<_> = a.top_users.iter().map(|r| r.user.user_name.as_str()).collect();
+        let names: Vec<_> = a
+            .top_users
+            .iter()
+            .map(|r| r.user.user_name.as_str())
+            .collect();
         // Cat (100 %) has 2 < min_sessions sessions: out of the ranking, still in the totals.
         assert_eq!(names, ["Bob", "Amy", "Zed"]);
-        assert_eq!(a.top_users.iter().map(|r| r.rank).collect::<Vec<_>>(), [1, 2, 3]);
+        assert_eq!(
+            a.top_users.iter().map(|r| r.rank).collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
         assert_eq!(a.summary.total_users, 5);
         assert_eq!(a.summary.total_sessions, 142);
     }
@@ -235,7 +280,12 @@ mod tests {
                 row("0f3a9c11-aaaa", Some("Ayush"), 10, 1),
                 row("77b2e401-bbbb", Some("Ayush"), 10, 2),
                 row("c0ffee00-cccc", None, 10, 3),
-                UserCounts { user_id: None, name: None, total_sessions: 1, failed_sessions: 0 },
+                UserCounts {
+                    user_id: None,
+                    name: None,
+                    total_sessions: 1,
+                    failed_sessions: 0,
+                },
                 row("d00d0000-dddd", Some("Vishnu"), 10, 4),
             ],
             15,
@@ -245,7 +295,13 @@ mod tests {
         names.sort();
         assert_eq!(
             names,
-            ["Ayush (0f3a9c11)", "Ayush (77b2e401)", "Unknown (c0ffee00)", "Unknown (none)", "Vishnu"]
+            [
+                "Ayush (0f3a9c11)",
+                "Ayush (77b2e401)",
+                "Unknown (c0ffee00)",
+                "Unknown (none)",
+                "Vishnu"
+            ]
         );
     }
 
@@ -257,7 +313,11 @@ mod tests {
         assert_eq!(bucket_of(0.95), 9);
         assert_eq!(bucket_of(1.0), 9);
         let a = run(
-            vec![row("a", Some("A"), 1, 1), row("b", Some("B"), 10, 9), row("c", Some("C"), 10, 1)],
+            vec![
+                row("a", Some("A"), 1, 1),
+                row("b", Some("B"), 10, 9),
+                row("c", Some("C"), 10, 1),
+            ],
             15,
             1,
         );

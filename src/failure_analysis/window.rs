@@ -9,8 +9,12 @@ use crate::error::ApiError;
 
 /// Parses an IANA zone name; a 400 naming `field` otherwise.
 pub fn parse_zone(name: &str, field: &str) -> Result<Tz, ApiError> {
-    name.parse::<Tz>()
-        .map_err(|_| ApiError::invalid(field, format!("unknown time zone {name:?} (expected an IANA name such as Asia/Kolkata)")))
+    name.parse::<Tz>().map_err(|_| {
+        ApiError::invalid(
+            field,
+            format!("unknown time zone {name:?} (expected an IANA name such as Asia/Kolkata)"),
+        )
+    })
 }
 
 /// Parses `YYYY-MM-DD`; a 400 naming `field` otherwise.
@@ -35,9 +39,17 @@ pub fn local_midnight(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
 ///
 /// Errors: `from_date` after `to_date` (field `from_date`); more than `max_days` days (field
 /// `to_date`).
-pub fn days_window(from: NaiveDate, to: NaiveDate, tz: Tz, max_days: i64) -> Result<Window, ApiError> {
+pub fn days_window(
+    from: NaiveDate,
+    to: NaiveDate,
+    tz: Tz,
+    max_days: i64,
+) -> Result<Window, ApiError> {
     if from > to {
-        return Err(ApiError::invalid("from_date", format!("from_date {from} is after to_date {to}")));
+        return Err(ApiError::invalid(
+            "from_date",
+            format!("from_date {from} is after to_date {to}"),
+        ));
     }
     let days = (to - from).num_days() + 1;
     if days > max_days {
@@ -57,15 +69,31 @@ pub fn days_window(from: NaiveDate, to: NaiveDate, tz: Tz, max_days: i64) -> Res
 
 /// The window of the `START_DATE` / `END_DATE` settings: UTC timestamps, end inclusive to the
 /// second, so the exclusive end is `END_DATE + 1 s`.
-pub fn settings_window(start: NaiveDateTime, end: NaiveDateTime, max_days: i64) -> Result<Window, ApiError> {
+pub fn settings_window(
+    start: NaiveDateTime,
+    end: NaiveDateTime,
+    max_days: i64,
+) -> Result<Window, ApiError> {
     let (start_utc, end_utc) = (start.and_utc(), end.and_utc() + Duration::seconds(1));
     if start_utc >= end_utc {
-        return Err(ApiError::invalid("START_DATE", "START_DATE is after END_DATE"));
+        return Err(ApiError::invalid(
+            "START_DATE",
+            "START_DATE is after END_DATE",
+        ));
     }
     if end_utc - start_utc > Duration::days(max_days) {
-        return Err(ApiError::invalid("END_DATE", format!("the window is longer than {max_days} days")));
+        return Err(ApiError::invalid(
+            "END_DATE",
+            format!("the window is longer than {max_days} days"),
+        ));
     }
-    Ok(Window { from_date: None, to_date: None, timezone: "UTC".into(), start_utc, end_utc })
+    Ok(Window {
+        from_date: None,
+        to_date: None,
+        timezone: "UTC".into(),
+        start_utc,
+        end_utc,
+    })
 }
 
 #[cfg(test)]
@@ -78,7 +106,13 @@ mod tests {
 
     #[test]
     fn a_kolkata_day_starts_at_18_30_utc_the_day_before() {
-        let w = days_window(d("2025-05-21"), d("2025-05-22"), chrono_tz::Asia::Kolkata, 366).unwrap();
+        let w = days_window(
+            d("2025-05-21"),
+            d("2025-05-22"),
+            chrono_tz::Asia::Kolkata,
+            366,
+        )
+        .unwrap();
         assert_eq!(w.start_utc.to_rfc3339(), "2025-05-20T18:30:00+00:00");
         assert_eq!(w.end_utc.to_rfc3339(), "2025-05-22T18:30:00+00:00");
     }
@@ -102,11 +136,35 @@ mod tests {
     #[test]
     fn bad_windows_name_their_field() {
         let utc = chrono_tz::UTC;
-        assert_eq!(days_window(d("2025-02-02"), d("2025-02-01"), utc, 366).unwrap_err().field.as_deref(), Some("from_date"));
-        assert_eq!(days_window(d("2024-01-01"), d("2025-01-01"), utc, 366).unwrap_err().field.as_deref(), Some("to_date"));
+        assert_eq!(
+            days_window(d("2025-02-02"), d("2025-02-01"), utc, 366)
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("from_date")
+        );
+        assert_eq!(
+            days_window(d("2024-01-01"), d("2025-01-01"), utc, 366)
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("to_date")
+        );
         assert!(days_window(d("2024-01-01"), d("2024-12-31"), utc, 366).is_ok());
-        assert_eq!(parse_zone("Mars/Olympus", "timezone").unwrap_err().field.as_deref(), Some("timezone"));
-        assert_eq!(parse_date("2025-02-30", "to_date").unwrap_err().field.as_deref(), Some("to_date"));
+        assert_eq!(
+            parse_zone("Mars/Olympus", "timezone")
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("timezone")
+        );
+        assert_eq!(
+            parse_date("2025-02-30", "to_date")
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("to_date")
+        );
     }
 
     #[test]

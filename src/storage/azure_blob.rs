@@ -26,7 +26,9 @@ use azure_identity::{ManagedIdentityCredential, ManagedIdentityCredentialOptions
 use azure_storage_blob::models::{
     BlobClientUploadOptions, BlobContainerClientListBlobsOptions, ListBlobsIncludeItem,
 };
-use azure_storage_blob::{BlobClient, BlobClientOptions, BlobContainerClient, BlobContainerClientOptions};
+use azure_storage_blob::{
+    BlobClient, BlobClientOptions, BlobContainerClient, BlobContainerClientOptions,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
@@ -34,7 +36,9 @@ use futures::TryStreamExt as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{Condition, Entry, Object, Page, Put, StorageError, Stored, check_metadata, check_name};
+use super::{
+    Condition, Entry, Object, Page, Put, StorageError, Stored, check_metadata, check_name,
+};
 use crate::configuration::{Secret, StorageSettings};
 
 /// Azurite's well-known development account (published in Microsoft's Azurite docs).
@@ -51,9 +55,16 @@ const OPERATION_TIMEOUT: Duration = Duration::from_secs(90);
 pub enum Auth {
     /// Account key from a connection string (or Azurite's development account); requests are
     /// signed with Shared Key. `endpoint` is the blob service URL (no trailing `/`).
-    SharedKey { account: String, key: Secret, endpoint: Url },
+    SharedKey {
+        account: String,
+        key: Secret,
+        endpoint: Url,
+    },
     /// The Function App's managed identity (`client_id`: a user-assigned identity), over https.
-    ManagedIdentity { account_url: Url, client_id: Option<String> },
+    ManagedIdentity {
+        account_url: Url,
+        client_id: Option<String>,
+    },
 }
 
 /// Picks the credential the settings describe, without any I/O.
@@ -64,22 +75,33 @@ pub enum Auth {
 /// need https), a URL carrying a query (SAS), or a local-folder setting.
 pub fn choose_auth(settings: &StorageSettings) -> Result<Auth, StorageError> {
     match settings {
-        StorageSettings::ConnectionString { connection_string, .. } => {
-            parse_connection_string(connection_string.expose())
-        }
-        StorageSettings::AccountUrl { account_url, client_id, .. } => {
+        StorageSettings::ConnectionString {
+            connection_string, ..
+        } => parse_connection_string(connection_string.expose()),
+        StorageSettings::AccountUrl {
+            account_url,
+            client_id,
+            ..
+        } => {
             let bad = |why: &str| StorageError::Config(format!("AZURE_STORAGE_ACCOUNT_URL {why}"));
-            let url = Url::parse(account_url.trim())
-                .map_err(|e| bad(&format!("is not a URL ({e})")))?;
+            let url =
+                Url::parse(account_url.trim()).map_err(|e| bad(&format!("is not a URL ({e})")))?;
             if url.query().is_some() {
-                return Err(bad("must not carry a query string (SAS tokens are not supported)"));
+                return Err(bad(
+                    "must not carry a query string (SAS tokens are not supported)",
+                ));
             }
             if url.cannot_be_a_base() || url.host_str().is_none() {
-                return Err(bad("must look like https://<account>.blob.core.windows.net"));
+                return Err(bad(
+                    "must look like https://<account>.blob.core.windows.net",
+                ));
             }
             let url = trim_trailing_slash(url);
             match url.scheme() {
-                "https" => Ok(Auth::ManagedIdentity { account_url: url, client_id: client_id.clone() }),
+                "https" => Ok(Auth::ManagedIdentity {
+                    account_url: url,
+                    client_id: client_id.clone(),
+                }),
                 "http" if is_azurite(&url) => Ok(Auth::SharedKey {
                     account: DEV_ACCOUNT.into(),
                     key: Secret::new(DEV_KEY),
@@ -90,9 +112,9 @@ pub fn choose_auth(settings: &StorageSettings) -> Result<Auth, StorageError> {
                 ))),
             }
         }
-        StorageSettings::Local { .. } => {
-            Err(StorageError::Config("no storage account configured (local folder settings)".into()))
-        }
+        StorageSettings::Local { .. } => Err(StorageError::Config(
+            "no storage account configured (local folder settings)".into(),
+        )),
     }
 }
 
@@ -102,11 +124,18 @@ fn parse_connection_string(cs: &str) -> Result<Auth, StorageError> {
     let mut parts: HashMap<String, &str> = HashMap::new();
     for part in cs.split(';').map(str::trim).filter(|p| !p.is_empty()) {
         let (key, value) = part.split_once('=').ok_or_else(|| {
-            StorageError::Config(format!("{SETTING} has a part without `=` (expected Key=Value;...)"))
+            StorageError::Config(format!(
+                "{SETTING} has a part without `=` (expected Key=Value;...)"
+            ))
         })?;
         parts.insert(key.trim().to_ascii_lowercase(), value.trim());
     }
-    let get = |key: &str| parts.get(&key.to_ascii_lowercase()).copied().filter(|v| !v.is_empty());
+    let get = |key: &str| {
+        parts
+            .get(&key.to_ascii_lowercase())
+            .copied()
+            .filter(|v| !v.is_empty())
+    };
     let missing = |key: &str| StorageError::Config(format!("{SETTING} has no {key}"));
 
     if get("UseDevelopmentStorage").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
@@ -128,7 +157,9 @@ fn parse_connection_string(cs: &str) -> Result<Auth, StorageError> {
         None => return Err(missing("AccountKey")),
     };
     if BASE64.decode(key).is_err() {
-        return Err(StorageError::Config(format!("{SETTING}: AccountKey is not valid base64")));
+        return Err(StorageError::Config(format!(
+            "{SETTING}: AccountKey is not valid base64"
+        )));
     }
     let endpoint = match get("BlobEndpoint") {
         Some(endpoint) => endpoint.to_string(),
@@ -142,7 +173,9 @@ fn parse_connection_string(cs: &str) -> Result<Auth, StorageError> {
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && !u.cannot_be_a_base())
         .ok_or_else(|| {
-            StorageError::Config(format!("{SETTING}: the blob endpoint {endpoint:?} is not an http(s) URL"))
+            StorageError::Config(format!(
+                "{SETTING}: the blob endpoint {endpoint:?} is not an http(s) URL"
+            ))
         })?;
     Ok(Auth::SharedKey {
         account: account.to_string(),
@@ -167,7 +200,9 @@ fn is_azurite(url: &Url) -> bool {
 /// a letter or digit, no `--`).
 fn check_container(name: &str) -> Result<(), StorageError> {
     let ok = (3..=63).contains(&name.len())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !name.starts_with('-')
         && !name.ends_with('-')
         && !name.contains("--");
@@ -214,29 +249,41 @@ impl BlobStore {
         let container_name = match settings {
             StorageSettings::ConnectionString { container, .. }
             | StorageSettings::AccountUrl { container, .. } => container.clone(),
-            StorageSettings::Local { .. } => return Err(choose_auth(settings).unwrap_err()),
+            StorageSettings::Local { .. } => {
+                return Err(StorageError::Config("no storage account configured".into()));
+            }
         };
         check_container(&container_name)?;
-        let (endpoint, signer, credential): (Url, Option<Arc<dyn Policy>>, Option<Arc<dyn TokenCredential>>) =
-            match choose_auth(settings)? {
-                Auth::SharedKey { account, key, endpoint } => {
-                    let policy = SharedKeyPolicy::new(account, &key)?;
-                    (endpoint, Some(Arc::new(policy)), None)
-                }
-                Auth::ManagedIdentity { account_url, client_id } => {
-                    let options = ManagedIdentityCredentialOptions {
-                        user_assigned_id: client_id.map(UserAssignedId::ClientId),
-                        ..Default::default()
-                    };
-                    let credential = ManagedIdentityCredential::new(Some(options)).map_err(|e| {
-                        StorageError::Config(format!("managed identity unavailable: {e}"))
-                    })?;
-                    (account_url, None, Some(credential))
-                }
-            };
+        // Shared Key signs each try; a managed identity goes to the SDK as a token credential.
+        let mut per_try_policies: Vec<Arc<dyn Policy>> = Vec::new();
+        let mut credential: Option<Arc<dyn TokenCredential>> = None;
+        let endpoint = match choose_auth(settings)? {
+            Auth::SharedKey {
+                account,
+                key,
+                endpoint,
+            } => {
+                per_try_policies.push(Arc::new(SharedKeyPolicy::new(account, &key)?));
+                endpoint
+            }
+            Auth::ManagedIdentity {
+                account_url,
+                client_id,
+            } => {
+                let options = ManagedIdentityCredentialOptions {
+                    user_assigned_id: client_id.map(UserAssignedId::ClientId),
+                    ..Default::default()
+                };
+                let identity = ManagedIdentityCredential::new(Some(options)).map_err(|e| {
+                    StorageError::Config(format!("managed identity unavailable: {e}"))
+                })?;
+                credential = Some(identity);
+                account_url
+            }
+        };
         let client_options = ClientOptions {
             // Per try: the signature covers x-ms-date, which must be fresh on each retry.
-            per_try_policies: signer.into_iter().collect(),
+            per_try_policies,
             retry: RetryOptions::exponential(ExponentialRetryOptions {
                 max_retries: 3,
                 max_total_elapsed: azure_core::time::Duration::seconds(30),
@@ -269,7 +316,10 @@ impl BlobStore {
                 container_url,
                 container_name,
                 endpoint,
-                options: BlobClientOptions { client_options, ..Default::default() },
+                options: BlobClientOptions {
+                    client_options,
+                    ..Default::default()
+                },
                 credential,
             }),
         };
@@ -289,7 +339,10 @@ impl BlobStore {
     async fn create_container_if_missing(&self) -> Result<(), StorageError> {
         let what = format!("container {}", self.inner.container_name);
         let container = &self.inner.container;
-        if timed(container.exists()).await.map_err(|e| map_error(e, &what))? {
+        if timed(container.exists())
+            .await
+            .map_err(|e| map_error(e, &what))?
+        {
             return Ok(());
         }
         match timed(container.create(None)).await {
@@ -318,7 +371,12 @@ impl BlobStore {
         };
         let options = BlobClientUploadOptions {
             blob_content_type: Some(put.content_type.to_string()),
-            metadata: Some(put.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+            metadata: Some(
+                put.metadata
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
             if_match,
             if_none_match,
             ..Default::default()
@@ -327,7 +385,7 @@ impl BlobStore {
         match timed(blob.upload(content, Some(options))).await {
             Ok(uploaded) => Ok(Stored {
                 location: blob.url().to_string(),
-                etag: uploaded.etag.map(|e| e.to_string()).unwrap_or_default(),
+                etag: quoted(uploaded.etag),
             }),
             Err(e) => Err(self.put_error(e, name, &put.condition, &blob).await),
         }
@@ -346,7 +404,10 @@ impl BlobStore {
         let status = e.http_status();
         match condition {
             Condition::IfNotExists
-                if matches!(status, Some(StatusCode::Conflict | StatusCode::PreconditionFailed)) =>
+                if matches!(
+                    status,
+                    Some(StatusCode::Conflict | StatusCode::PreconditionFailed)
+                ) =>
             {
                 StorageError::AlreadyExists(name.to_string())
             }
@@ -372,7 +433,7 @@ impl BlobStore {
         match timed(download).await {
             Ok((body, properties)) => Ok(Some(Object {
                 body,
-                etag: properties.etag.map(|e| e.to_string()).unwrap_or_default(),
+                etag: quoted(properties.etag),
                 content_type: properties.content_type,
             })),
             Err(e) if e.http_status() == Some(StatusCode::NotFound) => Ok(None),
@@ -414,7 +475,7 @@ impl BlobStore {
                 let properties = item.properties.unwrap_or_default();
                 Some(Entry {
                     name: item.name?,
-                    etag: properties.etag.map(|e| e.to_string()).unwrap_or_default(),
+                    etag: quoted(properties.etag),
                     size: properties.content_length.unwrap_or(0),
                     metadata: item
                         .metadata
@@ -424,13 +485,18 @@ impl BlobStore {
                 })
             })
             .collect();
-        Ok(Page { entries, next: listing.next_marker.filter(|m| !m.is_empty()) })
+        Ok(Page {
+            entries,
+            next: listing.next_marker.filter(|m| !m.is_empty()),
+        })
     }
 
     /// Reads the container's properties: proves the endpoint answers and the credential works.
     pub async fn probe(&self) -> Result<(), StorageError> {
         let what = format!("container {}", self.inner.container_name);
-        timed(self.inner.container.get_properties(None)).await.map_err(|e| map_error(e, &what))?;
+        timed(self.inner.container.get_properties(None))
+            .await
+            .map_err(|e| map_error(e, &what))?;
         Ok(())
     }
 
@@ -438,21 +504,39 @@ impl BlobStore {
     fn blob_client(&self, name: &str) -> Result<BlobClient, StorageError> {
         let mut url = self.inner.container_url.clone();
         url.path_segments_mut()
-            .map_err(|()| StorageError::Config(format!("{} cannot hold a path", self.inner.container_url)))?
+            .map_err(|()| {
+                StorageError::Config(format!("{} cannot hold a path", self.inner.container_url))
+            })?
             .extend(name.split('/'));
-        BlobClient::new(url, self.inner.credential.clone(), Some(self.inner.options.clone()))
-            .map_err(|e| StorageError::Config(format!("blob client for {name:?}: {e}")))
+        BlobClient::new(
+            url,
+            self.inner.credential.clone(),
+            Some(self.inner.options.clone()),
+        )
+        .map_err(|e| StorageError::Config(format!("blob client for {name:?}: {e}")))
+    }
+}
+
+/// An ETag in its header form, `"0x8D…"`: response headers carry the quotes, List Blobs'
+/// XML does not, and callers compare the two.
+fn quoted(etag: Option<Etag>) -> String {
+    match etag.map(|e| e.to_string()) {
+        Some(e) if !e.starts_with('"') && !e.starts_with("W/") => format!("\"{e}\""),
+        Some(e) => e,
+        None => String::new(),
     }
 }
 
 /// Bounds an SDK call in time; a timeout counts as an I/O error (→ `Unavailable`).
 async fn timed<T>(call: impl Future<Output = azure_core::Result<T>>) -> azure_core::Result<T> {
-    tokio::time::timeout(OPERATION_TIMEOUT, call).await.unwrap_or_else(|_| {
-        Err(azure_core::Error::with_message(
-            ErrorKind::Io,
-            format!("no answer within {} s", OPERATION_TIMEOUT.as_secs()),
-        ))
-    })
+    tokio::time::timeout(OPERATION_TIMEOUT, call)
+        .await
+        .unwrap_or_else(|_| {
+            Err(azure_core::Error::with_message(
+                ErrorKind::Io,
+                format!("no answer within {} s", OPERATION_TIMEOUT.as_secs()),
+            ))
+        })
 }
 
 /// Maps an SDK error on `what` to a [`StorageError`] (the SDK's `Debug` is very long; the
@@ -460,22 +544,33 @@ async fn timed<T>(call: impl Future<Output = azure_core::Result<T>>) -> azure_co
 fn map_error(e: azure_core::Error, what: &str) -> StorageError {
     tracing::debug!("blob storage: {what}: {e}");
     match e.kind() {
-        ErrorKind::HttpResponse { status, error_code, .. } => {
-            let detail =
-                format!("{what}: HTTP {} {}", u16::from(*status), error_code.as_deref().unwrap_or(""));
+        ErrorKind::HttpResponse {
+            status, error_code, ..
+        } => {
+            let detail = format!(
+                "{what}: HTTP {} {}",
+                u16::from(*status),
+                error_code.as_deref().unwrap_or("")
+            );
             match status {
                 StatusCode::NotFound => StorageError::NotFound(what.to_string()),
                 StatusCode::Conflict if error_code.as_deref() == Some("BlobAlreadyExists") => {
                     StorageError::AlreadyExists(what.to_string())
                 }
                 StatusCode::PreconditionFailed => StorageError::ConditionFailed(what.to_string()),
-                StatusCode::Unauthorized | StatusCode::Forbidden => StorageError::Unauthorized(detail),
-                StatusCode::RequestTimeout | StatusCode::TooManyRequests => StorageError::Unavailable(detail),
+                StatusCode::Unauthorized | StatusCode::Forbidden => {
+                    StorageError::Unauthorized(detail)
+                }
+                StatusCode::RequestTimeout | StatusCode::TooManyRequests => {
+                    StorageError::Unavailable(detail)
+                }
                 s if s.is_server_error() => StorageError::Unavailable(detail),
                 _ => StorageError::Config(detail),
             }
         }
-        ErrorKind::Credential => StorageError::Unauthorized(format!("{what}: managed identity: {e}")),
+        ErrorKind::Credential => {
+            StorageError::Unauthorized(format!("{what}: managed identity: {e}"))
+        }
         _ => StorageError::Unavailable(format!("{what}: {e}")),
     }
 }
@@ -491,7 +586,9 @@ struct SharedKeyPolicy {
 
 impl fmt::Debug for SharedKeyPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SharedKeyPolicy").field("account", &self.account).finish_non_exhaustive()
+        f.debug_struct("SharedKeyPolicy")
+            .field("account", &self.account)
+            .finish_non_exhaustive()
     }
 }
 
@@ -513,21 +610,39 @@ impl SharedKeyPolicy {
 
 #[async_trait]
 impl Policy for SharedKeyPolicy {
-    async fn send(&self, ctx: &Context, request: &mut Request, next: &[Arc<dyn Policy>]) -> PolicyResult {
-        let now = chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    async fn send(
+        &self,
+        ctx: &Context,
+        request: &mut Request,
+        next: &[Arc<dyn Policy>],
+    ) -> PolicyResult {
+        let now = chrono::Utc::now()
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string();
         request.insert_header("x-ms-date", now);
         let mut headers: BTreeMap<String, String> = request
             .headers()
             .iter()
-            .map(|(name, value)| (name.as_str().to_ascii_lowercase(), value.as_str().to_string()))
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_ascii_lowercase(),
+                    value.as_str().to_string(),
+                )
+            })
             .collect();
         // The transport adds Content-Length itself when the SDK did not.
-        if !headers.contains_key("content-length") {
-            if let Some(len) = request.body().len().filter(|&len| len > 0) {
-                headers.insert("content-length".into(), len.to_string());
-            }
+        if let (false, Some(len)) = (
+            headers.contains_key("content-length"),
+            request.body().len().filter(|&len| len > 0),
+        ) {
+            headers.insert("content-length".into(), len.to_string());
         }
-        let to_sign = string_to_sign(request.method().as_str(), &headers, request.url(), &self.account);
+        let to_sign = string_to_sign(
+            request.method().as_str(),
+            &headers,
+            request.url(),
+            &self.account,
+        );
         let authorization = format!("SharedKey {}:{}", self.account, self.sign(&to_sign));
         request.insert_header("authorization", authorization);
         next[0].send(ctx, request, &next[1..]).await
@@ -536,7 +651,12 @@ impl Policy for SharedKeyPolicy {
 
 /// The Shared Key string-to-sign for the Blob service (version 2015-02-21 and later).
 /// `headers` maps lower-case names to values.
-fn string_to_sign(method: &str, headers: &BTreeMap<String, String>, url: &Url, account: &str) -> String {
+fn string_to_sign(
+    method: &str,
+    headers: &BTreeMap<String, String>,
+    url: &Url,
+    account: &str,
+) -> String {
     let header = |name: &str| headers.get(name).map_or("", |v| v.trim());
     let mut s = String::with_capacity(256);
     s.push_str(method);
@@ -578,7 +698,10 @@ fn string_to_sign(method: &str, headers: &BTreeMap<String, String>, url: &Url, a
     s.push_str(url.path());
     let mut params: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, value) in url.query_pairs() {
-        params.entry(name.to_lowercase()).or_default().push(value.into_owned());
+        params
+            .entry(name.to_lowercase())
+            .or_default()
+            .push(value.into_owned());
     }
     for (name, mut values) in params {
         values.sort();
@@ -611,7 +734,10 @@ fn primary_weight(c: u8) -> u32 {
         b'a'..=b'z' => 0x100 + u32::from(c - b'a'),
         b'A'..=b'Z' => 0x100 + u32::from(c - b'A'),
         b'0'..=b'9' => 0x80 + u32::from(c - b'0'),
-        _ => SYMBOLS.iter().position(|&s| s == c).map_or(0, |i| 0x10 + i as u32),
+        _ => SYMBOLS
+            .iter()
+            .position(|&s| s == c)
+            .map_or(0, |i| 0x10 + i as u32),
     }
 }
 
@@ -660,11 +786,18 @@ mod tests {
     use super::*;
 
     fn cs(s: &str) -> StorageSettings {
-        StorageSettings::ConnectionString { connection_string: Secret::new(s), container: "c".into() }
+        StorageSettings::ConnectionString {
+            connection_string: Secret::new(s),
+            container: "c".into(),
+        }
     }
 
     fn url_settings(url: &str) -> StorageSettings {
-        StorageSettings::AccountUrl { account_url: url.into(), client_id: Some("cid".into()), container: "c".into() }
+        StorageSettings::AccountUrl {
+            account_url: url.into(),
+            client_id: Some("cid".into()),
+            container: "c".into(),
+        }
     }
 
     fn config_message(r: Result<Auth, StorageError>) -> String {
@@ -681,7 +814,14 @@ mod tests {
              BlobEndpoint=http://127.0.0.1:10010/devstoreaccount1;"
         )))
         .unwrap();
-        let Auth::SharedKey { account, key, endpoint } = auth else { panic!("shared key expected") };
+        let Auth::SharedKey {
+            account,
+            key,
+            endpoint,
+        } = auth
+        else {
+            panic!("shared key expected")
+        };
         assert_eq!(account, "devstoreaccount1");
         assert_eq!(key.expose(), DEV_KEY);
         assert_eq!(endpoint.as_str(), "http://127.0.0.1:10010/devstoreaccount1");
@@ -689,7 +829,11 @@ mod tests {
 
     #[test]
     fn use_development_storage_means_azurite_defaults() {
-        let Auth::SharedKey { account, key, endpoint } = choose_auth(&cs("UseDevelopmentStorage=true")).unwrap()
+        let Auth::SharedKey {
+            account,
+            key,
+            endpoint,
+        } = choose_auth(&cs("UseDevelopmentStorage=true")).unwrap()
         else {
             panic!("shared key expected")
         };
@@ -705,24 +849,46 @@ mod tests {
             "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={key};EndpointSuffix=core.chinacloudapi.cn"
         )))
         .unwrap();
-        let Auth::SharedKey { account, endpoint, .. } = auth else { panic!("shared key expected") };
+        let Auth::SharedKey {
+            account, endpoint, ..
+        } = auth
+        else {
+            panic!("shared key expected")
+        };
         assert_eq!(account, "acct");
-        assert_eq!(endpoint.as_str(), "https://acct.blob.core.chinacloudapi.cn/");
+        assert_eq!(
+            endpoint.as_str(),
+            "https://acct.blob.core.chinacloudapi.cn/"
+        );
         let auth = choose_auth(&cs(&format!("accountname=acct;accountkey={key}"))).unwrap();
-        let Auth::SharedKey { endpoint, .. } = auth else { panic!("shared key expected") };
+        let Auth::SharedKey { endpoint, .. } = auth else {
+            panic!("shared key expected")
+        };
         assert_eq!(endpoint.as_str(), "https://acct.blob.core.windows.net/");
     }
 
     #[test]
     fn connection_string_errors_name_the_missing_part_but_never_the_key() {
-        let m = config_message(choose_auth(&cs("DefaultEndpointsProtocol=https;AccountName=acct")));
+        let m = config_message(choose_auth(&cs(
+            "DefaultEndpointsProtocol=https;AccountName=acct",
+        )));
         assert_eq!(m, "AZURE_STORAGE_CONNECTION_STRING has no AccountKey");
         let m = config_message(choose_auth(&cs("AccountKey=c2VjcmV0")));
         assert_eq!(m, "AZURE_STORAGE_CONNECTION_STRING has no AccountName");
-        let m = config_message(choose_auth(&cs("AccountName=a;AccountKey=s3cr3t!!not-base64")));
-        assert!(m.contains("not valid base64") && !m.contains("s3cr3t"), "{m}");
-        let m = config_message(choose_auth(&cs("AccountName=a;SharedAccessSignature=sv=1&sig=x")));
-        assert!(m.contains("SAS connection strings are not supported") && !m.contains("sig=x"), "{m}");
+        let m = config_message(choose_auth(&cs(
+            "AccountName=a;AccountKey=s3cr3t!!not-base64",
+        )));
+        assert!(
+            m.contains("not valid base64") && !m.contains("s3cr3t"),
+            "{m}"
+        );
+        let m = config_message(choose_auth(&cs(
+            "AccountName=a;SharedAccessSignature=sv=1&sig=x",
+        )));
+        assert!(
+            m.contains("SAS connection strings are not supported") && !m.contains("sig=x"),
+            "{m}"
+        );
         let m = config_message(choose_auth(&cs("garbage")));
         assert!(m.contains("without `=`"), "{m}");
     }
@@ -730,14 +896,30 @@ mod tests {
     #[test]
     fn account_urls_choose_the_managed_identity_over_https_only() {
         let auth = choose_auth(&url_settings("https://acct.blob.core.windows.net/")).unwrap();
-        let Auth::ManagedIdentity { account_url, client_id } = auth else { panic!("identity expected") };
+        let Auth::ManagedIdentity {
+            account_url,
+            client_id,
+        } = auth
+        else {
+            panic!("identity expected")
+        };
         assert_eq!(account_url.as_str(), "https://acct.blob.core.windows.net/");
         assert_eq!(client_id.as_deref(), Some("cid"));
-        let m = config_message(choose_auth(&url_settings("http://acct.blob.core.windows.net")));
-        assert!(m.starts_with("AZURE_STORAGE_ACCOUNT_URL must use https"), "{m}");
+        let m = config_message(choose_auth(&url_settings(
+            "http://acct.blob.core.windows.net",
+        )));
+        assert!(
+            m.starts_with("AZURE_STORAGE_ACCOUNT_URL must use https"),
+            "{m}"
+        );
         let m = config_message(choose_auth(&url_settings("acct.blob.core.windows.net")));
-        assert!(m.starts_with("AZURE_STORAGE_ACCOUNT_URL is not a URL"), "{m}");
-        let m = config_message(choose_auth(&url_settings("https://acct.blob.core.windows.net/?sv=1&sig=x")));
+        assert!(
+            m.starts_with("AZURE_STORAGE_ACCOUNT_URL is not a URL"),
+            "{m}"
+        );
+        let m = config_message(choose_auth(&url_settings(
+            "https://acct.blob.core.windows.net/?sv=1&sig=x",
+        )));
         assert!(m.contains("SAS") && !m.contains("sig=x"), "{m}");
         // Azurite over http: its well-known development key.
         let auth = choose_auth(&url_settings("http://127.0.0.1:10000/devstoreaccount1")).unwrap();
@@ -748,7 +930,11 @@ mod tests {
 
     #[test]
     fn container_names_follow_the_service_rule() {
-        for ok in ["abc", "user-failure-reports", "t-0123456789abcdef0123456789abcdef"] {
+        for ok in [
+            "abc",
+            "user-failure-reports",
+            "t-0123456789abcdef0123456789abcdef",
+        ] {
             check_container(ok).unwrap();
         }
         for bad in ["ab", "Upper", "a--b", "-ab", "ab-", "a_b", &"a".repeat(64)] {
@@ -792,15 +978,19 @@ mod tests {
         let to_sign = string_to_sign("PUT", &headers, &url, DEV_ACCOUNT);
         assert_eq!(to_sign, expected);
         let policy = SharedKeyPolicy::new(DEV_ACCOUNT.into(), &Secret::new(DEV_KEY)).unwrap();
-        assert_eq!(policy.sign(expected), "TVFN01eLXZI/PLKU1WfxtBGkqrgg/xfDGktFRw2JBOs=");
+        assert_eq!(
+            policy.sign(expected),
+            "TVFN01eLXZI/PLKU1WfxtBGkqrgg/xfDGktFRw2JBOs="
+        );
         assert!(!format!("{policy:?}").contains(DEV_KEY));
     }
 
     #[test]
     fn zero_content_length_signs_as_empty() {
         let url = Url::parse("https://acct.blob.core.windows.net/c?restype=container").unwrap();
-        let headers: BTreeMap<String, String> =
-            [("content-length".to_string(), "0".to_string())].into_iter().collect();
+        let headers: BTreeMap<String, String> = [("content-length".to_string(), "0".to_string())]
+            .into_iter()
+            .collect();
         assert_eq!(
             string_to_sign("PUT", &headers, &url, "acct"),
             "PUT\n\n\n\n\n\n\n\n\n\n\n\n/acct/c\nrestype:container"
@@ -808,12 +998,33 @@ mod tests {
     }
 
     #[test]
+    fn etags_take_the_header_form() {
+        assert_eq!(quoted(Some(Etag::from("0x8D1"))), "\"0x8D1\"");
+        assert_eq!(quoted(Some(Etag::from("\"0x8D1\""))), "\"0x8D1\"");
+        assert_eq!(quoted(None), "");
+    }
+
+    #[test]
     fn header_order_follows_the_service() {
-        let mut names = vec!["x-ms-meta-a1", "x-ms-version", "x-ms-meta-a_b", "x-ms-date", "x-ms-meta-ab", "x-ms-meta-a"];
+        let mut names = vec![
+            "x-ms-meta-a1",
+            "x-ms-version",
+            "x-ms-meta-a_b",
+            "x-ms-date",
+            "x-ms-meta-ab",
+            "x-ms-meta-a",
+        ];
         names.sort_by(|a, b| service_header_order(a, b));
         assert_eq!(
             names,
-            ["x-ms-date", "x-ms-meta-a", "x-ms-meta-a_b", "x-ms-meta-a1", "x-ms-meta-ab", "x-ms-version"]
+            [
+                "x-ms-date",
+                "x-ms-meta-a",
+                "x-ms-meta-a_b",
+                "x-ms-meta-a1",
+                "x-ms-meta-ab",
+                "x-ms-version"
+            ]
         );
     }
 }

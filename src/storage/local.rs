@@ -15,7 +15,9 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{Condition, Entry, Object, Page, Put, StorageError, Stored, check_metadata, check_name};
+use super::{
+    Condition, Entry, Object, Page, Put, StorageError, Stored, check_metadata, check_name,
+};
 
 /// The sidecar folder under the root.
 const META_DIR: &str = ".meta";
@@ -48,9 +50,11 @@ impl LocalStore {
     pub async fn open(dir: &Path) -> Result<Self, StorageError> {
         let wanted = dir.to_path_buf();
         let dir = blocking(move || {
-            fs::create_dir_all(&wanted).and_then(|()| fs::canonicalize(&wanted)).map_err(|e| {
-                StorageError::Config(format!("cannot create folder {}: {e}", wanted.display()))
-            })
+            fs::create_dir_all(&wanted)
+                .and_then(|()| fs::canonicalize(&wanted))
+                .map_err(|e| {
+                    StorageError::Config(format!("cannot create folder {}: {e}", wanted.display()))
+                })
         })
         .await?;
         Ok(Self { dir })
@@ -78,7 +82,8 @@ impl LocalStore {
         let etag = sidecar.etag.clone();
         let staged_dest = dest.clone();
         let tmp = blocking(move || stage(&staged_dest, &body)).await?;
-        let (condition, name_owned, commit_dest) = (put.condition.clone(), name.to_string(), dest.clone());
+        let (condition, name_owned, commit_dest) =
+            (put.condition.clone(), name.to_string(), dest.clone());
         let _guard = WRITE_LOCK.lock().await;
         blocking(move || {
             let result = commit(&tmp, &commit_dest, &meta, &sidecar, &condition, &name_owned);
@@ -86,7 +91,10 @@ impl LocalStore {
             result
         })
         .await?;
-        Ok(Stored { location: dest.display().to_string(), etag })
+        Ok(Stored {
+            location: dest.display().to_string(),
+            etag,
+        })
     }
 
     /// Reads `name`; `Ok(None)` when absent.
@@ -148,7 +156,10 @@ impl LocalStore {
     pub async fn probe(&self) -> Result<(), StorageError> {
         match tokio::fs::metadata(&self.dir).await {
             Ok(m) if m.is_dir() => Ok(()),
-            Ok(_) => Err(StorageError::Unavailable(format!("{} is not a folder", self.dir.display()))),
+            Ok(_) => Err(StorageError::Unavailable(format!(
+                "{} is not a folder",
+                self.dir.display()
+            ))),
             Err(e) => Err(io_error(&self.dir, e)),
         }
     }
@@ -240,9 +251,17 @@ fn entry(root: &Path, meta_root: &Path, name: String) -> Result<Entry, StorageEr
     let size = fs::metadata(&path).map_err(|e| io_error(&path, e))?.len();
     let (etag, metadata) = match read_sidecar(&meta_root.join(format!("{name}.json"))) {
         Some(s) => (s.etag, s.metadata),
-        None => (etag_of(&fs::read(&path).map_err(|e| io_error(&path, e))?), BTreeMap::new()),
+        None => (
+            etag_of(&fs::read(&path).map_err(|e| io_error(&path, e))?),
+            BTreeMap::new(),
+        ),
     };
-    Ok(Entry { name, etag, size, metadata })
+    Ok(Entry {
+        name,
+        etag,
+        size,
+        metadata,
+    })
 }
 
 /// Collects the `/`-joined names of files under `dir` (whose name is `rel`), skipping
@@ -255,11 +274,17 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<String>) -> Result<(), StorageError
     };
     for entry in entries {
         let entry = entry.map_err(|e| io_error(dir, e))?;
-        let Some(file_name) = entry.file_name().to_str().map(str::to_string) else { continue };
+        let Some(file_name) = entry.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
         if file_name.starts_with('.') {
             continue;
         }
-        let name = if rel.is_empty() { file_name } else { format!("{rel}/{file_name}") };
+        let name = if rel.is_empty() {
+            file_name
+        } else {
+            format!("{rel}/{file_name}")
+        };
         let path = entry.path();
         let kind = entry.file_type().map_err(|e| io_error(&path, e))?;
         if kind.is_dir() {
@@ -273,7 +298,9 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<String>) -> Result<(), StorageError
 
 /// A fresh temporary path in `dest`'s folder (created if missing).
 fn temp_next_to(dest: &Path) -> Result<PathBuf, StorageError> {
-    let parent = dest.parent().ok_or_else(|| StorageError::Config(format!("{} has no folder", dest.display())))?;
+    let parent = dest
+        .parent()
+        .ok_or_else(|| StorageError::Config(format!("{} has no folder", dest.display())))?;
     fs::create_dir_all(parent).map_err(|e| io_error(parent, e))?;
     Ok(parent.join(format!("{TMP_PREFIX}{}", uuid::Uuid::new_v4().simple())))
 }
@@ -281,7 +308,9 @@ fn temp_next_to(dest: &Path) -> Result<PathBuf, StorageError> {
 /// Makes a rename durable.
 fn sync_parent(dest: &Path) -> Result<(), StorageError> {
     match dest.parent() {
-        Some(parent) => fs::File::open(parent).and_then(|d| d.sync_all()).map_err(|e| io_error(parent, e)),
+        Some(parent) => fs::File::open(parent)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io_error(parent, e)),
         None => Ok(()),
     }
 }
@@ -311,27 +340,57 @@ mod tests {
     use super::*;
 
     fn put_with(condition: Condition) -> Put {
-        Put { condition, ..Put::new("text/csv") }
+        Put {
+            condition,
+            ..Put::new("text/csv")
+        }
     }
 
     async fn store() -> (LocalStore, PathBuf) {
-        let dir = std::env::temp_dir().join(format!("local-store-{}", uuid::Uuid::new_v4().simple()));
+        let dir =
+            std::env::temp_dir().join(format!("local-store-{}", uuid::Uuid::new_v4().simple()));
         (LocalStore::open(&dir).await.unwrap(), dir)
     }
 
     #[tokio::test]
     async fn create_only_twice_keeps_the_first_body() {
         let (s, dir) = store().await;
-        let first = s.put("a/b.csv", Bytes::from("one"), &put_with(Condition::IfNotExists)).await.unwrap();
-        let again = s.put("a/b.csv", Bytes::from("two"), &put_with(Condition::IfNotExists)).await;
-        assert!(matches!(again, Err(StorageError::AlreadyExists(ref n)) if n == "a/b.csv"), "{again:?}");
+        let first = s
+            .put(
+                "a/b.csv",
+                Bytes::from("one"),
+                &put_with(Condition::IfNotExists),
+            )
+            .await
+            .unwrap();
+        let again = s
+            .put(
+                "a/b.csv",
+                Bytes::from("two"),
+                &put_with(Condition::IfNotExists),
+            )
+            .await;
+        assert!(
+            matches!(again, Err(StorageError::AlreadyExists(ref n)) if n == "a/b.csv"),
+            "{again:?}"
+        );
         let got = s.get("a/b.csv").await.unwrap().unwrap();
         assert_eq!(got.body, Bytes::from("one"));
         assert_eq!(got.etag, first.etag);
         assert_eq!(got.content_type.as_deref(), Some("text/csv"));
-        assert_eq!(first.location, dir.canonicalize().unwrap().join("a/b.csv").display().to_string());
+        assert_eq!(
+            first.location,
+            dir.canonicalize()
+                .unwrap()
+                .join("a/b.csv")
+                .display()
+                .to_string()
+        );
         // Only the artifact and the sidecar folder: no staged files left behind.
-        let mut left: Vec<_> = fs::read_dir(dir.join("a")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let mut left: Vec<_> = fs::read_dir(dir.join("a"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         left.sort();
         assert_eq!(left, vec!["b.csv"]);
         fs::remove_dir_all(dir).unwrap();
@@ -340,14 +399,45 @@ mod tests {
     #[tokio::test]
     async fn if_match_replaces_only_the_version_read() {
         let (s, dir) = store().await;
-        let v1 = s.put("x.json", Bytes::from("1"), &Put::new("application/json")).await.unwrap();
-        let v2 = s.put("x.json", Bytes::from("2"), &put_with(Condition::IfMatch(v1.etag.clone()))).await.unwrap();
+        let v1 = s
+            .put("x.json", Bytes::from("1"), &Put::new("application/json"))
+            .await
+            .unwrap();
+        let v2 = s
+            .put(
+                "x.json",
+                Bytes::from("2"),
+                &put_with(Condition::IfMatch(v1.etag.clone())),
+            )
+            .await
+            .unwrap();
         assert_ne!(v1.etag, v2.etag);
-        let stale = s.put("x.json", Bytes::from("3"), &put_with(Condition::IfMatch(v1.etag))).await;
-        assert!(matches!(stale, Err(StorageError::ConditionFailed(_))), "{stale:?}");
-        let missing = s.put("y.json", Bytes::from("3"), &put_with(Condition::IfMatch(v2.etag))).await;
-        assert!(matches!(missing, Err(StorageError::NotFound(_))), "{missing:?}");
-        assert_eq!(s.get("x.json").await.unwrap().unwrap().body, Bytes::from("2"));
+        let stale = s
+            .put(
+                "x.json",
+                Bytes::from("3"),
+                &put_with(Condition::IfMatch(v1.etag)),
+            )
+            .await;
+        assert!(
+            matches!(stale, Err(StorageError::ConditionFailed(_))),
+            "{stale:?}"
+        );
+        let missing = s
+            .put(
+                "y.json",
+                Bytes::from("3"),
+                &put_with(Condition::IfMatch(v2.etag)),
+            )
+            .await;
+        assert!(
+            matches!(missing, Err(StorageError::NotFound(_))),
+            "{missing:?}"
+        );
+        assert_eq!(
+            s.get("x.json").await.unwrap().unwrap().body,
+            Bytes::from("2")
+        );
         assert!(s.get("y.json").await.unwrap().is_none());
         fs::remove_dir_all(dir).unwrap();
     }
@@ -358,10 +448,20 @@ mod tests {
         for i in 0..5 {
             let mut put = Put::new("text/csv");
             put.metadata.insert("row_count".into(), i.to_string());
-            s.put(&format!("r/2024/d{i}.csv"), Bytes::from(vec![b'x'; i]), &put).await.unwrap();
+            s.put(
+                &format!("r/2024/d{i}.csv"),
+                Bytes::from(vec![b'x'; i]),
+                &put,
+            )
+            .await
+            .unwrap();
         }
-        s.put("r/other.csv", Bytes::new(), &Put::new("text/csv")).await.unwrap();
-        s.put("rz.csv", Bytes::new(), &Put::new("text/csv")).await.unwrap();
+        s.put("r/other.csv", Bytes::new(), &Put::new("text/csv"))
+            .await
+            .unwrap();
+        s.put("rz.csv", Bytes::new(), &Put::new("text/csv"))
+            .await
+            .unwrap();
         let (mut seen, mut next) = (Vec::new(), None);
         loop {
             let page = s.list("r/2024/d", next, 2).await.unwrap();
@@ -373,29 +473,65 @@ mod tests {
             }
         }
         let names: Vec<_> = seen.iter().map(|e| e.name.as_str()).collect();
-        assert_eq!(names, ["r/2024/d0.csv", "r/2024/d1.csv", "r/2024/d2.csv", "r/2024/d3.csv", "r/2024/d4.csv"]);
+        assert_eq!(
+            names,
+            [
+                "r/2024/d0.csv",
+                "r/2024/d1.csv",
+                "r/2024/d2.csv",
+                "r/2024/d3.csv",
+                "r/2024/d4.csv"
+            ]
+        );
         assert_eq!(seen[3].size, 3);
-        assert_eq!(seen[3].metadata.get("row_count").map(String::as_str), Some("3"));
+        assert_eq!(
+            seen[3].metadata.get("row_count").map(String::as_str),
+            Some("3")
+        );
         assert_eq!(seen[3].etag, etag_of(b"xxx"));
         let all = s.list("", None, 100).await.unwrap();
         assert_eq!(all.entries.len(), 7);
         assert!(all.next.is_none());
-        assert!(s.list("nothing/here", None, 10).await.unwrap().entries.is_empty());
+        assert!(
+            s.list("nothing/here", None, 10)
+                .await
+                .unwrap()
+                .entries
+                .is_empty()
+        );
         fs::remove_dir_all(dir).unwrap();
     }
 
     #[tokio::test]
     async fn rejects_names_that_escape_or_collide_with_the_layout() {
         let (s, dir) = store().await;
-        for bad in ["../x", "a/../../x", "/etc/passwd", "a//b", "a/", "", ".meta/x.json", "a/./b"] {
+        for bad in [
+            "../x",
+            "a/../../x",
+            "/etc/passwd",
+            "a//b",
+            "a/",
+            "",
+            ".meta/x.json",
+            "a/./b",
+        ] {
             let r = s.put(bad, Bytes::from("x"), &Put::new("text/plain")).await;
             assert!(matches!(r, Err(StorageError::Config(_))), "{bad:?}: {r:?}");
-            assert!(matches!(s.get(bad).await, Err(StorageError::Config(_))), "{bad:?}");
+            assert!(
+                matches!(s.get(bad).await, Err(StorageError::Config(_))),
+                "{bad:?}"
+            );
         }
-        assert!(matches!(s.list("../", None, 10).await, Err(StorageError::Config(_))));
+        assert!(matches!(
+            s.list("../", None, 10).await,
+            Err(StorageError::Config(_))
+        ));
         let mut put = Put::new("text/plain");
         put.metadata.insert("Bad-Key".into(), "v".into());
-        assert!(matches!(s.put("ok", Bytes::new(), &put).await, Err(StorageError::Config(_))));
+        assert!(matches!(
+            s.put("ok", Bytes::new(), &put).await,
+            Err(StorageError::Config(_))
+        ));
         s.probe().await.unwrap();
         assert!(s.describe().starts_with("local folder /"));
         fs::remove_dir_all(dir).unwrap();
@@ -408,7 +544,12 @@ mod tests {
             .map(|i| {
                 let s = s.clone();
                 tokio::spawn(async move {
-                    s.put("once.txt", Bytes::from(format!("{i}")), &put_with(Condition::IfNotExists)).await
+                    s.put(
+                        "once.txt",
+                        Bytes::from(format!("{i}")),
+                        &put_with(Condition::IfNotExists),
+                    )
+                    .await
                 })
             })
             .collect();

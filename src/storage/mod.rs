@@ -43,7 +43,11 @@ pub struct Put {
 impl Put {
     /// An unconditional write of `content_type` with no metadata.
     pub fn new(content_type: &'static str) -> Self {
-        Self { content_type, metadata: BTreeMap::new(), condition: Condition::Always }
+        Self {
+            content_type,
+            metadata: BTreeMap::new(),
+            condition: Condition::Always,
+        }
     }
 }
 
@@ -163,7 +167,11 @@ impl Storage {
 /// with `.` (so no `.`/`..`, and the local store's `.meta`/temp files stay out of the
 /// namespace), no backslash or control characters. Both backends apply the same rule.
 fn check_name(name: &str) -> Result<(), StorageError> {
-    let bad = |why: &str| Err(StorageError::Config(format!("invalid object name {name:?}: {why}")));
+    let bad = |why: &str| {
+        Err(StorageError::Config(format!(
+            "invalid object name {name:?}: {why}"
+        )))
+    };
     if name.is_empty() || name.len() > 1024 {
         return bad("must be 1-1024 bytes");
     }
@@ -187,9 +195,13 @@ fn check_metadata(metadata: &BTreeMap<String, String>) -> Result<(), StorageErro
     let mut total = 0;
     for (key, value) in metadata {
         let key_ok = key.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-            && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            && key
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if !key_ok {
-            return Err(StorageError::Config(format!("invalid metadata key {key:?}")));
+            return Err(StorageError::Config(format!(
+                "invalid metadata key {key:?}"
+            )));
         }
         if !value.chars().all(|c| c == ' ' || c.is_ascii_graphic())
             || value.starts_with(' ')

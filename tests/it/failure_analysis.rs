@@ -18,7 +18,10 @@ const ORPHAN: &str = "55555555-aaaa-4aaa-8aaa-000000000005";
 async fn fixture_db() -> String {
     let url = fresh_database().await;
     let db = connect(&url).await;
-    let call = |s: Option<&'static str>, u: &'static str, sid: Option<&'static str>, t: &'static str| Call {
+    let call = |s: Option<&'static str>,
+                u: &'static str,
+                sid: Option<&'static str>,
+                t: &'static str| Call {
         session_id: s,
         user_id: Some(u),
         exotel_call_sid: sid,
@@ -53,7 +56,12 @@ async fn fixture_db() -> String {
     calls.push(call(Some("s"), ORPHAN, None, "2025-05-21 14:00:00"));
     insert(
         &db,
-        &[(ANUSHKA, Some("Anushka")), (AYUSH_A, Some("Ayush")), (AYUSH_B, Some("Ayush")), (NO_NAME, None)],
+        &[
+            (ANUSHKA, Some("Anushka")),
+            (AYUSH_A, Some("Ayush")),
+            (AYUSH_B, Some("Ayush")),
+            (NO_NAME, None),
+        ],
         &calls,
     )
     .await;
@@ -61,7 +69,11 @@ async fn fixture_db() -> String {
 }
 
 async fn app_with_fixture() -> TestApp {
-    TestApp::spawn(Spawn { db_url: Some(fixture_db().await), ..Default::default() }).await
+    TestApp::spawn(Spawn {
+        db_url: Some(fixture_db().await),
+        ..Default::default()
+    })
+    .await
 }
 
 fn day() -> Value {
@@ -79,7 +91,14 @@ async fn counts_sessions_and_failures_per_user_as_worked_out_by_hand() {
     assert_eq!(r.status(), StatusCode::OK);
     let body: Value = r.json().await.unwrap();
     let s = &body["summary"];
-    assert_eq!((s["total_users"].as_i64(), s["total_sessions"].as_i64(), s["total_failures"].as_i64()), (Some(5), Some(18), Some(8)));
+    assert_eq!(
+        (
+            s["total_users"].as_i64(),
+            s["total_sessions"].as_i64(),
+            s["total_failures"].as_i64()
+        ),
+        (Some(5), Some(18), Some(8))
+    );
     assert!(close(&s["overall_failure_rate"], 8.0 / 18.0));
     assert!(close(&s["average"], 0.55));
     assert!(close(&s["median"], 0.5));
@@ -89,16 +108,38 @@ async fn counts_sessions_and_failures_per_user_as_worked_out_by_hand() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|u| (u["user_name"].as_str().unwrap(), u["rank"].as_i64().unwrap()))
+        .map(|u| {
+            (
+                u["user_name"].as_str().unwrap(),
+                u["rank"].as_i64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         ranked,
-        [("Ayush (33333333)", 1), ("Unknown (55555555)", 2), ("Anushka", 3), ("Ayush (22222222)", 4), ("Unknown (44444444)", 5)]
+        [
+            ("Ayush (33333333)", 1),
+            ("Unknown (55555555)", 2),
+            ("Anushka", 3),
+            ("Ayush (22222222)", 4),
+            ("Unknown (44444444)", 5)
+        ]
     );
     let anushka = &body["top_users"][2];
     assert_eq!(anushka["failure_rate_percent"], "50.00%");
-    assert_eq!((anushka["failed_sessions"].as_i64(), anushka["success_sessions"].as_i64()), (Some(4), Some(4)));
-    let counts: Vec<i64> = body["histogram"].as_array().unwrap().iter().map(|b| b["count"].as_i64().unwrap()).collect();
+    assert_eq!(
+        (
+            anushka["failed_sessions"].as_i64(),
+            anushka["success_sessions"].as_i64()
+        ),
+        (Some(4), Some(4))
+    );
+    let counts: Vec<i64> = body["histogram"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["count"].as_i64().unwrap())
+        .collect();
     assert_eq!(counts, [1, 0, 1, 0, 0, 1, 0, 0, 0, 2]);
     assert_eq!(body["window"]["start_utc"], "2025-05-20T18:30:00Z");
     assert_eq!(body["window"]["end_utc"], "2025-05-21T18:30:00Z");
@@ -113,10 +154,18 @@ async fn ranking_honours_max_users_and_min_sessions_but_totals_keep_everyone() {
     req["max_users"] = json!(2);
     req["min_sessions"] = json!(2);
     let body: Value = app.analyse("", req).await.json().await.unwrap();
-    let names: Vec<&str> = body["top_users"].as_array().unwrap().iter().map(|u| u["user_name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = body["top_users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["user_name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["Ayush (33333333)", "Anushka"]);
     assert_eq!(body["summary"]["total_users"], 5);
-    assert!(body.get("users").is_none(), "users only with include_details");
+    assert!(
+        body.get("users").is_none(),
+        "users only with include_details"
+    );
 }
 
 #[tokio::test]
@@ -124,28 +173,95 @@ async fn writes_csv_html_and_json_artifacts_to_blob_storage() {
     let app = app_with_fixture().await;
     let body: Value = app.analyse("", day()).await.json().await.unwrap();
     let storage = app.storage().await;
-    let page = storage.list("failure_analysis/20250520T183000Z_20250521T183000Z/", None, 100).await.unwrap();
-    let names: Vec<&str> = page.entries.iter().map(|e| e.name.rsplit('/').next().unwrap()).collect();
-    assert!(names.iter().any(|n| n.starts_with("user_failure_stats_") && n.ends_with(".csv")), "{names:?}");
-    assert!(names.iter().any(|n| n.starts_with("user_failure_rates_") && n.ends_with(".html")), "{names:?}");
-    assert!(names.iter().any(|n| n.starts_with("user_failure_summary_") && n.ends_with(".json")), "{names:?}");
+    let page = storage
+        .list(
+            "failure_analysis/20250520T183000Z_20250521T183000Z/",
+            None,
+            100,
+        )
+        .await
+        .unwrap();
+    let names: Vec<&str> = page
+        .entries
+        .iter()
+        .map(|e| e.name.rsplit('/').next().unwrap())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("user_failure_stats_") && n.ends_with(".csv")),
+        "{names:?}"
+    );
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("user_failure_rates_") && n.ends_with(".html")),
+        "{names:?}"
+    );
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("user_failure_summary_") && n.ends_with(".json")),
+        "{names:?}"
+    );
     let csv_location = body["artifacts"]["csv"].as_str().unwrap();
-    let csv_name = page.entries.iter().find(|e| csv_location.ends_with(&e.name)).expect("csv location names a listed blob").name.clone();
+    let csv_name = page
+        .entries
+        .iter()
+        .find(|e| csv_location.ends_with(&e.name))
+        .expect("csv location names a listed blob")
+        .name
+        .clone();
     let csv = storage.get(&csv_name).await.unwrap().unwrap();
-    assert!(csv.content_type.as_deref().unwrap_or_default().starts_with("text/csv"));
+    assert!(
+        csv.content_type
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("text/csv")
+    );
     let mut reader = csv::Reader::from_reader(&csv.body[..]);
-    let headers: Vec<String> = reader.headers().unwrap().iter().map(str::to_string).collect();
-    assert_eq!(&headers[..6], ["user_name", "total_sessions", "failed_sessions", "success_sessions", "failure_rate", "failure_rate_percent"]);
+    let headers: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        &headers[..6],
+        [
+            "user_name",
+            "total_sessions",
+            "failed_sessions",
+            "success_sessions",
+            "failure_rate",
+            "failure_rate_percent"
+        ]
+    );
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 5);
     assert_eq!(&rows[2][0], "Anushka");
     assert_eq!(&rows[2][5], "50.00%");
-    let html_name = page.entries.iter().find(|e| e.name.ends_with(".html")).unwrap().name.clone();
+    let html_name = page
+        .entries
+        .iter()
+        .find(|e| e.name.ends_with(".html"))
+        .unwrap()
+        .name
+        .clone();
     let html = storage.get(&html_name).await.unwrap().unwrap();
     let html = String::from_utf8(html.body.to_vec()).unwrap();
-    assert!(html.contains("Anushka") && !html.contains("src=\"http") && !html.contains("href=\"http"));
-    let json_name = page.entries.iter().find(|e| e.name.ends_with(".json") && e.name.contains("summary")).unwrap().name.clone();
-    let summary: Value = serde_json::from_slice(&storage.get(&json_name).await.unwrap().unwrap().body).unwrap();
+    assert!(
+        html.contains("Anushka") && !html.contains("src=\"http") && !html.contains("href=\"http")
+    );
+    let json_name = page
+        .entries
+        .iter()
+        .find(|e| e.name.ends_with(".json") && e.name.contains("summary"))
+        .unwrap()
+        .name
+        .clone();
+    let summary: Value =
+        serde_json::from_slice(&storage.get(&json_name).await.unwrap().unwrap().body).unwrap();
     assert_eq!(summary["summary"], body["summary"]);
     assert_eq!(summary["users"].as_array().unwrap().len(), 5);
 }
@@ -153,9 +269,19 @@ async fn writes_csv_html_and_json_artifacts_to_blob_storage() {
 #[tokio::test]
 async fn export_csv_false_skips_the_csv() {
     let app = app_with_fixture().await;
-    let body: Value = app.analyse("?export_csv=false", day()).await.json().await.unwrap();
+    let body: Value = app
+        .analyse("?export_csv=false", day())
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(body["artifacts"]["csv"].is_null());
-    let page = app.storage().await.list("failure_analysis/", None, 100).await.unwrap();
+    let page = app
+        .storage()
+        .await
+        .list("failure_analysis/", None, 100)
+        .await
+        .unwrap();
     assert!(page.entries.iter().all(|e| !e.name.ends_with(".csv")));
 }
 
@@ -181,18 +307,30 @@ async fn a_repeated_request_is_served_from_cache_unless_forced() {
 
 #[tokio::test]
 async fn a_window_ending_in_the_future_is_never_reused() {
-    let app = TestApp::spawn(Spawn { db_url: Some(fresh_database().await), ..Default::default() }).await;
+    let app = TestApp::spawn(Spawn {
+        db_url: Some(fresh_database().await),
+        ..Default::default()
+    })
+    .await;
     let today = chrono::Utc::now().date_naive().to_string();
     let req = json!({"from_date": today, "to_date": today});
     let first: Value = app.analyse("", req.clone()).await.json().await.unwrap();
     let second: Value = app.analyse("", req).await.json().await.unwrap();
-    assert_eq!((first["cached"].as_bool(), second["cached"].as_bool()), (Some(false), Some(false)));
+    assert_eq!(
+        (first["cached"].as_bool(), second["cached"].as_bool()),
+        (Some(false), Some(false))
+    );
 }
 
 #[tokio::test]
 async fn an_empty_window_is_a_valid_result_with_zeros() {
     let app = app_with_fixture().await;
-    let r = app.analyse("", json!({"from_date": "2024-01-01", "to_date": "2024-01-31"})).await;
+    let r = app
+        .analyse(
+            "",
+            json!({"from_date": "2024-01-01", "to_date": "2024-01-31"}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["summary"]["total_users"], 0);
@@ -204,13 +342,32 @@ async fn an_empty_window_is_a_valid_result_with_zeros() {
 
 #[tokio::test]
 async fn bad_input_is_a_400_that_names_the_field() {
-    let app = TestApp::spawn(Spawn { db_url: Some(fresh_database().await), ..Default::default() }).await;
+    let app = TestApp::spawn(Spawn {
+        db_url: Some(fresh_database().await),
+        ..Default::default()
+    })
+    .await;
     let cases = [
-        (json!({"from_date": "2025-13-01", "to_date": "2025-12-01"}), "from_date"),
-        (json!({"from_date": "2025-01-01", "to_date": "01/02/2025"}), "to_date"),
-        (json!({"from_date": "2025-02-01", "to_date": "2025-01-01"}), "from_date"),
-        (json!({"from_date": "2025-01-01", "to_date": "2025-01-02", "timezone": "Mars/Base"}), "timezone"),
-        (json!({"from_date": "2023-01-01", "to_date": "2025-01-01"}), "to_date"),
+        (
+            json!({"from_date": "2025-13-01", "to_date": "2025-12-01"}),
+            "from_date",
+        ),
+        (
+            json!({"from_date": "2025-01-01", "to_date": "01/02/2025"}),
+            "to_date",
+        ),
+        (
+            json!({"from_date": "2025-02-01", "to_date": "2025-01-01"}),
+            "from_date",
+        ),
+        (
+            json!({"from_date": "2025-01-01", "to_date": "2025-01-02", "timezone": "Mars/Base"}),
+            "timezone",
+        ),
+        (
+            json!({"from_date": "2023-01-01", "to_date": "2025-01-01"}),
+            "to_date",
+        ),
         (json!({"from_date": "2025-01-01"}), "to_date"),
         (json!({"max_users": 0}), "max_users"),
         (json!({"max_users": 1001}), "max_users"),
@@ -237,17 +394,31 @@ async fn bad_input_is_a_400_that_names_the_field() {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(r.json::<Value>().await.unwrap()["error"]["field"], "body");
     let r = app.analyse("?include_details=perhaps", json!({})).await;
-    assert_eq!(r.json::<Value>().await.unwrap()["error"]["field"], "include_details");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["field"],
+        "include_details"
+    );
 }
 
 #[tokio::test]
 async fn wrong_method_is_405_with_allow_and_unknown_path_is_404() {
     let app = TestApp::spawn(Spawn::default()).await;
-    let r = app.forwarded(reqwest::Method::GET, "/api/failure_analysis", "inv-2").send().await.unwrap();
+    let r = app
+        .forwarded(reqwest::Method::GET, "/api/failure_analysis", "inv-2")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(r.headers()["allow"], "POST");
-    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "method_not_allowed");
-    let r = app.forwarded(reqwest::Method::GET, "/api/nope", "inv-3").send().await.unwrap();
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "method_not_allowed"
+    );
+    let r = app
+        .forwarded(reqwest::Method::GET, "/api/nope", "inv-3")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(r.headers()["content-type"], "application/json");
 }
@@ -256,7 +427,12 @@ async fn wrong_method_is_405_with_allow_and_unknown_path_is_404() {
 async fn a_body_over_the_limit_is_413() {
     let app = TestApp::spawn(Spawn::default()).await;
     let big = format!("{{\"from_date\": \"{}\"}}", "x".repeat(300 * 1024));
-    let r = app.forwarded(reqwest::Method::POST, "/api/failure_analysis", "inv-4").body(big).send().await.unwrap();
+    let r = app
+        .forwarded(reqwest::Method::POST, "/api/failure_analysis", "inv-4")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
 
@@ -264,14 +440,19 @@ async fn a_body_over_the_limit_is_413() {
 async fn an_unreachable_database_is_503_and_the_password_never_reaches_the_log() {
     let port = crate::helpers::free_port();
     let app = TestApp::spawn(Spawn {
-        db_url: Some(format!("postgres://analyst:s3cret-pw@127.0.0.1:{port}/calls")),
+        db_url: Some(format!(
+            "postgres://analyst:s3cret-pw@127.0.0.1:{port}/calls"
+        )),
         ..Default::default()
     })
     .await;
     let r = app.analyse("", day()).await;
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     let text = r.text().await.unwrap();
-    assert!(!text.contains("s3cret-pw") && !text.contains("127.0.0.1"), "{text}");
+    assert!(
+        !text.contains("s3cret-pw") && !text.contains("127.0.0.1"),
+        "{text}"
+    );
     let log = app.log();
     assert!(log.contains("failure analysis failed"), "{log}");
     assert!(!log.contains("s3cret-pw"), "{log}");
@@ -281,16 +462,26 @@ async fn an_unreachable_database_is_503_and_the_password_never_reaches_the_log()
 async fn every_log_line_of_a_request_carries_its_invocation_id() {
     let app = app_with_fixture().await;
     let r = app
-        .forwarded(reqwest::Method::POST, "/api/failure_analysis", "7d3c0b9e-inv-test")
+        .forwarded(
+            reqwest::Method::POST,
+            "/api/failure_analysis",
+            "7d3c0b9e-inv-test",
+        )
         .json(&day())
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let log = app.log();
-    let lines: Vec<&str> = log.lines().filter(|l| l.contains("aggregate query done") || l.contains("request")).collect();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("aggregate query done") || l.contains("request"))
+        .collect();
     assert!(lines.len() >= 2, "{log}");
-    assert!(lines.iter().all(|l| l.contains("7d3c0b9e-inv-test")), "{log}");
+    assert!(
+        lines.iter().all(|l| l.contains("7d3c0b9e-inv-test")),
+        "{log}"
+    );
 }
 
 #[tokio::test]
@@ -305,7 +496,15 @@ async fn the_cli_writes_three_artifacts_to_the_output_folder_and_prints_the_summ
     let db = fixture_db().await;
     let out = tempfile::tempdir().unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
-        .args(["failure-analysis", "--from-date", "2025-05-21", "--to-date", "2025-05-21", "--timezone", "Asia/Kolkata"])
+        .args([
+            "failure-analysis",
+            "--from-date",
+            "2025-05-21",
+            "--to-date",
+            "2025-05-21",
+            "--timezone",
+            "Asia/Kolkata",
+        ])
         .env_clear()
         .env("DB_URL", &db)
         .env("OUTPUT_DIR", out.path())
@@ -313,11 +512,23 @@ async fn the_cli_writes_three_artifacts_to_the_output_folder_and_prints_the_summ
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    assert!(stdout.contains("USER FAILURE RATE ANALYSIS SUMMARY"), "{stdout}");
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("USER FAILURE RATE ANALYSIS SUMMARY"),
+        "{stdout}"
+    );
     assert!(stdout.contains("Total Sessions: 18"), "{stdout}");
-    let dir = out.path().join("failure_analysis/20250520T183000Z_20250521T183000Z");
-    let mut files: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let dir = out
+        .path()
+        .join("failure_analysis/20250520T183000Z_20250521T183000Z");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     files.retain(|f| f.starts_with("user_failure_"));
     files.sort();
     assert_eq!(files.len(), 3, "{files:?}");

@@ -23,14 +23,23 @@ pub fn unique(prefix: &str) -> String {
 /// A fresh, empty database with the calllog schema; returns its URL.
 pub async fn fresh_database() -> String {
     let admin = required_env("PG_ADMIN_URL");
-    let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await.expect("connect to PG_ADMIN_URL");
+    let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        .await
+        .expect("connect to PG_ADMIN_URL");
     tokio::spawn(conn);
     let name = unique("t_");
-    client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create database");
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
     let url = replace_db(&admin, &name);
-    let (db, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("connect to test db");
+    let (db, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to test db");
     tokio::spawn(conn);
-    db.batch_execute(include_str!("../../demo/postgres/schema.sql")).await.expect("schema");
+    db.batch_execute(include_str!("../../demo/postgres/schema.sql"))
+        .await
+        .expect("schema");
     url
 }
 
@@ -42,7 +51,9 @@ fn replace_db(url: &str, db: &str) -> String {
 
 /// A connection to `url`.
 pub async fn connect(url: &str) -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("connect");
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
     tokio::spawn(conn);
     client
 }
@@ -57,11 +68,18 @@ pub struct Call<'a> {
 }
 
 /// Inserts users `(uuid, name)` and calls.
-pub async fn insert(db: &tokio_postgres::Client, users: &[(&str, Option<&str>)], calls: &[Call<'_>]) {
+pub async fn insert(
+    db: &tokio_postgres::Client,
+    users: &[(&str, Option<&str>)],
+    calls: &[Call<'_>],
+) {
     for (id, name) in users {
-        db.execute("INSERT INTO public.\"user\" (user_id, name) VALUES ($1::text::uuid, $2)", &[id, name])
-            .await
-            .expect("insert user");
+        db.execute(
+            "INSERT INTO public.\"user\" (user_id, name) VALUES ($1::text::uuid, $2)",
+            &[id, name],
+        )
+        .await
+        .expect("insert user");
     }
     for c in calls {
         db.execute(
@@ -102,7 +120,10 @@ pub fn azurite() -> String {
 
 /// Storage settings for a new, unique Azurite container.
 pub fn fresh_container() -> StorageSettings {
-    StorageSettings::ConnectionString { connection_string: Secret::new(azurite()), container: unique("t-") }
+    StorageSettings::ConnectionString {
+        connection_string: Secret::new(azurite()),
+        container: unique("t-"),
+    }
 }
 
 impl TestApp {
@@ -124,9 +145,15 @@ impl TestApp {
             StorageSettings::Local { dir } => {
                 cmd.env("OUTPUT_DIR", dir);
             }
-            StorageSettings::ConnectionString { connection_string, container } => {
-                cmd.env("AZURE_STORAGE_CONNECTION_STRING", connection_string.expose())
-                    .env("AZURE_STORAGE_CONTAINER", container);
+            StorageSettings::ConnectionString {
+                connection_string,
+                container,
+            } => {
+                cmd.env(
+                    "AZURE_STORAGE_CONNECTION_STRING",
+                    connection_string.expose(),
+                )
+                .env("AZURE_STORAGE_CONTAINER", container);
             }
             StorageSettings::AccountUrl { .. } => unreachable!(),
         }
@@ -144,7 +171,10 @@ impl TestApp {
             .expect("start handler");
         let app = TestApp {
             address: format!("http://127.0.0.1:{port}"),
-            client: reqwest::Client::builder().timeout(Duration::from_secs(120)).build().unwrap(),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(120))
+                .build()
+                .unwrap(),
             storage_settings,
             child,
             log,
@@ -160,7 +190,11 @@ impl TestApp {
             if self.client.get(&self.address).send().await.is_ok() {
                 return;
             }
-            assert!(Instant::now() < deadline, "handler not ready in 20 s; log:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "handler not ready in 20 s; log:\n{}",
+                self.log()
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
@@ -171,7 +205,12 @@ impl TestApp {
     }
 
     /// A request as the host forwards it: original path, `X-Azure-Functions-InvocationId`.
-    pub fn forwarded(&self, method: reqwest::Method, path: &str, invocation_id: &str) -> reqwest::RequestBuilder {
+    pub fn forwarded(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        invocation_id: &str,
+    ) -> reqwest::RequestBuilder {
         self.client
             .request(method, format!("{}{path}", self.address))
             .header("X-Azure-Functions-InvocationId", invocation_id)
@@ -181,27 +220,39 @@ impl TestApp {
 
     /// `POST /api/failure_analysis` with a JSON body and query string.
     pub async fn analyse(&self, query: &str, body: serde_json::Value) -> reqwest::Response {
-        self.forwarded(reqwest::Method::POST, &format!("/api/failure_analysis{query}"), &uuid::Uuid::new_v4().to_string())
-            .json(&body)
-            .send()
-            .await
-            .expect("request")
+        self.forwarded(
+            reqwest::Method::POST,
+            &format!("/api/failure_analysis{query}"),
+            &uuid::Uuid::new_v4().to_string(),
+        )
+        .json(&body)
+        .send()
+        .await
+        .expect("request")
     }
 
     /// The storage the handler writes to, for reading artifacts back.
     pub async fn storage(&self) -> Storage {
-        Storage::connect(&self.storage_settings).await.expect("storage")
+        Storage::connect(&self.storage_settings)
+            .await
+            .expect("storage")
     }
 
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
-        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill");
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 return status;
             }
-            assert!(Instant::now() < deadline, "handler did not stop within 10 s of SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "handler did not stop within 10 s of SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -216,5 +267,9 @@ impl Drop for TestApp {
 
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

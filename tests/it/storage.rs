@@ -28,17 +28,28 @@ fn fresh_container() -> String {
 /// A store on a container that does not exist yet.
 async fn fresh_store() -> (Storage, String) {
     let container = fresh_container();
-    let store = Storage::connect(&settings(azurite(), &container)).await.expect("connect to Azurite");
+    let store = Storage::connect(&settings(azurite(), &container))
+        .await
+        .expect("connect to Azurite");
     (store, container)
 }
 
 fn put(condition: Condition) -> Put {
-    Put { condition, ..Put::new("text/csv") }
+    Put {
+        condition,
+        ..Put::new("text/csv")
+    }
 }
 
 fn with_metadata(pairs: &[(&str, &str)]) -> Put {
-    let metadata: BTreeMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    Put { metadata, ..Put::new("text/csv") }
+    let metadata: BTreeMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Put {
+        metadata,
+        ..Put::new("text/csv")
+    }
 }
 
 #[tokio::test]
@@ -47,10 +58,18 @@ async fn blob_store_creates_its_container_when_missing() {
     assert!(matches!(store, Storage::Blob(_)));
     store.probe().await.expect("probe");
     let description = store.describe();
-    assert!(description.starts_with(&format!("blob container {container} at http")), "{description}");
-    assert!(!description.contains("AccountKey") && !description.contains("=="), "{description}");
+    assert!(
+        description.starts_with(&format!("blob container {container} at http")),
+        "{description}"
+    );
+    assert!(
+        !description.contains("AccountKey") && !description.contains("=="),
+        "{description}"
+    );
     // Connecting again to the now existing container is fine.
-    let again = Storage::connect(&settings(azurite(), &container)).await.expect("reconnect");
+    let again = Storage::connect(&settings(azurite(), &container))
+        .await
+        .expect("reconnect");
     again.probe().await.expect("probe");
 }
 
@@ -60,15 +79,24 @@ async fn blob_store_round_trips_body_content_type_and_metadata() {
     // Keys whose Shared Key header order differs between byte order and the service's order.
     let put = with_metadata(&[("row_count", "42"), ("a_1", "x"), ("a1", "y"), ("ab", "z")]);
     let body = Bytes::from("user_id,failures\nu1,3\n");
-    let stored = store.put("reports/2024-05-01/stats.csv", body.clone(), &put).await.expect("put");
+    let stored = store
+        .put("reports/2024-05-01/stats.csv", body.clone(), &put)
+        .await
+        .expect("put");
     assert!(
-        stored.location.ends_with(&format!("/{container}/reports/2024-05-01/stats.csv")),
+        stored
+            .location
+            .ends_with(&format!("/{container}/reports/2024-05-01/stats.csv")),
         "{}",
         stored.location
     );
     assert!(!stored.etag.is_empty());
 
-    let got = store.get("reports/2024-05-01/stats.csv").await.expect("get").expect("present");
+    let got = store
+        .get("reports/2024-05-01/stats.csv")
+        .await
+        .expect("get")
+        .expect("present");
     assert_eq!(got.body, body);
     assert_eq!(got.etag, stored.etag);
     assert_eq!(got.content_type.as_deref(), Some("text/csv"));
@@ -81,15 +109,37 @@ async fn blob_store_round_trips_body_content_type_and_metadata() {
     assert_eq!(entry.size, body.len() as u64);
     assert_eq!(entry.metadata, put.metadata);
 
-    assert!(store.get("reports/missing.csv").await.expect("get missing").is_none());
+    assert!(
+        store
+            .get("reports/missing.csv")
+            .await
+            .expect("get missing")
+            .is_none()
+    );
 }
 
 #[tokio::test]
 async fn blob_store_create_only_twice_keeps_the_first_body() {
     let (store, _) = fresh_store().await;
-    let first = store.put("once.csv", Bytes::from("first"), &put(Condition::IfNotExists)).await.expect("first");
-    let second = store.put("once.csv", Bytes::from("second"), &put(Condition::IfNotExists)).await;
-    assert!(matches!(second, Err(StorageError::AlreadyExists(ref n)) if n == "once.csv"), "{second:?}");
+    let first = store
+        .put(
+            "once.csv",
+            Bytes::from("first"),
+            &put(Condition::IfNotExists),
+        )
+        .await
+        .expect("first");
+    let second = store
+        .put(
+            "once.csv",
+            Bytes::from("second"),
+            &put(Condition::IfNotExists),
+        )
+        .await;
+    assert!(
+        matches!(second, Err(StorageError::AlreadyExists(ref n)) if n == "once.csv"),
+        "{second:?}"
+    );
     let got = store.get("once.csv").await.expect("get").expect("present");
     assert_eq!(got.body, Bytes::from("first"));
     assert_eq!(got.etag, first.etag);
@@ -98,14 +148,50 @@ async fn blob_store_create_only_twice_keeps_the_first_body() {
 #[tokio::test]
 async fn blob_store_if_match_replaces_only_the_version_read() {
     let (store, _) = fresh_store().await;
-    let v1 = store.put("doc.json", Bytes::from("1"), &put(Condition::Always)).await.expect("v1");
-    let v2 = store.put("doc.json", Bytes::from("2"), &put(Condition::IfMatch(v1.etag.clone()))).await.expect("v2");
+    let v1 = store
+        .put("doc.json", Bytes::from("1"), &put(Condition::Always))
+        .await
+        .expect("v1");
+    let v2 = store
+        .put(
+            "doc.json",
+            Bytes::from("2"),
+            &put(Condition::IfMatch(v1.etag.clone())),
+        )
+        .await
+        .expect("v2");
     assert_ne!(v1.etag, v2.etag);
-    let stale = store.put("doc.json", Bytes::from("3"), &put(Condition::IfMatch(v1.etag.clone()))).await;
-    assert!(matches!(stale, Err(StorageError::ConditionFailed(_))), "{stale:?}");
-    let absent = store.put("nope.json", Bytes::from("3"), &put(Condition::IfMatch(v1.etag))).await;
-    assert!(matches!(absent, Err(StorageError::NotFound(_))), "{absent:?}");
-    assert_eq!(store.get("doc.json").await.expect("get").expect("present").body, Bytes::from("2"));
+    let stale = store
+        .put(
+            "doc.json",
+            Bytes::from("3"),
+            &put(Condition::IfMatch(v1.etag.clone())),
+        )
+        .await;
+    assert!(
+        matches!(stale, Err(StorageError::ConditionFailed(_))),
+        "{stale:?}"
+    );
+    let absent = store
+        .put(
+            "nope.json",
+            Bytes::from("3"),
+            &put(Condition::IfMatch(v1.etag)),
+        )
+        .await;
+    assert!(
+        matches!(absent, Err(StorageError::NotFound(_))),
+        "{absent:?}"
+    );
+    assert_eq!(
+        store
+            .get("doc.json")
+            .await
+            .expect("get")
+            .expect("present")
+            .body,
+        Bytes::from("2")
+    );
 }
 
 #[tokio::test]
@@ -115,7 +201,13 @@ async fn blob_store_concurrent_create_only_writers_have_one_winner() {
         .map(|i| {
             let store = store.clone();
             tokio::spawn(async move {
-                store.put("race.csv", Bytes::from(format!("writer {i}")), &put(Condition::IfNotExists)).await
+                store
+                    .put(
+                        "race.csv",
+                        Bytes::from(format!("writer {i}")),
+                        &put(Condition::IfNotExists),
+                    )
+                    .await
             })
         })
         .collect();
@@ -138,17 +230,41 @@ async fn blob_store_concurrent_create_only_writers_have_one_winner() {
 async fn blob_store_lists_a_prefix_in_pages_with_metadata() {
     let (store, _) = fresh_store().await;
     for i in 0..5 {
-        let put = with_metadata(&[("kpi_total_calls", &(i * 10).to_string()), ("report_date", "2024-05-01")]);
-        store.put(&format!("daily/org1/2024-05-0{i}.json"), Bytes::from(vec![b'x'; i]), &put).await.expect("put");
+        let put = with_metadata(&[
+            ("kpi_total_calls", &(i * 10).to_string()),
+            ("report_date", "2024-05-01"),
+        ]);
+        store
+            .put(
+                &format!("daily/org1/2024-05-0{i}.json"),
+                Bytes::from(vec![b'x'; i]),
+                &put,
+            )
+            .await
+            .expect("put");
     }
-    store.put("daily/org10/2024-05-01.json", Bytes::new(), &Put::new("application/json")).await.expect("put");
-    store.put("other/x.json", Bytes::new(), &Put::new("application/json")).await.expect("put");
+    store
+        .put(
+            "daily/org10/2024-05-01.json",
+            Bytes::new(),
+            &Put::new("application/json"),
+        )
+        .await
+        .expect("put");
+    store
+        .put("other/x.json", Bytes::new(), &Put::new("application/json"))
+        .await
+        .expect("put");
 
     let (mut entries, mut next, mut pages) = (Vec::new(), None, 0);
     loop {
         let page = store.list("daily/org1/", next, 2).await.expect("list");
         pages += 1;
-        assert!(page.entries.len() <= 2, "page {pages} has {} entries", page.entries.len());
+        assert!(
+            page.entries.len() <= 2,
+            "page {pages} has {} entries",
+            page.entries.len()
+        );
         entries.extend(page.entries);
         next = page.next;
         if next.is_none() {
@@ -170,28 +286,60 @@ async fn blob_store_lists_a_prefix_in_pages_with_metadata() {
     );
     for (i, entry) in entries.iter().enumerate() {
         assert_eq!(entry.size, i as u64);
-        assert_eq!(entry.metadata.get("kpi_total_calls"), Some(&(i * 10).to_string()), "{}", entry.name);
-        assert_eq!(entry.metadata.get("report_date").map(String::as_str), Some("2024-05-01"));
+        assert_eq!(
+            entry.metadata.get("kpi_total_calls"),
+            Some(&(i * 10).to_string()),
+            "{}",
+            entry.name
+        );
+        assert_eq!(
+            entry.metadata.get("report_date").map(String::as_str),
+            Some("2024-05-01")
+        );
         assert!(!entry.etag.is_empty());
     }
     let everything = store.list("", None, 5000).await.expect("list all");
     assert_eq!(everything.entries.len(), 7);
     assert!(everything.next.is_none());
-    assert!(store.list("nothing/", None, 10).await.expect("list empty").entries.is_empty());
+    assert!(
+        store
+            .list("nothing/", None, 10)
+            .await
+            .expect("list empty")
+            .entries
+            .is_empty()
+    );
 }
 
 #[tokio::test]
 async fn blob_store_keeps_names_with_reserved_and_non_ascii_characters() {
     let (store, _) = fresh_store().await;
-    let names = ["dir with space/file name.csv", "plus+and=equals.csv", "ümlaut/grüße.txt", "100%/50%25.txt"];
+    let names = [
+        "dir with space/file name.csv",
+        "plus+and=equals.csv",
+        "ümlaut/grüße.txt",
+        "100%/50%25.txt",
+    ];
     for (i, name) in names.iter().enumerate() {
         let meta = with_metadata(&[("index", &i.to_string())]);
-        let stored = store.put(name, Bytes::from(name.to_string()), &meta).await.unwrap_or_else(|e| panic!("put {name:?}: {e}"));
-        let got = store.get(name).await.unwrap_or_else(|e| panic!("get {name:?}: {e}")).expect("present");
+        let stored = store
+            .put(name, Bytes::from(name.to_string()), &meta)
+            .await
+            .unwrap_or_else(|e| panic!("put {name:?}: {e}"));
+        let got = store
+            .get(name)
+            .await
+            .unwrap_or_else(|e| panic!("get {name:?}: {e}"))
+            .expect("present");
         assert_eq!(got.body, Bytes::from(name.to_string()), "{name:?}");
         assert_eq!(got.etag, stored.etag, "{name:?}");
-        let again = store.put(name, Bytes::new(), &put(Condition::IfNotExists)).await;
-        assert!(matches!(again, Err(StorageError::AlreadyExists(_))), "{name:?}: {again:?}");
+        let again = store
+            .put(name, Bytes::new(), &put(Condition::IfNotExists))
+            .await;
+        assert!(
+            matches!(again, Err(StorageError::AlreadyExists(_))),
+            "{name:?}: {again:?}"
+        );
     }
     let page = store.list("", None, 100).await.expect("list");
     let mut listed: Vec<_> = page.entries.iter().map(|e| e.name.as_str()).collect();
@@ -199,7 +347,10 @@ async fn blob_store_keeps_names_with_reserved_and_non_ascii_characters() {
     listed.sort();
     expected.sort();
     assert_eq!(listed, expected);
-    let by_prefix = store.list("ümlaut/", None, 10).await.expect("list by prefix");
+    let by_prefix = store
+        .list("ümlaut/", None, 10)
+        .await
+        .expect("list by prefix");
     assert_eq!(by_prefix.entries.len(), 1);
     assert_eq!(by_prefix.entries[0].name, "ümlaut/grüße.txt");
 }
@@ -210,13 +361,24 @@ async fn blob_store_refuses_a_wrong_account_key() {
     let wrong_key = "d3Jvbmcga2V5IGZvciB0aGUgdGVzdCBhY2NvdW50IG9ubHk=";
     let wrong: String = good
         .split(';')
-        .map(|part| if part.to_ascii_lowercase().starts_with("accountkey=") { format!("AccountKey={wrong_key}") } else { part.to_string() })
+        .map(|part| {
+            if part.to_ascii_lowercase().starts_with("accountkey=") {
+                format!("AccountKey={wrong_key}")
+            } else {
+                part.to_string()
+            }
+        })
         .collect::<Vec<_>>()
         .join(";");
-    assert!(wrong.contains(wrong_key), "AZURITE_CONNECTION_STRING has no AccountKey to replace: use the explicit form");
+    assert!(
+        wrong.contains(wrong_key),
+        "AZURITE_CONNECTION_STRING has no AccountKey to replace: use the explicit form"
+    );
     let refused = Storage::connect(&settings(wrong, &fresh_container())).await;
     match refused {
-        Err(StorageError::Unauthorized(message)) => assert!(!message.contains(wrong_key), "{message}"),
+        Err(StorageError::Unauthorized(message)) => {
+            assert!(!message.contains(wrong_key), "{message}")
+        }
         other => panic!("a wrong key must be refused as Unauthorized, got {other:?}"),
     }
 }
