@@ -67,7 +67,7 @@ $$BEGIN RAISE EXCEPTION '%', msg; END$$;
 -- Validate the variables and derive the globals (as psql variables).
 SELECT pg_temp.fail('users must be an integer >= 1, days an integer in 1..3650, rows an integer >= 0, seed an integer')
 WHERE NOT (:'users' ~ '^\d+$' AND :'days' ~ '^\d+$' AND :'rows' ~ '^\d+$' AND :'seed' ~ '^-?\d+$'
-           AND :'users'::bigint >= 1 AND :'days'::int BETWEEN 1 AND 3650);
+           AND :'users'::bigint >= 1 AND :'days'::int BETWEEN 1 AND 3650) \g /dev/null
 SELECT btrim(:'end_date', '''')::date AS end_day \gset
 SELECT (:'end_day'::date - (:days - 1))                    AS start_day,
        extract(dow FROM :'end_day'::date - (:days - 1))::int AS dow0,   -- 0 = Sunday
@@ -84,7 +84,7 @@ FROM (SELECT h, sum(w) OVER (ORDER BY h) / sum(w) OVER () AS c
 WHERE h < 24 \gset
 
 SELECT pg_temp.fail('public.calllog or public."user" is not empty: load into empty tables (scripts/pg-demo-load --replace drops and recreates them)')
-WHERE EXISTS (SELECT 1 FROM public.calllog) OR EXISTS (SELECT 1 FROM public."user");
+WHERE EXISTS (SELECT 1 FROM public.calllog) OR EXISTS (SELECT 1 FROM public."user") \g /dev/null
 
 -- u(i, stream): a uniform double in [0, 1), a pure function of (seed, stream, i).
 SELECT format($f$CREATE FUNCTION pg_temp.u(i bigint, stream int) RETURNS float8

@@ -54,7 +54,7 @@ const OPERATION_TIMEOUT: Duration = Duration::from_secs(90);
 #[derive(Debug, Clone)]
 pub enum Auth {
     /// Account key from a connection string (or Azurite's development account); requests are
-    /// signed with Shared Key. `endpoint` is the blob service URL (no trailing `/`).
+    /// signed with Shared Key. `endpoint` is the blob service URL (its path has no trailing `/`).
     SharedKey {
         account: String,
         key: Secret,

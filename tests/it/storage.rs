@@ -382,3 +382,46 @@ async fn blob_store_refuses_a_wrong_account_key() {
         other => panic!("a wrong key must be refused as Unauthorized, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn blob_store_reaches_azurite_through_an_account_url_with_the_development_key() {
+    let endpoint = azurite()
+        .split(';')
+        .find_map(|part| part.strip_prefix("BlobEndpoint="))
+        .expect("AZURITE_CONNECTION_STRING has a BlobEndpoint")
+        .to_string();
+    let settings = StorageSettings::AccountUrl {
+        account_url: endpoint,
+        client_id: None,
+        container: fresh_container(),
+    };
+    let store = Storage::connect(&settings)
+        .await
+        .expect("connect by account URL");
+    store
+        .put("a.txt", Bytes::from("a"), &Put::new("text/plain"))
+        .await
+        .expect("put");
+    assert_eq!(
+        store
+            .get("a.txt")
+            .await
+            .expect("get")
+            .expect("present")
+            .body,
+        Bytes::from("a")
+    );
+}
+
+#[tokio::test]
+async fn blob_store_reports_an_unreachable_endpoint_as_unavailable() {
+    let key =
+        "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+    let closed = format!(
+        "AccountName=devstoreaccount1;AccountKey={key};BlobEndpoint=http://127.0.0.1:9/devstoreaccount1"
+    );
+    match Storage::connect(&settings(closed, &fresh_container())).await {
+        Err(StorageError::Unavailable(message)) => assert!(!message.contains(key), "{message}"),
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+}
