@@ -108,6 +108,14 @@ pub fn parse_json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T,
     } else {
         body
     };
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+                Ok(_) => ApiError::invalid("body", "the body must be a JSON object"),
+                Err(e) => ApiError::invalid("body", format!("body is not valid JSON: {e}")),
+            },
+        );
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let inner = e.inner();
@@ -119,8 +127,6 @@ pub fn parse_json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T,
         };
         if inner.is_syntax() || inner.is_eof() {
             ApiError::invalid("body", format!("body is not valid JSON: {inner}"))
-        } else if field == "." {
-            ApiError::invalid("body", format!("body must be a JSON object: {inner}"))
         } else {
             ApiError::invalid(field, msg)
         }

@@ -3,7 +3,9 @@
 
 pub mod app;
 pub mod cli;
+pub mod clickhouse;
 pub mod configuration;
+pub mod daily_report;
 pub mod error;
 pub mod failure_analysis;
 pub mod orgs;

@@ -2,6 +2,8 @@
 //! Application Insights. The level comes from `LOG_LEVEL`; `LOG_FORMAT=json` gives JSON lines.
 //! Every line logged while serving a request carries its `invocation_id` (span field).
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber. `level` is a `tracing` filter (`info`, `debug`,
@@ -11,7 +13,8 @@ pub fn init(level: &str) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false);
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal());
     let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let _ = if json {
         builder

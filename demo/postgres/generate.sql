@@ -16,8 +16,9 @@
 -- What the data looks like (it imitates an Indian calling app; times are Asia/Kolkata days):
 --   * `rows` calllog rows exactly, over `days` local (IST, +05:30) days ending with end_date;
 --     created_on is stored in UTC (so it starts at 18:30 UTC the day before the first local day),
---     with microseconds, busy in business hours (10:00-18:00 IST), quiet at night, weekends at ~55 %
---     of a weekday; heap order = created_on order, as an append-only log has.
+--     with microseconds, busy in business hours (10:00-18:00 IST), quiet at night, a weekend day
+--     about half a weekday; heap order = created_on order, as an append-only log has.
+--     With the defaults, the last 30 local days hold ~1/3 of the rows (10M rows -> ~3.3M).
 --   * `users` users. Per-user volume is Zipf-like ((rank+2)^-1: top user ~5 %, top 10 ~24 %, a long
 --     tail); some users join late or stop early (fewer days active); ~3 % never call.
 --   * Per-user failure rates: ~80 % between 5 and 30 %, ~6 % near 0, ~9 % 30-60 %, ~5 % >= 60 %;
@@ -29,7 +30,7 @@
 --   * Names: Indian and US first/last names, unique by construction except on purpose: pairs
 --     (#9 "Ayush" = #5, #11 "Priya Nair" = #8, every user k = 11 mod 150 repeats k-1) and triples
 --     (k = 12 mod 600 repeats k-2); NULL names (#10 and k = 13 mod 97).
---   * Orphans: rows whose user_id has no "user" row: ~0.2 % NULL user_id, and rows of
+--   * Orphans: rows whose user_id has no "user" row: ~0.1 % NULL user_id, and rows of
 --     max(2, users/250) "ghost" uuids that are not in public."user". Ghost rows violate the
 --     declared foreign key, as rows in a dirty production database can: they are loaded with
 --     session_replication_role = replica (superuser only; without superuser they get NULL user_id).
@@ -86,11 +87,24 @@ WHERE h < 24 \gset
 SELECT pg_temp.fail('public.calllog or public."user" is not empty: load into empty tables (scripts/pg-demo-load --replace drops and recreates them)')
 WHERE EXISTS (SELECT 1 FROM public.calllog) OR EXISTS (SELECT 1 FROM public."user") \g /dev/null
 
--- u(i, stream): a uniform double in [0, 1), a pure function of (seed, stream, i).
+-- Seeded pure functions of (i, stream), inlined by the planner:
+--   u      a uniform double in [0, 1)
+--   uuid4  a version-4 UUID (the version and RFC 4122 variant bits set, as apps generate them)
+--   hex32  32 hex digits (what Exotel call SIDs look like)
 SELECT format($f$CREATE FUNCTION pg_temp.u(i bigint, stream int) RETURNS float8
   LANGUAGE sql IMMUTABLE PARALLEL SAFE
-  AS $$ SELECT ((hashint8extended(i, %s::bigint * 1024 + stream) >> 11) & 9007199254740991)::float8
-               / 9007199254740992.0 $$$f$, :seed) \gexec
+  AS $$ SELECT ((hashint8extended(i, %1$s::bigint * 1024 + stream) >> 11) & 9007199254740991)::float8
+               / 9007199254740992.0 $$$f$, :seed),
+       format($f$CREATE FUNCTION pg_temp.uuid4(i bigint, stream int) RETURNS uuid
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  AS $$ SELECT (lpad(to_hex(hashint8extended(i, %1$s::bigint * 1024 + stream) & -61441 | 16384), 16, '0')
+                || to_hex(hashint8extended(i, %1$s::bigint * 1024 + stream + 512)
+                          & 4611686018427387903 | -9223372036854775808))::uuid $$$f$, :seed),
+       format($f$CREATE FUNCTION pg_temp.hex32(i bigint, stream int) RETURNS text
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  AS $$ SELECT lpad(to_hex(hashint8extended(i, %1$s::bigint * 1024 + stream)), 16, '0')
+               || lpad(to_hex(hashint8extended(i, %1$s::bigint * 1024 + stream + 512)), 16, '0') $$$f$, :seed)
+\gexec
 
 BEGIN;
 SET LOCAL work_mem = '1GB';
@@ -123,22 +137,25 @@ WITH lists AS (
   UNION ALL SELECT :users + g, 'ghost' FROM generate_series(1, :ghosts) AS g
   UNION ALL SELECT :users + :ghosts + 1, 'null'
 ), keyed AS (
-  SELECT b.*,
+  SELECT b.*, cardinality(lists.f) * (cardinality(lists.l) + 1) AS nslots,
          CASE WHEN kind = 'user' AND k > 11 AND k % 600 = 12 THEN k - 2
               WHEN kind = 'user' AND k > 11 AND k % 150 = 11 THEN k - 1
               ELSE k END AS name_key,
          kind = 'user' AND k <= 11 AS pinned,
          row_number() OVER (ORDER BY pg_temp.u(k, 117), k) AS generic_rank
-  FROM base b
+  FROM base b CROSS JOIN lists
+), slot_pool AS (
+  -- the (first name, last name or none) slots in a seeded random order; user key r takes the r-th
+  SELECT slot, row_number() OVER (ORDER BY pg_temp.u(slot, 119), slot) AS r, nf, nl
+  FROM (SELECT cardinality(f) AS nf, cardinality(l) AS nl FROM lists) c,
+       generate_series(0, c.nf * (c.nl + 1) - 1) AS slot
 ), slots AS (
-  -- (name_key + seed) * 7919 mod F*(L+1) is a permutation of the (first, last-or-none) slots.
-  SELECT y.*, cardinality(lists.f) AS nf, cardinality(lists.l) AS nl, lists.f, lists.l,
-         ((name_key + :seed) * 7919) % (cardinality(lists.f) * (cardinality(lists.l) + 1)) AS slot
-  FROM keyed y, lists
+  SELECT y.*, p.slot, p.nf, p.nl, lists.f, lists.l
+  FROM keyed y CROSS JOIN lists
+  JOIN slot_pool p ON p.r = (y.name_key - 1) % y.nslots + 1
 ), attrs AS (
   SELECT k, kind, pinned, name_key,
-    CASE kind WHEN 'user'  THEN md5(:'seed' || '/user/' || k)::uuid
-              WHEN 'ghost' THEN md5(:'seed' || '/ghost/' || k)::uuid END AS user_id,
+    CASE kind WHEN 'user' THEN pg_temp.uuid4(k, 130) WHEN 'ghost' THEN pg_temp.uuid4(k, 131) END AS user_id,
     CASE WHEN kind <> 'user' THEN NULL
          WHEN pinned THEN (ARRAY['Anushka','Jahanvi','Akhilesh','Adit Lal','Ayush','Vishnu Vardhan',
                                  'Rahul Verma','Priya Nair','Ayush',NULL,'Priya Nair'])[k::int]
@@ -192,9 +209,9 @@ FROM (
          WHEN v.us < 0.0335 THEN '  '
          WHEN v.us < 0.0345 THEN ''
          WHEN v.us < 0.035  THEN E' \t'
-         ELSE md5(:'seed' || '/session/' || g.i)::uuid::text END AS session_id,
+         ELSE pg_temp.uuid4(g.i, 9)::text END AS session_id,
     CASE WHEN v.us < 0.035 THEN            -- not a session: the call id may be anything
-              CASE WHEN pg_temp.u(g.i, 6) < 0.6 THEN NULL ELSE md5(:'seed' || '/call/' || g.i) END
+              CASE WHEN pg_temp.u(g.i, 6) < 0.6 THEN NULL ELSE pg_temp.hex32(g.i, 10) END
          WHEN pg_temp.u(g.i, 6) < CASE WHEN a.fr = 0 THEN 0
                                        WHEN t.d = :outage_day AND t.h IN (14, 15) THEN greatest(a.fr, 0.85)
                                        ELSE a.fr END THEN
@@ -203,7 +220,7 @@ FROM (
                    WHEN pg_temp.u(g.i, 7) < 0.97 THEN ' '
                    WHEN pg_temp.u(g.i, 7) < 0.99 THEN '   '
                    ELSE E'\t' END
-         ELSE md5(:'seed' || '/call/' || g.i) END AS exotel_call_sid,
+         ELSE pg_temp.hex32(g.i, 10) END AS exotel_call_sid,
     -- local (IST) day + hour + uniform offset within the hour, minus 5:30 -> UTC
     :'start_day'::timestamp
       + (t.d * 86400 + t.h * 3600 + pg_temp.u(g.i, 4) * 3600 - 19800) * interval '1 second' AS created_on

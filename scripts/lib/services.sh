@@ -11,7 +11,7 @@
 # Every *_up is idempotent: a service that is already up (pid alive, endpoint answering) is reused.
 # Its exports are set in the calling shell and written to $CA_RUN_DIR/services.env, which any other
 # shell can `source`. All state lives under $CA_RUN_DIR (default <repo>/.run, gitignored):
-#   pg/ (data dir; see pg_up for the /tmp fallback), pg.log, azurite.pid|.log, chdb.pid|.log|.stdout,
+#   pg/ (data dir; /tmp/call-analytics-pg-$UID-<hash> instead when user postgres cannot reach it), pg.log, azurite.pid|.log, chdb.pid|.log|.stdout,
 #   chdb/ (chdb data), env.d/*.env (one fragment per service), services.env (their concatenation).
 # Install steps are cached: tests/azurite `npm ci` runs only when package-lock.json changed
 # (stamp in node_modules), tests/.venv is (re)filled only when tests/chdb_front/requirements.txt
@@ -166,7 +166,7 @@ _ca_as_pg() {
 }
 
 # Data dir: $CA_RUN_DIR/pg, unless (as root) user postgres cannot reach it or the socket path would
-# be too long; then /tmp/call-analytics-pg-$UID-<sha of the repo path>.
+# be too long; then /tmp/call-analytics-pg-$UID-<sha of the run dir path (<repo>/.run by default)>.
 _ca_pg_datadir() {
   local d="$CA_RUN_DIR/pg"
   if [[ $EUID -eq 0 ]]; then
@@ -177,7 +177,7 @@ _ca_pg_datadir() {
     fi
   fi
   if [[ -z "$d" || ${#d} -gt 90 ]]; then
-    d="/tmp/call-analytics-pg-$UID-$(printf '%s' "$CA_REPO" | sha256sum | cut -c1-12)"
+    d="/tmp/call-analytics-pg-$UID-$(printf '%s' "$CA_RUN_DIR" | sha256sum | cut -c1-12)"
   fi
   printf '%s\n' "$d"
 }

@@ -475,7 +475,7 @@ async fn every_log_line_of_a_request_carries_its_invocation_id() {
     let log = app.log();
     let lines: Vec<&str> = log
         .lines()
-        .filter(|l| l.contains("aggregate query done") || l.contains("request"))
+        .filter(|l| l.contains("aggregate query done") || l.contains("status=200"))
         .collect();
     assert!(lines.len() >= 2, "{log}");
     assert!(

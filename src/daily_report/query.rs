@@ -1,0 +1,189 @@
+//! The SQL of one daily report and its execution: ONE round trip per (org, day), each source
+//! table read once (`../spec/daily-report.md`, "Scope of one report" and "KPIs"; seed 003
+//! sent about 12 queries per report).
+//!
+//! # Shape of the query ([`DAY_SQL`])
+//! 1. `public_runs` in the window `[start, end)` (its sort key starts with `timestamp`, so only
+//!    the day's granules are read) becomes a set of run ids. The same `IN (SELECT ...)`
+//!    subquery appears twice below; ClickHouse builds identical sets once per query.
+//! 2. `scoped` = the runs R: `public_sessions` rows of the org (sort key `(org_id, run_id)`)
+//!    whose run is in the window and whose `user_number` is not excluded, one row per run with
+//!    its duration summed. A run with several session rows counts once; their durations add
+//!    up (each session row is a leg of the same call), and a leg from an excluded number is
+//!    simply not counted, while the run still counts through its other legs. The fixtures and
+//!    the platform have one session per run, where this is just the session's duration.
+//! 3. `latest` = the outputs O: `public_node_outputs` of the org's node (sort key
+//!    `(node_persistent_id, run_id)`) for runs in the window, deduplicated per run to the row
+//!    with the greatest `timestamp` (`argMax(flat_data, timestamp)`); retries count once,
+//!    with their latest values. Outputs of other nodes never enter. Outputs are not limited in
+//!    time: a run's output is its output whenever it was written. With the platform's
+//!    time-ordered (UUIDv7) run ids the run-id set also prunes granules of this table.
+//! 4. `calls` = R left-joined to O (a run without output has an empty `flat_data`), the keys
+//!    extracted once per run with `JSONExtractString` (flat dotted keys, not paths; a missing
+//!    key and a non-string value both give `''`) and `JSONExtractRaw` for the JSON bool
+//!    `transfer_success` (`true`, or the string `"true"` some producers write).
+//! 5. One aggregate row: `countIf` for every KPI count over C (the runs of O with a non-empty
+//!    classification), `sum` of durations and exact quantiles of minutes over R, and each
+//!    breakdown as `sumMapIf([value], [1], classified)` = (values, counts), with `''` mapped
+//!    to `UNKNOWN`. The funnel is derived from the call-stage breakdown in Rust.
+//!
+//! Every value is a bound query parameter (`{org_id:String}`, `{node_id:String}`,
+//! `{excluded:Array(String)}`, `{start:DateTime64(3, 'UTC')}`, `{end:...}`), sent by the
+//! crate as `param_*` fields; nothing is pasted into the SQL text.
+//!
+//! Quantiles use `quantileExactInclusive` (linear interpolation between the two nearest
+//! ranks, as numpy's and pandas' default): the median of 4 calls is the mean of the middle two.
+//! ClickHouse's plain `quantileExact` would return the upper one.
+//!
+//! The query also sets `wait_end_of_query=1` (an HTTP option, allowed to read-only users) so
+//! that `X-ClickHouse-Summary` (rows and bytes read) is complete: the result is one row, so
+//! buffering it costs nothing.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::clickhouse::{CallStats, ClickHouse, ClickHouseError, Summary};
+use crate::orgs::Organization;
+
+/// The one query of a report. Parameters: `org_id`, `node_id`, `excluded`, `start`, `end`
+/// (UTC, `[start, end)`). Result: one [`DayCounts`] row.
+pub const DAY_SQL: &str = r#"
+WITH
+  scoped AS (
+    SELECT run_id, sum(duration) AS duration
+    FROM public_sessions
+    WHERE org_id = {org_id:String}
+      AND NOT has({excluded:Array(String)}, user_number)
+      AND run_id IN (
+        SELECT id FROM public_runs
+        WHERE timestamp >= {start:DateTime64(3, 'UTC')} AND timestamp < {end:DateTime64(3, 'UTC')})
+    GROUP BY run_id
+  ),
+  latest AS (
+    SELECT run_id, argMax(flat_data, timestamp) AS flat_data, toUInt8(1) AS has_output
+    FROM public_node_outputs
+    WHERE node_persistent_id = {node_id:String}
+      AND run_id IN (
+        SELECT id FROM public_runs
+        WHERE timestamp >= {start:DateTime64(3, 'UTC')} AND timestamp < {end:DateTime64(3, 'UTC')})
+    GROUP BY run_id
+  ),
+  calls AS (
+    SELECT
+      s.duration AS duration,
+      ifNull(l.has_output, 0) = 1 AS has_output,
+      ifNull(l.flat_data, '') AS data,
+      JSONExtractString(data, 'result.call.call_classification') AS classification,
+      JSONExtractString(data, 'result.call.call_stage') AS call_stage,
+      JSONExtractString(data, 'result.transfer.transfer_reason') AS transfer_reason,
+      JSONExtractRaw(data, 'result.transfer.transfer_success') IN ('true', '"true"') AS transfer_success,
+      JSONExtractString(data, 'result.load.load_status') AS load_status,
+      JSONExtractString(data, 'result.carrier.carrier_qualification') AS carrier_qualification,
+      JSONExtractString(data, 'result.carrier.carrier_end_state') AS carrier_end_state,
+      JSONExtractString(data, 'result.pricing.pricing_notes') AS pricing_notes,
+      classification != '' AS classified
+    FROM scoped AS s
+    LEFT JOIN latest AS l ON l.run_id = s.run_id
+  )
+SELECT
+  count() AS total_calls,
+  sum(duration) AS total_duration_seconds,
+  if(total_calls = 0, 0., quantileExactInclusive(0.5)(duration / 60)) AS median_minutes,
+  if(total_calls = 0, 0., quantileExactInclusive(0.9)(duration / 60)) AS p90_minutes,
+  countIf(has_output) AS runs_with_output,
+  countIf(classified) AS classified_calls,
+  countIf(classified AND classification = 'success') AS success_count,
+  countIf(classified AND classification = 'non_convertible') AS non_convertible_count,
+  countIf(classified AND carrier_qualification = 'NOT_QUALIFIED') AS not_qualified_count,
+  countIf(classified AND (classification = 'non_convertible'
+                          OR carrier_qualification = 'NOT_QUALIFIED')) AS non_convertible_or_not_qualified_count,
+  countIf(classified AND transfer_reason = 'CARRIER_ASKED_FOR_TRANSFER') AS carrier_asked_count,
+  countIf(classified AND transfer_reason = 'READY_TO_BOOK' AND transfer_success) AS transferred_for_booking_count,
+  sumMapIf([if(call_stage = '', 'UNKNOWN', call_stage)], [toUInt64(1)], classified) AS by_call_stage,
+  sumMapIf([classification], [toUInt64(1)], classified) AS by_call_classification,
+  sumMapIf([if(load_status = '', 'UNKNOWN', load_status)], [toUInt64(1)], classified) AS by_load_status,
+  sumMapIf([if(pricing_notes = '', 'UNKNOWN', pricing_notes)], [toUInt64(1)], classified) AS by_pricing_notes,
+  sumMapIf([if(carrier_end_state = '', 'UNKNOWN', carrier_end_state)], [toUInt64(1)], classified) AS by_carrier_end_state
+FROM calls
+"#;
+
+/// One breakdown as ClickHouse's `sumMap` returns it: (values, counts), values sorted
+/// ascending, counts ≥ 1.
+pub type Counts = (Vec<String>, Vec<u64>);
+
+/// The answer of [`DAY_SQL`]: raw counts and sums, before rounding (R, O, C as in the spec).
+#[derive(Debug, Clone, Default, PartialEq, clickhouse::Row, Deserialize)]
+pub struct DayCounts {
+    /// |R|.
+    pub total_calls: u64,
+    /// Σ session `duration` over R, seconds.
+    pub total_duration_seconds: f64,
+    /// Median of per-run minutes over R (0 when R is empty).
+    pub median_minutes: f64,
+    /// 90th percentile of per-run minutes over R (0 when R is empty).
+    pub p90_minutes: f64,
+    /// |O|: runs of R with at least one output of the org's node.
+    pub runs_with_output: u64,
+    /// |C|.
+    pub classified_calls: u64,
+    /// #(C: classification = `success`).
+    pub success_count: u64,
+    /// #(C: classification = `non_convertible`).
+    pub non_convertible_count: u64,
+    /// #(C: carrier_qualification = `NOT_QUALIFIED`).
+    pub not_qualified_count: u64,
+    /// #(C: classification = `non_convertible` OR carrier_qualification = `NOT_QUALIFIED`).
+    pub non_convertible_or_not_qualified_count: u64,
+    /// #(C: transfer_reason = `CARRIER_ASKED_FOR_TRANSFER`).
+    pub carrier_asked_count: u64,
+    /// #(C: transfer_reason = `READY_TO_BOOK` AND transfer_success = true).
+    pub transferred_for_booking_count: u64,
+    /// Breakdowns over C (missing/empty → `UNKNOWN`).
+    pub by_call_stage: Counts,
+    pub by_call_classification: Counts,
+    pub by_load_status: Counts,
+    pub by_pricing_notes: Counts,
+    pub by_carrier_end_state: Counts,
+}
+
+/// A UTC instant as a `DateTime64(3, 'UTC')` query parameter: `YYYY-MM-DD hh:mm:ss.sss`.
+pub fn datetime_param(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S%.3f").to_string()
+}
+
+/// Runs [`DAY_SQL`] for `org` over `[start, end)` (UTC): one round trip, retried only on
+/// transient failures (see [`crate::clickhouse`]). Returns the counts and what the call cost.
+///
+/// Errors: [`ClickHouseError`]; a node id or org id without data is not an error (all zeros).
+pub async fn fetch_day(
+    ch: &ClickHouse,
+    org: &Organization,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<(DayCounts, CallStats), ClickHouseError> {
+    let (start, end) = (datetime_param(start), datetime_param(end));
+    ch.run(|client| {
+        let query = client
+            .query_raw(DAY_SQL)
+            .with_setting("wait_end_of_query", "1")
+            .param("org_id", org.org_id.as_str())
+            .param("node_id", org.node_persistent_id.as_str())
+            .param("excluded", &org.excluded_numbers)
+            .param("start", start.as_str())
+            .param("end", end.as_str());
+        async move {
+            let mut cursor = query.fetch::<DayCounts>()?;
+            let row = cursor
+                .next()
+                .await?
+                .ok_or(clickhouse::error::Error::RowNotFound)?;
+            if cursor.next().await?.is_some() {
+                return Err(clickhouse::error::Error::Custom(
+                    "the report query returned more than one row".into(),
+                ));
+            }
+            Ok((row, Summary::from_header(cursor.summary())))
+        }
+    })
+    .await
+}

@@ -1,0 +1,671 @@
+//! The daily report document (`../spec/daily-report.md`, "Report document"; field names are
+//! seed 003's, unchanged) and its computation from one query ([`super::query`]).
+//!
+//! Rules, all from the spec unless said otherwise:
+//! * Window: `[date 00:00, date+1 00:00)` local in the org's zone ([`day_window`]), 23 or 25
+//!   hours on DST days; a day whose midnight does not exist starts after the gap.
+//! * Numbers with decimals are rounded to 2 decimals, half away from zero; a zero denominator
+//!   gives 0, never NaN.
+//! * Breakdowns are over C (runs with a non-empty classification), `{value, count, percentage}`
+//!   sorted by count descending then value ascending; a missing or empty value is `UNKNOWN`,
+//!   unknown values are kept as they are.
+//! * Funnel (this crate's decision, the spec leaves it open): over C, the calls whose
+//!   `call_stage` is one of the seven funnel stages; a call with another stage (`UNKNOWN`,
+//!   an unrecognized value) is visible in the `call_stage` breakdown only. A call at stage s
+//!   reached s and every stage before it; a call at `TRANSFER_SUCCEEDED` or
+//!   `TRANSFER_FAILED` reached `TRANSFER_ATTEMPTED`. The two terminal stages are siblings:
+//!   each one's `drop_off` is `reached(TRANSFER_ATTEMPTED) - reached(itself)` and its
+//!   `drop_off_percent` is relative to `reached(TRANSFER_ATTEMPTED)`. Every other stage's
+//!   drop-off is relative to the stage before it; `GREETING` has none (0).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use super::query::{Counts, DayCounts, fetch_day};
+use crate::clickhouse::{CallStats, ClickHouse, ClickHouseError};
+use crate::failure_analysis::window::local_midnight;
+use crate::orgs::Organization;
+
+/// The version of the document's shape; bump it when a field changes meaning.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The call stages in funnel order (spec, `result.call.call_stage`); the last two are the
+/// siblings that follow `TRANSFER_ATTEMPTED`.
+pub const FUNNEL_STAGES: [&str; 7] = [
+    "GREETING",
+    "LOAD_LOOKUP",
+    "CARRIER_VERIFICATION",
+    "RATE_NEGOTIATION",
+    "TRANSFER_ATTEMPTED",
+    "TRANSFER_SUCCEEDED",
+    "TRANSFER_FAILED",
+];
+
+/// The value a breakdown gives a missing key or an empty string.
+pub const UNKNOWN: &str = "UNKNOWN";
+
+/// One org's report for one local date.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DailyReport {
+    pub date_range: DateRange,
+    pub kpis: Kpis,
+    pub breakdowns: Breakdowns,
+    pub metadata: Metadata,
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+}
+
+/// The local day, as RFC 3339 instants with the zone's offset at each end (they differ on DST
+/// days), e.g. `2025-12-15T00:00:00-06:00` .. `2025-12-16T00:00:00-06:00`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DateRange {
+    /// IANA zone name, e.g. `America/Chicago`.
+    pub tz: String,
+    /// Inclusive start.
+    #[serde(with = "rfc3339_secs")]
+    pub start_date: DateTime<FixedOffset>,
+    /// Exclusive end.
+    #[serde(with = "rfc3339_secs")]
+    pub end_date: DateTime<FixedOffset>,
+}
+
+/// Seed 003's KPIs plus the spec's additions (median, p90, `non_convertible_calls`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Kpis {
+    /// |R|: runs in the window with an org session from a number not excluded.
+    pub total_calls: u64,
+    /// |C|: runs of R whose latest output has a non-empty classification.
+    pub classified_calls: u64,
+    /// Σ duration over R, hours.
+    pub total_duration_hours: f64,
+    /// Σ duration over R / |R|, minutes.
+    pub avg_minutes_per_call: f64,
+    /// 100 · #(C: `success`) / |C|.
+    pub success_rate_percent: f64,
+    /// #(C: `non_convertible` OR `NOT_QUALIFIED`) over |C|.
+    pub non_convertible_calls_with_carrier_not_qualified: Share,
+    /// #(C: carrier_qualification = `NOT_QUALIFIED`) over |C|.
+    pub carrier_not_qualified: Share,
+    /// #(C: transfer_reason = `CARRIER_ASKED_FOR_TRANSFER`) over |C|.
+    pub carrier_transfer_over_total_call_attempts: CarrierAsked,
+    /// #(C: transfer_reason = `READY_TO_BOOK` AND transfer_success) over |C|.
+    pub successfully_transferred_for_booking: TransferredForBooking,
+    /// Median minutes per call over R (linear interpolation between ranks).
+    pub median_minutes_per_call: f64,
+    /// 90th percentile of minutes per call over R.
+    pub p90_minutes_per_call: f64,
+    /// #(C: `non_convertible`) over |C|.
+    pub non_convertible_calls: Share,
+}
+
+/// A count over the classified calls.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Share {
+    pub count: u64,
+    /// |C|.
+    pub total_calls: u64,
+    pub percentage: f64,
+}
+
+/// Seed 003's `carrier_transfer_over_total_call_attempts`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CarrierAsked {
+    pub carrier_asked_count: u64,
+    /// |C|.
+    pub total_call_attempts: u64,
+    pub carrier_asked_percentage: f64,
+}
+
+/// Seed 003's `successfully_transferred_for_booking`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TransferredForBooking {
+    pub successfully_transferred_for_booking_count: u64,
+    /// |C|.
+    pub total_calls: u64,
+    pub successfully_transferred_for_booking_percentage: f64,
+}
+
+/// Distributions over C, and the funnel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Breakdowns {
+    pub call_stage: Vec<BreakdownRow>,
+    pub call_classification: Vec<BreakdownRow>,
+    pub load_status: Vec<BreakdownRow>,
+    pub pricing_notes: Vec<BreakdownRow>,
+    pub carrier_end_state: Vec<BreakdownRow>,
+    /// One step per [`FUNNEL_STAGES`] entry, in that order (zeros on an empty day).
+    pub funnel: Vec<FunnelStep>,
+}
+
+/// One value of a breakdown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BreakdownRow {
+    pub value: String,
+    pub count: u64,
+    /// 100 · count / |C|.
+    pub percentage: f64,
+}
+
+/// One funnel stage (see the module doc for the counting rules).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FunnelStep {
+    pub stage: String,
+    /// Calls that reached at least this stage.
+    pub reached: u64,
+    /// Calls that reached the previous stage but not this one.
+    pub drop_off: u64,
+    /// 100 · drop_off / reached(previous stage).
+    pub drop_off_percent: f64,
+}
+
+/// Who the report is for, when it was made, and what it cost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metadata {
+    pub org_id: String,
+    pub org_name: String,
+    /// RFC 3339 in the org's zone, to the second.
+    #[serde(with = "rfc3339_secs")]
+    pub generated_at: DateTime<FixedOffset>,
+    pub source: Source,
+}
+
+/// The ClickHouse work behind the report.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    /// Wall time of the query, retries included, milliseconds.
+    pub query_ms: u64,
+    /// From `X-ClickHouse-Summary` (0 when the server sends none).
+    pub rows_read: u64,
+    pub bytes_read: u64,
+    /// HTTP requests made, retries included (1 when nothing failed).
+    pub round_trips: u32,
+}
+
+/// `date`'s window in `tz` as UTC instants `[start, end)`: 24 hours, or 23 / 25 on DST days.
+pub fn day_window(date: NaiveDate, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
+    let next = date.succ_opt().expect("a date before 262143-12-31");
+    (local_midnight(date, tz), local_midnight(next, tz))
+}
+
+/// Computes `org`'s report for its local `date` with one ClickHouse query; `now` becomes
+/// `metadata.generated_at`.
+///
+/// Errors: [`ClickHouseError`] (after retries of transient failures). An org whose node or
+/// org id has no data gets a report of zeros, not an error.
+pub async fn generate(
+    ch: &ClickHouse,
+    org: &Organization,
+    date: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<DailyReport, ClickHouseError> {
+    let (start, end) = day_window(date, org.timezone);
+    let started = std::time::Instant::now();
+    let (counts, stats) = fetch_day(ch, org, start, end).await?;
+    let query_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    tracing::debug!(org_id = %org.org_id, %date, query_ms, round_trips = stats.round_trips,
+        total_calls = counts.total_calls, "daily report computed");
+    Ok(build(org, date, &counts, stats, query_ms, now))
+}
+
+/// The document for `counts` (pure: no I/O). `stats` and `query_ms` fill `metadata.source`.
+pub fn build(
+    org: &Organization,
+    date: NaiveDate,
+    counts: &DayCounts,
+    stats: CallStats,
+    query_ms: u64,
+    now: DateTime<Utc>,
+) -> DailyReport {
+    let tz = org.timezone;
+    let (start, end) = day_window(date, tz);
+    let n = counts.total_calls;
+    let c = counts.classified_calls;
+    let seconds = finite(counts.total_duration_seconds);
+    let share = |count| Share {
+        count,
+        total_calls: c,
+        percentage: percent(count, c),
+    };
+    DailyReport {
+        date_range: DateRange {
+            tz: tz.name().to_string(),
+            start_date: start.with_timezone(&tz).fixed_offset(),
+            end_date: end.with_timezone(&tz).fixed_offset(),
+        },
+        kpis: Kpis {
+            total_calls: n,
+            classified_calls: c,
+            total_duration_hours: round2(seconds / 3600.0),
+            avg_minutes_per_call: if n == 0 {
+                0.0
+            } else {
+                round2(seconds / 60.0 / n as f64)
+            },
+            success_rate_percent: percent(counts.success_count, c),
+            non_convertible_calls_with_carrier_not_qualified: share(
+                counts.non_convertible_or_not_qualified_count,
+            ),
+            carrier_not_qualified: share(counts.not_qualified_count),
+            carrier_transfer_over_total_call_attempts: CarrierAsked {
+                carrier_asked_count: counts.carrier_asked_count,
+                total_call_attempts: c,
+                carrier_asked_percentage: percent(counts.carrier_asked_count, c),
+            },
+            successfully_transferred_for_booking: TransferredForBooking {
+                successfully_transferred_for_booking_count: counts.transferred_for_booking_count,
+                total_calls: c,
+                successfully_transferred_for_booking_percentage: percent(
+                    counts.transferred_for_booking_count,
+                    c,
+                ),
+            },
+            median_minutes_per_call: if n == 0 {
+                0.0
+            } else {
+                round2(finite(counts.median_minutes))
+            },
+            p90_minutes_per_call: if n == 0 {
+                0.0
+            } else {
+                round2(finite(counts.p90_minutes))
+            },
+            non_convertible_calls: share(counts.non_convertible_count),
+        },
+        breakdowns: Breakdowns {
+            call_stage: breakdown(&counts.by_call_stage, c),
+            call_classification: breakdown(&counts.by_call_classification, c),
+            load_status: breakdown(&counts.by_load_status, c),
+            pricing_notes: breakdown(&counts.by_pricing_notes, c),
+            carrier_end_state: breakdown(&counts.by_carrier_end_state, c),
+            funnel: funnel(&counts.by_call_stage),
+        },
+        metadata: Metadata {
+            org_id: org.org_id.clone(),
+            org_name: org.name.clone(),
+            generated_at: now.with_timezone(&tz).fixed_offset(),
+            source: Source {
+                query_ms,
+                rows_read: stats.rows_read,
+                bytes_read: stats.bytes_read,
+                round_trips: stats.round_trips,
+            },
+        },
+        schema_version: SCHEMA_VERSION,
+    }
+}
+
+/// The headline KPIs as blob-metadata-safe strings (keys `[a-z0-9_]`, ASCII values), so that
+/// listing reports needs no report blob: `total_calls`, `classified_calls`,
+/// `success_rate_percent`, `avg_minutes_per_call`, `total_duration_hours`,
+/// `carrier_not_qualified_percent`, `successfully_transferred_percent`, `generated_at`
+/// (RFC 3339, the org's offset), `schema_version`. Numbers print as in the JSON (`12.8`, `0`).
+pub fn summary(report: &DailyReport) -> BTreeMap<String, String> {
+    let k = &report.kpis;
+    [
+        ("total_calls", k.total_calls.to_string()),
+        ("classified_calls", k.classified_calls.to_string()),
+        ("success_rate_percent", k.success_rate_percent.to_string()),
+        ("avg_minutes_per_call", k.avg_minutes_per_call.to_string()),
+        ("total_duration_hours", k.total_duration_hours.to_string()),
+        (
+            "carrier_not_qualified_percent",
+            k.carrier_not_qualified.percentage.to_string(),
+        ),
+        (
+            "successfully_transferred_percent",
+            k.successfully_transferred_for_booking
+                .successfully_transferred_for_booking_percentage
+                .to_string(),
+        ),
+        (
+            "generated_at",
+            rfc3339_secs::format(&report.metadata.generated_at),
+        ),
+        ("schema_version", report.schema_version.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// Rounds to 2 decimals, half away from zero; NaN and infinities become 0.
+pub fn round2(x: f64) -> f64 {
+    if !x.is_finite() {
+        return 0.0;
+    }
+    let r = (x * 100.0).round() / 100.0;
+    if r == 0.0 { 0.0 } else { r }
+}
+
+/// 100 · part / whole, 2 decimals; 0 when `whole` is 0.
+pub fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        round2(100.0 * part as f64 / whole as f64)
+    }
+}
+
+fn finite(x: f64) -> f64 {
+    if x.is_finite() { x } else { 0.0 }
+}
+
+fn breakdown((values, counts): &Counts, classified: u64) -> Vec<BreakdownRow> {
+    let mut rows: Vec<BreakdownRow> = values
+        .iter()
+        .zip(counts)
+        .filter(|(_, n)| **n > 0)
+        .map(|(v, n)| BreakdownRow {
+            value: if v.is_empty() {
+                UNKNOWN.to_string()
+            } else {
+                v.clone()
+            },
+            count: *n,
+            percentage: percent(*n, classified),
+        })
+        .collect();
+    rows.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+    rows
+}
+
+fn funnel((values, counts): &Counts) -> Vec<FunnelStep> {
+    let at = |stage: &str| -> u64 {
+        values
+            .iter()
+            .zip(counts)
+            .filter(|(v, _)| v.as_str() == stage)
+            .map(|(_, n)| *n)
+            .sum()
+    };
+    let at_stage: Vec<u64> = FUNNEL_STAGES.iter().map(|s| at(s)).collect();
+    // reached(i) for the linear part 0..=4 counts every call at i or later, the two
+    // terminal siblings (5, 6) included.
+    let mut reached = [0u64; 7];
+    reached[5] = at_stage[5];
+    reached[6] = at_stage[6];
+    let mut later = at_stage[5] + at_stage[6];
+    for i in (0..5).rev() {
+        later += at_stage[i];
+        reached[i] = later;
+    }
+    FUNNEL_STAGES
+        .iter()
+        .enumerate()
+        .map(|(i, stage)| {
+            let previous = match i {
+                0 => None,
+                5 | 6 => Some(reached[4]),
+                _ => Some(reached[i - 1]),
+            };
+            let drop_off = previous.map_or(0, |p| p.saturating_sub(reached[i]));
+            FunnelStep {
+                stage: stage.to_string(),
+                reached: reached[i],
+                drop_off,
+                drop_off_percent: previous.map_or(0.0, |p| percent(drop_off, p)),
+            }
+        })
+        .collect()
+}
+
+/// RFC 3339 to the second with the instant's own offset (`-06:00`, `+05:30`, `+00:00`).
+pub mod rfc3339_secs {
+    use chrono::{DateTime, FixedOffset, SecondsFormat};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// The text form, e.g. `2025-12-16T06:00:00-06:00`.
+    pub fn format(t: &DateTime<FixedOffset>) -> String {
+        t.to_rfc3339_opts(SecondsFormat::Secs, false)
+    }
+
+    pub fn serialize<S: Serializer>(t: &DateTime<FixedOffset>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<FixedOffset>, D::Error> {
+        let text = String::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn org(tz: Tz) -> Organization {
+        Organization {
+            org_id: "01951f56-8c6e-7a93-a971-3d06a81a1ab0".into(),
+            name: "Paul Logistics".into(),
+            node_persistent_id: "019b099d-77fd-7e09-9d2b-cd4c476a0a19".into(),
+            timezone: tz,
+            is_active: true,
+            excluded_numbers: vec!["+19259898099".into()],
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn counts(pairs: &[(&str, u64)]) -> Counts {
+        (
+            pairs.iter().map(|(v, _)| v.to_string()).collect(),
+            pairs.iter().map(|(_, n)| *n).collect(),
+        )
+    }
+
+    #[test]
+    fn windows_follow_dst() {
+        let chicago = chrono_tz::America::Chicago;
+        let (s, e) = day_window(d("2025-03-09"), chicago);
+        assert_eq!(s.to_rfc3339(), "2025-03-09T06:00:00+00:00");
+        assert_eq!((e - s).num_hours(), 23);
+        let (s, e) = day_window(d("2025-11-02"), chicago);
+        assert_eq!(s.to_rfc3339(), "2025-11-02T05:00:00+00:00");
+        assert_eq!((e - s).num_hours(), 25);
+        let (s, _) = day_window(d("2025-05-21"), chrono_tz::Asia::Kolkata);
+        assert_eq!(s.to_rfc3339(), "2025-05-20T18:30:00+00:00");
+    }
+
+    #[test]
+    fn the_seed_sample_numbers_come_out_as_in_the_seed() {
+        // Seed 003's sample: 211 classified calls; 136 / 58 / 28 / 27 of them.
+        let c = DayCounts {
+            total_calls: 271,
+            total_duration_seconds: 10.23 * 3600.0,
+            classified_calls: 211,
+            success_count: 32,
+            non_convertible_or_not_qualified_count: 136,
+            not_qualified_count: 58,
+            carrier_asked_count: 28,
+            transferred_for_booking_count: 27,
+            ..DayCounts::default()
+        };
+        let now: DateTime<Utc> = "2025-12-16T12:00:00Z".parse().unwrap();
+        let r = build(
+            &org(chrono_tz::America::Chicago),
+            d("2025-12-15"),
+            &c,
+            CallStats::default(),
+            5,
+            now,
+        );
+        let k = &r.kpis;
+        assert_eq!(k.total_duration_hours, 10.23);
+        assert_eq!(k.avg_minutes_per_call, 2.26);
+        assert_eq!(k.success_rate_percent, 15.17);
+        assert_eq!(
+            k.non_convertible_calls_with_carrier_not_qualified
+                .percentage,
+            64.45
+        );
+        assert_eq!(k.carrier_not_qualified.percentage, 27.49);
+        assert_eq!(
+            k.carrier_transfer_over_total_call_attempts
+                .carrier_asked_percentage,
+            13.27
+        );
+        assert_eq!(
+            k.successfully_transferred_for_booking
+                .successfully_transferred_for_booking_percentage,
+            12.8
+        );
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            json["date_range"]["start_date"],
+            "2025-12-15T00:00:00-06:00"
+        );
+        assert_eq!(json["date_range"]["end_date"], "2025-12-16T00:00:00-06:00");
+        assert_eq!(
+            json["metadata"]["generated_at"],
+            "2025-12-16T06:00:00-06:00"
+        );
+        assert_eq!(
+            json["kpis"]["successfully_transferred_for_booking"]["successfully_transferred_for_booking_percentage"],
+            12.8
+        );
+        assert_eq!(json["schema_version"], 1);
+        let back: DailyReport = serde_json::from_value(json).unwrap();
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn zeros_never_give_nan() {
+        let now = Utc::now();
+        let r = build(
+            &org(chrono_tz::UTC),
+            d("2025-01-01"),
+            &DayCounts {
+                median_minutes: f64::NAN,
+                p90_minutes: f64::NAN,
+                ..DayCounts::default()
+            },
+            CallStats::default(),
+            0,
+            now,
+        );
+        let text = serde_json::to_string(&r).unwrap();
+        assert!(!text.contains("NaN") && !text.contains("null"), "{text}");
+        assert_eq!(r.kpis.avg_minutes_per_call, 0.0);
+        assert_eq!(r.kpis.median_minutes_per_call, 0.0);
+        assert!(r.breakdowns.call_stage.is_empty());
+        assert_eq!(r.breakdowns.funnel.len(), 7);
+        assert!(
+            r.breakdowns
+                .funnel
+                .iter()
+                .all(|s| s.reached == 0 && s.drop_off == 0)
+        );
+        assert_eq!(
+            r.date_range.start_date.to_rfc3339(),
+            "2025-01-01T00:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn breakdowns_sort_by_count_then_value() {
+        let rows = breakdown(&counts(&[("b", 2), ("a", 2), ("", 1), ("c", 5)]), 10);
+        let got: Vec<(&str, u64, f64)> = rows
+            .iter()
+            .map(|r| (r.value.as_str(), r.count, r.percentage))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("c", 5, 50.0),
+                ("a", 2, 20.0),
+                ("b", 2, 20.0),
+                ("UNKNOWN", 1, 10.0)
+            ]
+        );
+    }
+
+    #[test]
+    fn funnel_counts_siblings_against_transfer_attempted() {
+        // 10 calls: 1 GREETING, 2 RATE_NEGOTIATION, 1 TRANSFER_ATTEMPTED, 4 SUCCEEDED,
+        // 2 FAILED, plus 3 UNKNOWN stages (not in the funnel).
+        let f = funnel(&counts(&[
+            ("GREETING", 1),
+            ("RATE_NEGOTIATION", 2),
+            ("TRANSFER_ATTEMPTED", 1),
+            ("TRANSFER_FAILED", 2),
+            ("TRANSFER_SUCCEEDED", 4),
+            ("UNKNOWN", 3),
+        ]));
+        let got: Vec<(&str, u64, u64, f64)> = f
+            .iter()
+            .map(|s| (s.stage.as_str(), s.reached, s.drop_off, s.drop_off_percent))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("GREETING", 10, 0, 0.0),
+                ("LOAD_LOOKUP", 9, 1, 10.0),
+                ("CARRIER_VERIFICATION", 9, 0, 0.0),
+                ("RATE_NEGOTIATION", 9, 0, 0.0),
+                ("TRANSFER_ATTEMPTED", 7, 2, 22.22),
+                ("TRANSFER_SUCCEEDED", 4, 3, 42.86),
+                ("TRANSFER_FAILED", 2, 5, 71.43),
+            ]
+        );
+    }
+
+    #[test]
+    fn rounding_is_half_away_from_zero_and_never_negative_zero() {
+        assert_eq!(round2(1.005_000_1), 1.01);
+        assert_eq!(round2(-0.001), 0.0);
+        assert!(round2(-0.001).is_sign_positive());
+        assert_eq!(percent(1, 3), 33.33);
+        assert_eq!(percent(2, 3), 66.67);
+        assert_eq!(percent(5, 0), 0.0);
+    }
+
+    #[test]
+    fn summary_keys_are_metadata_safe() {
+        let now: DateTime<Utc> = "2025-12-16T12:00:00Z".parse().unwrap();
+        let r = build(
+            &org(chrono_tz::Asia::Kolkata),
+            d("2025-12-15"),
+            &DayCounts {
+                total_calls: 3,
+                classified_calls: 2,
+                success_count: 1,
+                ..DayCounts::default()
+            },
+            CallStats::default(),
+            0,
+            now,
+        );
+        let s = summary(&r);
+        let keys: Vec<&str> = s.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            vec![
+                "avg_minutes_per_call",
+                "carrier_not_qualified_percent",
+                "classified_calls",
+                "generated_at",
+                "schema_version",
+                "success_rate_percent",
+                "successfully_transferred_percent",
+                "total_calls",
+                "total_duration_hours",
+            ]
+        );
+        for (k, v) in &s {
+            assert!(
+                k.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            );
+            assert!(v.is_ascii() && !v.is_empty(), "{k}={v}");
+        }
+        assert_eq!(s["success_rate_percent"], "50");
+        assert_eq!(s["generated_at"], "2025-12-16T17:30:00+05:30");
+    }
+}
