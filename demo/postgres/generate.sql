@@ -25,7 +25,7 @@
 --     pinned users: #7 "Rahul Verma" fails 100 %, #8 "Priya Nair" 0 % (both with plenty of sessions).
 --     Users #1-#6 carry the names and rates of the old tool's sample (Anushka 50 %, Jahanvi 33 %,
 --     Akhilesh 26 %, Adit Lal 25 %, Ayush 19 %, Vishnu Vardhan 27 %).
---     A two-hour telephony "outage" (14:00-16:00 IST, 12 days before end_date) fails >= 85 %
+--     A two-hour telephony "outage" (14:00-16:00 IST, 11 days before end_date) fails >= 85 %
 --     of the sessions of every user whose rate is not exactly 0.
 --   * Names: Indian and US first/last names, unique by construction except on purpose: pairs
 --     (#9 "Ayush" = #5, #11 "Priya Nair" = #8, every user k = 11 mod 150 repeats k-1) and triples
