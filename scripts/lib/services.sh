@@ -11,7 +11,8 @@
 # Every *_up is idempotent: a service that is already up (pid alive, endpoint answering) is reused.
 # Its exports are set in the calling shell and written to $CA_RUN_DIR/services.env, which any other
 # shell can `source`. All state lives under $CA_RUN_DIR (default <repo>/.run, gitignored):
-#   pg/ (data dir; /tmp/call-analytics-pg-$UID-<hash> instead when user postgres cannot reach it), pg.log, azurite.pid|.log, chdb.pid|.log|.stdout,
+#   pg/ (data dir; /tmp/call-analytics-pg-$UID-<hash> instead when user postgres cannot reach it
+#   or the socket path would be too long), pg.log, azurite.pid|.port|.log, chdb.pid|.url|.log|.stdout,
 #   chdb/ (chdb data), env.d/*.env (one fragment per service), services.env (their concatenation).
 # Install steps are cached: tests/azurite `npm ci` runs only when package-lock.json changed
 # (stamp in node_modules), tests/.venv is (re)filled only when tests/chdb_front/requirements.txt
@@ -36,12 +37,17 @@ CA_AZURITE_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K
 # ---------------------------------------------------------------- public functions (caller shell)
 
 pg_up()           { _ca_svc _ca_pg_up "$@"; }
-pg_down()         { _ca_svc _ca_pg_down "$@"; _ca_unset pg; }
+pg_down()         { local rc=0; _ca_svc _ca_pg_down "$@" || rc=$?; _ca_unset pg; return "$rc"; }
 azurite_up()      { _ca_svc _ca_azurite_up "$@"; }
-azurite_down()    { _ca_svc _ca_azurite_down "$@"; _ca_unset azurite; }
+azurite_down()    { local rc=0; _ca_svc _ca_azurite_down "$@" || rc=$?; _ca_unset azurite; return "$rc"; }
 chdb_up()         { _ca_svc _ca_chdb_up "$@"; }
-chdb_down()       { _ca_svc _ca_chdb_down "$@"; _ca_unset chdb; }
-services_down()   { _ca_svc _ca_services_down "$@"; _ca_unset chdb; _ca_unset azurite; _ca_unset pg; }
+chdb_down()       { local rc=0; _ca_svc _ca_chdb_down "$@" || rc=$?; _ca_unset chdb; return "$rc"; }
+services_down()   {
+  local rc=0
+  _ca_svc _ca_services_down "$@" || rc=$?
+  _ca_unset chdb; _ca_unset azurite; _ca_unset pg
+  return "$rc"
+}
 services_status() { _ca_svc _ca_services_status; }
 
 # Run an implementation in a fresh strict bash, then load the exports into the caller.

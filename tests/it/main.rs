@@ -3,6 +3,7 @@
 //! The services are started by `scripts/test`, which exports their addresses; each test makes
 //! its own database and container.
 
+mod daily_report;
 mod failure_analysis;
 mod helpers;
 mod host_protocol;
