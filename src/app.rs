@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::clickhouse::ClickHouse;
 use crate::configuration::Settings;
 use crate::storage::Storage;
 
@@ -16,6 +17,8 @@ pub struct Inner {
     /// PostgreSQL pool; `None` when `DB_URL` is unset (failure analysis then answers 503).
     pub pg: Option<deadpool_postgres::Pool>,
     pub storage: Storage,
+    /// ClickHouse client; `None` when `CLICKHOUSE_URL` is unset (reports then answer 503).
+    pub clickhouse: Option<ClickHouse>,
 }
 
 impl std::ops::Deref for App {
@@ -34,11 +37,31 @@ impl App {
             None => None,
         };
         let storage = Storage::connect(&settings.storage).await?;
-        tracing::info!(storage = %storage.describe(), postgres = pg.is_some(), "clients ready");
+        let clickhouse = settings
+            .clickhouse
+            .as_ref()
+            .map(ClickHouse::new)
+            .transpose()?;
+        if let Some(default_org) = &settings.default_org {
+            match crate::orgs::ensure_default(&storage, default_org, chrono::Utc::now()).await {
+                Ok(true) => {
+                    tracing::info!(org_id = %default_org.org_id, "default organization created")
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "default organization not ensured"),
+            }
+        }
+        tracing::info!(
+            storage = %storage.describe(),
+            postgres = pg.is_some(),
+            clickhouse = clickhouse.is_some(),
+            "clients ready"
+        );
         Ok(App(Arc::new(Inner {
             settings,
             pg,
             storage,
+            clickhouse,
         })))
     }
 }

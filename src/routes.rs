@@ -12,6 +12,8 @@ pub enum RouteId {
     Ready,
     /// `POST /api/failure_analysis`.
     FailureAnalysis,
+    /// `POST /daily_report_timer`: the timer trigger (invocation protocol).
+    DailyReportTimer,
 }
 
 /// One entry of the table.
@@ -39,6 +41,12 @@ pub const ROUTES: &[Route] = &[
         methods: &[Method::POST],
         function: Some("failure_analysis"),
         id: RouteId::FailureAnalysis,
+    },
+    Route {
+        path: "/daily_report_timer",
+        methods: &[Method::POST],
+        function: Some("daily_report_timer"),
+        id: RouteId::DailyReportTimer,
     },
 ];
 

@@ -178,6 +178,7 @@ where
             &serde_json::json!({"status": "ready"}),
         )),
         RouteId::FailureAnalysis => crate::failure_analysis::http::handle(app, &req).await,
+        RouteId::DailyReportTimer => crate::daily_report::timer::handle(app, &req).await,
     }
 }
 

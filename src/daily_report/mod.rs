@@ -4,6 +4,54 @@
 //!   execution through [`crate::clickhouse::ClickHouse`].
 //! * [`report`]: the report document (seed 003's field names), the day window in the org's
 //!   zone, rounding, breakdown order, the funnel, and the summary kept as blob metadata.
+//! * [`snapshots`]: one stored report per (org, date), create-only unless forced.
+//! * [`schedule`]: which (org, date) are due, and generating many of them (the timer's firing,
+//!   backfill) with bounded concurrency and one org's failure isolated from the others.
+//! * [`timer`]: the `daily_report_timer` function (custom-handler invocation protocol).
 
 pub mod query;
 pub mod report;
+pub mod schedule;
+pub mod snapshots;
+pub mod timer;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::app::App;
+use crate::clickhouse::ClickHouseError;
+use crate::orgs::Organization;
+use crate::storage::StorageError;
+use snapshots::Written;
+
+/// Why one (org, date) could not be generated.
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    #[error("ClickHouse is not configured (CLICKHOUSE_URL)")]
+    NoClickHouse,
+    #[error("ClickHouse: {0}")]
+    ClickHouse(#[from] ClickHouseError),
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+}
+
+/// Computes `org`'s report for `date` and stores it (create-only unless `force`). Without
+/// `force`, a date that already has a snapshot is not recomputed.
+pub async fn generate_and_store(
+    app: &App,
+    org: &Organization,
+    date: NaiveDate,
+    force: bool,
+    now: DateTime<Utc>,
+) -> Result<Written, GenerateError> {
+    if !force
+        && snapshots::read(&app.storage, &org.org_id, date)
+            .await?
+            .is_some()
+    {
+        return Ok(Written::Exists);
+    }
+    let ch = app.clickhouse.as_ref().ok_or(GenerateError::NoClickHouse)?;
+    let report = report::generate(ch, org, date, now).await?;
+    let (written, _) = snapshots::write(&app.storage, &org.org_id, date, &report, force).await?;
+    Ok(written)
+}

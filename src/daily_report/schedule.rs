@@ -1,0 +1,198 @@
+//! Which reports are due, and generating a set of them (`../spec/daily-report.md`,
+//! "Schedule"): each org gets yesterday's report (its own local date) once its local time is
+//! past `SCHEDULER_HOUR:SCHEDULER_MINUTE`, and missing days up to `CATCHUP_DAYS` back are
+//! caught up. One org's failure does not stop the others.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use futures::StreamExt;
+use serde::Serialize;
+
+use super::snapshots::{self, Written};
+use crate::app::App;
+use crate::orgs::Organization;
+
+/// The latest local date of `org` whose report is due at `now`: yesterday once local time is
+/// past `at`, else the day before.
+pub fn latest_due(org: &Organization, now: DateTime<Utc>, at: NaiveTime) -> NaiveDate {
+    let local = now.with_timezone(&org.timezone);
+    let yesterday = local.date_naive() - Duration::days(1);
+    if local.time() >= at {
+        yesterday
+    } else {
+        yesterday - Duration::days(1)
+    }
+}
+
+/// The dates a firing at `now` must make sure exist: the `catchup_days` dates ending with
+/// [`latest_due`] (at least one).
+pub fn due_window(
+    org: &Organization,
+    now: DateTime<Utc>,
+    at: NaiveTime,
+    catchup_days: u32,
+) -> (NaiveDate, NaiveDate) {
+    let last = latest_due(org, now, at);
+    (
+        last - Duration::days(i64::from(catchup_days.max(1)) - 1),
+        last,
+    )
+}
+
+/// One failed date.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct Failure {
+    pub date: NaiveDate,
+    pub error: String,
+}
+
+/// What a run did for one org.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
+pub struct OrgRun {
+    pub org_id: String,
+    pub org_name: String,
+    /// Newly stored (or, with `force`, replaced) reports.
+    pub generated: Vec<NaiveDate>,
+    /// Dates that already had a report.
+    pub skipped: Vec<NaiveDate>,
+    pub failed: Vec<Failure>,
+    /// Dates not attempted because the run's deadline came first (resume from here).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub not_attempted: Vec<NaiveDate>,
+}
+
+/// Generates `[from, to]` for each org: dates with a snapshot are skipped (one listing per
+/// org) unless `force`; the rest run `concurrency` at a time. No task starts after
+/// `deadline`. `progress(done, total)` is called as tasks finish.
+pub async fn generate_range(
+    app: &App,
+    orgs: &[Organization],
+    range: impl Fn(&Organization) -> (NaiveDate, NaiveDate),
+    force: bool,
+    concurrency: usize,
+    deadline: Option<Instant>,
+    progress: impl Fn(usize, usize),
+) -> Vec<OrgRun> {
+    let now = Utc::now();
+    let mut runs: BTreeMap<String, OrgRun> = BTreeMap::new();
+    let mut tasks: Vec<(Organization, NaiveDate)> = Vec::new();
+    for org in orgs {
+        let run = runs.entry(org.org_id.clone()).or_insert_with(|| OrgRun {
+            org_id: org.org_id.clone(),
+            org_name: org.name.clone(),
+            ..OrgRun::default()
+        });
+        let (from, to) = range(org);
+        let existing = if force {
+            Default::default()
+        } else {
+            match snapshots::existing_dates(&app.storage, &org.org_id, from, to).await {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::error!(org_id = %org.org_id, error = %e, "listing reports failed");
+                    run.failed.push(Failure {
+                        date: from,
+                        error: format!("listing reports: {e}"),
+                    });
+                    continue;
+                }
+            }
+        };
+        for date in from.iter_days().take_while(|d| *d <= to) {
+            if existing.contains(&date) {
+                run.skipped.push(date);
+            } else {
+                tasks.push((org.clone(), date));
+            }
+        }
+    }
+    let total = tasks.len();
+    let mut done = 0;
+    progress(0, total);
+    let mut results = futures::stream::iter(tasks)
+        .map(|(org, date)| {
+            let app = app.clone();
+            async move {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return (org, date, None);
+                }
+                let outcome = super::generate_and_store(&app, &org, date, force, now).await;
+                (org, date, Some(outcome))
+            }
+        })
+        .buffer_unordered(concurrency.max(1));
+    while let Some((org, date, outcome)) = results.next().await {
+        let run = runs.get_mut(&org.org_id).expect("every org has a run");
+        match outcome {
+            None => run.not_attempted.push(date),
+            Some(Ok(Written::Exists)) => run.skipped.push(date),
+            Some(Ok(_)) => run.generated.push(date),
+            Some(Err(e)) => {
+                tracing::error!(org_id = %org.org_id, %date, error = %e, "report generation failed");
+                run.failed.push(Failure {
+                    date,
+                    error: e.to_string(),
+                });
+            }
+        }
+        done += 1;
+        progress(done, total);
+    }
+    let mut runs: Vec<OrgRun> = runs.into_values().collect();
+    for run in &mut runs {
+        run.generated.sort();
+        run.skipped.sort();
+        run.failed.sort_by_key(|f| f.date);
+        run.not_attempted.sort();
+    }
+    runs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn org(tz: chrono_tz::Tz) -> Organization {
+        let t = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap();
+        Organization {
+            org_id: "o".into(),
+            name: "o".into(),
+            node_persistent_id: "n".into(),
+            timezone: tz,
+            is_active: true,
+            excluded_numbers: vec![],
+            created_at: t,
+            updated_at: t,
+        }
+    }
+
+    #[test]
+    fn yesterday_is_due_only_after_the_local_hour() {
+        let six = NaiveTime::from_hms_opt(6, 0, 0).unwrap();
+        let chicago = org(chrono_tz::America::Chicago);
+        // 11:59 UTC = 05:59 CST on Dec 16: Dec 15 not yet due.
+        let before = Utc.with_ymd_and_hms(2025, 12, 16, 11, 59, 0).unwrap();
+        assert_eq!(latest_due(&chicago, before, six).to_string(), "2025-12-14");
+        let after = Utc.with_ymd_and_hms(2025, 12, 16, 12, 0, 0).unwrap();
+        assert_eq!(latest_due(&chicago, after, six).to_string(), "2025-12-15");
+        // The same instant is already Dec 16 evening in Kolkata.
+        let kolkata = org(chrono_tz::Asia::Kolkata);
+        assert_eq!(latest_due(&kolkata, before, six).to_string(), "2025-12-15");
+    }
+
+    #[test]
+    fn the_catch_up_window_ends_with_the_latest_due_date() {
+        let six = NaiveTime::from_hms_opt(6, 0, 0).unwrap();
+        let now = Utc.with_ymd_and_hms(2025, 12, 16, 12, 0, 0).unwrap();
+        let (from, to) = due_window(&org(chrono_tz::UTC), now, six, 7);
+        assert_eq!(
+            (from.to_string(), to.to_string()),
+            ("2025-12-09".into(), "2025-12-15".into())
+        );
+        let (from, to) = due_window(&org(chrono_tz::UTC), now, six, 0);
+        assert_eq!(from, to);
+    }
+}

@@ -1,0 +1,147 @@
+//! Report snapshots in storage (Blob Storage replaces seed 003's SQLite `daily_reports`):
+//! one document per (org, local date) at `reports/{org_id}/{YYYY-MM-DD}.json`, with the
+//! headline KPIs in its metadata ([`super::report::summary`]) so listings read no report.
+//!
+//! Writes are create-only (`If-None-Match: *`); an overwrite happens only when forced, and then
+//! only over the version just read (`If-Match`). Two concurrent writers of one (org, date)
+//! therefore leave exactly one whole report.
+
+use std::collections::BTreeSet;
+
+use bytes::Bytes;
+use chrono::NaiveDate;
+
+use super::report::DailyReport;
+use crate::storage::{Condition, Object, Put, Storage, StorageError, Stored};
+
+/// The prefix of an org's reports.
+pub fn org_prefix(org_id: &str) -> String {
+    format!("reports/{org_id}/")
+}
+
+/// The name of one report.
+pub fn name(org_id: &str, date: NaiveDate) -> String {
+    format!("{}{date}.json", org_prefix(org_id))
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Written {
+    /// A new snapshot.
+    Created,
+    /// `force`: the previous snapshot was replaced.
+    Overwritten,
+    /// One already existed and `force` was not set; it was left intact.
+    Exists,
+}
+
+/// Stores `report` for `(org_id, date)`: create-only, or replacing the current version when
+/// `force`. A forced write that races another writer retries over the newer version (the last
+/// forced writer wins; nobody sees a mix).
+pub async fn write(
+    storage: &Storage,
+    org_id: &str,
+    date: NaiveDate,
+    report: &DailyReport,
+    force: bool,
+) -> Result<(Written, Stored), StorageError> {
+    let name = name(org_id, date);
+    let body = Bytes::from(serde_json::to_vec_pretty(report).expect("report serializes"));
+    let mut put = Put::new("application/json");
+    put.metadata = super::report::summary(report);
+    put.condition = Condition::IfNotExists;
+    match storage.put(&name, body.clone(), &put).await {
+        Ok(stored) => return Ok((Written::Created, stored)),
+        Err(StorageError::AlreadyExists(_)) if !force => {
+            return Ok((
+                Written::Exists,
+                Stored {
+                    location: name,
+                    etag: String::new(),
+                },
+            ));
+        }
+        Err(StorageError::AlreadyExists(_)) => {}
+        Err(e) => return Err(e),
+    }
+    for _ in 0..3 {
+        let Some(current) = storage.get(&name).await? else {
+            put.condition = Condition::IfNotExists;
+            match storage.put(&name, body.clone(), &put).await {
+                Ok(stored) => return Ok((Written::Created, stored)),
+                Err(StorageError::AlreadyExists(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        put.condition = Condition::IfMatch(current.etag);
+        match storage.put(&name, body.clone(), &put).await {
+            Ok(stored) => return Ok((Written::Overwritten, stored)),
+            Err(StorageError::ConditionFailed(_) | StorageError::NotFound(_)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StorageError::ConditionFailed(name))
+}
+
+/// Reads one snapshot; `Ok(None)` when absent.
+pub async fn read(
+    storage: &Storage,
+    org_id: &str,
+    date: NaiveDate,
+) -> Result<Option<Object>, StorageError> {
+    storage.get(&name(org_id, date)).await
+}
+
+/// The dates of `org_id` that have a snapshot, within `[from, to]` (listing only).
+pub async fn existing_dates(
+    storage: &Storage,
+    org_id: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<BTreeSet<NaiveDate>, StorageError> {
+    let prefix = org_prefix(org_id);
+    let mut dates = BTreeSet::new();
+    let mut continuation = None;
+    loop {
+        let page = storage.list(&prefix, continuation, 5000).await?;
+        dates.extend(
+            page.entries
+                .iter()
+                .filter_map(|e| date_of(&prefix, &e.name))
+                .filter(|d| (from..=to).contains(d)),
+        );
+        match page.next {
+            Some(next) => continuation = Some(next),
+            None => return Ok(dates),
+        }
+    }
+}
+
+/// The date in a snapshot name under `prefix`, if it is one.
+pub fn date_of(prefix: &str, name: &str) -> Option<NaiveDate> {
+    name.strip_prefix(prefix)?
+        .strip_suffix(".json")?
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_dates_round_trip() {
+        let d: NaiveDate = "2025-12-15".parse().unwrap();
+        let n = name("01951f56-8c6e-7a93-a971-3d06a81a1ab0", d);
+        assert_eq!(
+            n,
+            "reports/01951f56-8c6e-7a93-a971-3d06a81a1ab0/2025-12-15.json"
+        );
+        assert_eq!(
+            date_of(&org_prefix("01951f56-8c6e-7a93-a971-3d06a81a1ab0"), &n),
+            Some(d)
+        );
+        assert_eq!(date_of("reports/x/", "reports/x/latest.json"), None);
+    }
+}
