@@ -17,6 +17,73 @@ pub enum Command {
     Serve,
     /// Run the failure analysis once, write its artifacts and print the summary.
     FailureAnalysis(FailureAnalysisArgs),
+    /// Organizations (stored documents).
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// Daily KPI reports from ClickHouse, stored as snapshots.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
+}
+
+/// `handler org …`.
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// List every organization as JSON lines.
+    List,
+    /// Create an organization (fails when the id exists).
+    Create {
+        #[arg(long)]
+        org_id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        node_persistent_id: String,
+        /// IANA zone of its report days (default UTC).
+        #[arg(long)]
+        timezone: Option<String>,
+        /// A caller number (E.164) to leave out of its reports; repeatable.
+        #[arg(long = "exclude")]
+        excluded_numbers: Vec<String>,
+    },
+}
+
+/// `handler report …`.
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Generate one date's report for one org or every active org.
+    Generate {
+        /// Org id (default: every active org).
+        #[arg(long)]
+        org: Option<String>,
+        /// Local date YYYY-MM-DD (default: yesterday in each org's zone).
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+        /// Replace a stored report.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Generate every missing report of a date range (resumable: run it again).
+    Backfill {
+        /// First local date, YYYY-MM-DD.
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Last local date, inclusive.
+        #[arg(long)]
+        to: chrono::NaiveDate,
+        /// Org id (default: every active org).
+        #[arg(long)]
+        org: Option<String>,
+        /// Replace stored reports.
+        #[arg(long)]
+        force: bool,
+        /// Reports generated at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
 }
 
 /// Arguments of `handler failure-analysis` (the request fields of `POST /api/failure_analysis`).

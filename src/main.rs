@@ -7,9 +7,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use call_analytics::app::App;
-use call_analytics::cli::{Cli, Command, FailureAnalysisArgs};
+use call_analytics::cli::{Cli, Command, FailureAnalysisArgs, OrgCommand};
 use call_analytics::configuration::Settings;
 use call_analytics::failure_analysis::{self, AnalysisRequest, Flags};
+use call_analytics::orgs;
 use call_analytics::{server, telemetry};
 
 #[tokio::main]
@@ -42,6 +43,8 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::FailureAnalysis(args) => failure_analysis_once(&app, args).await,
+        Command::Org { command } => org_command(&app, command).await,
+        Command::Report { command } => call_analytics::daily_report::cli::run(&app, command).await,
     }
 }
 
@@ -93,4 +96,43 @@ async fn failure_analysis_once(app: &App, args: FailureAnalysisArgs) -> anyhow::
         }
         Err(e) => Err(e.into()),
     }
+}
+
+async fn org_command(app: &App, command: OrgCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        OrgCommand::List => {
+            for org in orgs::list(&app.storage).await? {
+                println!("{}", serde_json::to_string(&org)?);
+            }
+        }
+        OrgCommand::Create {
+            org_id,
+            name,
+            node_persistent_id,
+            timezone,
+            excluded_numbers,
+        } => {
+            let new = orgs::NewOrganization {
+                org_id,
+                name,
+                node_persistent_id,
+                timezone,
+                is_active: Some(true),
+                excluded_numbers: Some(excluded_numbers),
+            };
+            let org = match new.validate(chrono::Utc::now()) {
+                Ok(org) => org,
+                Err(e) => {
+                    eprintln!("error: {}: {}", e.field.unwrap_or_default(), e.message);
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            match orgs::create(&app.storage, &org).await {
+                Ok(_) => println!("created {} ({})", org.name, org.org_id),
+                Err(orgs::OrgError::Exists(id)) => println!("{id} already exists; left as it is"),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

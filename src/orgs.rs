@@ -342,7 +342,10 @@ mod tests {
         .apply(org.clone(), Utc::now())
         .unwrap();
         assert!(!patched.is_active);
-        assert_eq!((patched.name, patched.timezone), (org.name.clone(), org.timezone));
+        assert_eq!(
+            (patched.name, patched.timezone),
+            (org.name.clone(), org.timezone)
+        );
         let bad = OrgPatch {
             timezone: Some("Nowhere/Land".into()),
             ..Default::default()

@@ -9,6 +9,7 @@
 //!   backfill) with bounded concurrency and one org's failure isolated from the others.
 //! * [`timer`]: the `daily_report_timer` function (custom-handler invocation protocol).
 
+pub mod cli;
 pub mod query;
 pub mod report;
 pub mod schedule;

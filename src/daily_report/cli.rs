@@ -1,0 +1,127 @@
+//! `handler report generate|backfill`: the timer's code path, run by hand, with a progress bar.
+
+use std::process::ExitCode;
+
+use chrono::{Duration, NaiveDate, Utc};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::schedule::{self, OrgRun};
+use crate::app::App;
+use crate::cli::ReportCommand;
+use crate::orgs::{self, Organization};
+
+/// Runs a `report` subcommand; prints what it did. Exit code 1 when any report failed.
+pub async fn run(app: &App, command: ReportCommand) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        app.clickhouse.is_some(),
+        "ClickHouse is not configured: set CLICKHOUSE_URL"
+    );
+    let (orgs, from, to, force, concurrency) = match command {
+        ReportCommand::Generate { org, date, force } => {
+            (select(app, org).await?, date, date, force, 4)
+        }
+        ReportCommand::Backfill {
+            from,
+            to,
+            org,
+            force,
+            concurrency,
+        } => {
+            anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
+            (
+                select(app, org).await?,
+                Some(from),
+                Some(to),
+                force,
+                concurrency,
+            )
+        }
+    };
+    let now = Utc::now();
+    let yesterday =
+        |org: &Organization| now.with_timezone(&org.timezone).date_naive() - Duration::days(1);
+    let range = |org: &Organization| -> (NaiveDate, NaiveDate) {
+        (
+            from.unwrap_or_else(|| yesterday(org)),
+            to.unwrap_or_else(|| yesterday(org)),
+        )
+    };
+    let bar = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} reports {msg}",
+        )
+        .expect("valid template"),
+    );
+    let runs = schedule::generate_range(
+        app,
+        &orgs,
+        range,
+        force,
+        concurrency,
+        None,
+        |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        },
+    )
+    .await;
+    bar.finish_and_clear();
+    print_runs(app, &runs);
+    let failed = runs.iter().any(|r| !r.failed.is_empty());
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The named org (which must exist), or every active org.
+async fn select(app: &App, org_id: Option<String>) -> anyhow::Result<Vec<Organization>> {
+    match org_id {
+        Some(id) => {
+            let id = orgs::parse_uuid(&id, "--org").map_err(|e| anyhow::anyhow!(e.message))?;
+            let (org, _) = orgs::get(&app.storage, &id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no organization {id}"))?;
+            Ok(vec![org])
+        }
+        None => {
+            let all: Vec<_> = orgs::list(&app.storage)
+                .await?
+                .into_iter()
+                .filter(|o| o.is_active)
+                .collect();
+            anyhow::ensure!(
+                !all.is_empty(),
+                "no active organization: set ORG_ID & co, or create one with POST /api/orgs"
+            );
+            Ok(all)
+        }
+    }
+}
+
+fn print_runs(app: &App, runs: &[OrgRun]) {
+    for r in runs {
+        println!(
+            "{} ({}): {} generated, {} already stored, {} failed",
+            r.org_name,
+            r.org_id,
+            r.generated.len(),
+            r.skipped.len(),
+            r.failed.len()
+        );
+        if let (Some(first), Some(last)) = (r.generated.first(), r.generated.last()) {
+            println!("  generated {first} .. {last}");
+        }
+        for f in r.failed.iter().take(5) {
+            println!("  FAILED {}: {}", f.date, f.error);
+        }
+        if r.failed.len() > 5 {
+            println!("  … and {} more failures", r.failed.len() - 5);
+        }
+    }
+    println!(
+        "Reports are in {} under reports/<org_id>/<date>.json",
+        app.storage.describe()
+    );
+}
