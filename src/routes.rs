@@ -14,6 +14,19 @@ pub enum RouteId {
     FailureAnalysis,
     /// `POST /daily_report_timer`: the timer trigger (invocation protocol).
     DailyReportTimer,
+    Health,
+    OpenApi,
+    Reports,
+    ReportsLatest,
+    ReportsGenerate,
+    ReportsBackfill,
+    ReportsLive,
+    ReportsTrend,
+    ReportByDate,
+    Orgs,
+    Org,
+    SchedulerStatus,
+    Dashboard,
 }
 
 /// One entry of the table.
@@ -48,7 +61,50 @@ pub const ROUTES: &[Route] = &[
         function: Some("daily_report_timer"),
         id: RouteId::DailyReportTimer,
     },
+    // reports_http: literal paths before `{date}`.
+    reports("/api/health", &[Method::GET], RouteId::Health),
+    reports("/api/openapi.json", &[Method::GET], RouteId::OpenApi),
+    reports("/api/reports", &[Method::GET], RouteId::Reports),
+    reports(
+        "/api/reports/latest",
+        &[Method::GET],
+        RouteId::ReportsLatest,
+    ),
+    reports(
+        "/api/reports/generate",
+        &[Method::POST],
+        RouteId::ReportsGenerate,
+    ),
+    reports(
+        "/api/reports/backfill",
+        &[Method::POST],
+        RouteId::ReportsBackfill,
+    ),
+    reports("/api/reports/live", &[Method::GET], RouteId::ReportsLive),
+    reports("/api/reports/trend", &[Method::GET], RouteId::ReportsTrend),
+    reports("/api/reports/{date}", &[Method::GET], RouteId::ReportByDate),
+    reports("/api/orgs", &[Method::GET, Method::POST], RouteId::Orgs),
+    reports(
+        "/api/orgs/{org_id}",
+        &[Method::GET, Method::PATCH],
+        RouteId::Org,
+    ),
+    reports(
+        "/api/scheduler/status",
+        &[Method::GET],
+        RouteId::SchedulerStatus,
+    ),
+    reports("/api/dashboard", &[Method::GET], RouteId::Dashboard),
 ];
+
+const fn reports(path: &'static str, methods: &'static [Method], id: RouteId) -> Route {
+    Route {
+        path,
+        methods,
+        function: Some("reports_http"),
+        id,
+    }
+}
 
 /// Why a request matched no route.
 #[derive(Debug, PartialEq, Eq)]

@@ -179,6 +179,7 @@ where
         )),
         RouteId::FailureAnalysis => crate::failure_analysis::http::handle(app, &req).await,
         RouteId::DailyReportTimer => crate::daily_report::timer::handle(app, &req).await,
+        reports => crate::reports_http::handle(app, reports, &req).await,
     }
 }
 

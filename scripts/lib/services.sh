@@ -319,7 +319,9 @@ _ca_pg_down() {
 
 # ---------------------------------------------------------------- Azurite (blob only)
 
-_ca_azurite_install() {
+# Installs are shared by every run dir: one at a time, across run dirs too.
+_ca_azurite_install() { (flock 8; _ca_azurite_install_unlocked) 8>"$CA_REPO/tests/.install.lock"; }
+_ca_azurite_install_unlocked() {
   local dir="$CA_REPO/tests/azurite" want have=""
   [[ -f "$dir/package-lock.json" ]] || _ca_die "$dir/package-lock.json missing"
   want=$(_ca_sha "$dir/package-lock.json")
@@ -395,7 +397,8 @@ _ca_azurite_down() {
 
 # ---------------------------------------------------------------- chdb_front (ClickHouse over HTTP)
 
-_ca_chdb_venv() {
+_ca_chdb_venv() { (flock 8; _ca_chdb_venv_unlocked) 8>"$CA_REPO/tests/.install.lock"; }
+_ca_chdb_venv_unlocked() {
   local venv="$CA_REPO/tests/.venv" req="$CA_REPO/tests/chdb_front/requirements.txt" want have=""
   [[ -f "$req" ]] || _ca_die "$req missing"
   want=$(_ca_sha "$req")
