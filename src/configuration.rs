@@ -49,10 +49,15 @@ pub enum StorageSettings {
         container: String,
     },
     /// `AZURE_STORAGE_ACCOUNT_URL` + managed identity (`AZURE_CLIENT_ID` for a user-assigned one).
+    ///
+    /// Outside Azure (no `IDENTITY_ENDPOINT`, which App Service and Functions set) the
+    /// developer-tools credential is used instead (Azure CLI / Azure Developer CLI login).
     AccountUrl {
         account_url: String,
         client_id: Option<String>,
         container: String,
+        /// `IDENTITY_ENDPOINT` is set: a managed identity is reachable.
+        in_azure: bool,
     },
 }
 
@@ -143,6 +148,7 @@ impl Settings {
                 account_url: url.to_string(),
                 client_id: get("AZURE_CLIENT_ID").map(str::to_string),
                 container,
+                in_azure: get("IDENTITY_ENDPOINT").is_some(),
             }
         } else {
             StorageSettings::Local {

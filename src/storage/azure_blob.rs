@@ -22,7 +22,10 @@ use azure_core::http::{
     ClientOptions, Context, Etag, ExponentialRetryOptions, HttpClientOptions, Request,
     RequestContent, RetryOptions, StatusCode, Transport, Url, new_http_client,
 };
-use azure_identity::{ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId};
+use azure_identity::{
+    DeveloperToolsCredential, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
+    UserAssignedId,
+};
 use azure_storage_blob::models::{
     BlobClientUploadOptions, BlobContainerClientListBlobsOptions, ListBlobsIncludeItem,
 };
@@ -65,6 +68,8 @@ pub enum Auth {
         account_url: Url,
         client_id: Option<String>,
     },
+    /// Outside Azure with an account URL: the developer's `az login` / `azd auth login`.
+    DeveloperTools { account_url: Url },
 }
 
 /// Picks the credential the settings describe, without any I/O.
@@ -81,6 +86,7 @@ pub fn choose_auth(settings: &StorageSettings) -> Result<Auth, StorageError> {
         StorageSettings::AccountUrl {
             account_url,
             client_id,
+            in_azure,
             ..
         } => {
             let bad = |why: &str| StorageError::Config(format!("AZURE_STORAGE_ACCOUNT_URL {why}"));
@@ -98,10 +104,11 @@ pub fn choose_auth(settings: &StorageSettings) -> Result<Auth, StorageError> {
             }
             let url = trim_trailing_slash(url);
             match url.scheme() {
-                "https" => Ok(Auth::ManagedIdentity {
+                "https" if *in_azure => Ok(Auth::ManagedIdentity {
                     account_url: url,
                     client_id: client_id.clone(),
                 }),
+                "https" => Ok(Auth::DeveloperTools { account_url: url }),
                 "http" if is_azurite(&url) => Ok(Auth::SharedKey {
                     account: DEV_ACCOUNT.into(),
                     key: Secret::new(DEV_KEY),
@@ -278,6 +285,13 @@ impl BlobStore {
                     StorageError::Config(format!("managed identity unavailable: {e}"))
                 })?;
                 credential = Some(identity);
+                account_url
+            }
+            Auth::DeveloperTools { account_url } => {
+                let developer = DeveloperToolsCredential::new(None).map_err(|e| {
+                    StorageError::Config(format!("developer-tools credential unavailable: {e}"))
+                })?;
+                credential = Some(developer);
                 account_url
             }
         };
@@ -797,7 +811,22 @@ mod tests {
             account_url: url.into(),
             client_id: Some("cid".into()),
             container: "c".into(),
+            in_azure: true,
         }
+    }
+
+    #[test]
+    fn outside_azure_an_account_url_uses_the_developer_tools_login() {
+        let local = StorageSettings::AccountUrl {
+            account_url: "https://acct.blob.core.windows.net".into(),
+            client_id: None,
+            container: "c".into(),
+            in_azure: false,
+        };
+        assert!(matches!(
+            choose_auth(&local),
+            Ok(Auth::DeveloperTools { .. })
+        ));
     }
 
     fn config_message(r: Result<Auth, StorageError>) -> String {

@@ -393,6 +393,7 @@ async fn blob_store_reaches_azurite_through_an_account_url_with_the_development_
     let settings = StorageSettings::AccountUrl {
         account_url: endpoint,
         client_id: None,
+        in_azure: false,
         container: fresh_container(),
     };
     let store = Storage::connect(&settings)
