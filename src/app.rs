@@ -48,7 +48,19 @@ impl App {
                     tracing::info!(org_id = %default_org.org_id, "default organization created")
                 }
                 Ok(false) => {}
-                Err(e) => tracing::warn!(error = %e, "default organization not ensured"),
+                Err(e) => {
+                    let setting = match &e {
+                        crate::orgs::OrgError::Invalid(api) => match api.field.as_deref() {
+                            Some("org_id") => "ORG_ID",
+                            Some("node_persistent_id") => "BROKER_NODE_PERSISTENT_ID",
+                            Some("timezone") => "DEFAULT_TIMEZONE",
+                            Some("name") => "CLIENT_NAME",
+                            _ => "ORG_ID",
+                        },
+                        _ => "ORG_ID",
+                    };
+                    tracing::warn!(setting, error = %e, "default organization not ensured")
+                }
             }
         }
         tracing::info!(

@@ -70,8 +70,17 @@ pub struct RunResult {
 
 /// Handles `POST /daily_report_timer`.
 pub async fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
-    let invocation: Invocation = serde_json::from_slice(&req.body)
-        .map_err(|e| ApiError::invalid("body", format!("not a custom-handler invocation: {e}")))?;
+    // Only an object is an invocation: serde would also read a struct from a JSON array, and
+    // `[]` (both fields default) would then run the timer.
+    let not_invocation =
+        |why: String| ApiError::invalid("body", format!("not a custom-handler invocation: {why}"));
+    let invocation: Invocation = match serde_json::from_slice::<Value>(&req.body) {
+        Ok(v @ Value::Object(_)) => {
+            serde_json::from_value(v).map_err(|e| not_invocation(e.to_string()))?
+        }
+        Ok(_) => return Err(not_invocation("the body must be a JSON object".into())),
+        Err(e) => return Err(not_invocation(e.to_string())),
+    };
     let timer: TimerInfo = invocation
         .data
         .get("timer")
@@ -113,6 +122,11 @@ pub async fn run(app: &App, now: DateTime<Utc>, is_past_due: bool) -> RunResult 
         }
         Ok(all) => {
             let active: Vec<_> = all.into_iter().filter(|o| o.is_active).collect();
+            if active.is_empty() {
+                tracing::warn!(
+                    "no active organization: nothing to generate (set ORG_ID & co or POST /api/orgs)"
+                );
+            }
             result.orgs = schedule::generate_range(
                 app,
                 &active,
