@@ -121,8 +121,11 @@ pub fn parse_json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T,
         let inner = e.inner();
         let msg = inner.to_string();
         // serde reports an unknown field at its parent's path; the name is in the message.
+        // So is a missing one (the path is then `.`).
         let field = match msg.split('`').nth(1) {
-            Some(name) if msg.starts_with("unknown field") => name.to_string(),
+            Some(name) if msg.starts_with("unknown field") || msg.starts_with("missing field") => {
+                name.to_string()
+            }
             _ => e.path().to_string(),
         };
         if inner.is_syntax() || inner.is_eof() {
@@ -150,6 +153,17 @@ mod tests {
         let e = parse_json_body::<Req>(br#"{"from_date":"2025-01-01","colour":1}"#).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("colour"));
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn missing_field_is_named() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Needs {
+            from: String,
+        }
+        let e = parse_json_body::<Needs>(b"{}").unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("from"));
     }
 
     #[test]

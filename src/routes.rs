@@ -116,16 +116,24 @@ pub enum NoRoute {
 
 /// Finds the route of `method path`; returns its path parameters in order.
 pub fn resolve(method: &Method, path: &str) -> Result<(RouteId, Vec<String>), NoRoute> {
+    // A literal path (`/api/reports/generate`) is never taken by a parameter (`{date}`).
+    let literal = |r: &&Route| !r.path.contains('{');
+    let matching: Vec<(&Route, Vec<String>)> = ROUTES
+        .iter()
+        .filter_map(|r| match_path(r.path, path).map(|p| (r, p)))
+        .collect();
+    let candidates: Vec<_> = if matching.iter().any(|(r, _)| literal(r)) {
+        matching.into_iter().filter(|(r, _)| literal(r)).collect()
+    } else {
+        matching
+    };
     let mut allowed = Vec::new();
-    for route in ROUTES {
-        if let Some(params) = match_path(route.path, path) {
-            if route.methods.contains(method)
-                || (method == Method::HEAD && route.methods.contains(&Method::GET))
-            {
-                return Ok((route.id, params));
-            }
-            allowed.extend(route.methods.iter().cloned());
+    for (route, params) in candidates {
+        let get_as_head = method == Method::HEAD && route.methods.contains(&Method::GET);
+        if route.methods.contains(method) || get_as_head {
+            return Ok((route.id, params));
         }
+        allowed.extend(route.methods.iter().cloned());
     }
     if allowed.is_empty() {
         Err(NoRoute::NotFound)

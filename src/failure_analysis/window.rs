@@ -19,7 +19,11 @@ pub fn parse_zone(name: &str, field: &str) -> Result<Tz, ApiError> {
 
 /// Parses `YYYY-MM-DD`; a 400 naming `field` otherwise.
 pub fn parse_date(value: &str, field: &str) -> Result<NaiveDate, ApiError> {
+    let padded = value.len() == 10 && value.as_bytes()[4] == b'-' && value.as_bytes()[7] == b'-';
     NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .ok()
+        .filter(|_| padded)
+        .ok_or(())
         .map_err(|_| ApiError::invalid(field, format!("{value:?} is not a date YYYY-MM-DD")))
 }
 

@@ -134,7 +134,7 @@ fn group(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -192,9 +192,10 @@ fn missing_ranges(series: &[Day<'_>]) -> Vec<(NaiveDate, NaiveDate)> {
 fn coverage(series: &[Day<'_>], reported: usize) -> String {
     let total = series.len();
     let headline = format!(
-        "<strong>{} of {} have a report</strong>",
+        "<strong>{} of {} {} a report</strong>",
         group(reported as u64),
-        plural(total, "day", "days")
+        plural(total, "day", "days"),
+        if total == 1 { "has" } else { "have" }
     );
     if reported == total || reported == 0 {
         let class = if reported == total {
@@ -440,7 +441,9 @@ fn delta(kpi: &Kpi, current: Option<f64>, previous: Option<(NaiveDate, &DailyRep
     };
     let vs = format!(
         "<span class=\"vs\" title=\"{}\">vs {}</span>",
-        escape(&format!("Change since {date}, the previous day with a report")),
+        escape(&format!(
+            "Change since {date}, the previous day with a report"
+        )),
         escape(&short_date(date))
     );
     let (Some(now), Some(before)) = (current, (kpi.value)(prev)) else {
@@ -730,11 +733,12 @@ fn chart_svg(trend: &Trend, series: &[Day<'_>]) -> String {
         if *p == Point::NoReport {
             let _ = writeln!(
                 s,
-                "<rect class=\"missing\" data-date=\"{}\" fill=\"url(#hatch-{id})\" x=\"{:.1}\" y=\"{CT}\" \
-                 width=\"{:.1}\" height=\"{plot_h:.1}\"/>",
+                "<rect class=\"missing-bg\" x=\"{mx:.1}\" y=\"{CT}\" width=\"{mw:.1}\" height=\"{plot_h:.1}\"/>\
+                 <rect class=\"missing\" data-date=\"{}\" fill=\"url(#hatch-{id})\" x=\"{mx:.1}\" y=\"{CT}\" \
+                 width=\"{mw:.1}\" height=\"{plot_h:.1}\"/>",
                 series[i].date,
-                x(i) + slot * 0.08,
-                slot * 0.84
+                mx = x(i) + slot * 0.08,
+                mw = slot * 0.84
             );
         }
     }
@@ -781,7 +785,11 @@ fn chart_svg(trend: &Trend, series: &[Day<'_>]) -> String {
         let r = (slot * 0.28).clamp(1.2, 2.6);
         for (i, p) in points.iter().enumerate() {
             if let Point::Value(v) = *p {
-                let class = if Some(i) == latest { "dot latest" } else { "dot" };
+                let (class, r) = if Some(i) == latest {
+                    ("dot latest", r.max(3.0))
+                } else {
+                    ("dot", r)
+                };
                 let _ = writeln!(
                     s,
                     "<circle class=\"{class}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"{r:.1}\"/>",
@@ -810,7 +818,9 @@ fn chart_svg(trend: &Trend, series: &[Day<'_>]) -> String {
             s,
             "<text x=\"{lx:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}</text>",
             CH - 5.0,
-            escape(&short_date(series.get(i).map_or(NaiveDate::MIN, |d| d.date)))
+            escape(&short_date(
+                series.get(i).map_or(NaiveDate::MIN, |d| d.date)
+            ))
         );
     }
     // Hover areas last, so they are on top: one full-height column per date.
@@ -897,13 +907,19 @@ fn breakdown_card(title: &str, field: &str, rows: &[BreakdownRow], classified: u
             h,
             "<li><span class=\"v\">{}</span><span class=\"n\">{}</span><span class=\"p\">{}</span>\
              <span class=\"track\" aria-hidden=\"true\"><span style=\"width:{width:.2}%\"></span></span></li>",
-            escape(&row.value),
+            code_html(&row.value),
             group(row.count),
             escape(&with_unit(Unit::Percent, row.percentage))
         );
     }
     h.push_str("</ul>\n</div>\n");
     h
+}
+
+/// A value code such as `AGREEMENT_REACHED_PENDING_CONFIRMATION`, escaped, with a line-break
+/// opportunity after each `_` so long codes wrap on a phone.
+fn code_html(value: &str) -> String {
+    escape(value).replace('_', "_<wbr>")
 }
 
 /// Stages that branch from the one before the previous (the spec's terminal siblings).
@@ -915,11 +931,13 @@ fn funnel_card(steps: &[FunnelStep]) -> String {
     let mut h = String::from(
         "<div class=\"card funnel\">\n<h3>Funnel</h3>\n<p class=\"hint\">Classified calls that \
          reached at least each stage, and the drop-off from the stage before. \
-         TRANSFER_SUCCEEDED and TRANSFER_FAILED both follow TRANSFER_ATTEMPTED.</p>\n",
+         TRANSFER_<wbr>SUCCEEDED and TRANSFER_<wbr>FAILED both follow TRANSFER_<wbr>ATTEMPTED.</p>\n",
     );
     let first = steps.first().map_or(0, |s| s.reached);
     if first == 0 {
-        h.push_str("<p class=\"empty-note\">No calls reached the funnel on this day.</p>\n</div>\n");
+        h.push_str(
+            "<p class=\"empty-note\">No calls reached the funnel on this day.</p>\n</div>\n",
+        );
         return h;
     }
     h.push_str(
@@ -958,7 +976,7 @@ fn funnel_card(steps: &[FunnelStep]) -> String {
             } else {
                 ""
             },
-            escape(&step.stage),
+            code_html(&step.stage),
             group(step.reached)
         );
     }
@@ -984,7 +1002,11 @@ fn breakdowns_section(date: NaiveDate, r: &DailyReport) -> String {
             "call_classification",
             &b.call_classification,
         ),
-        ("Carrier end state", "carrier_end_state", &b.carrier_end_state),
+        (
+            "Carrier end state",
+            "carrier_end_state",
+            &b.carrier_end_state,
+        ),
         ("Call stage", "call_stage", &b.call_stage),
         ("Load status", "load_status", &b.load_status),
         ("Pricing notes", "pricing_notes", &b.pricing_notes),
@@ -999,16 +1021,14 @@ fn breakdowns_section(date: NaiveDate, r: &DailyReport) -> String {
 // Empty state
 
 fn empty_state(org: &Organization, series: &[Day<'_>]) -> String {
-    let body = match (series.first(), series.last()) {
-        (Some(first), Some(last)) => format!(
-            "{{\"org_id\": \"{}\", \"from\": \"{}\", \"to\": \"{}\"}}",
-            org.org_id, first.date, last.date
-        ),
-        _ => format!(
-            "{{\"org_id\": \"{}\", \"from\": \"YYYY-MM-DD\", \"to\": \"YYYY-MM-DD\"}}",
-            org.org_id
-        ),
+    let (from, to) = match (series.first(), series.last()) {
+        (Some(first), Some(last)) => (first.date.to_string(), last.date.to_string()),
+        _ => ("YYYY-MM-DD".to_string(), "YYYY-MM-DD".to_string()),
     };
+    let body = format!(
+        "{{\n  \"org_id\": {},\n  \"from\": \"{from}\",\n  \"to\": \"{to}\"\n}}",
+        serde_json::Value::from(org.org_id.as_str())
+    );
     format!(
         "<section class=\"card empty\">\n<h2>No reports for this period yet</h2>\n\
          <p>Daily reports appear here after the report timer runs: each morning, shortly after the \
@@ -1073,14 +1093,15 @@ mod tests {
 
     /// Splits `total` by weights (jittered), the last value taking the remainder.
     fn split(total: u64, weights: &[(&str, f64)], rng: &mut Lcg) -> Counts {
-        let sum: f64 = weights.iter().map(|w| w.1).sum();
+        let jittered: Vec<f64> = weights.iter().map(|w| rng.jitter(w.1, 0.2)).collect();
+        let sum: f64 = jittered.iter().sum();
         let mut left = total;
         let mut counts = Vec::new();
-        for (i, (_, w)) in weights.iter().enumerate() {
+        for (i, w) in jittered.iter().enumerate() {
             let n = if i + 1 == weights.len() {
                 left
             } else {
-                ((total as f64 * rng.jitter(*w / sum, 0.2)).round() as u64).min(left)
+                ((total as f64 * w / sum).round() as u64).min(left)
             };
             left -= n;
             counts.push(n);
@@ -1100,7 +1121,9 @@ mod tests {
     fn synthetic(date: NaiveDate, rng: &mut Lcg) -> DailyReport {
         use chrono::Datelike;
         let weekend = date.weekday().number_from_monday() >= 6;
-        let total = rng.jitter(if weekend { 110.0 } else { 265.0 }, 0.18).round() as u64;
+        let total = rng
+            .jitter(if weekend { 110.0 } else { 265.0 }, 0.18)
+            .round() as u64;
         let classified = (total as f64 * rng.jitter(0.78, 0.06)).round() as u64;
         let by_class = split(
             classified,
@@ -1130,8 +1153,7 @@ mod tests {
             non_convertible_or_not_qualified_count: (non_convertible + not_qualified / 3)
                 .min(classified),
             carrier_asked_count: (classified as f64 * rng.jitter(0.13, 0.25)).round() as u64,
-            transferred_for_booking_count: (success as f64 * rng.jitter(0.85, 0.1)).round()
-                as u64,
+            transferred_for_booking_count: (success as f64 * rng.jitter(0.85, 0.1)).round() as u64,
             by_call_stage: split(
                 classified,
                 &[
@@ -1181,7 +1203,12 @@ mod tests {
                 rng,
             ),
         };
-        let generated = date.succ_opt().unwrap().and_hms_opt(12, 0, 0).unwrap().and_utc();
+        let generated = date
+            .succ_opt()
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap()
+            .and_utc();
         build(
             &org("Paul Logistics"),
             date,
@@ -1237,9 +1264,7 @@ mod tests {
 
     /// The tile of one KPI.
     fn tile_of<'h>(html: &'h str, field: &str) -> &'h str {
-        let start = html
-            .find(&format!("data-kpi=\"{field}\""))
-            .expect("tile");
+        let start = html.find(&format!("data-kpi=\"{field}\"")).expect("tile");
         let end = start + html[start..].find("</div>\n").unwrap();
         &html[start..end]
     }
@@ -1248,7 +1273,10 @@ mod tests {
     fn a_full_page_has_every_part() {
         let html = render(&org("Paul Logistics"), &sample(), now());
         assert!(html.starts_with("<!DOCTYPE html>"));
-        assert!(!html.contains("{{") && !html.contains("}}"), "unfilled placeholder");
+        assert!(
+            !html.contains("{{") && !html.contains("}}"),
+            "unfilled placeholder"
+        );
         assert!(html.contains("<h1>Paul Logistics</h1>"));
         assert!(html.contains("America/Chicago"));
         assert!(html.contains("2025-11-16 to 2025-12-15 (30 days)"));
@@ -1269,14 +1297,18 @@ mod tests {
         let mut days = period(5, &[]);
         let r = days[4].1.as_mut().unwrap();
         r.breakdowns.call_classification[0].value = EVIL.into();
-        r.breakdowns.funnel[2].stage = "<b>stage</b>".into();
+        r.breakdowns.funnel[2].stage = "<marquee>stage</marquee>".into();
         r.metadata.org_name = EVIL.into();
-        let html = render(&org(&format!("{EVIL} {{{{content}}}} & \"Co\"")), &days, now());
+        let html = render(
+            &org(&format!("{EVIL} {{{{content}}}} & \"Co\"")),
+            &days,
+            now(),
+        );
         assert!(!html.contains("<img"));
         assert!(!html.contains("<script"));
-        assert!(!html.contains("<b>"));
+        assert!(!html.contains("<marquee"));
         assert!(html.contains("&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;"));
-        assert!(html.contains("&lt;b&gt;stage&lt;/b&gt;"));
+        assert!(html.contains("&lt;marquee&gt;stage&lt;/marquee&gt;"));
         assert!(html.contains("{{content}} &amp; &quot;Co&quot;</h1>"));
         // The placeholder-looking name was not expanded.
         assert_eq!(html.matches("class=\"tiles\"").count(), 1);
@@ -1293,7 +1325,12 @@ mod tests {
         for trend in &TRENDS {
             let svg = chart(&html, trend.kpi.field);
             // One hatched column, at the missing date, in every chart.
-            assert_eq!(svg.matches("class=\"missing\"").count(), 1, "{}", trend.kpi.field);
+            assert_eq!(
+                svg.matches("class=\"missing\"").count(),
+                1,
+                "{}",
+                trend.kpi.field
+            );
             assert!(svg.contains("data-date=\"2025-12-13\""));
             assert!(svg.contains("<title>Sat 2025-12-13: no report</title>"));
         }
@@ -1322,9 +1359,7 @@ mod tests {
         assert!(svg.contains("class=\"line\" d=\"M") && svg.matches('M').count() >= 2);
         // Calls are still drawn that day.
         assert_eq!(
-            chart(&html, "total_calls")
-                .matches("class=\"bar\"")
-                .count(),
+            chart(&html, "total_calls").matches("class=\"bar\"").count(),
             3
         );
     }
@@ -1340,9 +1375,8 @@ mod tests {
         assert!(html.contains("0 of 30 days have a report"));
         assert!(html.contains("after the report timer runs"));
         assert!(html.contains("POST /api/reports/backfill"));
-        assert!(html.contains(
-            "&quot;from&quot;: &quot;2025-11-16&quot;, &quot;to&quot;: &quot;2025-12-15&quot;"
-        ));
+        assert!(html.contains("&quot;from&quot;: &quot;2025-11-16&quot;,\n"));
+        assert!(html.contains("&quot;to&quot;: &quot;2025-12-15&quot;\n}</pre>"));
         assert!(!html.contains("<svg"));
         assert!(!html.contains("class=\"card tile\""));
         assert!(!html.contains("{{"));
@@ -1365,7 +1399,13 @@ mod tests {
             r.kpis.success_rate_percent = calls as f64 / 10.0;
             r.kpis.carrier_not_qualified.percentage = 30.0;
         }
-        days[3].1.as_mut().unwrap().kpis.carrier_not_qualified.percentage = 27.5;
+        days[3]
+            .1
+            .as_mut()
+            .unwrap()
+            .kpis
+            .carrier_not_qualified
+            .percentage = 27.5;
         let html = render(&org("Acme"), &days, now());
         let latest = days[3].0;
         assert!(html.contains(&format!("Latest report · {}", long_date(latest))));
@@ -1378,10 +1418,16 @@ mod tests {
         assert!(t.contains("vs Dec 13"), "{t}");
         let t = tile_of(&html, "success_rate_percent");
         assert!(t.contains("25.00<span class=\"unit\">%</span>"), "{t}");
-        assert!(t.contains("class=\"delta good\"") && t.contains("▲ 7.00 pp"), "{t}");
+        assert!(
+            t.contains("class=\"delta good\"") && t.contains("▲ 7.00 pp"),
+            "{t}"
+        );
         // Lower is better for carriers not qualified.
         let t = tile_of(&html, "carrier_not_qualified");
-        assert!(t.contains("class=\"delta good\"") && t.contains("▼ 2.50 pp"), "{t}");
+        assert!(
+            t.contains("class=\"delta good\"") && t.contains("▼ 2.50 pp"),
+            "{t}"
+        );
         // The breakdowns are the latest report's too.
         assert!(html.contains(&format!("Breakdown · {}", long_date(latest))));
         let classified = days[3].1.as_ref().unwrap().kpis.classified_calls;
@@ -1411,7 +1457,7 @@ mod tests {
         assert_eq!(nice_scale(3.0, true), (3.0, 1.0));
         assert_eq!(nice_scale(271.0, true), (300.0, 100.0));
         assert_eq!(nice_scale(17.3, false), (20.0, 5.0));
-        assert_eq!(nice_scale(2.41, false), (2.5, 1.0).max((2.5, 1.0)));
+        assert_eq!(nice_scale(2.41, false), (3.0, 1.0));
         assert_eq!(nice_scale(98.0, false), (100.0, 25.0));
         assert_eq!(tick_label(2.5, 2.5, Unit::Percent), "2.5%");
         assert_eq!(tick_label(1200.0, 400.0, Unit::Count), "1,200");
@@ -1428,7 +1474,8 @@ mod tests {
 
     /// Writes sample pages to `target/` for a visual check:
     /// `cargo test dashboard_sample -- --ignored`, then open `target/dashboard_sample.html`
-    /// (30 days, 3 without a report) and `target/dashboard_sample_empty.html`.
+    /// (30 days, 3 without a report), `dashboard_sample_90.html` (90 days, the latest missing)
+    /// and `dashboard_sample_empty.html`.
     #[test]
     #[ignore]
     fn write_dashboard_sample() {
@@ -1437,6 +1484,15 @@ mod tests {
         std::fs::write(
             dir.join("dashboard_sample.html"),
             render(&org("Paul Logistics"), &sample(), now()),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("dashboard_sample_90.html"),
+            render(
+                &org("Paul Logistics"),
+                &period(90, &[3, 40, 41, 42, 43, 44, 45, 46, 60, 89]),
+                now(),
+            ),
         )
         .unwrap();
         let empty: Vec<(NaiveDate, Option<DailyReport>)> =

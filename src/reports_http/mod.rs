@@ -158,7 +158,7 @@ async fn listed(
             None => break,
         }
     }
-    rows.sort_by(|a, b| b.date.cmp(&a.date));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.date));
     Ok(rows)
 }
 
@@ -395,6 +395,19 @@ fn runs_status(runs: &[OrgRun]) -> StatusCode {
     }
 }
 
+/// The result of a generation; a 503 (every org failed) also carries the `error` member every
+/// error response has (`../spec/http-api.md`, "Errors").
+fn runs_response(mut body: Value, runs: &[OrgRun]) -> Response {
+    let status = runs_status(runs);
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        body["error"] = json!({
+            "code": "dependency_unavailable",
+            "message": "every report failed; see orgs[].failed",
+        });
+    }
+    json_response(status, &body)
+}
+
 /// `POST /api/reports/generate {org_id?, date?, force?}` (default: yesterday, every active org).
 async fn generate(app: &App, req: &Request) -> Result<Response, ApiError> {
     let body: GenerateBody = parse_json_body(&req.body)?;
@@ -414,7 +427,7 @@ async fn generate(app: &App, req: &Request) -> Result<Response, ApiError> {
         |_, _| {},
     )
     .await;
-    Ok(json_response(runs_status(&runs), &json!({"orgs": runs})))
+    Ok(runs_response(json!({"orgs": runs}), &runs))
 }
 
 /// `POST /api/reports/backfill {org_id?, from, to, force?}`: bounded by [`BACKFILL_BUDGET`];
@@ -454,9 +467,9 @@ async fn backfill(app: &App, req: &Request) -> Result<Response, ApiError> {
         .flat_map(|r| r.not_attempted.iter())
         .min()
         .copied();
-    Ok(json_response(
-        runs_status(&runs),
-        &json!({"from": from, "to": to, "complete": resume_from.is_none(), "resume_from": resume_from, "orgs": runs}),
+    Ok(runs_response(
+        json!({"from": from, "to": to, "complete": resume_from.is_none(), "resume_from": resume_from, "orgs": runs}),
+        &runs,
     ))
 }
 
@@ -531,7 +544,7 @@ async fn patch_org(app: &App, req: &Request) -> Result<Response, ApiError> {
 /// due date, and the last run's result.
 async fn scheduler_status(app: &App) -> Result<Response, ApiError> {
     let expression = app.settings.daily_report_schedule.clone();
-    let next: Vec<DateTime<Utc>> = match expression.parse::<cron::Schedule>() {
+    let next: Vec<DateTime<Utc>> = match cron_expression(&expression).parse::<cron::Schedule>() {
         Ok(s) => s.upcoming(Utc).take(5).collect(),
         Err(_) => vec![],
     };
@@ -556,6 +569,34 @@ async fn scheduler_status(app: &App) -> Result<Response, ApiError> {
             "last_run": last_run,
         }),
     ))
+}
+
+/// An NCRONTAB expression (the Functions timer's: 6 fields, day of week 0-6 from Sunday) in the
+/// `cron` crate's syntax (day of week 1-7 from Sunday): numeric days of week are shifted by
+/// one (the base of a step only: `*/2` keeps its step); names, `*` and `?` are left alone.
+fn cron_expression(ncrontab: &str) -> String {
+    let mut fields: Vec<String> = ncrontab.split_whitespace().map(str::to_string).collect();
+    if fields.len() == 6 {
+        let shift = |base: &str| -> String {
+            base.split('-')
+                .map(|t| match t.parse::<u8>() {
+                    Ok(n @ 0..=6) => (n + 1).to_string(),
+                    Ok(7) => "1".to_string(),
+                    _ => t.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join("-")
+        };
+        fields[5] = fields[5]
+            .split(',')
+            .map(|item| match item.split_once('/') {
+                Some((base, step)) => format!("{}/{step}", shift(base)),
+                None => shift(item),
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+    }
+    fields.join(" ")
 }
 
 // ---------------------------------------------------------------- dashboard, openapi
@@ -589,7 +630,13 @@ async fn dashboard_page(app: &App, req: &Request) -> Result<Response, ApiError> 
             let object = snapshots::read(&app.storage, &org_id, d).await?;
             Ok::<_, StorageError>((
                 d,
-                object.and_then(|o| serde_json::from_slice::<report::DailyReport>(&o.body).ok()),
+                object.and_then(|o| match serde_json::from_slice::<report::DailyReport>(&o.body) {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        tracing::error!(%org_id, date = %d, error = %e, "stored report unreadable; shown as missing");
+                        None
+                    }
+                }),
             ))
         }
     });
@@ -636,5 +683,29 @@ pub async fn handle(
         R::SchedulerStatus => scheduler_status(app).await,
         R::Dashboard => dashboard_page(app, req).await,
         _ => unreachable!("not a reports_http route"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ncrontab_days_of_week_become_the_cron_crates() {
+        assert_eq!(cron_expression("0 0 * * * *"), "0 0 * * * *");
+        // NCRONTAB 1-5 is Monday-Friday; the cron crate counts Sunday as 1.
+        assert_eq!(cron_expression("0 30 6 * * 1-5"), "0 30 6 * * 2-6");
+        assert_eq!(cron_expression("0 0 6 * * 0,6"), "0 0 6 * * 1,7");
+        assert_eq!(cron_expression("0 0 6 * * */2"), "0 0 6 * * */2");
+        assert_eq!(cron_expression("0 0 6 * * Mon-Fri"), "0 0 6 * * Mon-Fri");
+        let monday: DateTime<Utc> = "2025-12-15T00:00:00Z".parse().unwrap();
+        let weekdays: Vec<String> = cron_expression("0 0 6 * * 1-5")
+            .parse::<cron::Schedule>()
+            .unwrap()
+            .after(&monday)
+            .take(6)
+            .map(|t| t.format("%a").to_string())
+            .collect();
+        assert_eq!(weekdays, ["Mon", "Tue", "Wed", "Thu", "Fri", "Mon"]);
     }
 }

@@ -20,8 +20,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-const PAUL_ORG: &str = "01951f56-8c6e-7a93-a971-3d06a81a1ab0";
-const PAUL_NODE: &str = "019b099d-77fd-7e09-9d2b-cd4c476a0a19";
+pub(crate) const PAUL_ORG: &str = "01951f56-8c6e-7a93-a971-3d06a81a1ab0";
+pub(crate) const PAUL_NODE: &str = "019b099d-77fd-7e09-9d2b-cd4c476a0a19";
 const OTHER_NODE: &str = "019b099d-7802-7a31-8c5e-40f2b9d7e118";
 const OTHER_ORG: &str = "01953c2a-41d7-7b8e-b0c4-52e9a7f3d610";
 const OTHER_ORG_NODE: &str = "019b2f61-8a0e-7c3d-a5f2-3e7d9b1c4a82";
@@ -31,7 +31,7 @@ const TEST_LINE: &str = "+19259898099";
 // Rig
 // ---------------------------------------------------------------------------------------
 
-fn clickhouse_url() -> String {
+pub(crate) fn clickhouse_url() -> String {
     std::env::var("CLICKHOUSE_TEST_URL").unwrap_or_else(|_| {
         panic!(
             "CLICKHOUSE_TEST_URL is not set: run the tests with scripts/test, which starts the \
@@ -40,7 +40,7 @@ fn clickhouse_url() -> String {
     })
 }
 
-fn settings(url: &str, database: &str) -> ClickHouseSettings {
+pub(crate) fn settings(url: &str, database: &str) -> ClickHouseSettings {
     ClickHouseSettings {
         url: url.to_string(),
         username: "default".into(),
@@ -100,7 +100,7 @@ impl TestDb {
 
 /// Rows of the four tables, loaded as JSONEachRow.
 #[derive(Default)]
-struct Fixture {
+pub(crate) struct Fixture {
     runs: Vec<Value>,
     sessions: Vec<Value>,
     outputs: Vec<Value>,
@@ -109,7 +109,14 @@ struct Fixture {
 
 impl Fixture {
     /// A run at `ts` (UTC, `YYYY-MM-DD hh:mm:ss.sss`) with one session.
-    fn call(&mut self, run: &str, ts: &str, org: &str, number: &str, seconds: f64) -> &mut Self {
+    pub(crate) fn call(
+        &mut self,
+        run: &str,
+        ts: &str,
+        org: &str,
+        number: &str,
+        seconds: f64,
+    ) -> &mut Self {
         self.run(run, ts);
         self.sessions.push(
             json!({"id": format!("s-{run}"), "run_id": run, "org_id": org,
@@ -133,7 +140,7 @@ impl Fixture {
     }
 
     /// A node output; `data` is the flat JSON object.
-    fn output(&mut self, run: &str, node: &str, ts: &str, data: Value) -> &mut Self {
+    pub(crate) fn output(&mut self, run: &str, node: &str, ts: &str, data: Value) -> &mut Self {
         let n = self.outputs.len();
         self.outputs
             .push(json!({"id": format!("o-{run}-{n}"), "run_id": run,
@@ -141,7 +148,7 @@ impl Fixture {
         self
     }
 
-    async fn load(&mut self, ch: &ClickHouse) {
+    pub(crate) async fn load(&mut self, ch: &ClickHouse) {
         self.nodes.push(
             json!({"id": "n1", "persistent_id": PAUL_NODE, "org_id": PAUL_ORG,
             "name": "Broker agent"}),
@@ -178,7 +185,7 @@ fn flat(pairs: &[(&str, Value)]) -> Value {
 
 /// The usual outcome keys.
 #[allow(clippy::too_many_arguments)]
-fn outcome(
+pub(crate) fn outcome(
     classification: Option<&str>,
     stage: &str,
     reason: Option<&str>,
@@ -343,7 +350,7 @@ fn count_requests(chunk: &[u8], tail: &mut Vec<u8>) -> usize {
 }
 
 /// A port nothing listens on.
-fn closed_port() -> u16 {
+pub(crate) fn closed_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
 }

@@ -4,7 +4,10 @@
 //! its own database and container.
 
 mod daily_report;
+mod daily_report_timer;
 mod failure_analysis;
 mod helpers;
 mod host_protocol;
+mod package;
+mod reports_http;
 mod storage;

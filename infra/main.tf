@@ -1,0 +1,350 @@
+# call-analytics on Azure Functions (custom handler `handler`, see ../host.json).
+#
+# Resources (argument names checked against the azurerm 4.x docs, see README "Sources"):
+#   resource group; user-assigned identity; Log Analytics workspace + workspace-based
+#   Application Insights; host storage account (AzureWebJobsStorage, Flex deployment container);
+#   reports storage account (shared key disabled) + reports container; Key Vault (RBAC) with
+#   the DB_URL / CLICKHOUSE_PASSWORD secrets; service plan; and ONE function app:
+#   azurerm_function_app_flex_consumption for FC1, azurerm_linux_function_app otherwise.
+
+data "azurerm_client_config" "current" {}
+
+locals {
+  is_flex      = var.plan_sku == "FC1"
+  is_elastic   = startswith(var.plan_sku, "EP")
+  is_dedicated = !local.is_flex && !local.is_elastic
+
+  suffix = var.name_suffix != "" ? var.name_suffix : substr(sha1("${data.azurerm_client_config.current.subscription_id}/${var.name_prefix}/${var.location}"), 0, 6)
+
+  names = {
+    resource_group = "rg-${var.name_prefix}"
+    identity       = "id-${var.name_prefix}"
+    log_analytics  = "log-${var.name_prefix}"
+    app_insights   = "appi-${var.name_prefix}"
+    plan           = "asp-${var.name_prefix}"
+    function_app   = "func-${var.name_prefix}-${local.suffix}" # <= 24 chars (host ID limit is 32)
+    host_storage   = "st${var.name_prefix}h${local.suffix}"    # <= 21 chars, lowercase alnum
+    report_storage = "st${var.name_prefix}r${local.suffix}"
+    key_vault      = "kv-${var.name_prefix}-${local.suffix}" # <= 22 chars
+  }
+
+  tags = merge({ app = "call-analytics" }, var.tags)
+
+  has_clickhouse_password = nonsensitive(var.clickhouse_password != "")
+  has_clickhouse          = nonsensitive(var.clickhouse_url != "")
+
+  # Every setting the handler reads (../local.settings.json.example), except:
+  #   FUNCTIONS_CUSTOMHANDLER_PORT / FUNCTIONS_HTTPWORKER_PORT - set by the Functions host;
+  #   AZURE_STORAGE_CONNECTION_STRING - must stay unset, it would win over the managed identity;
+  #   OUTPUT_DIR - only used without a storage account;
+  #   FUNCTIONS_WORKER_RUNTIME / AzureWebJobsStorage / APPLICATIONINSIGHTS_CONNECTION_STRING -
+  #   written by the provider from runtime_name / application_stack, the storage arguments and
+  #   site_config.application_insights_connection_string.
+  handler_settings = {
+    LOG_LEVEL                 = var.log_level
+    LOG_FORMAT                = "json"
+    DB_URL                    = "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault_secret.db_url.versionless_id})"
+    DB_POOL_MAX_SIZE          = tostring(var.db_pool_max_size)
+    MAX_WINDOW_DAYS           = tostring(var.max_window_days)
+    AZURE_STORAGE_ACCOUNT_URL = trimsuffix(azurerm_storage_account.reports.primary_blob_endpoint, "/")
+    AZURE_CLIENT_ID           = azurerm_user_assigned_identity.handler.client_id
+    AZURE_STORAGE_CONTAINER   = azurerm_storage_container.reports.name
+    DEFAULT_TIMEZONE          = var.default_timezone
+    SCHEDULER_HOUR            = tostring(var.scheduler_hour)
+    SCHEDULER_MINUTE          = tostring(var.scheduler_minute)
+    CATCHUP_DAYS              = tostring(var.catchup_days)
+    DAILY_REPORT_SCHEDULE     = var.daily_report_schedule
+  }
+
+  # Optional settings: blank ones are left out so that the handler applies its own default.
+  optional_settings = {
+    for k, v in {
+      START_DATE                = var.start_date
+      END_DATE                  = var.end_date
+      ORG_ID                    = var.org_id
+      BROKER_NODE_PERSISTENT_ID = var.broker_node_persistent_id
+      CLIENT_NAME               = var.client_name
+    } : k => v if v != ""
+  }
+
+  # Sensitive inputs are merged separately so that only these values are masked in plans.
+  clickhouse_settings = local.has_clickhouse ? merge(
+    {
+      CLICKHOUSE_URL                = var.clickhouse_url
+      CLICKHOUSE_USERNAME           = var.clickhouse_username
+      CLICKHOUSE_DATABASE           = var.clickhouse_database
+      CLICKHOUSE_QUERY_TIMEOUT_SECS = tostring(var.clickhouse_query_timeout_secs)
+      CLICKHOUSE_MAX_MEMORY_USAGE   = tostring(var.clickhouse_max_memory_usage)
+    },
+    local.has_clickhouse_password ? {
+      CLICKHOUSE_PASSWORD = "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault_secret.clickhouse_password[0].versionless_id})"
+    } : {}
+  ) : {}
+
+  app_settings = merge(local.handler_settings, local.optional_settings, local.clickhouse_settings)
+}
+
+# --- Resource group, identity, monitoring ----------------------------------------------------
+
+resource "azurerm_resource_group" "main" {
+  name     = local.names.resource_group
+  location = var.location
+  tags     = local.tags
+}
+
+# The handler's identity: AZURE_CLIENT_ID for blob access; also the Key Vault reference
+# identity on Elastic Premium / Dedicated (key_vault_reference_identity_id).
+resource "azurerm_user_assigned_identity" "handler" {
+  name                = local.names.identity
+  resource_group_name = azurerm_resource_group.main.name
+  location            = azurerm_resource_group.main.location
+  tags                = local.tags
+}
+
+resource "azurerm_log_analytics_workspace" "main" {
+  name                = local.names.log_analytics
+  resource_group_name = azurerm_resource_group.main.name
+  location            = azurerm_resource_group.main.location
+  sku                 = "PerGB2018"
+  retention_in_days   = var.log_retention_days
+  tags                = local.tags
+}
+
+# Workspace-based Application Insights (classic, workspace-less resources are retired).
+resource "azurerm_application_insights" "main" {
+  name                = local.names.app_insights
+  resource_group_name = azurerm_resource_group.main.name
+  location            = azurerm_resource_group.main.location
+  workspace_id        = azurerm_log_analytics_workspace.main.id
+  application_type    = "other"
+  tags                = local.tags
+}
+
+# --- Storage ---------------------------------------------------------------------------------
+
+# Host storage: AzureWebJobsStorage (timer schedule monitor, locks, keys) and, on Flex, the
+# deployment-package container. Key-based on purpose: identity-based host storage through
+# azurerm_function_app_flex_consumption is still unreliable (README "Known provider issues").
+resource "azurerm_storage_account" "host" {
+  name                            = local.names.host_storage
+  resource_group_name             = azurerm_resource_group.main.name
+  location                        = azurerm_resource_group.main.location
+  account_kind                    = "StorageV2"
+  account_tier                    = "Standard"
+  account_replication_type        = "LRS"
+  min_tls_version                 = "TLS1_2"
+  https_traffic_only_enabled      = true
+  allow_nested_items_to_be_public = false
+  tags                            = local.tags
+}
+
+# Flex Consumption runs the app from a package kept in this container (one container per app).
+resource "azurerm_storage_container" "deployments" {
+  count                 = local.is_flex ? 1 : 0
+  name                  = "app-package"
+  storage_account_id    = azurerm_storage_account.host.id
+  container_access_type = "private"
+}
+
+# Reports: artifacts of the failure analysis and the daily reports. Entra ID only.
+resource "azurerm_storage_account" "reports" {
+  name                            = local.names.report_storage
+  resource_group_name             = azurerm_resource_group.main.name
+  location                        = azurerm_resource_group.main.location
+  account_kind                    = "StorageV2"
+  account_tier                    = "Standard"
+  account_replication_type        = var.reports_replication_type
+  min_tls_version                 = "TLS1_2"
+  https_traffic_only_enabled      = true
+  allow_nested_items_to_be_public = false
+  shared_access_key_enabled       = false
+  default_to_oauth_authentication = true
+  tags                            = local.tags
+}
+
+# Created here (through Resource Manager) so that the handler's "create if missing" only
+# checks existence, and so that the role below can be scoped to this one container.
+resource "azurerm_storage_container" "reports" {
+  name                  = var.reports_container_name
+  storage_account_id    = azurerm_storage_account.reports.id
+  container_access_type = "private"
+}
+
+resource "azurerm_role_assignment" "handler_reports_blob" {
+  scope                = azurerm_storage_container.reports.resource_manager_id
+  role_definition_name = "Storage Blob Data Contributor"
+  principal_id         = azurerm_user_assigned_identity.handler.principal_id
+  principal_type       = "ServicePrincipal"
+}
+
+# --- Key Vault and secrets -------------------------------------------------------------------
+
+resource "azurerm_key_vault" "main" {
+  name                       = local.names.key_vault
+  resource_group_name        = azurerm_resource_group.main.name
+  location                   = azurerm_resource_group.main.location
+  tenant_id                  = data.azurerm_client_config.current.tenant_id
+  sku_name                   = "standard"
+  rbac_authorization_enabled = true
+  purge_protection_enabled   = var.key_vault_purge_protection
+  soft_delete_retention_days = 30
+  tags                       = local.tags
+}
+
+# Whoever runs Terraform writes the secrets (RBAC vault: no access policies).
+resource "azurerm_role_assignment" "deployer_kv_secrets_officer" {
+  scope                = azurerm_key_vault.main.id
+  role_definition_name = "Key Vault Secrets Officer"
+  principal_id         = data.azurerm_client_config.current.object_id
+}
+
+# Key Vault reference identity of the Elastic Premium / Dedicated app.
+resource "azurerm_role_assignment" "handler_kv_secrets_user" {
+  count                = local.is_flex ? 0 : 1
+  scope                = azurerm_key_vault.main.id
+  role_definition_name = "Key Vault Secrets User"
+  principal_id         = azurerm_user_assigned_identity.handler.principal_id
+  principal_type       = "ServicePrincipal"
+}
+
+# value_wo: write-only, never stored in the state; bump var.secrets_version to rewrite.
+resource "azurerm_key_vault_secret" "db_url" {
+  name             = "db-url"
+  key_vault_id     = azurerm_key_vault.main.id
+  value_wo         = var.postgres_url
+  value_wo_version = var.secrets_version
+  content_type     = "PostgreSQL connection URL (DB_URL)"
+  tags             = local.tags
+
+  depends_on = [azurerm_role_assignment.deployer_kv_secrets_officer]
+}
+
+resource "azurerm_key_vault_secret" "clickhouse_password" {
+  count            = local.has_clickhouse_password ? 1 : 0
+  name             = "clickhouse-password"
+  key_vault_id     = azurerm_key_vault.main.id
+  value_wo         = var.clickhouse_password
+  value_wo_version = var.secrets_version
+  content_type     = "ClickHouse password (CLICKHOUSE_PASSWORD)"
+  tags             = local.tags
+
+  depends_on = [azurerm_role_assignment.deployer_kv_secrets_officer]
+}
+
+# --- Plan and function app -------------------------------------------------------------------
+
+resource "azurerm_service_plan" "main" {
+  name                = local.names.plan
+  resource_group_name = azurerm_resource_group.main.name
+  location            = azurerm_resource_group.main.location
+  os_type             = "Linux"
+  sku_name            = var.plan_sku
+  tags                = local.tags
+}
+
+# Flex Consumption (FC1). The runtime is set by runtime_name/runtime_version ("custom", "1.0"
+# as the Functions stacks API lists it for FC1); FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION
+# and WEBSITE_RUN_FROM_PACKAGE are deprecated on Flex and are not set.
+resource "azurerm_function_app_flex_consumption" "main" {
+  count               = local.is_flex ? 1 : 0
+  name                = local.names.function_app
+  resource_group_name = azurerm_resource_group.main.name
+  location            = azurerm_resource_group.main.location
+  service_plan_id     = azurerm_service_plan.main.id
+
+  runtime_name    = "custom"
+  runtime_version = "1.0"
+
+  # Deployment package container, reached with the host account's key (the provider also
+  # writes AzureWebJobsStorage and DEPLOYMENT_STORAGE_CONNECTION_STRING from it).
+  storage_container_type      = "blobContainer"
+  storage_container_endpoint  = "${azurerm_storage_account.host.primary_blob_endpoint}${azurerm_storage_container.deployments[0].name}"
+  storage_authentication_type = "StorageAccountConnectionString"
+  storage_access_key          = azurerm_storage_account.host.primary_access_key
+
+  instance_memory_in_mb  = var.flex_instance_memory_mb
+  maximum_instance_count = var.flex_maximum_instance_count
+
+  dynamic "always_ready" {
+    for_each = var.flex_always_ready_http > 0 ? [1] : []
+    content {
+      name           = "http"
+      instance_count = var.flex_always_ready_http
+    }
+  }
+
+  # SystemAssigned resolves the Key Vault references (the default reference identity: this
+  # resource has no key_vault_reference_identity_id yet); UserAssigned is AZURE_CLIENT_ID.
+  identity {
+    type         = "SystemAssigned, UserAssigned"
+    identity_ids = [azurerm_user_assigned_identity.handler.id]
+  }
+
+  https_only                                     = true
+  webdeploy_publish_basic_authentication_enabled = false
+
+  app_settings = local.app_settings
+
+  site_config {
+    application_insights_connection_string = azurerm_application_insights.main.connection_string
+    minimum_tls_version                    = "1.2"
+  }
+
+  tags = local.tags
+
+  # The handler checks the reports container when it starts: let the role exist first.
+  depends_on = [azurerm_role_assignment.handler_reports_blob]
+}
+
+resource "azurerm_role_assignment" "flex_kv_secrets_user" {
+  count                = local.is_flex ? 1 : 0
+  scope                = azurerm_key_vault.main.id
+  role_definition_name = "Key Vault Secrets User"
+  principal_id         = azurerm_function_app_flex_consumption.main[0].identity[0].principal_id
+  principal_type       = "ServicePrincipal"
+}
+
+# Elastic Premium (EP*) and Dedicated (B*/S*/P*v3): the classic Linux function app.
+resource "azurerm_linux_function_app" "main" {
+  count               = local.is_flex ? 0 : 1
+  name                = local.names.function_app
+  resource_group_name = azurerm_resource_group.main.name
+  location            = azurerm_resource_group.main.location
+  service_plan_id     = azurerm_service_plan.main.id
+
+  storage_account_name        = azurerm_storage_account.host.name
+  storage_account_access_key  = azurerm_storage_account.host.primary_access_key
+  builtin_logging_enabled     = false
+  functions_extension_version = "~4"
+
+  identity {
+    type         = "UserAssigned"
+    identity_ids = [azurerm_user_assigned_identity.handler.id]
+  }
+  key_vault_reference_identity_id = azurerm_user_assigned_identity.handler.id
+
+  https_only                                     = true
+  ftp_publish_basic_authentication_enabled       = false
+  webdeploy_publish_basic_authentication_enabled = false
+
+  # Premium and Dedicated run zip deployments from the package when this is 1.
+  app_settings = merge(local.app_settings, { WEBSITE_RUN_FROM_PACKAGE = "1" })
+
+  site_config {
+    application_stack {
+      use_custom_runtime = true # FUNCTIONS_WORKER_RUNTIME=custom, written by the provider
+    }
+    application_insights_connection_string = azurerm_application_insights.main.connection_string
+    # Dedicated plans need Always On for timer triggers; Premium must leave it off.
+    always_on           = local.is_dedicated
+    minimum_tls_version = "1.2"
+    ftps_state          = "Disabled"
+  }
+
+  tags = local.tags
+
+  depends_on = [
+    azurerm_role_assignment.handler_reports_blob,
+    azurerm_role_assignment.handler_kv_secrets_user,
+  ]
+}
