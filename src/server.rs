@@ -74,6 +74,11 @@ pub fn error_response(e: &ApiError) -> Response {
     {
         r.headers_mut().insert(header::ALLOW, allow);
     }
+    if e.status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the body is not read: close rather than leave it in the connection.
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     r
 }
 
