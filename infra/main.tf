@@ -30,8 +30,8 @@ locals {
 
   tags = merge({ app = "call-analytics" }, var.tags)
 
-  has_clickhouse_password = nonsensitive(var.clickhouse_password != "")
   has_clickhouse          = nonsensitive(var.clickhouse_url != "")
+  has_clickhouse_password = local.has_clickhouse && nonsensitive(var.clickhouse_password != "")
 
   # Every setting the handler reads (../local.settings.json.example), except:
   #   FUNCTIONS_CUSTOMHANDLER_PORT / FUNCTIONS_HTTPWORKER_PORT - set by the Functions host;

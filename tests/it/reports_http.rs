@@ -1813,3 +1813,82 @@ async fn health_is_503_within_5_s_when_clickhouse_is_down() {
     assert_eq!(h["checks"]["storage"]["status"], "ok");
     drop(silent);
 }
+
+/// The dashboard in a real browser: Debian's Chromium, headless, loads `GET /api/dashboard`
+/// over reports made by a backfill; the page makes no failed request and logs no console
+/// error, and the run leaves a screenshot at `target/test-screenshots/dashboard.png`.
+#[tokio::test]
+async fn dashboard_loads_in_headless_chromium_without_errors_and_is_screenshotted() {
+    let api = start(Ch::Database(database_with_calls().await), None, &[]).await;
+    let backfill = json!({"from": s(days_ago(6)), "to": s(yesterday())}).to_string();
+    let r = api
+        .call(Method::POST, "/api/reports/backfill", Some(backfill), &[])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).exists(),
+        "{chromium} is missing: install Debian's chromium package (.ci/run does)"
+    );
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let shot = shots.join("dashboard.png");
+    let _ = std::fs::remove_file(&shot);
+    let profile = tempfile::tempdir().unwrap();
+    let url = format!("{}/api/dashboard?days=7", api.app.address);
+    let out = tokio::process::Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--window-size=1280,2000",
+            "--virtual-time-budget=3000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(&url)
+        .output()
+        .await
+        .expect("run chromium");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "chromium failed: {log}");
+    let png = std::fs::read(&shot).expect("screenshot written");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "a real screenshot: {} bytes",
+        png.len()
+    );
+    // Console messages and failed loads are logged as `CONSOLE(...)` / `net::ERR_...` lines.
+    let problems: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            l.contains(":CONSOLE")
+                || l.contains("net::ERR_")
+                || l.contains("Failed to load resource")
+        })
+        .collect();
+    assert!(problems.is_empty(), "the page logged errors: {problems:#?}");
+    // The browser asked the handler for the page and nothing else that failed.
+    let handler_log = api.app.log();
+    let requests: Vec<&str> = handler_log
+        .lines()
+        .filter(|l| l.contains(" path="))
+        .collect();
+    assert!(
+        requests
+            .iter()
+            .any(|l| l.contains("path=/api/dashboard") && l.contains("status=200")),
+        "{handler_log}"
+    );
+    assert!(
+        requests.iter().all(|l| l.contains("status=200")),
+        "a request failed: {requests:#?}"
+    );
+}
