@@ -6,6 +6,7 @@
 //! report is one blob read. `generate` and `backfill` run the timer's code path
 //! ([`schedule::generate_range`]), create-only unless `force`.
 
+pub mod access;
 pub mod dashboard;
 pub mod health;
 
@@ -69,18 +70,33 @@ fn from_storage(e: StorageError) -> ApiError {
     storage_error(&e)
 }
 
-/// The org a request is about: `org_id` (query or body), or the only org when one exists.
-async fn resolve_org(app: &App, org_id: Option<&str>) -> Result<Organization, ApiError> {
+/// The orgs the caller may see ([`access::Access`]).
+async fn visible_orgs(app: &App, req: &Request) -> Result<Vec<Organization>, ApiError> {
+    let access = access::Access::of(req)?;
+    let all = orgs::list(&app.storage).await?;
+    Ok(all.into_iter().filter(|o| access.sees(&o.org_id)).collect())
+}
+
+/// The org a request is about: `org_id` (query or body), or the only visible org when there
+/// is one. An org the caller may not see is a 404, as if it did not exist.
+async fn resolve_org(
+    app: &App,
+    req: &Request,
+    org_id: Option<&str>,
+) -> Result<Organization, ApiError> {
     match org_id {
         Some(id) => {
             let id = orgs::parse_uuid(id, "org_id")?;
+            if !access::Access::of(req)?.sees(&id) {
+                return Err(not_found_org(&id));
+            }
             orgs::get(&app.storage, &id)
                 .await?
                 .map(|(o, _)| o)
                 .ok_or_else(|| not_found_org(&id))
         }
         None => {
-            let mut all = orgs::list(&app.storage).await?;
+            let mut all = visible_orgs(app, req).await?;
             match all.len() {
                 1 => Ok(all.remove(0)),
                 0 => Err(ApiError::new(
@@ -172,7 +188,7 @@ fn metadata_value(v: &str) -> Value {
 
 /// `GET /api/reports?org_id=&from=&to=&limit=&before=`: newest first; `next_before` continues.
 async fn list_reports(app: &App, req: &Request) -> Result<Response, ApiError> {
-    let org = resolve_org(app, req.query_param("org_id")).await?;
+    let org = resolve_org(app, req, req.query_param("org_id")).await?;
     let from = date_param(req.query_param("from"), "from")?;
     let to = date_param(req.query_param("to"), "to")?;
     let before = date_param(req.query_param("before"), "before")?;
@@ -220,7 +236,7 @@ fn report_response(
 
 /// `GET /api/reports/latest?org_id=`.
 async fn latest_report(app: &App, req: &Request) -> Result<Response, ApiError> {
-    let org = resolve_org(app, req.query_param("org_id")).await?;
+    let org = resolve_org(app, req, req.query_param("org_id")).await?;
     let newest = listed(app, &org, None, None).await?.into_iter().next();
     let Some(row) = newest else {
         return Err(ApiError::new(
@@ -253,13 +269,13 @@ async fn stored_report(
 /// `GET /api/reports/{date}?org_id=`.
 async fn report_by_date(app: &App, req: &Request) -> Result<Response, ApiError> {
     let date = crate::failure_analysis::window::parse_date(&req.params[0], "date")?;
-    let org = resolve_org(app, req.query_param("org_id")).await?;
+    let org = resolve_org(app, req, req.query_param("org_id")).await?;
     stored_report(app, &org, date).await
 }
 
 /// `GET /api/reports/live?org_id=&date=`: computed from ClickHouse now, not stored.
 async fn live_report(app: &App, req: &Request) -> Result<Response, ApiError> {
-    let org = resolve_org(app, req.query_param("org_id")).await?;
+    let org = resolve_org(app, req, req.query_param("org_id")).await?;
     let date = date_param(req.query_param("date"), "date")?.unwrap_or_else(|| yesterday(&org));
     let ch = app.clickhouse.as_ref().ok_or_else(|| {
         ApiError::new(
@@ -287,7 +303,7 @@ async fn live_report(app: &App, req: &Request) -> Result<Response, ApiError> {
 /// `GET /api/reports/trend?org_id=&period=7d|30d|90d`: the daily series of the main KPIs
 /// from stored reports' metadata, every day present (null where no report).
 async fn trend(app: &App, req: &Request) -> Result<Response, ApiError> {
-    let org = resolve_org(app, req.query_param("org_id")).await?;
+    let org = resolve_org(app, req, req.query_param("org_id")).await?;
     let days: i64 = match req.query_param("period").unwrap_or("30d") {
         "7d" => 7,
         "30d" => 30,
@@ -359,10 +375,14 @@ struct BackfillBody {
 }
 
 /// The orgs a generation is for: the named one, or every active org.
-async fn target_orgs(app: &App, org_id: Option<&str>) -> Result<Vec<Organization>, ApiError> {
+async fn target_orgs(
+    app: &App,
+    req: &Request,
+    org_id: Option<&str>,
+) -> Result<Vec<Organization>, ApiError> {
     match org_id {
-        Some(_) => Ok(vec![resolve_org(app, org_id).await?]),
-        None => Ok(orgs::list(&app.storage)
+        Some(_) => Ok(vec![resolve_org(app, req, org_id).await?]),
+        None => Ok(visible_orgs(app, req)
             .await?
             .into_iter()
             .filter(|o| o.is_active)
@@ -413,7 +433,7 @@ async fn generate(app: &App, req: &Request) -> Result<Response, ApiError> {
     let body: GenerateBody = parse_json_body(&req.body)?;
     let date = date_param(body.date.as_deref(), "date")?;
     require_clickhouse(app)?;
-    let orgs = target_orgs(app, body.org_id.as_deref()).await?;
+    let orgs = target_orgs(app, req, body.org_id.as_deref()).await?;
     let runs = schedule::generate_range(
         app,
         &orgs,
@@ -450,7 +470,7 @@ async fn backfill(app: &App, req: &Request) -> Result<Response, ApiError> {
         ));
     }
     require_clickhouse(app)?;
-    let orgs = target_orgs(app, body.org_id.as_deref()).await?;
+    let orgs = target_orgs(app, req, body.org_id.as_deref()).await?;
     let deadline = Instant::now() + backfill_budget(req);
     let runs = schedule::generate_range(
         app,
@@ -493,15 +513,18 @@ fn org_response(status: StatusCode, org: &Organization, etag: &str) -> Response 
     r
 }
 
-async fn list_orgs(app: &App) -> Result<Response, ApiError> {
+async fn list_orgs(app: &App, req: &Request) -> Result<Response, ApiError> {
     Ok(json_response(
         StatusCode::OK,
-        &json!({"orgs": orgs::list(&app.storage).await?}),
+        &json!({"orgs": visible_orgs(app, req).await?}),
     ))
 }
 
 async fn get_org(app: &App, req: &Request) -> Result<Response, ApiError> {
     let id = orgs::parse_uuid(&req.params[0], "org_id")?;
+    if !access::Access::of(req)?.sees(&id) {
+        return Err(not_found_org(&id));
+    }
     let (org, etag) = orgs::get(&app.storage, &id)
         .await?
         .ok_or_else(|| not_found_org(&id))?;
@@ -509,6 +532,7 @@ async fn get_org(app: &App, req: &Request) -> Result<Response, ApiError> {
 }
 
 async fn create_org(app: &App, req: &Request) -> Result<Response, ApiError> {
+    access::Access::of(req)?.require_admin()?;
     let new: NewOrganization = parse_json_body(&req.body)?;
     let org = new.validate(Utc::now())?;
     let etag = orgs::create(&app.storage, &org).await?;
@@ -518,6 +542,7 @@ async fn create_org(app: &App, req: &Request) -> Result<Response, ApiError> {
 /// `PATCH /api/orgs/{org_id}`: with `If-Match`, only over that version (412 otherwise);
 /// without, over the version just read.
 async fn patch_org(app: &App, req: &Request) -> Result<Response, ApiError> {
+    access::Access::of(req)?.require_admin()?;
     let id = orgs::parse_uuid(&req.params[0], "org_id")?;
     let patch: OrgPatch = parse_json_body(&req.body)?;
     let (org, current) = orgs::get(&app.storage, &id)
@@ -603,7 +628,7 @@ fn cron_expression(ncrontab: &str) -> String {
 
 /// `GET /api/dashboard?org_id=&days=`: the HTML page over the last `days` (default 30) days.
 async fn dashboard_page(app: &App, req: &Request) -> Result<Response, ApiError> {
-    let org = resolve_org(app, req.query_param("org_id")).await?;
+    let org = resolve_org(app, req, req.query_param("org_id")).await?;
     let days: i64 = match req.query_param("days") {
         None => 30,
         Some(d) => d
@@ -677,7 +702,7 @@ pub async fn handle(
         R::ReportsTrend => trend(app, req).await,
         R::ReportByDate => report_by_date(app, req).await,
         R::Orgs if req.method == warp::http::Method::POST => create_org(app, req).await,
-        R::Orgs => list_orgs(app).await,
+        R::Orgs => list_orgs(app, req).await,
         R::Org if req.method == warp::http::Method::PATCH => patch_org(app, req).await,
         R::Org => get_org(app, req).await,
         R::SchedulerStatus => scheduler_status(app).await,

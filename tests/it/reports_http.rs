@@ -1895,3 +1895,77 @@ async fn dashboard_loads_in_headless_chromium_without_errors_and_is_screenshotte
         "a request failed: {requests:#?}"
     );
 }
+
+/// With App Service Authentication's principal, a caller sees only the orgs its roles name.
+#[tokio::test]
+async fn a_principal_sees_only_the_orgs_its_roles_name() {
+    use base64::Engine as _;
+    let api = start(Ch::Unset, None, &[]).await;
+    assert_eq!(api.post("/api/orgs", second_org()).await.status, 201);
+    let principal = |roles: &[&str]| {
+        let claims: Vec<Value> = roles
+            .iter()
+            .map(|r| json!({"typ": "roles", "val": r}))
+            .collect();
+        base64::engine::general_purpose::STANDARD
+            .encode(json!({"auth_typ": "aad", "claims": claims, "role_typ": "roles"}).to_string())
+    };
+    let paul_only = principal(&[&format!("org:{PAUL_ORG}")]);
+    let h = [("X-MS-CLIENT-PRINCIPAL", paul_only.as_str())];
+    let r = api.call(Method::GET, "/api/orgs", None, &h).await;
+    let ids: Vec<&str> = r.json["orgs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["org_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [PAUL_ORG]);
+    let r = api
+        .call(Method::GET, &format!("/api/orgs/{SECOND_ORG}"), None, &h)
+        .await;
+    r.expect_error(404, "org_not_found", None);
+    // With one visible org, org_id may be left out even though two exist.
+    let r = api.call(Method::GET, "/api/reports", None, &h).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["org_id"], PAUL_ORG);
+    let r = api
+        .call(
+            Method::GET,
+            &format!("/api/reports?org_id={SECOND_ORG}"),
+            None,
+            &h,
+        )
+        .await;
+    r.expect_error(404, "org_not_found", None);
+    let r = api
+        .call(
+            Method::POST,
+            "/api/orgs",
+            Some(second_org().to_string()),
+            &h,
+        )
+        .await;
+    r.expect_error(403, "forbidden", None);
+    // The admin role sees everything; no header, too.
+    let admin = principal(&["analytics.admin"]);
+    let r = api
+        .call(
+            Method::GET,
+            "/api/orgs",
+            None,
+            &[("X-MS-CLIENT-PRINCIPAL", admin.as_str())],
+        )
+        .await;
+    assert_eq!(r.json["orgs"].as_array().unwrap().len(), 2);
+    let r = api.get("/api/orgs").await;
+    assert_eq!(r.json["orgs"].as_array().unwrap().len(), 2);
+    let r = api
+        .call(
+            Method::GET,
+            "/api/orgs",
+            None,
+            &[("X-MS-CLIENT-PRINCIPAL", "%%")],
+        )
+        .await;
+    r.expect_error(400, "invalid_field", Some("X-MS-CLIENT-PRINCIPAL"));
+}
