@@ -1246,11 +1246,16 @@ mod tests {
             "href='http",
             "url('http",
             "url(\"http",
-            "<link",
+            "<link rel=\"stylesheet",
             "<img",
         ] {
             assert!(!html.contains(needle), "external reference {needle:?}");
         }
+        // The one link is the inline favicon, which keeps browsers from fetching /favicon.ico.
+        assert_eq!(
+            html.matches("<link").count(),
+            html.matches("<link rel=\"icon\" href=\"data:,\">").count()
+        );
     }
 
     /// The `<svg>` element of one trend chart.
