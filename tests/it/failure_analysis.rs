@@ -536,3 +536,43 @@ async fn the_cli_writes_three_artifacts_to_the_output_folder_and_prints_the_summ
     assert!(files[1].starts_with("user_failure_stats_") && files[1].ends_with(".csv"));
     assert!(files[2].starts_with("user_failure_summary_") && files[2].ends_with(".json"));
 }
+
+#[tokio::test]
+async fn with_log_format_json_every_line_is_json_and_request_lines_carry_the_invocation_id() {
+    let app = TestApp::spawn(Spawn {
+        db_url: Some(fixture_db().await),
+        env: vec![
+            ("LOG_FORMAT".into(), "json".into()),
+            ("LOG_LEVEL".into(), "info".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let r = app
+        .forwarded(
+            reqwest::Method::POST,
+            "/api/failure_analysis",
+            "json-inv-42",
+        )
+        .json(&day())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let log = app.log();
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let of_request: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["message"] == "aggregate query done" || l["message"] == "request")
+        .collect();
+    assert!(of_request.len() >= 2, "{log}");
+    assert!(
+        of_request
+            .iter()
+            .all(|l| l["span"]["invocation_id"] == "json-inv-42"),
+        "{log}"
+    );
+}
