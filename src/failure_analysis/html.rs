@@ -94,7 +94,7 @@ pub fn json_for_script<T: Serialize>(value: &T) -> String {
 
 /// Replaces every `{{name}}` of `template` with its value, in one pass over the template only.
 /// Unknown names are left as they are (a test checks that the template has none).
-fn fill(template: &str, vars: &[(&str, String)]) -> String {
+pub(crate) fn fill(template: &str, vars: &[(&str, String)]) -> String {
     let mut out =
         String::with_capacity(template.len() + vars.iter().map(|v| v.1.len()).sum::<usize>());
     let mut rest = template;

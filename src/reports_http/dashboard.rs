@@ -23,7 +23,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
 use crate::daily_report::report::{BreakdownRow, DailyReport, FunnelStep};
-use crate::failure_analysis::html::escape;
+use crate::failure_analysis::html::{escape, fill};
 use crate::orgs::Organization;
 
 const TEMPLATE: &str = include_str!("dashboard.html");
@@ -101,29 +101,6 @@ pub fn render(
 struct Day<'a> {
     date: NaiveDate,
     report: Option<&'a DailyReport>,
-}
-
-/// Replaces every `{{name}}` of `template` with its value, in one pass over the template only.
-fn fill(template: &str, vars: &[(&str, String)]) -> String {
-    let mut out =
-        String::with_capacity(template.len() + vars.iter().map(|v| v.1.len()).sum::<usize>());
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else {
-            out.push_str(&rest[start..]);
-            return out;
-        };
-        let name = &after[..end];
-        match vars.iter().find(|(k, _)| *k == name) {
-            Some((_, v)) => out.push_str(v),
-            None => out.push_str(&rest[start..start + 2 + end + 2]),
-        }
-        rest = &after[end + 2..];
-    }
-    out.push_str(rest);
-    out
 }
 
 // ---------------------------------------------------------------------------------------------
