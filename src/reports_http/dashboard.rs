@@ -1445,15 +1445,6 @@ mod tests {
         assert_eq!(tick_label(1200.0, 400.0, Unit::Count), "1,200");
     }
 
-    #[test]
-    fn fill_is_single_pass() {
-        let out = fill(
-            "a {{x}} b {{y}} {{unknown}} {{open",
-            &[("x", "{{y}}".into()), ("y", "Y".into())],
-        );
-        assert_eq!(out, "a {{y}} b Y {{unknown}} {{open");
-    }
-
     /// Writes sample pages to `target/` for a visual check:
     /// `cargo test dashboard_sample -- --ignored`, then open `target/dashboard_sample.html`
     /// (30 days, 3 without a report), `dashboard_sample_90.html` (90 days, the latest missing)
