@@ -34,9 +34,11 @@ pub async fn per_user_counts(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> Result<Vec<UserCounts>, tokio_postgres::Error> {
-    let statement = client.prepare_cached(PER_USER_SQL).await?;
+    // An unnamed statement, planned anew for each window: a cached prepared statement switches
+    // to a generic plan after five runs, which cannot see the window's size and loses the
+    // parallel scan (1.8x slower on 3.3M rows; see scripts/bench/failure-analysis).
     let rows = client
-        .query(&statement, &[&start.naive_utc(), &end.naive_utc()])
+        .query(PER_USER_SQL, &[&start.naive_utc(), &end.naive_utc()])
         .await?;
     Ok(rows
         .iter()
