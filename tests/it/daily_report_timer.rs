@@ -1193,3 +1193,127 @@ async fn concurrent_snapshot_writers_have_one_winner() {
         stored.kpis.total_calls.to_string()
     );
 }
+
+/// A TCP proxy to the ClickHouse front that answers any request naming `poison` (an org id,
+/// sent as a `param_org_id` value) with ClickHouse's own error reply (HTTP 500,
+/// `X-ClickHouse-Exception-Code: 60`), and relays every other request unchanged.
+async fn poisoning_proxy(upstream_url: &str, poison: String) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = url::Url::parse(upstream_url).expect("a URL");
+    let upstream = format!(
+        "{}:{}",
+        upstream.host_str().unwrap(),
+        upstream.port_or_known_default().unwrap()
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let (upstream, poison) = (upstream.clone(), poison.clone());
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                    return;
+                };
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                let down = tokio::spawn(async move {
+                    let mut buf = vec![0u8; 65536];
+                    while let Ok(n) = sr.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        // Replies are relayed until the connection is poisoned and closed.
+                        let _ = cw.write_all(&buf[..n]).await;
+                    }
+                    cw
+                });
+                let mut buf = vec![0u8; 65536];
+                while let Ok(n) = cr.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    let chunk = &buf[..n];
+                    if chunk.windows(poison.len()).any(|w| w == poison.as_bytes()) {
+                        // HTTP/1.1 without pipelining: no earlier reply is pending on this connection.
+                        down.abort();
+                        let body = "Code: 60. DB::Exception: Unknown table expression identifier 'public_runs'. (UNKNOWN_TABLE)\n";
+                        let reply = format!(
+                            "HTTP/1.1 500 Internal Server Error\r\nX-ClickHouse-Exception-Code: 60\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                        // The write half went to `down`; answer through a fresh handle of the socket.
+                        let mut client = cr
+                            .reunite(match down.await {
+                                Ok(w) => w,
+                                Err(_) => return,
+                            })
+                            .ok();
+                        if let Some(c) = client.as_mut() {
+                            let _ = c.write_all(reply.as_bytes()).await;
+                            let _ = c.shutdown().await;
+                        }
+                        return;
+                    }
+                    if sw.write_all(chunk).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+/// One org's failing query (a ClickHouse error for its requests only) fails that org alone:
+/// the other org's reports are generated, the run is `partial`, and the invocation succeeds.
+#[tokio::test]
+async fn one_orgs_query_error_does_not_stop_the_others() {
+    let good = OrgDef::new("Working Freight", chrono_tz::UTC);
+    let bad = OrgDef::new("Broken Haulage", chrono_tz::UTC);
+    clear_of_midnight(&[good.tz]).await;
+    let y = good.days_ago(1);
+    let src = Source::new().await;
+    let mut calls = Calls::default();
+    calls
+        .call(&good.id, good.noon(y), 60.0, Some((&good.node, "success")))
+        .call(&bad.id, bad.noon(y), 60.0, Some((&bad.node, "success")));
+    src.load(&calls).await;
+    let proxy = poisoning_proxy(&src.url, bad.id.clone()).await;
+    let app = spawn(handler_env_with_url(&proxy, &src.database, &good, 2)).await;
+    let storage = app.storage().await;
+    orgs::create(&storage, &bad.doc(true))
+        .await
+        .expect("create the failing org");
+
+    let fired = fire(&app, false).await;
+    assert_eq!(fired.status, 200, "{}\nlog:\n{}", fired.body, app.log());
+    let r = fired.result();
+    assert_eq!(r.status, "partial");
+    assert_eq!(org_run(&r, &good).generated, due(&good, 2));
+    assert!(org_run(&r, &good).failed.is_empty());
+    let failed = &org_run(&r, &bad).failed;
+    assert_eq!(
+        failed.iter().map(|f| f.date).collect::<Vec<_>>(),
+        due(&bad, 2)
+    );
+    assert!(
+        failed.iter().all(|f| f.error.contains("ClickHouse")),
+        "{failed:?}"
+    );
+    assert!(
+        failed.iter().all(|f| !f.error.contains("SELECT")),
+        "no SQL in errors: {failed:?}"
+    );
+    assert_eq!(
+        meta(&report_blobs(&storage, &good.id).await[&y], "total_calls"),
+        "1"
+    );
+    assert!(report_blobs(&storage, &bad.id).await.is_empty());
+    assert!(
+        logs(&fired)
+            .iter()
+            .any(|l| l.contains("Broken Haulage") && l.contains("failed 2")),
+        "{:?}",
+        logs(&fired)
+    );
+}
