@@ -202,7 +202,8 @@ pub async fn get(
     }
 }
 
-/// Every org, by `org_id` (one listing, then one read per org: orgs are few).
+/// Every readable org, by `org_id` (one listing, then one read per org: orgs are few). An
+/// unreadable document is logged and skipped.
 pub async fn list(storage: &Storage) -> Result<Vec<Organization>, OrgError> {
     let mut orgs = Vec::new();
     let mut continuation = None;
@@ -219,8 +220,14 @@ pub async fn list(storage: &Storage) -> Result<Vec<Organization>, OrgError> {
             else {
                 continue;
             };
-            if let Some((org, _)) = get(storage, org_id).await? {
-                orgs.push(org);
+            match get(storage, org_id).await {
+                Ok(Some((org, _))) => orgs.push(org),
+                Ok(None) => {}
+                // One unreadable document must not hide every other org (nor stop the timer).
+                Err(OrgError::Corrupt(name, why)) => {
+                    tracing::error!(document = %name, error = %why, "organization document unreadable; skipped")
+                }
+                Err(e) => return Err(e),
             }
         }
         match page.next {

@@ -1317,3 +1317,38 @@ async fn one_orgs_query_error_does_not_stop_the_others() {
         logs(&fired)
     );
 }
+
+/// An unreadable organization document is skipped (and logged); the other orgs still get
+/// their reports.
+#[tokio::test]
+async fn an_unreadable_org_document_does_not_stop_the_others() {
+    let good = OrgDef::new("Working Freight", chrono_tz::UTC);
+    clear_of_midnight(&[good.tz]).await;
+    let y = good.days_ago(1);
+    let src = Source::new().await;
+    let mut calls = Calls::default();
+    calls.call(&good.id, good.noon(y), 60.0, Some((&good.node, "success")));
+    src.load(&calls).await;
+    let app = spawn(handler_env(&src, &good, 1)).await;
+    let storage = app.storage().await;
+    let broken = orgs::doc_name(&uuid::Uuid::new_v4().to_string());
+    storage
+        .put(
+            &broken,
+            bytes::Bytes::from_static(b"{not json"),
+            &call_analytics::storage::Put::new("application/json"),
+        )
+        .await
+        .unwrap();
+    let fired = fire(&app, false).await;
+    assert_eq!(fired.status, 200, "{}\nlog:\n{}", fired.body, app.log());
+    let r = fired.result();
+    assert_eq!(r.status, "succeeded");
+    assert_eq!(org_run(&r, &good).generated, vec![y]);
+    assert!(
+        app.log()
+            .contains("organization document unreadable; skipped"),
+        "{}",
+        app.log()
+    );
+}
