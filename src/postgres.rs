@@ -1,8 +1,9 @@
 //! The PostgreSQL source: a `deadpool-postgres` pool built from `DB_URL`.
 //!
 //! TLS is used when the URL says `sslmode=require` (Azure Database for PostgreSQL does), with
-//! rustls and the Mozilla root store: the server certificate is verified, which is stricter
-//! than libpq's `require`. Otherwise the connection is plain (`prefer` falls back to plain).
+//! rustls and the Mozilla root store plus, as libpq's `sslrootcert=/path/ca.pem` names, a CA
+//! file of the user's: the server certificate is verified, which is stricter than libpq's
+//! `require`. Otherwise the connection is plain (`prefer` falls back to plain).
 
 use std::sync::Arc;
 
@@ -22,8 +23,8 @@ pub enum PoolError {
 
 /// Builds the pool (no connection is opened until first use).
 pub fn pool(db_url: &Secret, max_size: usize) -> Result<Pool, PoolError> {
-    let mut config: tokio_postgres::Config =
-        db_url.expose().parse().map_err(|_| PoolError::BadUrl)?;
+    let (url, root_cert) = take_sslrootcert(db_url.expose())?;
+    let mut config: tokio_postgres::Config = url.parse().map_err(|_| PoolError::BadUrl)?;
     if config.get_application_name().is_none() {
         config.application_name("call-analytics");
     }
@@ -32,7 +33,7 @@ pub fn pool(db_url: &Secret, max_size: usize) -> Result<Pool, PoolError> {
         recycling_method: RecyclingMethod::Fast,
     };
     let manager = if config.get_ssl_mode() == SslMode::Require {
-        Manager::from_config(config, tls()?, manager_config)
+        Manager::from_config(config, tls(root_cert.as_deref())?, manager_config)
     } else {
         Manager::from_config(config, tokio_postgres::NoTls, manager_config)
     };
@@ -44,10 +45,45 @@ pub fn pool(db_url: &Secret, max_size: usize) -> Result<Pool, PoolError> {
         .map_err(|e| PoolError::Build(e.to_string()))
 }
 
-fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, PoolError> {
-    let roots = rustls::RootCertStore {
+/// Splits libpq's `sslrootcert` off the URL (tokio-postgres does not know it).
+fn take_sslrootcert(url: &str) -> Result<(String, Option<String>), PoolError> {
+    if !url.contains("sslrootcert=") {
+        return Ok((url.to_string(), None));
+    }
+    let mut parsed = url::Url::parse(url).map_err(|_| PoolError::BadUrl)?;
+    let mut root = None;
+    let kept: Vec<(String, String)> = parsed
+        .query_pairs()
+        .filter_map(|(k, v)| {
+            if k == "sslrootcert" {
+                root = Some(v.into_owned());
+                None
+            } else {
+                Some((k.into_owned(), v.into_owned()))
+            }
+        })
+        .collect();
+    parsed.query_pairs_mut().clear().extend_pairs(kept);
+    let mut url = parsed.to_string();
+    if url.ends_with('?') {
+        url.pop();
+    }
+    Ok((url, root))
+}
+
+fn tls(root_cert: Option<&str>) -> Result<tokio_postgres_rustls::MakeRustlsConnect, PoolError> {
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+    let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
+    if let Some(path) = root_cert {
+        let bad = |why: String| PoolError::Build(format!("sslrootcert {path}: {why}"));
+        for cert in CertificateDer::pem_file_iter(path).map_err(|e| bad(e.to_string()))? {
+            roots
+                .add(cert.map_err(|e| bad(e.to_string()))?)
+                .map_err(|e| bad(e.to_string()))?;
+        }
+    }
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -76,5 +112,23 @@ mod tests {
             pool(&Secret::new("not a url ://"), 2),
             Err(PoolError::BadUrl)
         ));
+        let missing = pool(
+            &Secret::new("postgres://h/db?sslmode=require&sslrootcert=/nonexistent.pem"),
+            2,
+        );
+        assert!(
+            matches!(missing, Err(PoolError::Build(m)) if m.contains("sslrootcert /nonexistent.pem"))
+        );
+    }
+
+    #[test]
+    fn sslrootcert_is_taken_off_the_url() {
+        let (url, root) =
+            take_sslrootcert("postgres://u@h:5432/db?sslmode=require&sslrootcert=%2Fetc%2Fca.pem")
+                .unwrap();
+        assert_eq!(url, "postgres://u@h:5432/db?sslmode=require");
+        assert_eq!(root.as_deref(), Some("/etc/ca.pem"));
+        let (url, root) = take_sslrootcert("postgres://u@h/db").unwrap();
+        assert_eq!((url.as_str(), root), ("postgres://u@h/db", None));
     }
 }

@@ -188,9 +188,29 @@ _ca_pg_datadir() {
   printf '%s\n' "$d"
 }
 
+# A throwaway CA and a server certificate for 127.0.0.1, so tests can connect with
+# sslmode=require and verify the server (PG_CA_CERT is the CA to trust).
+_ca_pg_tls() {  # DATADIR
+  local datadir=$1 tmp
+  [[ -f "$datadir/server.crt" && -f "$CA_RUN_DIR/pg-ca.crt" ]] && return 0
+  tmp=$(mktemp -d)
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=call-analytics test CA" \
+    -keyout "$tmp/ca.key" -out "$tmp/ca.crt" >/dev/null 2>&1
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+    -keyout "$tmp/server.key" -out "$tmp/server.csr" >/dev/null 2>&1
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n' >"$tmp/ext.cnf"
+  openssl x509 -req -in "$tmp/server.csr" -CA "$tmp/ca.crt" -CAkey "$tmp/ca.key" -CAcreateserial \
+    -days 3650 -extfile "$tmp/ext.cnf" -out "$tmp/server.crt" >/dev/null 2>&1
+  install -o postgres -m 0600 "$tmp/server.key" "$datadir/server.key"
+  install -o postgres -m 0644 "$tmp/server.crt" "$datadir/server.crt"
+  install -m 0644 "$tmp/ca.crt" "$CA_RUN_DIR/pg-ca.crt"
+  rm -rf "$tmp"
+}
+
 _ca_pg_write_conf() {  # DATADIR PORT DURABLE(0|1)
   local datadir=$1 port=$2 durable=$3 sync=off
   if [[ "$durable" == 1 ]]; then sync=on; fi
+  _ca_pg_tls "$datadir"
   _ca_as_pg tee "$datadir/ca_run.conf" >/dev/null <<EOF
 # Written by scripts/lib/services.sh (pg_up) at every start; edits are lost.
 listen_addresses = '127.0.0.1'
@@ -217,6 +237,9 @@ log_timezone = 'UTC'
 fsync = $sync
 synchronous_commit = $sync
 full_page_writes = $sync
+ssl = on
+ssl_cert_file = 'server.crt'
+ssl_key_file = 'server.key'
 EOF
 }
 
@@ -291,6 +314,7 @@ EOF
 
 _ca_pg_env() {  # PORT DATADIR
   _ca_env pg "export PG_ADMIN_URL=$(_ca_q "postgres://postgres@127.0.0.1:$1/postgres")" \
+    "export PG_CA_CERT=$(_ca_q "$CA_RUN_DIR/pg-ca.crt")" \
     "# data dir: $2"
 }
 

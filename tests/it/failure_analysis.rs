@@ -576,3 +576,54 @@ async fn with_log_format_json_every_line_is_json_and_request_lines_carry_the_inv
         "{log}"
     );
 }
+
+/// `sslmode=require` (as Azure Database for PostgreSQL asks) gives an encrypted connection whose
+/// server certificate is verified: with the test cluster's CA (`sslrootcert`) the analysis
+/// runs over TLS; without it the unknown issuer is refused (503), never silently accepted.
+#[tokio::test]
+async fn sslmode_require_connects_over_verified_tls() {
+    let db = fixture_db().await;
+    let ca = crate::helpers::required_env("PG_CA_CERT");
+    let app = TestApp::spawn(Spawn {
+        db_url: Some(format!("{db}?sslmode=require&sslrootcert={ca}")),
+        ..Default::default()
+    })
+    .await;
+    let r = app.analyse("", day()).await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", app.log());
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["summary"]["total_sessions"], 18);
+    let name = url::Url::parse(&db)
+        .unwrap()
+        .path()
+        .trim_start_matches('/')
+        .to_string();
+    let admin = connect(&crate::helpers::required_env("PG_ADMIN_URL")).await;
+    let row = admin
+        .query_one(
+            "SELECT count(*) FILTER (WHERE s.ssl), count(*) FROM pg_stat_ssl s \
+             JOIN pg_stat_activity a USING (pid) \
+             WHERE a.datname = $1 AND a.application_name = 'call-analytics'",
+            &[&name],
+        )
+        .await
+        .unwrap();
+    let (encrypted, all): (i64, i64) = (row.get(0), row.get(1));
+    assert!(
+        all >= 1 && encrypted == all,
+        "{encrypted} of {all} handler connections use TLS"
+    );
+
+    let untrusted = TestApp::spawn(Spawn {
+        db_url: Some(format!("{db}?sslmode=require")),
+        ..Default::default()
+    })
+    .await;
+    let r = untrusted.analyse("", day()).await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        untrusted.log().to_lowercase().contains("certificate"),
+        "{}",
+        untrusted.log()
+    );
+}
