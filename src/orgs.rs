@@ -30,6 +30,13 @@ fn yes() -> bool {
     true
 }
 
+impl Organization {
+    /// The local date before `now`'s, in the org's zone (the default report date, seed 003).
+    pub fn yesterday(&self, now: DateTime<Utc>) -> chrono::NaiveDate {
+        now.with_timezone(&self.timezone).date_naive() - chrono::Duration::days(1)
+    }
+}
+
 /// Serializes a zone as its IANA name.
 pub mod tz_name {
     use chrono_tz::Tz;

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::schedule::{self, OrgRun};
@@ -38,12 +38,10 @@ pub async fn run(app: &App, command: ReportCommand) -> anyhow::Result<ExitCode> 
         }
     };
     let now = Utc::now();
-    let yesterday =
-        |org: &Organization| now.with_timezone(&org.timezone).date_naive() - Duration::days(1);
     let range = |org: &Organization| -> (NaiveDate, NaiveDate) {
         (
-            from.unwrap_or_else(|| yesterday(org)),
-            to.unwrap_or_else(|| yesterday(org)),
+            from.unwrap_or_else(|| org.yesterday(now)),
+            to.unwrap_or_else(|| org.yesterday(now)),
         )
     };
     let bar = ProgressBar::new(0).with_style(

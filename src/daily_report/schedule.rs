@@ -17,9 +17,8 @@ use crate::orgs::Organization;
 /// The latest local date of `org` whose report is due at `now`: yesterday once local time is
 /// past `at`, else the day before.
 pub fn latest_due(org: &Organization, now: DateTime<Utc>, at: NaiveTime) -> NaiveDate {
-    let local = now.with_timezone(&org.timezone);
-    let yesterday = local.date_naive() - Duration::days(1);
-    if local.time() >= at {
+    let yesterday = org.yesterday(now);
+    if now.with_timezone(&org.timezone).time() >= at {
         yesterday
     } else {
         yesterday - Duration::days(1)

@@ -119,10 +119,6 @@ fn date_param(value: Option<&str>, field: &str) -> Result<Option<NaiveDate>, Api
         .transpose()
 }
 
-fn yesterday(org: &Organization) -> NaiveDate {
-    Utc::now().with_timezone(&org.timezone).date_naive() - Duration::days(1)
-}
-
 // ---------------------------------------------------------------- stored reports
 
 /// A listing row: the date and the summary KPIs from blob metadata.
@@ -276,14 +272,9 @@ async fn report_by_date(app: &App, req: &Request) -> Result<Response, ApiError> 
 /// `GET /api/reports/live?org_id=&date=`: computed from ClickHouse now, not stored.
 async fn live_report(app: &App, req: &Request) -> Result<Response, ApiError> {
     let org = resolve_org(app, req, req.query_param("org_id")).await?;
-    let date = date_param(req.query_param("date"), "date")?.unwrap_or_else(|| yesterday(&org));
-    let ch = app.clickhouse.as_ref().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_configured",
-            "ClickHouse is not configured (CLICKHOUSE_URL)",
-        )
-    })?;
+    let date =
+        date_param(req.query_param("date"), "date")?.unwrap_or_else(|| org.yesterday(Utc::now()));
+    let ch = require_clickhouse(app)?;
     match report::generate(ch, &org, date, Utc::now()).await {
         Ok(r) => Ok(json_response(StatusCode::OK, &r)),
         Err(e) => {
@@ -315,7 +306,7 @@ async fn trend(app: &App, req: &Request) -> Result<Response, ApiError> {
             ));
         }
     };
-    let to = yesterday(&org);
+    let to = org.yesterday(Utc::now());
     let from = to - Duration::days(days - 1);
     let rows = listed(app, &org, Some(from), Some(to)).await?;
     let by_date: std::collections::HashMap<NaiveDate, &ListedReport> =
@@ -390,15 +381,15 @@ async fn target_orgs(
     }
 }
 
-fn require_clickhouse(app: &App) -> Result<(), ApiError> {
-    match app.clickhouse {
-        Some(_) => Ok(()),
-        None => Err(ApiError::new(
+/// The ClickHouse client, or 503 `not_configured` without `CLICKHOUSE_URL`.
+fn require_clickhouse(app: &App) -> Result<&crate::clickhouse::ClickHouse, ApiError> {
+    app.clickhouse.as_ref().ok_or_else(|| {
+        ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_configured",
             "ClickHouse is not configured (CLICKHOUSE_URL)",
-        )),
-    }
+        )
+    })
 }
 
 fn runs_status(runs: &[OrgRun]) -> StatusCode {
@@ -438,7 +429,7 @@ async fn generate(app: &App, req: &Request) -> Result<Response, ApiError> {
         app,
         &orgs,
         |org| {
-            let d = date.unwrap_or_else(|| yesterday(org));
+            let d = date.unwrap_or_else(|| org.yesterday(Utc::now()));
             (d, d)
         },
         body.force,
@@ -637,7 +628,7 @@ async fn dashboard_page(app: &App, req: &Request) -> Result<Response, ApiError> 
             .filter(|d| (1..=90).contains(d))
             .ok_or_else(|| ApiError::invalid("days", "days must be 1-90"))?,
     };
-    let to = yesterday(&org);
+    let to = org.yesterday(Utc::now());
     let from = to - Duration::days(days - 1);
     let present: std::collections::BTreeSet<NaiveDate> = listed(app, &org, Some(from), Some(to))
         .await?
