@@ -35,8 +35,9 @@ pub enum GenerateError {
     Storage(#[from] StorageError),
 }
 
-/// Computes `org`'s report for `date` and stores it (create-only unless `force`). Without
-/// `force`, a date that already has a snapshot is not recomputed.
+/// Computes `org`'s report for `date` and stores it: create-only unless `force`, so a
+/// snapshot written meanwhile is left intact ([`Written::Exists`]). Callers skip dates they
+/// know exist from one listing ([`schedule::generate_range`]); no read is repeated here.
 pub async fn generate_and_store(
     app: &App,
     org: &Organization,
@@ -44,13 +45,6 @@ pub async fn generate_and_store(
     force: bool,
     now: DateTime<Utc>,
 ) -> Result<Written, GenerateError> {
-    if !force
-        && snapshots::read(&app.storage, &org.org_id, date)
-            .await?
-            .is_some()
-    {
-        return Ok(Written::Exists);
-    }
     let ch = app.clickhouse.as_ref().ok_or(GenerateError::NoClickHouse)?;
     let report = report::generate(ch, org, date, now).await?;
     let (written, _) = snapshots::write(&app.storage, &org.org_id, date, &report, force).await?;
