@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::clickhouse::ClickHouse;
 use crate::configuration::Settings;
 use crate::storage::Storage;
+use crate::time::{Clock, SystemClock};
 
 /// Everything a route needs. Cheap to clone (`Arc` inside).
 #[derive(Clone)]
@@ -19,6 +20,8 @@ pub struct Inner {
     pub storage: Storage,
     /// ClickHouse client; `None` when `CLICKHOUSE_URL` is unset (reports then answer 503).
     pub clickhouse: Option<ClickHouse>,
+    /// Every "now" of a request or a firing.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl std::ops::Deref for App {
@@ -29,9 +32,18 @@ impl std::ops::Deref for App {
 }
 
 impl App {
-    /// Builds the clients. Opens no database connection; creates the blob container if
-    /// missing (a wrong storage key fails here, at start, not on the first request).
+    /// Builds the clients on the system clock. Opens no database connection; creates the
+    /// blob container if missing (a wrong storage key fails here, at start, not on the first
+    /// request).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// [`App::build`] with another clock (tests).
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         let pg = match &settings.db_url {
             Some(url) => Some(crate::postgres::pool(url, settings.db_pool_max_size)?),
             None => None,
@@ -43,18 +55,18 @@ impl App {
             .map(ClickHouse::new)
             .transpose()?;
         if let Some(default_org) = &settings.default_org {
-            match crate::orgs::ensure_default(&storage, default_org, chrono::Utc::now()).await {
+            match crate::orgs::ensure_default(&storage, default_org, clock.now()).await {
                 Ok(true) => {
                     tracing::info!(org_id = %default_org.org_id, "default organization created")
                 }
                 Ok(false) => {}
                 Err(e) => {
+                    // The default org's fields come from these settings.
                     let setting = match &e {
-                        crate::orgs::OrgError::Invalid(api) => match api.field.as_deref() {
-                            Some("org_id") => "ORG_ID",
-                            Some("node_persistent_id") => "BROKER_NODE_PERSISTENT_ID",
-                            Some("timezone") => "DEFAULT_TIMEZONE",
-                            Some("name") => "CLIENT_NAME",
+                        crate::orgs::OrgError::Invalid(invalid) => match invalid.field.as_str() {
+                            "node_persistent_id" => "BROKER_NODE_PERSISTENT_ID",
+                            "timezone" => "DEFAULT_TIMEZONE",
+                            "name" => "CLIENT_NAME",
                             _ => "ORG_ID",
                         },
                         _ => "ORG_ID",
@@ -74,6 +86,7 @@ impl App {
             pg,
             storage,
             clickhouse,
+            clock,
         })))
     }
 }

@@ -118,6 +118,9 @@ pub struct Settings {
     pub scheduler_minute: u32,
     /// `CATCHUP_DAYS` (default 7).
     pub catchup_days: u32,
+    /// `BACKFILL_BUDGET_SECONDS` (default 150): a backfill call starts no report after this
+    /// long, so that it answers inside the Functions front end's 230 s HTTP limit.
+    pub backfill_budget_seconds: u64,
     /// `DAILY_REPORT_SCHEDULE`: the timer's NCRONTAB (default hourly, `0 0 * * * *`).
     pub daily_report_schedule: String,
 }
@@ -200,6 +203,7 @@ impl Settings {
             scheduler_hour: parse(get, "SCHEDULER_HOUR", 6)?,
             scheduler_minute: parse(get, "SCHEDULER_MINUTE", 0)?,
             catchup_days: parse(get, "CATCHUP_DAYS", 7)?,
+            backfill_budget_seconds: parse(get, "BACKFILL_BUDGET_SECONDS", 150)?,
             daily_report_schedule: get("DAILY_REPORT_SCHEDULE")
                 .unwrap_or("0 0 * * * *")
                 .to_string(),

@@ -1,5 +1,5 @@
 //! call-analytics: one Azure Functions custom handler serving the call platform's analytics.
-//! See `ARCHITECTURE.md` for the map; [`routes::ROUTES`] is the route table.
+//! See `ARCHITECTURE.md` for the map; [`http::routes::ROUTES`] is the route table.
 
 pub mod app;
 pub mod cli;
@@ -8,10 +8,10 @@ pub mod configuration;
 pub mod daily_report;
 pub mod error;
 pub mod failure_analysis;
+pub mod functions;
+pub mod http;
 pub mod orgs;
 pub mod postgres;
-pub mod reports_http;
-pub mod routes;
-pub mod server;
 pub mod storage;
 pub mod telemetry;
+pub mod time;

@@ -56,7 +56,7 @@ pub mod tz_name {
 use bytes::Bytes;
 
 use crate::configuration::DefaultOrgSettings;
-use crate::error::ApiError;
+use crate::error::Invalid;
 use crate::storage::{Condition, Put, Storage, StorageError};
 
 /// Storage prefix of the org documents.
@@ -71,7 +71,7 @@ pub fn doc_name(org_id: &str) -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum OrgError {
     #[error(transparent)]
-    Invalid(#[from] ApiError),
+    Invalid(#[from] Invalid),
     #[error("organization {0} already exists")]
     Exists(String),
     #[error("organization {0} not found")]
@@ -107,29 +107,29 @@ pub struct OrgPatch {
     pub excluded_numbers: Option<Vec<String>>,
 }
 
-/// A UUID in canonical lower-case form; a 400 naming `field` otherwise.
-pub fn parse_uuid(value: &str, field: &str) -> Result<String, ApiError> {
+/// A UUID in canonical lower-case form; [`Invalid`] naming `field` otherwise.
+pub fn parse_uuid(value: &str, field: &str) -> Result<String, Invalid> {
     uuid::Uuid::parse_str(value.trim())
         .map(|u| u.hyphenated().to_string())
-        .map_err(|_| ApiError::invalid(field, format!("{value:?} is not a UUID")))
+        .map_err(|_| Invalid::new(field, format!("{value:?} is not a UUID")))
 }
 
-fn parse_tz(value: &str, field: &str) -> Result<Tz, ApiError> {
+fn parse_tz(value: &str, field: &str) -> Result<Tz, Invalid> {
     value
         .parse()
-        .map_err(|_| ApiError::invalid(field, format!("unknown time zone {value:?}")))
+        .map_err(|_| Invalid::new(field, format!("unknown time zone {value:?}")))
 }
 
-fn check_name(name: &str) -> Result<String, ApiError> {
+fn check_name(name: &str) -> Result<String, Invalid> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::invalid("name", "name must be 1-200 characters"));
+        return Err(Invalid::new("name", "name must be 1-200 characters"));
     }
     Ok(name.to_string())
 }
 
 /// E.164: `+` then 2-15 digits, the first not 0.
-fn check_numbers(numbers: &[String]) -> Result<Vec<String>, ApiError> {
+fn check_numbers(numbers: &[String]) -> Result<Vec<String>, Invalid> {
     numbers
         .iter()
         .map(|n| {
@@ -138,7 +138,7 @@ fn check_numbers(numbers: &[String]) -> Result<Vec<String>, ApiError> {
                 && digits.bytes().all(|b| b.is_ascii_digit())
                 && !digits.starts_with('0');
             ok.then(|| n.clone()).ok_or_else(|| {
-                ApiError::invalid(
+                Invalid::new(
                     "excluded_numbers",
                     format!("{n:?} is not an E.164 number such as +19259898099"),
                 )
@@ -149,7 +149,7 @@ fn check_numbers(numbers: &[String]) -> Result<Vec<String>, ApiError> {
 
 impl NewOrganization {
     /// Validates into an org created at `now`. Errors name the field.
-    pub fn validate(self, now: DateTime<Utc>) -> Result<Organization, ApiError> {
+    pub fn validate(self, now: DateTime<Utc>) -> Result<Organization, Invalid> {
         Ok(Organization {
             org_id: parse_uuid(&self.org_id, "org_id")?,
             name: check_name(&self.name)?,
@@ -168,11 +168,7 @@ impl NewOrganization {
 
 impl OrgPatch {
     /// Applies the patch to `org` (validated; errors name the field).
-    pub fn apply(
-        self,
-        mut org: Organization,
-        now: DateTime<Utc>,
-    ) -> Result<Organization, ApiError> {
+    pub fn apply(self, mut org: Organization, now: DateTime<Utc>) -> Result<Organization, Invalid> {
         if let Some(name) = self.name {
             org.name = check_name(&name)?;
         }
@@ -331,7 +327,7 @@ mod tests {
         let field = |f: fn(&mut NewOrganization)| {
             let mut o = new_org();
             f(&mut o);
-            o.validate(Utc::now()).unwrap_err().field.unwrap()
+            o.validate(Utc::now()).unwrap_err().field
         };
         assert_eq!(field(|o| o.org_id = "paul".into()), "org_id");
         assert_eq!(
@@ -365,6 +361,6 @@ mod tests {
             ..Default::default()
         }
         .apply(org, Utc::now());
-        assert_eq!(bad.unwrap_err().field.as_deref(), Some("timezone"));
+        assert_eq!(bad.unwrap_err().field, "timezone");
     }
 }

@@ -3,18 +3,18 @@
 //! * [`query`]: the one SQL query of a report (R, O, C, KPI counts, breakdowns) and its
 //!   execution through [`crate::clickhouse::ClickHouse`].
 //! * [`report`]: the report document (seed 003's field names), the day window in the org's
-//!   zone, rounding, breakdown order, the funnel, and the summary kept as blob metadata.
+//!   zone, rounding, breakdown order, the funnel.
 //! * [`snapshots`]: one stored report per (org, date), create-only unless forced.
-//! * [`schedule`]: which (org, date) are due, and generating many of them (the timer's firing,
-//!   backfill) with bounded concurrency and one org's failure isolated from the others.
-//! * [`timer`]: the `daily_report_timer` function (custom-handler invocation protocol).
+//! * [`schedule`]: which (org, date) are due, generating many of them (the timer's firing,
+//!   backfill) with bounded concurrency and one org's failure isolated from the others, and
+//!   the scheduler's state (last run, run status).
+//! * [`summary`]: the headline KPIs kept in a snapshot's blob metadata.
 
-pub mod cli;
 pub mod query;
 pub mod report;
 pub mod schedule;
 pub mod snapshots;
-pub mod timer;
+pub mod summary;
 
 use chrono::{DateTime, NaiveDate, Utc};
 

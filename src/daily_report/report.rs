@@ -18,8 +18,6 @@
 //!   `drop_off_percent` is relative to `reached(TRANSFER_ATTEMPTED)`. Every other stage's
 //!   drop-off is relative to the stage before it; `GREETING` has none (0).
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -295,40 +293,6 @@ pub fn build(
         },
         schema_version: SCHEMA_VERSION,
     }
-}
-
-/// The headline KPIs as blob-metadata-safe strings (keys `[a-z0-9_]`, ASCII values), so that
-/// listing reports needs no report blob: `total_calls`, `classified_calls`,
-/// `success_rate_percent`, `avg_minutes_per_call`, `total_duration_hours`,
-/// `carrier_not_qualified_percent`, `successfully_transferred_percent`, `generated_at`
-/// (RFC 3339, the org's offset), `schema_version`. Numbers print as in the JSON (`12.8`, `0`).
-pub fn summary(report: &DailyReport) -> BTreeMap<String, String> {
-    let k = &report.kpis;
-    [
-        ("total_calls", k.total_calls.to_string()),
-        ("classified_calls", k.classified_calls.to_string()),
-        ("success_rate_percent", k.success_rate_percent.to_string()),
-        ("avg_minutes_per_call", k.avg_minutes_per_call.to_string()),
-        ("total_duration_hours", k.total_duration_hours.to_string()),
-        (
-            "carrier_not_qualified_percent",
-            k.carrier_not_qualified.percentage.to_string(),
-        ),
-        (
-            "successfully_transferred_percent",
-            k.successfully_transferred_for_booking
-                .successfully_transferred_for_booking_percentage
-                .to_string(),
-        ),
-        (
-            "generated_at",
-            rfc3339_secs::format(&report.metadata.generated_at),
-        ),
-        ("schema_version", report.schema_version.to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
 }
 
 /// Rounds to 2 decimals, half away from zero; NaN and infinities become 0.
@@ -642,7 +606,7 @@ mod tests {
             0,
             now,
         );
-        let s = summary(&r);
+        let s = crate::daily_report::summary::ReportSummary::of(&r).to_metadata();
         let keys: Vec<&str> = s.keys().map(String::as_str).collect();
         assert_eq!(
             keys,

@@ -1,18 +1,58 @@
-//! Which reports are due, and generating a set of them (`../spec/daily-report.md`,
-//! "Schedule"): each org gets yesterday's report (its own local date) once its local time is
-//! past `SCHEDULER_HOUR:SCHEDULER_MINUTE`, and missing days up to `CATCHUP_DAYS` back are
-//! caught up. One org's failure does not stop the others.
+//! The scheduler (`docs/daily-report.md`, "Schedule"): which reports are due, generating a
+//! set of them, and the state of the timer's firings.
+//!
+//! Each org gets yesterday's report (its own local date) once its local time is past
+//! `SCHEDULER_HOUR:SCHEDULER_MINUTE`, and missing days up to `CATCHUP_DAYS` back are caught
+//! up. One org's failure does not stop the others. A firing ([`fire`]) records its
+//! [`RunResult`] at [`LAST_RUN`] for `GET /api/scheduler/status`. The timer trigger's
+//! invocation protocol is not here: it is `functions::daily_report_timer`.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use bytes::Bytes;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use futures::StreamExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::snapshots::{self, Written};
 use crate::app::App;
-use crate::orgs::Organization;
+use crate::orgs::{self, Organization};
+use crate::storage::{Put, Storage, StorageError};
+
+/// Where the last firing's [`RunResult`] is kept.
+pub const LAST_RUN: &str = "scheduler/last_run.json";
+
+/// A firing stops starting new reports after this long (the Functions timeout is 10 min).
+pub const RUN_BUDGET: std::time::Duration = std::time::Duration::from_secs(8 * 60);
+
+/// Reports generated at once, by default (timer, `generate`, `backfill`).
+pub const CONCURRENCY: usize = 4;
+
+/// How a set of reports is generated ([`generate_range`]).
+#[derive(Debug, Clone)]
+pub struct GenerateOptions {
+    /// Replace reports that exist (else they are skipped).
+    pub force: bool,
+    /// Reports generated at once (at least 1).
+    pub concurrency: usize,
+    /// No report starts after this instant, and none runs past it by more than [`GRACE`].
+    pub deadline: Option<Instant>,
+    /// The generation time written into each report's metadata.
+    pub now: DateTime<Utc>,
+}
+
+impl GenerateOptions {
+    /// Create-only, [`CONCURRENCY`] at a time, no deadline.
+    pub fn new(now: DateTime<Utc>) -> Self {
+        Self {
+            force: false,
+            concurrency: CONCURRENCY,
+            deadline: None,
+            now,
+        }
+    }
+}
 
 /// The latest local date of `org` whose report is due at `now`: yesterday once local time is
 /// past `at`, else the day before.
@@ -62,6 +102,115 @@ pub struct OrgRun {
     pub not_attempted: Vec<NaiveDate>,
 }
 
+/// How a firing ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Every org has its due reports.
+    Succeeded,
+    /// Some org failed; the others have theirs.
+    Partial,
+    /// The orgs could not be read, or every org failed.
+    Failed,
+}
+
+impl RunStatus {
+    /// `succeeded`, `partial` or `failed`, as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Partial => "partial",
+            RunStatus::Failed => "failed",
+        }
+    }
+}
+
+/// The result of one firing (the timer's `ReturnValue`, and the document at [`LAST_RUN`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunResult {
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub is_past_due: bool,
+    pub status: RunStatus,
+    pub orgs: Vec<OrgRun>,
+    /// Why the whole run failed, when it did before reaching the orgs.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<String>,
+}
+
+/// One firing at `now`: every active org's due reports (create-only, within [`RUN_BUDGET`]),
+/// then the result recorded at [`LAST_RUN`] (a failure to record it is logged, not fatal).
+pub async fn fire(app: &App, now: DateTime<Utc>, is_past_due: bool) -> RunResult {
+    let started = Instant::now();
+    let settings = &app.settings;
+    let at = NaiveTime::from_hms_opt(settings.scheduler_hour, settings.scheduler_minute, 0)
+        .expect("validated");
+    let mut result = RunResult {
+        started_at: now,
+        finished_at: now,
+        is_past_due,
+        status: RunStatus::Failed,
+        orgs: vec![],
+        error: None,
+    };
+    match orgs::list(&app.storage).await {
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read organizations");
+            result.error = Some("cannot read organizations (see the handler's log)".into());
+        }
+        Ok(all) => {
+            let active: Vec<_> = all.into_iter().filter(|o| o.is_active).collect();
+            if active.is_empty() {
+                tracing::warn!(
+                    "no active organization: nothing to generate (set ORG_ID & co or POST /api/orgs)"
+                );
+            }
+            let opts = GenerateOptions {
+                deadline: Some(started + RUN_BUDGET),
+                ..GenerateOptions::new(now)
+            };
+            result.orgs = generate_range(
+                app,
+                &active,
+                |org| due_window(org, now, at, settings.catchup_days),
+                &opts,
+                |_, _| {},
+            )
+            .await;
+            let failed = result.orgs.iter().filter(|o| !o.failed.is_empty()).count();
+            result.status = match failed {
+                0 => RunStatus::Succeeded,
+                n if n == result.orgs.len() => RunStatus::Failed,
+                _ => RunStatus::Partial,
+            };
+        }
+    }
+    result.finished_at = now + Duration::from_std(started.elapsed()).unwrap_or_default();
+    tracing::info!(
+        status = result.status.as_str(),
+        orgs = result.orgs.len(),
+        is_past_due,
+        "daily_report_timer run done"
+    );
+    let body = Bytes::from(serde_json::to_vec_pretty(&result).expect("run result serializes"));
+    if let Err(e) = app
+        .storage
+        .put(LAST_RUN, body, &Put::new("application/json"))
+        .await
+    {
+        tracing::warn!(error = %e, "could not record the scheduler run");
+    }
+    result
+}
+
+/// The last firing's result, if one was recorded and is readable.
+pub async fn last_run(storage: &Storage) -> Result<Option<RunResult>, StorageError> {
+    Ok(storage
+        .get(LAST_RUN)
+        .await?
+        .and_then(|o| serde_json::from_slice(&o.body).ok()))
+}
+
 /// After the deadline, how long reports already running may still finish before they are
 /// abandoned (reported `not_attempted`).
 pub const GRACE: std::time::Duration = std::time::Duration::from_secs(50);
@@ -75,12 +224,15 @@ pub async fn generate_range(
     app: &App,
     orgs: &[Organization],
     range: impl Fn(&Organization) -> (NaiveDate, NaiveDate),
-    force: bool,
-    concurrency: usize,
-    deadline: Option<Instant>,
+    opts: &GenerateOptions,
     progress: impl Fn(usize, usize),
 ) -> Vec<OrgRun> {
-    let now = Utc::now();
+    let GenerateOptions {
+        force,
+        concurrency,
+        deadline,
+        now,
+    } = *opts;
     let mut runs: BTreeMap<String, OrgRun> = BTreeMap::new();
     let mut tasks: Vec<(Organization, NaiveDate)> = Vec::new();
     for org in orgs {

@@ -1,6 +1,6 @@
 //! Report snapshots in storage (Blob Storage replaces seed 003's SQLite `daily_reports`):
 //! one document per (org, local date) at `reports/{org_id}/{YYYY-MM-DD}.json`, with the
-//! headline KPIs in its metadata ([`super::report::summary`]) so listings read no report.
+//! headline KPIs in its metadata ([`super::summary::ReportSummary`]) so listings read no report.
 //!
 //! Writes are create-only (`If-None-Match: *`); an overwrite happens only when forced, and then
 //! only over the version just read (`If-Match`). Two concurrent writers of one (org, date)
@@ -49,7 +49,7 @@ pub async fn write(
     let name = name(org_id, date);
     let body = Bytes::from(serde_json::to_vec_pretty(report).expect("report serializes"));
     let mut put = Put::new("application/json");
-    put.metadata = super::report::summary(report);
+    put.metadata = super::summary::ReportSummary::of(report).to_metadata();
     put.condition = Condition::IfNotExists;
     match storage.put(&name, body.clone(), &put).await {
         Ok(stored) => return Ok((Written::Created, stored)),

@@ -1,4 +1,4 @@
-//! The `failure_analysis` function: per-user call-failure rates from PostgreSQL, written as
+//! The failure analysis: per-user call-failure rates from PostgreSQL, written as
 //! CSV + HTML + JSON to storage (`../spec/failure-analysis.md`; seeds 000 and 001).
 //!
 //! Flow of one invocation: validate the request → resolve the window → reuse a cached result
@@ -8,7 +8,6 @@
 pub mod console;
 pub mod csv_export;
 pub mod html;
-pub mod http;
 pub mod model;
 pub mod query;
 pub mod stats;
@@ -21,10 +20,9 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
-use warp::http::StatusCode;
 
 use crate::app::App;
-use crate::error::ApiError;
+use crate::error::Invalid;
 use crate::storage::{Put, StorageError};
 use model::{Analysis, Options, RankedUser, Summary, UserStats, Window};
 
@@ -67,7 +65,7 @@ impl Default for Flags {
 impl Flags {
     /// Reads `export_csv` / `include_details` (`true|false|1|0`); other parameters (such as the
     /// function key `code`) are ignored.
-    pub fn from_query(query: &[(String, String)]) -> Result<Self, ApiError> {
+    pub fn from_query(query: &[(String, String)]) -> Result<Self, Invalid> {
         let mut flags = Self::default();
         for (name, value) in query {
             let slot = match name.as_str() {
@@ -79,10 +77,7 @@ impl Flags {
                 "true" | "1" | "yes" => true,
                 "false" | "0" | "no" => false,
                 _ => {
-                    return Err(ApiError::invalid(
-                        name,
-                        format!("{name} must be true or false"),
-                    ));
+                    return Err(Invalid::new(name, format!("{name} must be true or false")));
                 }
             };
         }
@@ -126,7 +121,7 @@ pub struct AnalysisResponse {
 #[derive(Debug, thiserror::Error)]
 pub enum AnalysisError {
     #[error(transparent)]
-    Invalid(#[from] ApiError),
+    Invalid(#[from] Invalid),
     #[error("DB_URL is not set")]
     NoDatabase,
     #[error("database unavailable: {0}")]
@@ -139,32 +134,6 @@ pub enum AnalysisError {
     Storage(#[from] StorageError),
 }
 
-impl From<AnalysisError> for ApiError {
-    fn from(e: AnalysisError) -> Self {
-        match e {
-            AnalysisError::Invalid(api) => api,
-            AnalysisError::NoDatabase => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "not_configured",
-                "the PostgreSQL source is not configured (DB_URL)",
-            ),
-            AnalysisError::DatabaseUnavailable(_) => ApiError::unavailable("PostgreSQL"),
-            AnalysisError::Timeout(d) => ApiError::new(
-                StatusCode::GATEWAY_TIMEOUT,
-                "query_timeout",
-                format!(
-                    "the analysis query did not finish in {} s; try a shorter window",
-                    d.as_secs()
-                ),
-            ),
-            AnalysisError::Storage(
-                StorageError::Unavailable(_) | StorageError::Unauthorized(_),
-            ) => ApiError::unavailable("storage"),
-            AnalysisError::Database(_) | AnalysisError::Storage(_) => ApiError::internal(),
-        }
-    }
-}
-
 /// How long the aggregate query may run: under the Functions front end's 230 s HTTP limit.
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(200);
 
@@ -173,7 +142,7 @@ pub fn resolve(
     req: &AnalysisRequest,
     app: &App,
     now: DateTime<Utc>,
-) -> Result<(Window, Options), ApiError> {
+) -> Result<(Window, Options), Invalid> {
     let settings = &app.settings;
     let tz: Tz = match &req.timezone {
         Some(name) => window::parse_zone(name, "timezone")?,
@@ -192,13 +161,13 @@ pub fn resolve(
             settings.max_window_days,
         )?,
         (Some(_), None, ..) => {
-            return Err(ApiError::invalid(
+            return Err(Invalid::new(
                 "to_date",
                 "to_date is required with from_date",
             ));
         }
         (None, Some(_), ..) => {
-            return Err(ApiError::invalid(
+            return Err(Invalid::new(
                 "from_date",
                 "from_date is required with to_date",
             ));
@@ -213,14 +182,14 @@ pub fn resolve(
     };
     let max_users = req.max_users.unwrap_or(15);
     if !(1..=1000).contains(&max_users) {
-        return Err(ApiError::invalid(
+        return Err(Invalid::new(
             "max_users",
             "max_users must be between 1 and 1000",
         ));
     }
     let min_sessions = req.min_sessions.unwrap_or(1);
     if min_sessions < 1 {
-        return Err(ApiError::invalid(
+        return Err(Invalid::new(
             "min_sessions",
             "min_sessions must be at least 1",
         ));
@@ -465,7 +434,7 @@ mod tests {
                 .include_details
         );
         let e = Flags::from_query(&q("include_details", "maybe")).unwrap_err();
-        assert_eq!(e.field.as_deref(), Some("include_details"));
+        assert_eq!(e.field, "include_details");
     }
 
     #[test]

@@ -5,26 +5,26 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use super::model::Window;
-use crate::error::ApiError;
+use crate::error::Invalid;
 
-/// Parses an IANA zone name; a 400 naming `field` otherwise.
-pub fn parse_zone(name: &str, field: &str) -> Result<Tz, ApiError> {
+/// Parses an IANA zone name; [`Invalid`] naming `field` otherwise.
+pub fn parse_zone(name: &str, field: &str) -> Result<Tz, Invalid> {
     name.parse::<Tz>().map_err(|_| {
-        ApiError::invalid(
+        Invalid::new(
             field,
             format!("unknown time zone {name:?} (expected an IANA name such as Asia/Kolkata)"),
         )
     })
 }
 
-/// Parses `YYYY-MM-DD`; a 400 naming `field` otherwise.
-pub fn parse_date(value: &str, field: &str) -> Result<NaiveDate, ApiError> {
+/// Parses `YYYY-MM-DD`; [`Invalid`] naming `field` otherwise.
+pub fn parse_date(value: &str, field: &str) -> Result<NaiveDate, Invalid> {
     let padded = value.len() == 10 && value.as_bytes()[4] == b'-' && value.as_bytes()[7] == b'-';
     NaiveDate::parse_from_str(value, "%Y-%m-%d")
         .ok()
         .filter(|_| padded)
         .ok_or(())
-        .map_err(|_| ApiError::invalid(field, format!("{value:?} is not a date YYYY-MM-DD")))
+        .map_err(|_| Invalid::new(field, format!("{value:?} is not a date YYYY-MM-DD")))
 }
 
 /// The first instant of `date` in `tz`, as UTC. When midnight does not exist (a DST gap at
@@ -48,16 +48,16 @@ pub fn days_window(
     to: NaiveDate,
     tz: Tz,
     max_days: i64,
-) -> Result<Window, ApiError> {
+) -> Result<Window, Invalid> {
     if from > to {
-        return Err(ApiError::invalid(
+        return Err(Invalid::new(
             "from_date",
             format!("from_date {from} is after to_date {to}"),
         ));
     }
     let days = (to - from).num_days() + 1;
     if days > max_days {
-        return Err(ApiError::invalid(
+        return Err(Invalid::new(
             "to_date",
             format!("the window is {days} days; at most {max_days} are allowed (MAX_WINDOW_DAYS)"),
         ));
@@ -77,16 +77,13 @@ pub fn settings_window(
     start: NaiveDateTime,
     end: NaiveDateTime,
     max_days: i64,
-) -> Result<Window, ApiError> {
+) -> Result<Window, Invalid> {
     let (start_utc, end_utc) = (start.and_utc(), end.and_utc() + Duration::seconds(1));
     if start_utc >= end_utc {
-        return Err(ApiError::invalid(
-            "START_DATE",
-            "START_DATE is after END_DATE",
-        ));
+        return Err(Invalid::new("START_DATE", "START_DATE is after END_DATE"));
     }
     if end_utc - start_utc > Duration::days(max_days) {
-        return Err(ApiError::invalid(
+        return Err(Invalid::new(
             "END_DATE",
             format!("the window is longer than {max_days} days"),
         ));
@@ -143,31 +140,23 @@ mod tests {
         assert_eq!(
             days_window(d("2025-02-02"), d("2025-02-01"), utc, 366)
                 .unwrap_err()
-                .field
-                .as_deref(),
-            Some("from_date")
+                .field,
+            "from_date"
         );
         assert_eq!(
             days_window(d("2024-01-01"), d("2025-01-01"), utc, 366)
                 .unwrap_err()
-                .field
-                .as_deref(),
-            Some("to_date")
+                .field,
+            "to_date"
         );
         assert!(days_window(d("2024-01-01"), d("2024-12-31"), utc, 366).is_ok());
         assert_eq!(
-            parse_zone("Mars/Olympus", "timezone")
-                .unwrap_err()
-                .field
-                .as_deref(),
-            Some("timezone")
+            parse_zone("Mars/Olympus", "timezone").unwrap_err().field,
+            "timezone"
         );
         assert_eq!(
-            parse_date("2025-02-30", "to_date")
-                .unwrap_err()
-                .field
-                .as_deref(),
-            Some("to_date")
+            parse_date("2025-02-30", "to_date").unwrap_err().field,
+            "to_date"
         );
     }
 

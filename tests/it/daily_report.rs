@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use call_analytics::clickhouse::{ClickHouse, ClickHouseError, RetryPolicy, Summary};
 use call_analytics::configuration::{ClickHouseSettings, Secret};
 use call_analytics::daily_report::query::{DAY_SQL, datetime_param, fetch_day};
-use call_analytics::daily_report::report::{DailyReport, day_window, generate, summary};
+use call_analytics::daily_report::report::{DailyReport, day_window, generate};
+use call_analytics::daily_report::summary::ReportSummary;
 use call_analytics::orgs::Organization;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -739,7 +740,7 @@ async fn kpis_of_a_small_day_match_the_hand_computed_values() {
         json["kpis"]["carrier_transfer_over_total_call_attempts"]["carrier_asked_count"],
         1
     );
-    let s = summary(&r);
+    let s = ReportSummary::of(&r).to_metadata();
     assert_eq!(s["total_calls"], "12");
     assert_eq!(s["success_rate_percent"], "33.33");
     assert_eq!(s["carrier_not_qualified_percent"], "22.22");

@@ -15,8 +15,8 @@ use call_analytics::configuration::{ClickHouseSettings, Secret, StorageSettings}
 use call_analytics::daily_report::query::DayCounts;
 use call_analytics::daily_report::report::{self, DailyReport};
 use call_analytics::daily_report::schedule::OrgRun;
+use call_analytics::daily_report::schedule::{LAST_RUN, RunResult, RunStatus};
 use call_analytics::daily_report::snapshots::{self, Written};
-use call_analytics::daily_report::timer::{LAST_RUN, RunResult};
 use call_analytics::orgs::{self, OrgError, Organization};
 use call_analytics::storage::{Entry, Storage};
 use chrono::{DateTime, NaiveDate, TimeZone, Timelike, Utc};
@@ -434,7 +434,7 @@ async fn timer_round_trip_as_the_host_sends_it_writes_every_due_report() {
     assert_eq!(fired.status, 200, "{}\nlog:\n{}", fired.body, app.log());
     assert_invocation_reply(&fired);
     let r = fired.result();
-    assert_eq!(r.status, "succeeded");
+    assert_eq!(r.status, RunStatus::Succeeded);
     assert!(!r.is_past_due);
     assert!(r.error.is_none());
     assert!(r.started_at <= r.finished_at);
@@ -522,7 +522,7 @@ async fn rerun_generates_nothing_and_leaves_the_reports_untouched() {
     assert_eq!(second.status, 200, "{}", second.body);
     assert_invocation_reply(&second);
     let r = second.result();
-    assert_eq!(r.status, "succeeded");
+    assert_eq!(r.status, RunStatus::Succeeded);
     let run = org_run(&r, &org);
     assert!(run.generated.is_empty(), "{run:?}");
     assert_eq!(run.skipped, dates);
@@ -636,7 +636,7 @@ async fn orgs_in_different_zones_get_their_own_yesterday_and_inactive_orgs_none(
     let fired = fire(&app, false).await;
     assert_eq!(fired.status, 200, "{}\nlog:\n{}", fired.body, app.log());
     let r = fired.result();
-    assert_eq!(r.status, "succeeded");
+    assert_eq!(r.status, RunStatus::Succeeded);
     let ids: BTreeSet<&str> = r.orgs.iter().map(|o| o.org_id.as_str()).collect();
     assert_eq!(ids, BTreeSet::from([west.id.as_str(), east.id.as_str()]));
     assert_eq!(org_run(&r, &west).generated, vec![yw]);
@@ -686,7 +686,7 @@ async fn org_whose_node_has_no_data_gets_zero_reports_not_failures() {
     let fired = fire(&app, false).await;
     assert_eq!(fired.status, 200, "{}\nlog:\n{}", fired.body, app.log());
     let r = fired.result();
-    assert_eq!(r.status, "succeeded");
+    assert_eq!(r.status, RunStatus::Succeeded);
     let run = org_run(&r, &org);
     assert_eq!(run.generated, vec![d2, d1]);
     assert!(run.failed.is_empty(), "{run:?}");
@@ -722,7 +722,7 @@ async fn clickhouse_down_fails_the_invocation_with_a_shaped_500_and_writes_no_re
     assert_eq!(fired.status, 500, "{}", fired.body);
     assert_invocation_reply(&fired);
     let r = fired.result();
-    assert_eq!(r.status, "failed");
+    assert_eq!(r.status, RunStatus::Failed);
     assert_eq!(r.orgs.len(), 2);
     for (o, def) in [(org_run(&r, &org), &org), (org_run(&r, &second), &second)] {
         assert!(o.generated.is_empty() && o.skipped.is_empty(), "{o:?}");
@@ -741,14 +741,14 @@ async fn clickhouse_down_fails_the_invocation_with_a_shaped_500_and_writes_no_re
     assert!(all_report_names(&storage).await.is_empty());
     let last: RunResult =
         serde_json::from_slice(&storage.get(LAST_RUN).await.unwrap().unwrap().body).unwrap();
-    assert_eq!(last.status, "failed");
+    assert_eq!(last.status, RunStatus::Failed);
 
     // Still up: the readiness probe and a next firing answer.
     let ready = app.client.get(&app.address).send().await.unwrap();
     assert_eq!(ready.status(), 200);
     let again = fire(&app, false).await;
     assert_eq!(again.status, 500);
-    assert_eq!(again.result().status, "failed");
+    assert_eq!(again.result().status, RunStatus::Failed);
     println!("ClickHouse down: failed invocation in {took:?}");
 }
 
@@ -891,7 +891,7 @@ async fn concurrent_firings_leave_one_whole_report_per_date() {
         assert_eq!(meta(&blobs[d], "total_calls"), (k + 1).to_string());
         assert_eq!(
             meta(&blobs[d], "generated_at"),
-            report::summary(&doc)["generated_at"],
+            call_analytics::daily_report::summary::ReportSummary::of(&doc).to_metadata()["generated_at"],
             "{d}: metadata and body are the same version"
         );
     }
@@ -976,7 +976,7 @@ async fn malformed_org_id_is_logged_and_the_handler_still_serves() {
     let fired = fire(&app, false).await;
     assert_eq!(fired.status, 200, "{}", fired.body);
     let r = fired.result();
-    assert_eq!(r.status, "succeeded");
+    assert_eq!(r.status, RunStatus::Succeeded);
     assert!(r.orgs.is_empty());
 }
 
@@ -1288,7 +1288,7 @@ async fn one_orgs_query_error_does_not_stop_the_others() {
     let fired = fire(&app, false).await;
     assert_eq!(fired.status, 200, "{}\nlog:\n{}", fired.body, app.log());
     let r = fired.result();
-    assert_eq!(r.status, "partial");
+    assert_eq!(r.status, RunStatus::Partial);
     assert_eq!(org_run(&r, &good).generated, due(&good, 2));
     assert!(org_run(&r, &good).failed.is_empty());
     let failed = &org_run(&r, &bad).failed;
@@ -1343,7 +1343,7 @@ async fn an_unreadable_org_document_does_not_stop_the_others() {
     let fired = fire(&app, false).await;
     assert_eq!(fired.status, 200, "{}\nlog:\n{}", fired.body, app.log());
     let r = fired.result();
-    assert_eq!(r.status, "succeeded");
+    assert_eq!(r.status, RunStatus::Succeeded);
     assert_eq!(org_run(&r, &good).generated, vec![y]);
     assert!(
         app.log()

@@ -15,8 +15,8 @@ use base64::Engine as _;
 use serde::Deserialize;
 use warp::http::StatusCode;
 
-use crate::error::ApiError;
-use crate::server::Request;
+use crate::http::error::ApiError;
+use crate::http::request::Request;
 
 /// The admin role.
 pub const ADMIN_ROLE: &str = "analytics.admin";

@@ -1,4 +1,4 @@
-//! The `GET /api/dashboard?org_id=` page (`spec/http-api.md`; seed 003's frontend, seed 004's
+//! The `GET /api/dashboard?org_id=` page (`docs/http-api.md`; seed 003's frontend, seed 004's
 //! dashboard): one org's stored daily reports over a period as one self-contained HTML page.
 //!
 //! Built like [`crate::failure_analysis::html`]: `dashboard.html` (inline CSS) with `{{name}}`
@@ -22,9 +22,17 @@ use std::fmt::Write as _;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
-use crate::daily_report::report::{BreakdownRow, DailyReport, FunnelStep};
+use warp::reply::Response;
+
+use crate::app::App;
+use crate::daily_report::report::{self, BreakdownRow, DailyReport, FunnelStep};
+use crate::daily_report::snapshots;
 use crate::failure_analysis::html::{escape, fill};
+use crate::http::error::ApiError;
+use crate::http::request::Request;
+use crate::http::response::html_response;
 use crate::orgs::Organization;
+use crate::storage::StorageError;
 
 const TEMPLATE: &str = include_str!("dashboard.html");
 
@@ -1016,6 +1024,54 @@ fn empty_state(org: &Organization, series: &[Day<'_>]) -> String {
         escape(org.timezone.name()),
         escape(&body)
     )
+}
+
+// ---------------------------------------------------------------- the route
+
+/// `GET /api/dashboard?org_id=&days=`: the HTML page over the last `days` (default 30) days.
+pub async fn page(app: &App, req: &Request) -> Result<Response, ApiError> {
+    let org = super::resolve_org(app, req, req.query_param("org_id")).await?;
+    let days: i64 = match req.query_param("days") {
+        None => 30,
+        Some(d) => d
+            .parse()
+            .ok()
+            .filter(|d| (1..=90).contains(d))
+            .ok_or_else(|| ApiError::invalid("days", "days must be 1-90"))?,
+    };
+    let now = app.clock.now();
+    let to = org.yesterday(now);
+    let from = to - chrono::Duration::days(days - 1);
+    let present: std::collections::BTreeSet<NaiveDate> =
+        super::stored::listed(app, &org, Some(from), Some(to))
+            .await?
+            .into_iter()
+            .map(|r| r.date)
+            .collect();
+    let reads = from.iter_days().take_while(|d| *d <= to).map(|d| {
+        let app = app.clone();
+        let org_id = org.org_id.clone();
+        let has = present.contains(&d);
+        async move {
+            if !has {
+                return Ok((d, None));
+            }
+            let object = snapshots::read(&app.storage, &org_id, d).await?;
+            Ok::<_, StorageError>((
+                d,
+                object.and_then(|o| match serde_json::from_slice::<report::DailyReport>(&o.body) {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        tracing::error!(%org_id, date = %d, error = %e, "stored report unreadable; shown as missing");
+                        None
+                    }
+                }),
+            ))
+        }
+    });
+    let days: Vec<(NaiveDate, Option<report::DailyReport>)> =
+        futures::future::try_join_all(reads).await?;
+    Ok(html_response(render(&org, &days, now)))
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@
 
 use warp::http::Method;
 
-/// What a request is for, once routed.
+/// What a request is for, once routed: one variant per handler, so [`super::server`]
+/// dispatches with one exhaustive `match`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RouteId {
     /// `GET /`: the host's readiness probe.
@@ -16,20 +17,23 @@ pub enum RouteId {
     DailyReportTimer,
     Health,
     OpenApi,
-    Reports,
-    ReportsLatest,
-    ReportsGenerate,
-    ReportsBackfill,
-    ReportsLive,
-    ReportsTrend,
+    ReportList,
+    ReportLatest,
+    ReportGenerate,
+    ReportBackfill,
+    ReportLive,
+    ReportTrend,
     ReportByDate,
-    Orgs,
-    Org,
+    OrgList,
+    OrgCreate,
+    OrgGet,
+    OrgPatch,
     SchedulerStatus,
     Dashboard,
 }
 
-/// One entry of the table.
+/// One entry of the table: the methods one handler takes on one path (a path served by
+/// several handlers has an entry per handler).
 #[derive(Debug)]
 pub struct Route {
     /// Literal segments, or `{name}` for a path parameter.
@@ -41,7 +45,8 @@ pub struct Route {
     pub id: RouteId,
 }
 
-/// Literal routes come before parameterised ones, as the Functions host orders them.
+/// Every route. Literal paths win over parameterised ones (`/api/reports/latest` is never
+/// taken for `{date}`), as the Functions host orders them.
 pub const ROUTES: &[Route] = &[
     Route {
         path: "/",
@@ -61,34 +66,27 @@ pub const ROUTES: &[Route] = &[
         function: Some("daily_report_timer"),
         id: RouteId::DailyReportTimer,
     },
-    // reports_http: literal paths before `{date}`.
     reports("/api/health", &[Method::GET], RouteId::Health),
     reports("/api/openapi.json", &[Method::GET], RouteId::OpenApi),
-    reports("/api/reports", &[Method::GET], RouteId::Reports),
-    reports(
-        "/api/reports/latest",
-        &[Method::GET],
-        RouteId::ReportsLatest,
-    ),
+    reports("/api/reports", &[Method::GET], RouteId::ReportList),
+    reports("/api/reports/latest", &[Method::GET], RouteId::ReportLatest),
     reports(
         "/api/reports/generate",
         &[Method::POST],
-        RouteId::ReportsGenerate,
+        RouteId::ReportGenerate,
     ),
     reports(
         "/api/reports/backfill",
         &[Method::POST],
-        RouteId::ReportsBackfill,
+        RouteId::ReportBackfill,
     ),
-    reports("/api/reports/live", &[Method::GET], RouteId::ReportsLive),
-    reports("/api/reports/trend", &[Method::GET], RouteId::ReportsTrend),
+    reports("/api/reports/live", &[Method::GET], RouteId::ReportLive),
+    reports("/api/reports/trend", &[Method::GET], RouteId::ReportTrend),
     reports("/api/reports/{date}", &[Method::GET], RouteId::ReportByDate),
-    reports("/api/orgs", &[Method::GET, Method::POST], RouteId::Orgs),
-    reports(
-        "/api/orgs/{org_id}",
-        &[Method::GET, Method::PATCH],
-        RouteId::Org,
-    ),
+    reports("/api/orgs", &[Method::GET], RouteId::OrgList),
+    reports("/api/orgs", &[Method::POST], RouteId::OrgCreate),
+    reports("/api/orgs/{org_id}", &[Method::GET], RouteId::OrgGet),
+    reports("/api/orgs/{org_id}", &[Method::PATCH], RouteId::OrgPatch),
     reports(
         "/api/scheduler/status",
         &[Method::GET],
@@ -184,6 +182,14 @@ mod tests {
         assert_eq!(
             resolve(&Method::GET, "/api/nothing"),
             Err(NoRoute::NotFound)
+        );
+        assert_eq!(
+            resolve(&Method::DELETE, "/api/orgs/x"),
+            Err(NoRoute::MethodNotAllowed(vec![Method::GET, Method::PATCH]))
+        );
+        assert_eq!(
+            resolve(&Method::POST, "/api/orgs"),
+            Ok((RouteId::OrgCreate, vec![]))
         );
     }
 

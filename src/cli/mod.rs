@@ -1,6 +1,10 @@
 //! The command line: `handler` (or `handler serve`) serves the host; `handler
 //! failure-analysis …` runs one analysis and prints seed 001's console summary.
 
+pub mod failure_analysis;
+pub mod org;
+pub mod report;
+
 use clap::{Parser, Subcommand};
 
 /// call-analytics: the Azure Functions custom handler and its command-line tools.

@@ -2,12 +2,12 @@
 
 use std::process::ExitCode;
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::schedule::{self, OrgRun};
+use super::ReportCommand;
 use crate::app::App;
-use crate::cli::ReportCommand;
+use crate::daily_report::schedule::{self, GenerateOptions, OrgRun};
 use crate::orgs::{self, Organization};
 
 /// Runs a `report` subcommand; prints what it did. Exit code 1 when any report failed.
@@ -17,9 +17,13 @@ pub async fn run(app: &App, command: ReportCommand) -> anyhow::Result<ExitCode> 
         "ClickHouse is not configured: set CLICKHOUSE_URL"
     );
     let (orgs, from, to, force, concurrency) = match command {
-        ReportCommand::Generate { org, date, force } => {
-            (select(app, org).await?, date, date, force, 4)
-        }
+        ReportCommand::Generate { org, date, force } => (
+            select(app, org).await?,
+            date,
+            date,
+            force,
+            schedule::CONCURRENCY,
+        ),
         ReportCommand::Backfill {
             from,
             to,
@@ -37,7 +41,7 @@ pub async fn run(app: &App, command: ReportCommand) -> anyhow::Result<ExitCode> 
             )
         }
     };
-    let now = Utc::now();
+    let now = app.clock.now();
     let range = |org: &Organization| -> (NaiveDate, NaiveDate) {
         (
             from.unwrap_or_else(|| org.yesterday(now)),
@@ -50,18 +54,15 @@ pub async fn run(app: &App, command: ReportCommand) -> anyhow::Result<ExitCode> 
         )
         .expect("valid template"),
     );
-    let runs = schedule::generate_range(
-        app,
-        &orgs,
-        range,
+    let opts = GenerateOptions {
         force,
         concurrency,
-        None,
-        |done, total| {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-        },
-    )
+        ..GenerateOptions::new(now)
+    };
+    let runs = schedule::generate_range(app, &orgs, range, &opts, |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })
     .await;
     bar.finish_and_clear();
     print_runs(app, &runs);

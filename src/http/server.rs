@@ -1,6 +1,7 @@
 //! The HTTP server the Functions host talks to: binds `127.0.0.1:port`, turns each request
-//! into a [`Request`], routes it through [`crate::routes`] and answers JSON (errors as
-//! [`ApiError`]). Shuts down gracefully on SIGTERM/SIGINT, finishing requests in flight.
+//! into a [`Request`], routes it through [`super::routes`] and dispatches it to its function
+//! adapter in one exhaustive `match` ([`dispatch`]). Limits (URI, headers, body) answer the
+//! JSON error body. Shuts down gracefully on SIGTERM/SIGINT, finishing requests in flight.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -9,78 +10,25 @@ use bytes::{Buf, Bytes, BytesMut};
 use futures::StreamExt;
 use tracing::Instrument;
 use warp::Filter;
-use warp::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use warp::reply::{Reply, Response};
+use warp::http::{HeaderMap, Method, StatusCode};
+use warp::reply::Response;
 
+use super::error::ApiError;
+use super::request::Request;
+use super::response::{error_response, json_response};
+use super::routes::{self, NoRoute, RouteId};
 use crate::app::App;
-use crate::error::ApiError;
-use crate::routes::{self, NoRoute, RouteId};
+use crate::functions::{daily_report_timer, failure_analysis, reports_http as reports};
 
 /// Largest request body accepted (413 above it).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// One request as the handler sees it.
-#[derive(Debug)]
-pub struct Request {
-    pub method: Method,
-    pub path: String,
-    /// Path parameters of the matched route, in order.
-    pub params: Vec<String>,
-    /// Decoded query pairs, in order.
-    pub query: Vec<(String, String)>,
-    pub headers: HeaderMap,
-    pub body: Bytes,
-}
+/// Longest request target (path and query) accepted: 414 above it, as the Functions host's
+/// Kestrel front (8 KiB request line) would answer.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
 
-impl Request {
-    /// The first value of a query parameter.
-    pub fn query_param(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A JSON response with `status`.
-pub fn json_response<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
-    let body = serde_json::to_string(value).expect("response serializes");
-    with_type(body.into_response(), status, "application/json")
-}
-
-/// An HTML response (200).
-pub fn html_response(body: String) -> Response {
-    with_type(
-        body.into_response(),
-        StatusCode::OK,
-        "text/html; charset=utf-8",
-    )
-}
-
-fn with_type(mut r: Response, status: StatusCode, content_type: &'static str) -> Response {
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    r
-}
-
-/// The error as a response.
-pub fn error_response(e: &ApiError) -> Response {
-    let mut r = with_type(e.body().into_response(), e.status, "application/json");
-    if let Some(allow) = e
-        .allow
-        .as_deref()
-        .and_then(|a| HeaderValue::from_str(a).ok())
-    {
-        r.headers_mut().insert(header::ALLOW, allow);
-    }
-    if e.status == StatusCode::PAYLOAD_TOO_LARGE {
-        // The rest of the body is not read: close rather than leave it in the connection.
-        r.headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    r
-}
+/// Largest total of header names and values accepted: 431 above it (Kestrel's 32 KiB).
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 /// Serves until SIGTERM/SIGINT. `addr` is normally `127.0.0.1:FUNCTIONS_CUSTOMHANDLER_PORT`.
 pub async fn serve(app: App, addr: SocketAddr) -> anyhow::Result<()> {
@@ -157,6 +105,7 @@ where
     S: futures::Stream<Item = Result<B, warp::Error>> + Unpin,
     B: Buf,
 {
+    check_limits(path, query, &headers)?;
     let (id, params) = routes::resolve(&method, path).map_err(|no| match no {
         NoRoute::NotFound => ApiError::new(
             StatusCode::NOT_FOUND,
@@ -177,14 +126,33 @@ where
         headers,
         body,
     };
+    dispatch(app, id, &req).await
+}
+
+/// Every route to its handler: one arm per [`RouteId`], no fallback.
+async fn dispatch(app: &App, id: RouteId, req: &Request) -> Result<Response, ApiError> {
     match id {
         RouteId::Ready => Ok(json_response(
             StatusCode::OK,
             &serde_json::json!({"status": "ready"}),
         )),
-        RouteId::FailureAnalysis => crate::failure_analysis::http::handle(app, &req).await,
-        RouteId::DailyReportTimer => crate::daily_report::timer::handle(app, &req).await,
-        reports => crate::reports_http::handle(app, reports, &req).await,
+        RouteId::FailureAnalysis => failure_analysis::handle(app, req).await,
+        RouteId::DailyReportTimer => daily_report_timer::handle(app, req).await,
+        RouteId::Health => Ok(reports::health::handle(app).await),
+        RouteId::OpenApi => Ok(reports::openapi::handle()),
+        RouteId::ReportList => reports::stored::list(app, req).await,
+        RouteId::ReportLatest => reports::stored::latest(app, req).await,
+        RouteId::ReportByDate => reports::stored::by_date(app, req).await,
+        RouteId::ReportTrend => reports::stored::trend(app, req).await,
+        RouteId::ReportLive => reports::live::handle(app, req).await,
+        RouteId::ReportGenerate => reports::generate::generate(app, req).await,
+        RouteId::ReportBackfill => reports::generate::backfill(app, req).await,
+        RouteId::OrgList => reports::orgs::list(app, req).await,
+        RouteId::OrgCreate => reports::orgs::create(app, req).await,
+        RouteId::OrgGet => reports::orgs::get(app, req).await,
+        RouteId::OrgPatch => reports::orgs::patch(app, req).await,
+        RouteId::SchedulerStatus => reports::scheduler::status(app).await,
+        RouteId::Dashboard => reports::dashboard::page(app, req).await,
     }
 }
 
@@ -202,6 +170,30 @@ fn method_not_allowed(method: &Method, path: &str, allowed: &[Method]) -> ApiErr
             .join(", "),
     );
     e
+}
+
+/// 414 for a request target over [`MAX_URI_BYTES`], 431 for headers over
+/// [`MAX_HEADER_BYTES`], each with the JSON error body.
+fn check_limits(path: &str, query: &str, headers: &HeaderMap) -> Result<(), ApiError> {
+    if path.len() + query.len() + 1 > MAX_URI_BYTES {
+        return Err(ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("the request target is longer than {MAX_URI_BYTES} bytes"),
+        ));
+    }
+    let header_bytes: usize = headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return Err(ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!("the request headers are larger than {MAX_HEADER_BYTES} bytes"),
+        ));
+    }
+    Ok(())
 }
 
 /// Reads the body, refusing more than [`MAX_BODY_BYTES`] (by `Content-Length` or as it streams).

@@ -1,0 +1,55 @@
+//! `handler failure-analysis …`: runs one analysis like `POST /api/failure_analysis` and
+//! prints the console summary (`docs/failure-analysis.md`, "Console").
+
+use std::process::ExitCode;
+
+use super::FailureAnalysisArgs;
+use crate::app::App;
+use crate::failure_analysis::{self, AnalysisRequest, Flags};
+
+/// `handler failure-analysis …`: one analysis, its artifacts, and the console summary.
+pub async fn run(app: &App, args: FailureAnalysisArgs) -> anyhow::Result<ExitCode> {
+    let req = AnalysisRequest {
+        from_date: args.from_date,
+        to_date: args.to_date,
+        timezone: args.timezone,
+        max_users: Some(args.max_users),
+        min_sessions: Some(args.min_sessions),
+        force_refresh: Some(args.force_refresh),
+    };
+    let flags = Flags {
+        export_csv: !args.no_csv,
+        include_details: false,
+    };
+    match failure_analysis::run(app, &req, flags, app.clock.now()).await {
+        Ok((response, analysis)) => {
+            println!(
+                "{}",
+                failure_analysis::console::summary(&analysis, args.top)
+            );
+            println!(
+                "Artifacts{}:",
+                if response.cached {
+                    " (cached result)"
+                } else {
+                    ""
+                }
+            );
+            for (kind, location) in [
+                ("CSV", response.artifacts.csv.as_deref()),
+                ("HTML", Some(&response.artifacts.html)),
+                ("JSON", Some(&response.artifacts.json)),
+            ] {
+                if let Some(location) = location {
+                    println!("  {kind:<5} {location}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(failure_analysis::AnalysisError::Invalid(e)) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(2))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,148 @@
+//! `POST /api/reports/generate` and `POST /api/reports/backfill` (`docs/http-api.md`,
+//! "Routes"): the timer's code path ([`schedule::generate_range`]), create-only unless
+//! `force`. A backfill stops starting reports after `BACKFILL_BUDGET_SECONDS` (150 s by
+//! default, inside the Functions front end's 230 s HTTP limit) and says where to resume.
+
+use std::time::{Duration as StdDuration, Instant};
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::{date_param, require_clickhouse, target_orgs};
+use crate::app::App;
+use crate::daily_report::schedule::{self, GenerateOptions, OrgRun};
+use crate::http::error::ApiError;
+use crate::http::request::{Request, parse_json_body};
+use crate::http::response::json_response;
+
+/// Longest range one backfill request may name.
+pub const MAX_BACKFILL_DAYS: i64 = 366;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GenerateBody {
+    org_id: Option<String>,
+    date: Option<String>,
+    #[serde(default)]
+    force: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BackfillBody {
+    org_id: Option<String>,
+    from: String,
+    to: String,
+    #[serde(default)]
+    force: bool,
+}
+
+/// The `error` member a 503 reply carries (every error reply has one).
+#[derive(Debug, Serialize)]
+pub struct RunsError {
+    pub code: &'static str,
+    pub message: &'static str,
+}
+
+/// `POST /api/reports/generate`: what was done per org.
+#[derive(Debug, Serialize)]
+pub struct GenerateReply {
+    pub orgs: Vec<OrgRun>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<RunsError>,
+}
+
+/// `POST /api/reports/backfill`: `complete: false` with `resume_from` when the range did not
+/// fit the budget (call again: done dates are skipped).
+#[derive(Debug, Serialize)]
+pub struct BackfillReply {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub complete: bool,
+    pub resume_from: Option<NaiveDate>,
+    pub orgs: Vec<OrgRun>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<RunsError>,
+}
+
+/// 503 when every org failed and nothing was generated or found, else 200.
+fn runs_status(runs: &[OrgRun]) -> (StatusCode, Option<RunsError>) {
+    let all_failed = !runs.is_empty()
+        && runs
+            .iter()
+            .all(|r| !r.failed.is_empty() && r.generated.is_empty() && r.skipped.is_empty());
+    if all_failed {
+        let error = RunsError {
+            code: "dependency_unavailable",
+            message: "every report failed; see orgs[].failed",
+        };
+        (StatusCode::SERVICE_UNAVAILABLE, Some(error))
+    } else {
+        (StatusCode::OK, None)
+    }
+}
+
+/// `POST /api/reports/generate {org_id?, date?, force?}` (default: yesterday, every active org).
+pub async fn generate(app: &App, req: &Request) -> Result<Response, ApiError> {
+    let body: GenerateBody = parse_json_body(&req.body)?;
+    let date = date_param(body.date.as_deref(), "date")?;
+    require_clickhouse(app)?;
+    let orgs = target_orgs(app, req, body.org_id.as_deref()).await?;
+    let now = app.clock.now();
+    let opts = GenerateOptions {
+        force: body.force,
+        ..GenerateOptions::new(now)
+    };
+    let range = |org: &crate::orgs::Organization| {
+        let d = date.unwrap_or_else(|| org.yesterday(now));
+        (d, d)
+    };
+    let orgs = schedule::generate_range(app, &orgs, range, &opts, |_, _| {}).await;
+    let (status, error) = runs_status(&orgs);
+    Ok(json_response(status, &GenerateReply { orgs, error }))
+}
+
+/// `POST /api/reports/backfill {org_id?, from, to, force?}`.
+pub async fn backfill(app: &App, req: &Request) -> Result<Response, ApiError> {
+    let body: BackfillBody = parse_json_body(&req.body)?;
+    let from = crate::failure_analysis::window::parse_date(&body.from, "from")?;
+    let to = crate::failure_analysis::window::parse_date(&body.to, "to")?;
+    if from > to {
+        return Err(ApiError::invalid(
+            "from",
+            format!("from {from} is after to {to}"),
+        ));
+    }
+    if (to - from).num_days() + 1 > MAX_BACKFILL_DAYS {
+        return Err(ApiError::invalid(
+            "to",
+            format!("a backfill covers at most {MAX_BACKFILL_DAYS} days"),
+        ));
+    }
+    require_clickhouse(app)?;
+    let orgs = target_orgs(app, req, body.org_id.as_deref()).await?;
+    let budget = StdDuration::from_secs(app.settings.backfill_budget_seconds);
+    let opts = GenerateOptions {
+        force: body.force,
+        deadline: Some(Instant::now() + budget),
+        ..GenerateOptions::new(app.clock.now())
+    };
+    let orgs = schedule::generate_range(app, &orgs, |_| (from, to), &opts, |_, _| {}).await;
+    let resume_from = orgs
+        .iter()
+        .flat_map(|r| r.not_attempted.iter())
+        .min()
+        .copied();
+    let (status, error) = runs_status(&orgs);
+    let reply = BackfillReply {
+        from,
+        to,
+        complete: resume_from.is_none(),
+        resume_from,
+        orgs,
+        error,
+    };
+    Ok(json_response(status, &reply))
+}

@@ -1,0 +1,113 @@
+//! The `reports_http` function (`docs/http-api.md`): every `/api/...` route but the failure
+//! analysis, one file per concern.
+//!
+//! * [`stored`]: stored reports — listing, latest, by date, trend (listings read blob
+//!   metadata only; one report is one blob read).
+//! * [`live`]: a report computed from ClickHouse now, not stored.
+//! * [`generate`]: generate and backfill, through the timer's code path
+//!   ([`schedule::generate_range`](crate::daily_report::schedule::generate_range)),
+//!   create-only unless `force`.
+//! * [`orgs`]: organizations (ETags, 409/412).
+//! * [`scheduler`]: the timer's schedule, next firings and last run.
+//! * [`health`], [`dashboard`] (the HTML page), [`openapi`] (the OpenAPI document).
+//! * [`access`]: which orgs a caller may see (App Service principal); [`errors`]: the
+//!   statuses of this function's domain errors.
+//!
+//! Replies are typed `Serialize` structs, described in `openapi.json`.
+
+pub mod access;
+pub mod dashboard;
+pub mod errors;
+pub mod generate;
+pub mod health;
+pub mod live;
+pub mod openapi;
+pub mod orgs;
+pub mod scheduler;
+pub mod stored;
+
+use chrono::NaiveDate;
+use warp::http::StatusCode;
+
+use crate::app::App;
+use crate::clickhouse::ClickHouse;
+use crate::http::error::ApiError;
+use crate::http::request::Request;
+use crate::orgs::Organization;
+
+/// The orgs the caller may see ([`access::Access`]).
+async fn visible_orgs(app: &App, req: &Request) -> Result<Vec<Organization>, ApiError> {
+    let access = access::Access::of(req)?;
+    let all = crate::orgs::list(&app.storage).await?;
+    Ok(all.into_iter().filter(|o| access.sees(&o.org_id)).collect())
+}
+
+/// The org a request is about: `org_id` (query or body), or the only visible org when there
+/// is one. An org the caller may not see is a 404, as if it did not exist.
+async fn resolve_org(
+    app: &App,
+    req: &Request,
+    org_id: Option<&str>,
+) -> Result<Organization, ApiError> {
+    match org_id {
+        Some(id) => {
+            let id = crate::orgs::parse_uuid(id, "org_id")?;
+            if !access::Access::of(req)?.sees(&id) {
+                return Err(errors::org_not_found(&id));
+            }
+            crate::orgs::get(&app.storage, &id)
+                .await?
+                .map(|(o, _)| o)
+                .ok_or_else(|| errors::org_not_found(&id))
+        }
+        None => {
+            let mut all = visible_orgs(app, req).await?;
+            match all.len() {
+                1 => Ok(all.remove(0)),
+                0 => Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "org_not_found",
+                    "no organization is configured",
+                )),
+                _ => Err(ApiError::invalid(
+                    "org_id",
+                    "org_id is required when several organizations exist",
+                )),
+            }
+        }
+    }
+}
+
+/// The orgs a generation is for: the named one, or every active org the caller sees.
+async fn target_orgs(
+    app: &App,
+    req: &Request,
+    org_id: Option<&str>,
+) -> Result<Vec<Organization>, ApiError> {
+    match org_id {
+        Some(_) => Ok(vec![resolve_org(app, req, org_id).await?]),
+        None => Ok(visible_orgs(app, req)
+            .await?
+            .into_iter()
+            .filter(|o| o.is_active)
+            .collect()),
+    }
+}
+
+/// An optional `YYYY-MM-DD` parameter; 400 naming `field`.
+fn date_param(value: Option<&str>, field: &str) -> Result<Option<NaiveDate>, ApiError> {
+    Ok(value
+        .map(|v| crate::failure_analysis::window::parse_date(v, field))
+        .transpose()?)
+}
+
+/// The ClickHouse client, or 503 `not_configured` without `CLICKHOUSE_URL`.
+fn require_clickhouse(app: &App) -> Result<&ClickHouse, ApiError> {
+    app.clickhouse.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_configured",
+            "ClickHouse is not configured (CLICKHOUSE_URL)",
+        )
+    })
+}

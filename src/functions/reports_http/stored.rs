@@ -1,0 +1,231 @@
+//! Stored reports (`docs/http-api.md`, "Routes"): `GET /api/reports`, `/api/reports/latest`,
+//! `/api/reports/{date}`, `/api/reports/trend`. Listings and the trend read blob metadata
+//! only ([`ReportSummary`]); one report is one blob read.
+
+use chrono::{Duration, NaiveDate};
+use serde::Serialize;
+use serde_json::Value;
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::{date_param, resolve_org};
+use crate::app::App;
+use crate::daily_report::snapshots;
+use crate::daily_report::summary::ReportSummary;
+use crate::http::error::ApiError;
+use crate::http::request::Request;
+use crate::http::response::{json_response, with_etag};
+use crate::orgs::Organization;
+
+/// A listing row: the date and the headline KPIs from blob metadata.
+#[derive(Debug, Serialize)]
+pub struct ListedReport {
+    pub date: NaiveDate,
+    pub summary: ReportSummary,
+}
+
+/// `GET /api/reports`: newest first; `next_before` continues (`null` at the end).
+#[derive(Debug, Serialize)]
+pub struct ReportList {
+    pub org_id: String,
+    pub org_name: String,
+    pub reports: Vec<ListedReport>,
+    pub next_before: Option<NaiveDate>,
+}
+
+/// One day of `GET /api/reports/trend`: the KPIs of that day's report, every one `null`
+/// without one.
+#[derive(Debug, Serialize)]
+pub struct TrendPoint {
+    pub date: NaiveDate,
+    pub total_calls: Option<u64>,
+    pub classified_calls: Option<u64>,
+    #[serde(serialize_with = "ReportSummary::serialize_number")]
+    pub success_rate_percent: Option<f64>,
+    #[serde(serialize_with = "ReportSummary::serialize_number")]
+    pub avg_minutes_per_call: Option<f64>,
+    #[serde(serialize_with = "ReportSummary::serialize_number")]
+    pub total_duration_hours: Option<f64>,
+    #[serde(serialize_with = "ReportSummary::serialize_number")]
+    pub carrier_not_qualified_percent: Option<f64>,
+    #[serde(serialize_with = "ReportSummary::serialize_number")]
+    pub successfully_transferred_percent: Option<f64>,
+}
+
+/// `GET /api/reports/trend`.
+#[derive(Debug, Serialize)]
+pub struct Trend {
+    pub org_id: String,
+    /// `7d`, `30d` or `90d`.
+    pub period: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub days_with_report: usize,
+    /// Every day of `[from, to]`, in order.
+    pub series: Vec<TrendPoint>,
+}
+
+/// Every stored report date of `org` in `[from, to]` with its summary, newest first (one
+/// listing call per 5,000 reports; the prefix narrows to the year when both ends share it).
+pub async fn listed(
+    app: &App,
+    org: &Organization,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<Vec<ListedReport>, ApiError> {
+    let base = snapshots::org_prefix(&org.org_id);
+    let prefix = match (from, to) {
+        (Some(f), Some(t)) if f.format("%Y").to_string() == t.format("%Y").to_string() => {
+            format!("{base}{}", f.format("%Y-"))
+        }
+        _ => base.clone(),
+    };
+    let mut rows = Vec::new();
+    let mut continuation = None;
+    loop {
+        let page = app.storage.list(&prefix, continuation, 5000).await?;
+        for e in page.entries {
+            let Some(date) = snapshots::date_of(&base, &e.name) else {
+                continue;
+            };
+            if from.is_some_and(|f| date < f) || to.is_some_and(|t| date > t) {
+                continue;
+            }
+            let summary = ReportSummary::from_metadata(&e.metadata);
+            rows.push(ListedReport { date, summary });
+        }
+        match page.next {
+            Some(n) => continuation = Some(n),
+            None => break,
+        }
+    }
+    rows.sort_by_key(|r| std::cmp::Reverse(r.date));
+    Ok(rows)
+}
+
+/// `GET /api/reports?org_id=&from=&to=&limit=&before=`.
+pub async fn list(app: &App, req: &Request) -> Result<Response, ApiError> {
+    let org = resolve_org(app, req, req.query_param("org_id")).await?;
+    let from = date_param(req.query_param("from"), "from")?;
+    let to = date_param(req.query_param("to"), "to")?;
+    let before = date_param(req.query_param("before"), "before")?;
+    if let (Some(f), Some(t)) = (from, to)
+        && f > t
+    {
+        return Err(ApiError::invalid("from", "from is after to"));
+    }
+    let limit = match req.query_param("limit") {
+        None => 30,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|l| (1..=366).contains(l))
+            .ok_or_else(|| ApiError::invalid("limit", "limit must be 1-366"))?,
+    };
+    let to = match (to, before) {
+        (Some(t), Some(b)) => Some(t.min(b - Duration::days(1))),
+        (t, b) => t.or(b.map(|b| b - Duration::days(1))),
+    };
+    let mut reports = listed(app, &org, from, to).await?;
+    let next_before = (reports.len() > limit).then(|| reports[limit - 1].date);
+    reports.truncate(limit);
+    let reply = ReportList {
+        org_id: org.org_id,
+        org_name: org.name,
+        reports,
+        next_before,
+    };
+    Ok(json_response(StatusCode::OK, &reply))
+}
+
+/// `GET /api/reports/latest?org_id=`.
+pub async fn latest(app: &App, req: &Request) -> Result<Response, ApiError> {
+    let org = resolve_org(app, req, req.query_param("org_id")).await?;
+    let newest = listed(app, &org, None, None).await?.into_iter().next();
+    let Some(row) = newest else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "report_not_found",
+            format!("no stored report for {}", org.org_id),
+        ));
+    };
+    stored_report(app, &org, row.date).await
+}
+
+/// `GET /api/reports/{date}?org_id=`.
+pub async fn by_date(app: &App, req: &Request) -> Result<Response, ApiError> {
+    let date = crate::failure_analysis::window::parse_date(&req.params[0], "date")?;
+    let org = resolve_org(app, req, req.query_param("org_id")).await?;
+    stored_report(app, &org, date).await
+}
+
+/// The stored report as it is (with its `ETag`), or 404.
+async fn stored_report(
+    app: &App,
+    org: &Organization,
+    date: NaiveDate,
+) -> Result<Response, ApiError> {
+    let Some(object) = snapshots::read(&app.storage, &org.org_id, date).await? else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "report_not_found",
+            format!("no stored report for {} on {date}", org.org_id),
+        ));
+    };
+    let report: Value = serde_json::from_slice(&object.body).map_err(|e| {
+        tracing::error!(org_id = %org.org_id, %date, error = %e, "stored report unreadable");
+        ApiError::internal()
+    })?;
+    Ok(with_etag(
+        json_response(StatusCode::OK, &report),
+        &object.etag,
+    ))
+}
+
+/// `GET /api/reports/trend?org_id=&period=7d|30d|90d`: the daily series of the headline KPIs
+/// from stored reports' metadata, every day present (null where no report).
+pub async fn trend(app: &App, req: &Request) -> Result<Response, ApiError> {
+    let org = resolve_org(app, req, req.query_param("org_id")).await?;
+    let days: i64 = match req.query_param("period").unwrap_or("30d") {
+        "7d" => 7,
+        "30d" => 30,
+        "90d" => 90,
+        other => {
+            return Err(ApiError::invalid(
+                "period",
+                format!("period {other:?} must be 7d, 30d or 90d"),
+            ));
+        }
+    };
+    let to = org.yesterday(app.clock.now());
+    let from = to - Duration::days(days - 1);
+    let rows = listed(app, &org, Some(from), Some(to)).await?;
+    let by_date: std::collections::HashMap<NaiveDate, &ReportSummary> =
+        rows.iter().map(|r| (r.date, &r.summary)).collect();
+    let series = from
+        .iter_days()
+        .take_while(|d| *d <= to)
+        .map(|date| {
+            let s = by_date.get(&date).copied().cloned().unwrap_or_default();
+            TrendPoint {
+                date,
+                total_calls: s.total_calls,
+                classified_calls: s.classified_calls,
+                success_rate_percent: s.success_rate_percent,
+                avg_minutes_per_call: s.avg_minutes_per_call,
+                total_duration_hours: s.total_duration_hours,
+                carrier_not_qualified_percent: s.carrier_not_qualified_percent,
+                successfully_transferred_percent: s.successfully_transferred_percent,
+            }
+        })
+        .collect();
+    let reply = Trend {
+        org_id: org.org_id,
+        period: format!("{days}d"),
+        from,
+        to,
+        days_with_report: rows.len(),
+        series,
+    };
+    Ok(json_response(StatusCode::OK, &reply))
+}
