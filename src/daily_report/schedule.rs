@@ -382,3 +382,122 @@ mod tests {
         assert_eq!(from, to);
     }
 }
+
+// ---------------------------------------------------------------- NCRONTAB
+
+/// An NCRONTAB expression (`DAILY_REPORT_SCHEDULE`) that does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid NCRONTAB expression {expression:?}: {reason}")]
+pub struct InvalidSchedule {
+    /// The expression as given.
+    pub expression: String,
+    /// Why the parser refused it.
+    pub reason: String,
+}
+
+/// The next `n` firings strictly after `after` of an NCRONTAB expression, the Functions timer's
+/// syntax: six fields (`second minute hour day month day-of-week`), day of week 0-6 from Sunday
+/// (7 is Sunday too) or names (`Mon-Fri`). A day must match both the day-of-month and the
+/// day-of-week field, as in NCRONTAB. Times are UTC, as the timer's are by default.
+pub fn next_firings(
+    ncrontab: &str,
+    after: DateTime<Utc>,
+    n: usize,
+) -> Result<Vec<DateTime<Utc>>, InvalidSchedule> {
+    let invalid = |reason: String| InvalidSchedule {
+        expression: ncrontab.to_string(),
+        reason,
+    };
+    // croner would also take five fields or a seventh (year): NCRONTAB has exactly six.
+    let fields = ncrontab.split_whitespace().count();
+    if fields != 6 {
+        return Err(invalid(format!("{fields} fields, NCRONTAB has 6")));
+    }
+    let cron = croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        .dom_and_dow(true)
+        .build()
+        .parse(ncrontab)
+        .map_err(|e| invalid(e.to_string()))?;
+    Ok(cron.iter_after(after).take(n).collect())
+}
+
+#[cfg(test)]
+mod ncrontab_tests {
+    use super::next_firings;
+    use chrono::{DateTime, Utc};
+
+    /// The weekdays (`Mon`…) of the first `n` firings after Monday 2025-12-15 00:00 UTC.
+    fn days(expression: &str, n: usize) -> Vec<String> {
+        let monday: DateTime<Utc> = "2025-12-15T00:00:00Z".parse().unwrap();
+        next_firings(expression, monday, n)
+            .unwrap()
+            .iter()
+            .map(|t| t.format("%a").to_string())
+            .collect()
+    }
+
+    #[test]
+    fn hourly_fires_on_the_hour_strictly_after_the_start() {
+        let start: DateTime<Utc> = "2025-12-15T10:00:00Z".parse().unwrap();
+        let next = next_firings("0 0 * * * *", start, 3).unwrap();
+        let shown: Vec<String> = next.iter().map(|t| t.to_rfc3339()).collect();
+        assert_eq!(
+            shown,
+            [
+                "2025-12-15T11:00:00+00:00",
+                "2025-12-15T12:00:00+00:00",
+                "2025-12-15T13:00:00+00:00"
+            ]
+        );
+    }
+
+    #[test]
+    fn days_of_week_count_from_sunday_zero() {
+        // 1-5 is Monday-Friday.
+        assert_eq!(
+            days("0 30 6 * * 1-5", 6),
+            ["Mon", "Tue", "Wed", "Thu", "Fri", "Mon"]
+        );
+        assert_eq!(days("0 0 6 * * 0,6", 4), ["Sat", "Sun", "Sat", "Sun"]);
+        // */2 steps from Sunday: Sunday, Tuesday, Thursday, Saturday.
+        assert_eq!(
+            days("0 0 6 * * */2", 5),
+            ["Tue", "Thu", "Sat", "Sun", "Tue"]
+        );
+        assert_eq!(days("0 0 6 * * 7", 2), ["Sun", "Sun"]);
+    }
+
+    #[test]
+    fn day_names_are_read() {
+        assert_eq!(
+            days("0 0 6 * * Mon-Fri", 6),
+            ["Mon", "Tue", "Wed", "Thu", "Fri", "Mon"]
+        );
+        assert_eq!(days("0 0 6 * * SAT,sun", 3), ["Sat", "Sun", "Sat"]);
+    }
+
+    #[test]
+    fn day_of_month_and_day_of_week_must_both_match() {
+        // The 1st of a month that is a Monday: 2025-12-01, then 2026-06-01.
+        let start: DateTime<Utc> = "2025-11-15T00:00:00Z".parse().unwrap();
+        let next = next_firings("0 0 0 1 * 1", start, 2).unwrap();
+        let shown: Vec<String> = next.iter().map(|t| t.date_naive().to_string()).collect();
+        assert_eq!(shown, ["2025-12-01", "2026-06-01"]);
+    }
+
+    #[test]
+    fn malformed_expressions_are_refused() {
+        let now = Utc::now();
+        for bad in [
+            "",
+            "0 * * * *",
+            "0 0 * * * * 2030",
+            "0 0 25 * * *",
+            "x 0 * * * *",
+        ] {
+            let err = next_firings(bad, now, 1).expect_err(bad);
+            assert_eq!(err.expression, bad);
+        }
+    }
+}

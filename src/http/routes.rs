@@ -157,11 +157,12 @@ pub fn match_path(pattern: &str, path: &str) -> Option<Vec<String>> {
     }
 }
 
+/// Percent-decodes a path segment (invalid UTF-8 becomes U+FFFD). A `+` stays a `+`: only
+/// query strings (form encoding) read it as a space.
 fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]
@@ -198,6 +199,15 @@ mod tests {
         assert_eq!(
             match_path("/api/orgs/{org_id}", "/api/orgs/a%20b"),
             Some(vec!["a b".to_string()])
+        );
+        // `+` is literal in a path; `%2B` is a `+` too; `&` and `=` are plain characters.
+        assert_eq!(
+            match_path("/api/orgs/{org_id}", "/api/orgs/a+b%2Bc&d=e"),
+            Some(vec!["a+b+c&d=e".to_string()])
+        );
+        assert_eq!(
+            match_path("/api/reports/{date}", "/api/reports/caf%C3%A9%FF"),
+            Some(vec!["caf\u{e9}\u{fffd}".to_string()])
         );
         assert_eq!(match_path("/api/orgs/{org_id}", "/api/orgs/"), None);
         assert_eq!(match_path("/api/orgs/{org_id}", "/api/orgs/a/b"), None);

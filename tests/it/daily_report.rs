@@ -2,15 +2,12 @@
 //! exported by the test scripts). Each test makes its own database `t_<uuid>` with the schema
 //! of `demo/clickhouse/schema.sql`, loads a small fixture and calls `generate`.
 //!
-//! Requests to the engine go through [`CountingProxy`], which counts the HTTP requests, so
+//! Requests to the engine go through a [`Proxy`], which counts the HTTP requests, so
 //! that `metadata.source.round_trips` is checked against what really went over the wire.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use call_analytics::clickhouse::{ClickHouse, ClickHouseError, RetryPolicy, Summary};
-use call_analytics::configuration::{ClickHouseSettings, Secret};
 use call_analytics::daily_report::query::{DAY_SQL, datetime_param, fetch_day};
 use call_analytics::daily_report::report::{DailyReport, day_window, generate};
 use call_analytics::daily_report::summary::ReportSummary;
@@ -18,8 +15,10 @@ use call_analytics::orgs::Organization;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+
+use crate::helpers::{ClickHouseDb, Faults, Proxy, insert_rows};
+// Other test files name these `crate::daily_report::…`.
+pub(crate) use crate::helpers::{clickhouse_settings as settings, clickhouse_url, closed_port};
 
 pub(crate) const PAUL_ORG: &str = "01951f56-8c6e-7a93-a971-3d06a81a1ab0";
 pub(crate) const PAUL_NODE: &str = "019b099d-77fd-7e09-9d2b-cd4c476a0a19";
@@ -32,53 +31,17 @@ const TEST_LINE: &str = "+19259898099";
 // Rig
 // ---------------------------------------------------------------------------------------
 
-pub(crate) fn clickhouse_url() -> String {
-    std::env::var("CLICKHOUSE_TEST_URL").unwrap_or_else(|_| {
-        panic!(
-            "CLICKHOUSE_TEST_URL is not set: run the tests with scripts/test, which starts the \
-             ClickHouse engine (tests/chdb_front/server.py)"
-        )
-    })
-}
-
-pub(crate) fn settings(url: &str, database: &str) -> ClickHouseSettings {
-    ClickHouseSettings {
-        url: url.to_string(),
-        username: "default".into(),
-        password: Secret::new(""),
-        database: database.to_string(),
-        query_timeout_secs: 180,
-        max_memory_usage: 10_000_000_000,
-    }
-}
-
 /// A fresh database with the four source tables, reached through a request-counting proxy.
 struct TestDb {
     ch: ClickHouse,
-    proxy: CountingProxy,
+    proxy: Proxy,
 }
 
 impl TestDb {
     async fn new() -> TestDb {
-        let url = clickhouse_url();
-        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-        let admin = ClickHouse::new(&settings(&url, "default")).expect("client");
-        admin
-            .execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create database");
-        let proxy = CountingProxy::start(&url).await;
-        let ch = ClickHouse::new(&settings(&proxy.url, &name)).expect("client");
-        for statement in include_str!("../../demo/clickhouse/schema.sql").split(';') {
-            let sql: String = statement
-                .lines()
-                .filter(|l| !l.trim_start().starts_with("--"))
-                .collect::<Vec<_>>()
-                .join("\n");
-            if !sql.trim().is_empty() {
-                ch.execute(&sql).await.expect("schema");
-            }
-        }
+        let db = ClickHouseDb::fresh().await;
+        let proxy = Proxy::start(&db.url).await;
+        let ch = db.client_via(&proxy.url);
         TestDb { ch, proxy }
     }
 
@@ -154,23 +117,16 @@ impl Fixture {
             json!({"id": "n1", "persistent_id": PAUL_NODE, "org_id": PAUL_ORG,
             "name": "Broker agent"}),
         );
-        for (table, rows) in [
-            ("public_runs", &self.runs),
-            ("public_sessions", &self.sessions),
-            ("public_node_outputs", &self.outputs),
-            ("public_nodes", &self.nodes),
-        ] {
-            if rows.is_empty() {
-                continue;
-            }
-            let body: Vec<String> = rows.iter().map(Value::to_string).collect();
-            ch.execute(&format!(
-                "INSERT INTO {table} FORMAT JSONEachRow\n{}",
-                body.join("\n")
-            ))
-            .await
-            .unwrap_or_else(|e| panic!("insert into {table}: {e}"));
-        }
+        insert_rows(
+            ch,
+            &[
+                ("public_runs", &self.runs),
+                ("public_sessions", &self.sessions),
+                ("public_node_outputs", &self.outputs),
+                ("public_nodes", &self.nodes),
+            ],
+        )
+        .await;
     }
 }
 
@@ -250,110 +206,6 @@ fn rows(b: &[call_analytics::daily_report::report::BreakdownRow]) -> Vec<(&str, 
     b.iter()
         .map(|r| (r.value.as_str(), r.count, r.percentage))
         .collect()
-}
-
-/// A TCP proxy to the engine that counts HTTP requests (request lines `POST /` and `GET /`
-/// in the client-to-server stream). `fail_first` connections get a `503` instead.
-struct CountingProxy {
-    url: String,
-    count: Arc<AtomicUsize>,
-}
-
-impl CountingProxy {
-    async fn start(upstream_url: &str) -> CountingProxy {
-        Self::start_failing(upstream_url, 0).await
-    }
-
-    async fn start_failing(upstream_url: &str, fail_first: usize) -> CountingProxy {
-        let upstream = url::Url::parse(upstream_url).expect("CLICKHOUSE_TEST_URL is a URL");
-        let upstream = format!(
-            "{}:{}",
-            upstream.host_str().unwrap(),
-            upstream.port_or_known_default().unwrap()
-        );
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let count = Arc::new(AtomicUsize::new(0));
-        let failures = Arc::new(AtomicUsize::new(fail_first));
-        let counter = count.clone();
-        tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let (upstream, counter, failures) =
-                    (upstream.clone(), counter.clone(), failures.clone());
-                tokio::spawn(async move {
-                    let _ = relay(client, &upstream, counter, failures).await;
-                });
-            }
-        });
-        CountingProxy { url, count }
-    }
-
-    fn requests(&self) -> usize {
-        self.count.load(Ordering::SeqCst)
-    }
-}
-
-async fn relay(
-    mut client: TcpStream,
-    upstream: &str,
-    counter: Arc<AtomicUsize>,
-    failures: Arc<AtomicUsize>,
-) -> std::io::Result<()> {
-    if failures
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-        .is_ok()
-    {
-        // Read the request head, count it, answer like an overloaded load balancer.
-        let mut buf = vec![0u8; 65536];
-        let n = client.read(&mut buf).await?;
-        counter.fetch_add(count_requests(&buf[..n], &mut Vec::new()), Ordering::SeqCst);
-        client
-            .write_all(
-                b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            )
-            .await?;
-        return client.shutdown().await;
-    }
-    let server = TcpStream::connect(upstream).await?;
-    let (mut cr, mut cw) = client.into_split();
-    let (mut sr, mut sw) = server.into_split();
-    let up = async {
-        let mut buf = vec![0u8; 65536];
-        let mut tail = Vec::new();
-        loop {
-            let n = cr.read(&mut buf).await?;
-            if n == 0 {
-                return sw.shutdown().await;
-            }
-            counter.fetch_add(count_requests(&buf[..n], &mut tail), Ordering::SeqCst);
-            sw.write_all(&buf[..n]).await?;
-        }
-    };
-    let down = async {
-        tokio::io::copy(&mut sr, &mut cw).await?;
-        cw.shutdown().await
-    };
-    let _ = tokio::try_join!(up, down);
-    Ok(())
-}
-
-/// Request lines in `chunk`, with the last bytes of the previous chunk in `tail` (a line may
-/// straddle two reads).
-fn count_requests(chunk: &[u8], tail: &mut Vec<u8>) -> usize {
-    let mut data = std::mem::take(tail);
-    data.extend_from_slice(chunk);
-    let n = data
-        .windows(6)
-        .filter(|w| *w == b"POST /" || w.starts_with(b"GET /"))
-        .count();
-    *tail = data[data.len().saturating_sub(5)..].to_vec();
-    n
-}
-
-/// A port nothing listens on.
-pub(crate) fn closed_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1164,7 +1016,14 @@ async fn a_503_is_retried_and_counted() {
         90.0,
     );
     f.load(&db.ch).await;
-    let proxy = CountingProxy::start_failing(&url, 1).await;
+    let proxy = Proxy::with_faults(
+        &url,
+        Faults {
+            fail_first: 1,
+            ..Faults::default()
+        },
+    )
+    .await;
     let name = db.ch.database().to_string();
     let ch = ClickHouse::new(&settings(&proxy.url, &name)).unwrap();
     let r = generate(&ch, &paul(), d("2025-12-15"), now())

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use call_analytics::clickhouse::{CallStats, ClickHouse};
-use call_analytics::configuration::{ClickHouseSettings, Secret, StorageSettings};
+use call_analytics::configuration::StorageSettings;
 use call_analytics::daily_report::query::DayCounts;
 use call_analytics::daily_report::report::{self, DailyReport};
 use call_analytics::daily_report::schedule::OrgRun;
@@ -23,7 +23,9 @@ use chrono::{DateTime, NaiveDate, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use serde_json::{Value, json};
 
-use crate::helpers::{Spawn, TestApp, free_port, fresh_container, required_env, unique};
+use crate::helpers::{
+    ClickHouseDb, Faults, Proxy, Spawn, TestApp, free_port, fresh_store, insert_rows,
+};
 
 // ---------------------------------------------------------------------------------------
 // Rig
@@ -78,68 +80,6 @@ impl OrgDef {
     }
 }
 
-fn clickhouse_settings(url: &str, database: &str) -> ClickHouseSettings {
-    ClickHouseSettings {
-        url: url.to_string(),
-        username: "default".into(),
-        password: Secret::new(""),
-        database: database.to_string(),
-        query_timeout_secs: 60,
-        max_memory_usage: 10_000_000_000,
-    }
-}
-
-/// A fresh ClickHouse database `t_<uuid>` with the four source tables.
-struct Source {
-    url: String,
-    database: String,
-    ch: ClickHouse,
-}
-
-impl Source {
-    async fn new() -> Source {
-        let url = required_env("CLICKHOUSE_TEST_URL");
-        let database = unique("t_");
-        ClickHouse::new(&clickhouse_settings(&url, "default"))
-            .unwrap()
-            .execute(&format!("CREATE DATABASE {database}"))
-            .await
-            .expect("create database");
-        let ch = ClickHouse::new(&clickhouse_settings(&url, &database)).unwrap();
-        for statement in include_str!("../../demo/clickhouse/schema.sql").split(';') {
-            let sql: String = statement
-                .lines()
-                .filter(|l| !l.trim_start().starts_with("--"))
-                .collect::<Vec<_>>()
-                .join("\n");
-            if !sql.trim().is_empty() {
-                ch.execute(&sql).await.expect("schema");
-            }
-        }
-        Source { url, database, ch }
-    }
-
-    async fn load(&self, calls: &Calls) {
-        for (table, rows) in [
-            ("public_runs", &calls.runs),
-            ("public_sessions", &calls.sessions),
-            ("public_node_outputs", &calls.outputs),
-        ] {
-            if rows.is_empty() {
-                continue;
-            }
-            let body: Vec<String> = rows.iter().map(Value::to_string).collect();
-            self.ch
-                .execute(&format!(
-                    "INSERT INTO {table} FORMAT JSONEachRow\n{}",
-                    body.join("\n")
-                ))
-                .await
-                .unwrap_or_else(|e| panic!("insert into {table}: {e}"));
-        }
-    }
-}
-
 /// Rows of a fixture: each call is a run, its session, and (optionally) one output.
 #[derive(Default)]
 struct Calls {
@@ -179,10 +119,23 @@ impl Calls {
         }
         self
     }
+
+    /// Inserts the rows into `ch`'s database.
+    async fn load(&self, ch: &ClickHouse) {
+        insert_rows(
+            ch,
+            &[
+                ("public_runs", &self.runs),
+                ("public_sessions", &self.sessions),
+                ("public_node_outputs", &self.outputs),
+            ],
+        )
+        .await;
+    }
 }
 
 /// The handler's settings for a default org `org` reading `src`.
-fn handler_env(src: &Source, org: &OrgDef, catchup_days: u32) -> Vec<(String, String)> {
+fn handler_env(src: &ClickHouseDb, org: &OrgDef, catchup_days: u32) -> Vec<(String, String)> {
     handler_env_with_url(&src.url, &src.database, org, catchup_days)
 }
 
@@ -397,7 +350,7 @@ async fn clear_of_midnight(zones: &[Tz]) {
 async fn timer_round_trip_as_the_host_sends_it_writes_every_due_report() {
     let org = OrgDef::new("Paul Logistics", chrono_tz::America::Chicago);
     clear_of_midnight(&[org.tz]).await;
-    let src = Source::new().await;
+    let src = ClickHouseDb::fresh().await;
     let [d3, d2, d1] = <[NaiveDate; 3]>::try_from(due(&org, 3)).unwrap();
     let mut calls = Calls::default();
     // Yesterday: 3 calls of 1, 2, 3 minutes; 2 of the 3 classified calls are successes.
@@ -424,7 +377,7 @@ async fn timer_round_trip_as_the_host_sends_it_writes_every_due_report() {
             60.0,
             Some((&org.node, "success")),
         );
-    src.load(&calls).await;
+    calls.load(&src.ch).await;
     let app = spawn(handler_env(&src, &org, 3)).await;
 
     let started = Instant::now();
@@ -496,7 +449,7 @@ async fn timer_round_trip_as_the_host_sends_it_writes_every_due_report() {
 async fn rerun_generates_nothing_and_leaves_the_reports_untouched() {
     let org = OrgDef::new("Paul Logistics", chrono_tz::America::Chicago);
     clear_of_midnight(&[org.tz]).await;
-    let src = Source::new().await;
+    let src = ClickHouseDb::fresh().await;
     let dates = due(&org, 3);
     let mut calls = Calls::default();
     calls.call(
@@ -505,7 +458,7 @@ async fn rerun_generates_nothing_and_leaves_the_reports_untouched() {
         60.0,
         Some((&org.node, "success")),
     );
-    src.load(&calls).await;
+    calls.load(&src.ch).await;
     let app = spawn(handler_env(&src, &org, 3)).await;
     let storage = app.storage().await;
 
@@ -547,7 +500,7 @@ async fn rerun_generates_nothing_and_leaves_the_reports_untouched() {
 async fn past_due_firing_is_recorded_and_catches_up_the_missing_days() {
     let org = OrgDef::new("Paul Logistics", chrono_tz::America::New_York);
     clear_of_midnight(&[org.tz]).await;
-    let src = Source::new().await;
+    let src = ClickHouseDb::fresh().await;
     let dates = due(&org, 5);
     let mut calls = Calls::default();
     calls
@@ -564,7 +517,7 @@ async fn past_due_firing_is_recorded_and_catches_up_the_missing_days() {
             Some((&org.node, "other")),
         )
         .call(&org.id, org.noon(dates[1]), 60.0, None);
-    src.load(&calls).await;
+    calls.load(&src.ch).await;
 
     let mut first = spawn(handler_env(&src, &org, 2)).await;
     let f = fire(&first, false).await;
@@ -613,7 +566,7 @@ async fn orgs_in_different_zones_get_their_own_yesterday_and_inactive_orgs_none(
     clear_of_midnight(&[west.tz, east.tz, idle.tz]).await;
     let (yw, ye, yi) = (west.days_ago(1), east.days_ago(1), idle.days_ago(1));
     assert_ne!(yw, ye);
-    let src = Source::new().await;
+    let src = ClickHouseDb::fresh().await;
     let mut calls = Calls::default();
     calls
         .call(&west.id, west.noon(yw), 60.0, Some((&west.node, "success")))
@@ -623,7 +576,7 @@ async fn orgs_in_different_zones_get_their_own_yesterday_and_inactive_orgs_none(
         .call(&west.id, west.noon(ye), 60.0, Some((&west.node, "success")))
         .call(&east.id, east.noon(ye), 60.0, Some((&east.node, "other")))
         .call(&idle.id, idle.noon(yi), 60.0, Some((&idle.node, "success")));
-    src.load(&calls).await;
+    calls.load(&src.ch).await;
     let app = spawn(handler_env(&src, &west, 1)).await;
     let storage = app.storage().await;
     orgs::create(&storage, &east.doc(true))
@@ -672,7 +625,7 @@ async fn orgs_in_different_zones_get_their_own_yesterday_and_inactive_orgs_none(
 async fn org_whose_node_has_no_data_gets_zero_reports_not_failures() {
     let org = OrgDef::new("Quiet Node Inc", chrono_tz::Europe::Berlin);
     clear_of_midnight(&[org.tz]).await;
-    let src = Source::new().await;
+    let src = ClickHouseDb::fresh().await;
     let other_node = uuid::Uuid::new_v4().to_string();
     let [d2, d1] = <[NaiveDate; 2]>::try_from(due(&org, 2)).unwrap();
     let mut calls = Calls::default();
@@ -680,7 +633,7 @@ async fn org_whose_node_has_no_data_gets_zero_reports_not_failures() {
     calls
         .call(&org.id, org.noon(d1), 60.0, Some((&other_node, "success")))
         .call(&org.id, org.noon(d1), 120.0, Some((&other_node, "success")));
-    src.load(&calls).await;
+    calls.load(&src.ch).await;
     let app = spawn(handler_env(&src, &org, 2)).await;
 
     let fired = fire(&app, false).await;
@@ -752,89 +705,15 @@ async fn clickhouse_down_fails_the_invocation_with_a_shaped_500_and_writes_no_re
     println!("ClickHouse down: failed invocation in {took:?}");
 }
 
-/// A TCP proxy to the ClickHouse front that holds every response until `quorum` requests
-/// have come in (or `max_wait` has passed since it started). Handlers reading through it all
-/// have their queries in flight, hence their "does it exist?" reads done, before any of them
-/// gets an answer and writes: the create-only write alone decides who stores each report.
-struct BarrierProxy {
-    url: String,
-    requests: tokio::sync::watch::Receiver<usize>,
-}
-
-impl BarrierProxy {
-    async fn start(upstream_url: &str, quorum: usize, max_wait: Duration) -> BarrierProxy {
-        let upstream = url::Url::parse(upstream_url).expect("CLICKHOUSE_TEST_URL is a URL");
-        let upstream = format!(
-            "{}:{}",
-            upstream.host_str().unwrap(),
-            upstream.port_or_known_default().unwrap()
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::watch::channel(0usize);
-        let tx = std::sync::Arc::new(tx);
-        let deadline = tokio::time::Instant::now() + max_wait;
-        let requests = rx.clone();
-        tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let (upstream, tx, rx) = (upstream.clone(), tx.clone(), rx.clone());
-                tokio::spawn(async move {
-                    let _ = relay_held(client, &upstream, tx, rx, quorum, deadline).await;
-                });
-            }
-        });
-        BarrierProxy { url, requests }
-    }
-
-    fn requests(&self) -> usize {
-        *self.requests.borrow()
-    }
-}
-
-async fn relay_held(
-    client: tokio::net::TcpStream,
-    upstream: &str,
-    tx: std::sync::Arc<tokio::sync::watch::Sender<usize>>,
-    mut rx: tokio::sync::watch::Receiver<usize>,
-    quorum: usize,
-    deadline: tokio::time::Instant,
-) -> std::io::Result<()> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let server = tokio::net::TcpStream::connect(upstream).await?;
-    let (mut cr, mut cw) = client.into_split();
-    let (mut sr, mut sw) = server.into_split();
-    let up = async {
-        let mut buf = vec![0u8; 65536];
-        loop {
-            let n = cr.read(&mut buf).await?;
-            if n == 0 {
-                return sw.shutdown().await;
-            }
-            let k = buf[..n].windows(6).filter(|w| *w == b"POST /").count();
-            if k > 0 {
-                tx.send_modify(|c| *c += k);
-            }
-            sw.write_all(&buf[..n]).await?;
-        }
-    };
-    let down = async {
-        let _ = tokio::time::timeout_at(deadline, rx.wait_for(|c| *c >= quorum)).await;
-        tokio::io::copy(&mut sr, &mut cw).await?;
-        cw.shutdown().await
-    };
-    let _ = tokio::try_join!(up, down);
-    Ok(())
-}
-
 /// Two handlers on one container and one ClickHouse database, fired at once and made to
-/// race (both compute every date before either writes, see [`BarrierProxy`]): one report
+/// race (both compute every date before either writes, see [`Faults::hold_until`]): one report
 /// per date, each whole, and each date claimed as generated by exactly one of them while the
 /// other reports it skipped.
 #[tokio::test]
 async fn concurrent_firings_leave_one_whole_report_per_date() {
     let org = OrgDef::new("Paul Logistics", chrono_tz::America::Chicago);
     clear_of_midnight(&[org.tz]).await;
-    let src = Source::new().await;
+    let src = ClickHouseDb::fresh().await;
     let dates = due(&org, 4);
     let mut calls = Calls::default();
     for (k, d) in dates.iter().enumerate() {
@@ -842,9 +721,18 @@ async fn concurrent_firings_leave_one_whole_report_per_date() {
             calls.call(&org.id, org.noon(*d), 60.0, Some((&org.node, "success")));
         }
     }
-    src.load(&calls).await;
+    calls.load(&src.ch).await;
     // One query per (handler, date): 2 × 4.
-    let proxy = BarrierProxy::start(&src.url, 2 * dates.len(), Duration::from_secs(20)).await;
+    // Every response is held until all of them are asked for: each handler has read "does it
+    // exist?" before any of them writes, so the create-only write alone decides who stores it.
+    let proxy = Proxy::with_faults(
+        &src.url,
+        Faults {
+            hold_until: Some((2 * dates.len(), Duration::from_secs(20))),
+            ..Faults::default()
+        },
+    )
+    .await;
     let env = handler_env_with_url(&proxy.url, &src.database, &org, 4);
     let a = spawn(env.clone()).await;
     let b = spawn_sharing(&a.storage_settings, env).await;
@@ -1042,7 +930,7 @@ async fn a_body_that_is_not_an_invocation_is_a_400_and_get_is_a_405() {
 // ---------------------------------------------------------------------------------------
 
 async fn fresh_storage() -> Storage {
-    Storage::connect(&fresh_container()).await.expect("azurite")
+    fresh_store().await.0
 }
 
 #[tokio::test]
@@ -1194,76 +1082,6 @@ async fn concurrent_snapshot_writers_have_one_winner() {
     );
 }
 
-/// A TCP proxy to the ClickHouse front that answers any request naming `poison` (an org id,
-/// sent as a `param_org_id` value) with ClickHouse's own error reply (HTTP 500,
-/// `X-ClickHouse-Exception-Code: 60`), and relays every other request unchanged.
-async fn poisoning_proxy(upstream_url: &str, poison: String) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let upstream = url::Url::parse(upstream_url).expect("a URL");
-    let upstream = format!(
-        "{}:{}",
-        upstream.host_str().unwrap(),
-        upstream.port_or_known_default().unwrap()
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let (upstream, poison) = (upstream.clone(), poison.clone());
-            tokio::spawn(async move {
-                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
-                    return;
-                };
-                let (mut cr, mut cw) = client.into_split();
-                let (mut sr, mut sw) = server.into_split();
-                let down = tokio::spawn(async move {
-                    let mut buf = vec![0u8; 65536];
-                    while let Ok(n) = sr.read(&mut buf).await {
-                        if n == 0 {
-                            break;
-                        }
-                        // Replies are relayed until the connection is poisoned and closed.
-                        let _ = cw.write_all(&buf[..n]).await;
-                    }
-                    cw
-                });
-                let mut buf = vec![0u8; 65536];
-                while let Ok(n) = cr.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                    let chunk = &buf[..n];
-                    if chunk.windows(poison.len()).any(|w| w == poison.as_bytes()) {
-                        // HTTP/1.1 without pipelining: no earlier reply is pending on this connection.
-                        down.abort();
-                        let body = "Code: 60. DB::Exception: Unknown table expression identifier 'public_runs'. (UNKNOWN_TABLE)\n";
-                        let reply = format!(
-                            "HTTP/1.1 500 Internal Server Error\r\nX-ClickHouse-Exception-Code: 60\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                            body.len()
-                        );
-                        // The write half went to `down`; answer through a fresh handle of the socket.
-                        let mut client = cr
-                            .reunite(match down.await {
-                                Ok(w) => w,
-                                Err(_) => return,
-                            })
-                            .ok();
-                        if let Some(c) = client.as_mut() {
-                            let _ = c.write_all(reply.as_bytes()).await;
-                            let _ = c.shutdown().await;
-                        }
-                        return;
-                    }
-                    if sw.write_all(chunk).await.is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    url
-}
-
 /// One org's failing query (a ClickHouse error for its requests only) fails that org alone:
 /// the other org's reports are generated, the run is `partial`, and the invocation succeeds.
 #[tokio::test]
@@ -1272,14 +1090,21 @@ async fn one_orgs_query_error_does_not_stop_the_others() {
     let bad = OrgDef::new("Broken Haulage", chrono_tz::UTC);
     clear_of_midnight(&[good.tz]).await;
     let y = good.days_ago(1);
-    let src = Source::new().await;
+    let src = ClickHouseDb::fresh().await;
     let mut calls = Calls::default();
     calls
         .call(&good.id, good.noon(y), 60.0, Some((&good.node, "success")))
         .call(&bad.id, bad.noon(y), 60.0, Some((&bad.node, "success")));
-    src.load(&calls).await;
-    let proxy = poisoning_proxy(&src.url, bad.id.clone()).await;
-    let app = spawn(handler_env_with_url(&proxy, &src.database, &good, 2)).await;
+    calls.load(&src.ch).await;
+    let proxy = Proxy::with_faults(
+        &src.url,
+        Faults {
+            poison: Some(bad.id.clone()),
+            ..Faults::default()
+        },
+    )
+    .await;
+    let app = spawn(handler_env_with_url(&proxy.url, &src.database, &good, 2)).await;
     let storage = app.storage().await;
     orgs::create(&storage, &bad.doc(true))
         .await
@@ -1325,10 +1150,10 @@ async fn an_unreadable_org_document_does_not_stop_the_others() {
     let good = OrgDef::new("Working Freight", chrono_tz::UTC);
     clear_of_midnight(&[good.tz]).await;
     let y = good.days_ago(1);
-    let src = Source::new().await;
+    let src = ClickHouseDb::fresh().await;
     let mut calls = Calls::default();
     calls.call(&good.id, good.noon(y), 60.0, Some((&good.node, "success")));
-    src.load(&calls).await;
+    calls.load(&src.ch).await;
     let app = spawn(handler_env(&src, &good, 1)).await;
     let storage = app.storage().await;
     let broken = orgs::doc_name(&uuid::Uuid::new_v4().to_string());

@@ -22,10 +22,11 @@ use chrono_tz::Tz;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::daily_report::{
-    Fixture, PAUL_NODE, PAUL_ORG, clickhouse_url, closed_port, outcome, settings,
+use crate::daily_report::{Fixture, PAUL_NODE, PAUL_ORG, outcome};
+use crate::helpers::{
+    Call, ClickHouseDb, Spawn, TestApp, clickhouse_settings, clickhouse_url, closed_port, connect,
+    fresh_database, insert,
 };
-use crate::helpers::{Call, Spawn, TestApp, connect, fresh_database, insert};
 
 const TZ: Tz = chrono_tz::America::Chicago;
 const PAUL_NAME: &str = "Paul Logistics";
@@ -52,31 +53,13 @@ fn yesterday() -> NaiveDate {
 
 /// A fresh ClickHouse database with the four source tables; returns its name.
 async fn clickhouse_database() -> String {
-    let url = clickhouse_url();
-    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-    ClickHouse::new(&settings(&url, "default"))
-        .expect("client")
-        .execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create database");
-    let ch = ClickHouse::new(&settings(&url, &name)).expect("client");
-    for statement in include_str!("../../demo/clickhouse/schema.sql").split(';') {
-        let sql: String = statement
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("--"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        if !sql.trim().is_empty() {
-            ch.execute(&sql).await.expect("schema");
-        }
-    }
-    name
+    ClickHouseDb::fresh().await.database
 }
 
 /// `(date, n)`: `n` classified calls of the default org at local noon of `date`, 2 minutes
 /// each; even ones `success` (transferred for booking), odd ones `non_convertible`.
 async fn load_calls(database: &str, days: &[(NaiveDate, usize)]) {
-    let ch = ClickHouse::new(&settings(&clickhouse_url(), database)).expect("client");
+    let ch = ClickHouse::new(&clickhouse_settings(&clickhouse_url(), database)).expect("client");
     let mut f = Fixture::default();
     for (date, n) in days {
         for i in 0..*n {

@@ -1,38 +1,15 @@
-//! The Blob Storage backend against a real Azurite (`AZURITE_CONNECTION_STRING`, exported by
-//! the test scripts). Each test uses its own fresh container.
+//! The storage contract (`call_analytics::storage::Storage`), written once and run against both
+//! backends: a fresh local folder and a fresh Azurite container (`AZURITE_CONNECTION_STRING`,
+//! exported by the test scripts). Then what only the Blob Storage backend does: creating its
+//! container, refusing a wrong key, account URLs, an unreachable endpoint.
 
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use call_analytics::configuration::{Secret, StorageSettings};
+use call_analytics::configuration::StorageSettings;
 use call_analytics::storage::{Condition, Put, Storage, StorageError};
 
-fn azurite() -> String {
-    std::env::var("AZURITE_CONNECTION_STRING").unwrap_or_else(|_| {
-        panic!("AZURITE_CONNECTION_STRING is not set: run the tests with scripts/test, which starts Azurite")
-    })
-}
-
-fn settings(connection_string: String, container: &str) -> StorageSettings {
-    StorageSettings::ConnectionString {
-        connection_string: Secret::new(connection_string),
-        container: container.to_string(),
-    }
-}
-
-/// A fresh container name, `t-<uuid>`.
-fn fresh_container() -> String {
-    format!("t-{}", uuid::Uuid::new_v4().simple())
-}
-
-/// A store on a container that does not exist yet.
-async fn fresh_store() -> (Storage, String) {
-    let container = fresh_container();
-    let store = Storage::connect(&settings(azurite(), &container))
-        .await
-        .expect("connect to Azurite");
-    (store, container)
-}
+use crate::helpers::{azurite, container_settings, fresh_container_name, fresh_store};
 
 fn put(condition: Condition) -> Put {
     Put {
@@ -52,30 +29,59 @@ fn with_metadata(pairs: &[(&str, &str)]) -> Put {
     }
 }
 
-#[tokio::test]
-async fn blob_store_creates_its_container_when_missing() {
-    let (store, container) = fresh_store().await;
-    assert!(matches!(store, Storage::Blob(_)));
-    store.probe().await.expect("probe");
-    let description = store.describe();
-    assert!(
-        description.starts_with(&format!("blob container {container} at http")),
-        "{description}"
-    );
-    assert!(
-        !description.contains("AccountKey") && !description.contains("=="),
-        "{description}"
-    );
-    // Connecting again to the now existing container is fine.
-    let again = Storage::connect(&settings(azurite(), &container))
-        .await
-        .expect("reconnect");
-    again.probe().await.expect("probe");
+// ---------------------------------------------------------------- the contract, both backends
+
+/// Where a contract runs.
+#[derive(Clone, Copy)]
+enum Backend {
+    /// `StorageSettings::Local` on a fresh temporary folder.
+    LocalFolder,
+    /// A fresh Azurite container.
+    Azurite,
 }
 
-#[tokio::test]
-async fn blob_store_round_trips_body_content_type_and_metadata() {
-    let (store, container) = fresh_store().await;
+/// A fresh, empty store; the folder guard (local backend) lives as long as the test needs it.
+async fn fresh(backend: Backend) -> (Storage, Option<tempfile::TempDir>) {
+    match backend {
+        Backend::LocalFolder => {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let settings = StorageSettings::Local {
+                dir: dir.path().to_path_buf(),
+            };
+            let store = Storage::connect(&settings).await.expect("local folder");
+            (store, Some(dir))
+        }
+        Backend::Azurite => (fresh_store().await.0, None),
+    }
+}
+
+/// Each contract below becomes two tests, `<contract>::local_folder` and `<contract>::azurite`.
+macro_rules! on_both_backends {
+    ($($contract:ident),* $(,)?) => {$(
+        mod $contract {
+            #[tokio::test]
+            async fn local_folder() {
+                super::$contract(super::Backend::LocalFolder).await
+            }
+            #[tokio::test]
+            async fn azurite() {
+                super::$contract(super::Backend::Azurite).await
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    round_trips_body_content_type_and_metadata,
+    create_only_twice_keeps_the_first_body,
+    if_match_replaces_only_the_version_read,
+    concurrent_create_only_writers_have_one_winner,
+    lists_a_prefix_in_pages_with_metadata,
+    keeps_names_with_reserved_and_non_ascii_characters,
+);
+
+async fn round_trips_body_content_type_and_metadata(backend: Backend) {
+    let (store, _dir) = fresh(backend).await;
     // Keys whose Shared Key header order differs between byte order and the service's order.
     let put = with_metadata(&[("row_count", "42"), ("a_1", "x"), ("a1", "y"), ("ab", "z")]);
     let body = Bytes::from("user_id,failures\nu1,3\n");
@@ -84,9 +90,7 @@ async fn blob_store_round_trips_body_content_type_and_metadata() {
         .await
         .expect("put");
     assert!(
-        stored
-            .location
-            .ends_with(&format!("/{container}/reports/2024-05-01/stats.csv")),
+        stored.location.ends_with("/reports/2024-05-01/stats.csv"),
         "{}",
         stored.location
     );
@@ -118,9 +122,8 @@ async fn blob_store_round_trips_body_content_type_and_metadata() {
     );
 }
 
-#[tokio::test]
-async fn blob_store_create_only_twice_keeps_the_first_body() {
-    let (store, _) = fresh_store().await;
+async fn create_only_twice_keeps_the_first_body(backend: Backend) {
+    let (store, _dir) = fresh(backend).await;
     let first = store
         .put(
             "once.csv",
@@ -145,9 +148,8 @@ async fn blob_store_create_only_twice_keeps_the_first_body() {
     assert_eq!(got.etag, first.etag);
 }
 
-#[tokio::test]
-async fn blob_store_if_match_replaces_only_the_version_read() {
-    let (store, _) = fresh_store().await;
+async fn if_match_replaces_only_the_version_read(backend: Backend) {
+    let (store, _dir) = fresh(backend).await;
     let v1 = store
         .put("doc.json", Bytes::from("1"), &put(Condition::Always))
         .await
@@ -194,9 +196,8 @@ async fn blob_store_if_match_replaces_only_the_version_read() {
     );
 }
 
-#[tokio::test]
-async fn blob_store_concurrent_create_only_writers_have_one_winner() {
-    let (store, _) = fresh_store().await;
+async fn concurrent_create_only_writers_have_one_winner(backend: Backend) {
+    let (store, _dir) = fresh(backend).await;
     let writers: Vec<_> = (0..6)
         .map(|i| {
             let store = store.clone();
@@ -226,9 +227,8 @@ async fn blob_store_concurrent_create_only_writers_have_one_winner() {
     assert_eq!(&got.etag, &stored.etag);
 }
 
-#[tokio::test]
-async fn blob_store_lists_a_prefix_in_pages_with_metadata() {
-    let (store, _) = fresh_store().await;
+async fn lists_a_prefix_in_pages_with_metadata(backend: Backend) {
+    let (store, _dir) = fresh(backend).await;
     for i in 0..5 {
         let put = with_metadata(&[
             ("kpi_total_calls", &(i * 10).to_string()),
@@ -311,9 +311,8 @@ async fn blob_store_lists_a_prefix_in_pages_with_metadata() {
     );
 }
 
-#[tokio::test]
-async fn blob_store_keeps_names_with_reserved_and_non_ascii_characters() {
-    let (store, _) = fresh_store().await;
+async fn keeps_names_with_reserved_and_non_ascii_characters(backend: Backend) {
+    let (store, _dir) = fresh(backend).await;
     let names = [
         "dir with space/file name.csv",
         "plus+and=equals.csv",
@@ -355,6 +354,45 @@ async fn blob_store_keeps_names_with_reserved_and_non_ascii_characters() {
     assert_eq!(by_prefix.entries[0].name, "ümlaut/grüße.txt");
 }
 
+// ---------------------------------------------------------------- Blob Storage only
+
+#[tokio::test]
+async fn blob_store_creates_its_container_when_missing() {
+    let (store, container) = fresh_store().await;
+    assert!(matches!(store, Storage::Blob(_)));
+    store.probe().await.expect("probe");
+    let description = store.describe();
+    assert!(
+        description.starts_with(&format!("blob container {container} at http")),
+        "{description}"
+    );
+    assert!(
+        !description.contains("AccountKey") && !description.contains("=="),
+        "{description}"
+    );
+    // Connecting again to the now existing container is fine.
+    let again = Storage::connect(&container_settings(azurite(), &container))
+        .await
+        .expect("reconnect");
+    again.probe().await.expect("probe");
+    // A blob's location names the container.
+    let stored = again
+        .put(
+            "reports/2024-05-01/stats.csv",
+            Bytes::from("x"),
+            &put(Condition::Always),
+        )
+        .await
+        .expect("put");
+    assert!(
+        stored
+            .location
+            .ends_with(&format!("/{container}/reports/2024-05-01/stats.csv")),
+        "{}",
+        stored.location
+    );
+}
+
 #[tokio::test]
 async fn blob_store_refuses_a_wrong_account_key() {
     let good = azurite();
@@ -374,7 +412,7 @@ async fn blob_store_refuses_a_wrong_account_key() {
         wrong.contains(wrong_key),
         "AZURITE_CONNECTION_STRING has no AccountKey to replace: use the explicit form"
     );
-    let refused = Storage::connect(&settings(wrong, &fresh_container())).await;
+    let refused = Storage::connect(&container_settings(wrong, &fresh_container_name())).await;
     match refused {
         Err(StorageError::Unauthorized(message)) => {
             assert!(!message.contains(wrong_key), "{message}")
@@ -394,7 +432,7 @@ async fn blob_store_reaches_azurite_through_an_account_url_with_the_development_
         account_url: endpoint,
         client_id: None,
         in_azure: false,
-        container: fresh_container(),
+        container: fresh_container_name(),
     };
     let store = Storage::connect(&settings)
         .await
@@ -421,7 +459,7 @@ async fn blob_store_reports_an_unreachable_endpoint_as_unavailable() {
     let closed = format!(
         "AccountName=devstoreaccount1;AccountKey={key};BlobEndpoint=http://127.0.0.1:9/devstoreaccount1"
     );
-    match Storage::connect(&settings(closed, &fresh_container())).await {
+    match Storage::connect(&container_settings(closed, &fresh_container_name())).await {
         Err(StorageError::Unavailable(message)) => assert!(!message.contains(key), "{message}"),
         other => panic!("expected Unavailable, got {other:?}"),
     }

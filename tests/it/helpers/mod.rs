@@ -1,11 +1,24 @@
-//! `spawn_app`: a fresh PostgreSQL database and blob container per test, and the `handler`
-//! binary started on a free port with settings pointing at them.
+//! The test rig: [`TestApp`] (the `handler` binary started on a free port with a fresh blob
+//! container and settings pointing at the test services), and one module per service:
+//! [`pg`] (PostgreSQL), [`clickhouse`] (the ClickHouse front), [`azurite`] (Blob Storage) and
+//! [`proxy`] (a counting, fault-injecting TCP proxy). Everything is re-exported here, so tests
+//! write `helpers::fresh_database`, `helpers::Proxy`, ….
+
+pub mod azurite;
+pub mod clickhouse;
+pub mod pg;
+pub mod proxy;
+
+pub use azurite::*;
+pub use clickhouse::*;
+pub use pg::*;
+pub use proxy::*;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use call_analytics::configuration::{Secret, StorageSettings};
+use call_analytics::configuration::StorageSettings;
 use call_analytics::storage::Storage;
 
 /// An environment variable the test scripts export; a missing one fails the test.
@@ -18,83 +31,6 @@ pub fn required_env(name: &str) -> String {
 /// A unique, lower-case name for a database or container.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}{}", uuid::Uuid::new_v4().simple())
-}
-
-/// A fresh, empty database with the calllog schema; returns its URL.
-pub async fn fresh_database() -> String {
-    let admin = required_env("PG_ADMIN_URL");
-    let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
-        .await
-        .expect("connect to PG_ADMIN_URL");
-    tokio::spawn(conn);
-    let name = unique("t_");
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create database");
-    let url = replace_db(&admin, &name);
-    let (db, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .expect("connect to test db");
-    tokio::spawn(conn);
-    db.batch_execute(include_str!("../../demo/postgres/schema.sql"))
-        .await
-        .expect("schema");
-    url
-}
-
-fn replace_db(url: &str, db: &str) -> String {
-    let mut u = url::Url::parse(url).expect("PG_ADMIN_URL is a URL");
-    u.set_path(&format!("/{db}"));
-    u.to_string()
-}
-
-/// A connection to `url`.
-pub async fn connect(url: &str) -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .expect("connect");
-    tokio::spawn(conn);
-    client
-}
-
-/// One `calllog` row of a fixture.
-pub struct Call<'a> {
-    pub session_id: Option<&'a str>,
-    pub user_id: Option<&'a str>,
-    pub exotel_call_sid: Option<&'a str>,
-    /// UTC, `YYYY-MM-DD HH:MM:SS`.
-    pub created_on: &'a str,
-}
-
-/// Inserts users `(uuid, name)` and calls.
-pub async fn insert(
-    db: &tokio_postgres::Client,
-    users: &[(&str, Option<&str>)],
-    calls: &[Call<'_>],
-) {
-    for (id, name) in users {
-        db.execute(
-            "INSERT INTO public.\"user\" (user_id, name) VALUES ($1::text::uuid, $2)",
-            &[id, name],
-        )
-        .await
-        .expect("insert user");
-    }
-    // Rows whose user has no `user` row exist in real databases (no FK, or loaded around it);
-    // the fixture loads them as a replica would, without firing the foreign-key trigger.
-    db.batch_execute("SET session_replication_role = replica")
-        .await
-        .expect("replica role");
-    for c in calls {
-        db.execute(
-            "INSERT INTO public.calllog (session_id, user_id, exotel_call_sid, created_on) \
-             VALUES ($1, $2::text::uuid, $3, $4::text::timestamp)",
-            &[&c.session_id, &c.user_id, &c.exotel_call_sid, &c.created_on],
-        )
-        .await
-        .expect("insert call");
-    }
 }
 
 /// How to start the handler.
@@ -116,19 +52,6 @@ pub struct TestApp {
     child: Child,
     log: PathBuf,
     _dir: tempfile::TempDir,
-}
-
-/// The Azurite connection string exported by the test scripts.
-pub fn azurite() -> String {
-    required_env("AZURITE_CONNECTION_STRING")
-}
-
-/// Storage settings for a new, unique Azurite container.
-pub fn fresh_container() -> StorageSettings {
-    StorageSettings::ConnectionString {
-        connection_string: Secret::new(azurite()),
-        container: unique("t-"),
-    }
 }
 
 impl TestApp {
@@ -277,4 +200,9 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// A port nothing listens on (bound once, then released).
+pub fn closed_port() -> u16 {
+    free_port()
 }
