@@ -165,6 +165,10 @@ where
         ),
         NoRoute::MethodNotAllowed(allowed) => method_not_allowed(&method, path, &allowed),
     })?;
+    // The timer and the readiness probe come from the host itself, not through sign-in.
+    if app.settings.require_principal && !matches!(id, RouteId::Ready | RouteId::DailyReportTimer) {
+        crate::reports_http::access::require_principal(&headers)?;
+    }
     let body = read_body(&headers, body).await?;
     let query = url::form_urlencoded::parse(query.as_bytes())
         .into_owned()
