@@ -75,10 +75,11 @@ async fn failure_analysis_once(app: &App, args: FailureAnalysisArgs) -> anyhow::
                     ""
                 }
             );
+            let stored = &response.artifacts.locations;
             for (kind, location) in [
-                ("CSV", response.artifacts.csv.as_deref()),
-                ("HTML", Some(&response.artifacts.html)),
-                ("JSON", Some(&response.artifacts.json)),
+                ("CSV", stored.csv.as_deref()),
+                ("HTML", Some(&stored.html)),
+                ("JSON", Some(&stored.json)),
             ] {
                 if let Some(location) = location {
                     println!("  {kind:<5} {location}");

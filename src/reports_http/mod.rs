@@ -7,6 +7,7 @@
 //! ([`schedule::generate_range`]), create-only unless `force`.
 
 pub mod access;
+pub mod artifacts;
 pub mod dashboard;
 pub mod health;
 
@@ -698,6 +699,7 @@ pub async fn handle(
         R::Org => get_org(app, req).await,
         R::SchedulerStatus => scheduler_status(app).await,
         R::Dashboard => dashboard_page(app, req).await,
+        R::Artifact => artifacts::handle(app, req).await,
         _ => unreachable!("not a reports_http route"),
     }
 }

@@ -814,12 +814,16 @@ async fn every_route_answers_as_the_openapi_document_says() {
         "the dashboard is HTML"
     );
 
-    api.post(
-        "/api/failure_analysis?include_details=true",
-        json!({"from_date": "2025-05-21", "to_date": "2025-05-21"}),
-    )
-    .await
-    .expect(200);
+    let analysis = api
+        .post(
+            "/api/failure_analysis?include_details=true",
+            json!({"from_date": "2025-05-21", "to_date": "2025-05-21"}),
+        )
+        .await;
+    for kind in ["csv", "html", "json"] {
+        let link = analysis.expect(200)["artifacts"][kind].as_str().unwrap();
+        api.get(link).await.expect(200);
+    }
     // Errors of the same routes are checked against the error schema too.
     api.post("/api/failure_analysis", json!({"colour": 1}))
         .await
