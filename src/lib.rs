@@ -6,6 +6,7 @@ pub mod cli;
 pub mod clickhouse;
 pub mod configuration;
 pub mod daily_report;
+pub mod delivery;
 pub mod error;
 pub mod failure_analysis;
 pub mod orgs;

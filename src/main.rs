@@ -120,6 +120,7 @@ async fn org_command(app: &App, command: OrgCommand) -> anyhow::Result<ExitCode>
                 timezone,
                 is_active: Some(true),
                 excluded_numbers: Some(excluded_numbers),
+                notifications: None,
             };
             let org = match new.validate(chrono::Utc::now()) {
                 Ok(org) => org,

@@ -29,6 +29,10 @@ pub enum RouteId {
     Dashboard,
     /// `GET /api/artifacts/{*path}`: a stored artifact.
     Artifact,
+    /// `GET /api/deliveries`: digest delivery records.
+    Deliveries,
+    /// `POST /api/orgs/{org_id}/notifications/{id}/test`: a test digest.
+    NotificationTest,
 }
 
 /// One entry of the table.
@@ -99,6 +103,12 @@ pub const ROUTES: &[Route] = &[
     ),
     reports("/api/dashboard", &[Method::GET], RouteId::Dashboard),
     reports("/api/artifacts/{*path}", &[Method::GET], RouteId::Artifact),
+    reports("/api/deliveries", &[Method::GET], RouteId::Deliveries),
+    reports(
+        "/api/orgs/{org_id}/notifications/{id}/test",
+        &[Method::POST],
+        RouteId::NotificationTest,
+    ),
 ];
 
 const fn reports(path: &'static str, methods: &'static [Method], id: RouteId) -> Route {
@@ -234,6 +244,10 @@ mod tests {
         assert_eq!(
             resolve(&Method::GET, "/api/artifacts/reports/x/2025-01-01.json"),
             Ok((RouteId::Artifact, vec!["reports/x/2025-01-01.json".into()]))
+        );
+        assert_eq!(
+            resolve(&Method::POST, "/api/orgs/o/notifications/n/test"),
+            Ok((RouteId::NotificationTest, vec!["o".into(), "n".into()]))
         );
     }
 }

@@ -198,6 +198,7 @@ mod tests {
             timezone: tz,
             is_active: true,
             excluded_numbers: vec![],
+            notifications: vec![],
             created_at: t,
             updated_at: t,
         }

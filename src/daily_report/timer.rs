@@ -66,6 +66,9 @@ pub struct RunResult {
     /// Why the whole run failed, when it did before reaching the orgs.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error: Option<String>,
+    /// The morning digests this run sent or failed to send ([`crate::delivery`]).
+    #[serde(default)]
+    pub deliveries: Vec<crate::delivery::DeliveryOutcome>,
 }
 
 /// Handles `POST /daily_report_timer`.
@@ -114,6 +117,7 @@ pub async fn run(app: &App, now: DateTime<Utc>, is_past_due: bool) -> RunResult 
         status: "failed".into(),
         orgs: vec![],
         error: None,
+        deliveries: vec![],
     };
     match orgs::list(&app.storage).await {
         Err(e) => {
@@ -137,6 +141,17 @@ pub async fn run(app: &App, now: DateTime<Utc>, is_past_due: bool) -> RunResult 
                 |_, _| {},
             )
             .await;
+            // ---- delivery hook: digests of each org's newest due report (only that day).
+            for org in active
+                .iter()
+                .filter(|o| o.notifications.iter().any(|n| n.enabled))
+            {
+                let date = schedule::latest_due(org, now, at);
+                result
+                    .deliveries
+                    .extend(crate::delivery::after_timer(app, org, date, &result.orgs).await);
+            }
+            // ---- end of the delivery hook.
             let failed = result.orgs.iter().filter(|o| !o.failed.is_empty()).count();
             result.status = match failed {
                 0 => "succeeded",

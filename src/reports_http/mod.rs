@@ -9,6 +9,7 @@
 pub mod access;
 pub mod artifacts;
 pub mod dashboard;
+pub mod delivery;
 pub mod health;
 
 use std::time::{Duration as StdDuration, Instant};
@@ -526,7 +527,7 @@ async fn get_org(app: &App, req: &Request) -> Result<Response, ApiError> {
 async fn create_org(app: &App, req: &Request) -> Result<Response, ApiError> {
     access::Access::of(req)?.require_admin()?;
     let new: NewOrganization = parse_json_body(&req.body)?;
-    let org = new.validate(Utc::now())?;
+    let org = new.validate_with(Utc::now(), app.settings.allow_insecure_webhooks)?;
     let etag = orgs::create(&app.storage, &org).await?;
     Ok(org_response(StatusCode::CREATED, &org, &etag))
 }
@@ -550,7 +551,7 @@ async fn patch_org(app: &App, req: &Request) -> Result<Response, ApiError> {
         }
         _ => current,
     };
-    let org = patch.apply(org, Utc::now())?;
+    let org = patch.apply_with(org, Utc::now(), app.settings.allow_insecure_webhooks)?;
     let etag = orgs::replace(&app.storage, &org, &etag).await?;
     Ok(org_response(StatusCode::OK, &org, &etag))
 }
@@ -700,6 +701,8 @@ pub async fn handle(
         R::SchedulerStatus => scheduler_status(app).await,
         R::Dashboard => dashboard_page(app, req).await,
         R::Artifact => artifacts::handle(app, req).await,
+        R::Deliveries => delivery::list(app, req).await,
+        R::NotificationTest => delivery::test_send(app, req).await,
         _ => unreachable!("not a reports_http route"),
     }
 }

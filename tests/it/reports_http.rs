@@ -753,7 +753,12 @@ async fn every_route_answers_as_the_openapi_document_says() {
         ],
     )
     .await;
-    let api = start(Ch::Database(database_with_calls().await), Some(pg), &[]).await;
+    let api = start(
+        Ch::Database(database_with_calls().await),
+        Some(pg),
+        &[("ALLOW_INSECURE_WEBHOOKS", "true")],
+    )
+    .await;
 
     let health = api.get("/api/health").await;
     let body = health.expect(200);
@@ -806,6 +811,28 @@ async fn every_route_answers_as_the_openapi_document_says() {
     .expect(200);
 
     api.get("/api/scheduler/status").await.expect(200);
+    let hook = crate::delivery::Receiver::start(vec![crate::delivery::Answer::Status(200)]).await;
+    api.call(
+        Method::PATCH,
+        &format!("/api/orgs/{PAUL_ORG}"),
+        Some(
+            json!({"notifications": [{"id": "ops", "kind": "teams", "url": hook.url}]}).to_string(),
+        ),
+        &[],
+    )
+    .await
+    .expect(200);
+    let test = api
+        .post(
+            &format!("/api/orgs/{PAUL_ORG}/notifications/ops/test"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(test.expect(200)["status"], "sent");
+    assert_eq!(hook.got().len(), 1);
+    api.get(&format!("/api/deliveries?org_id={PAUL_ORG}"))
+        .await
+        .expect(200);
     let page = api.get(&format!("/api/dashboard?org_id={PAUL_ORG}")).await;
     page.expect(200);
     assert!(
