@@ -33,6 +33,14 @@ locals {
   has_clickhouse          = nonsensitive(var.clickhouse_url != "")
   has_clickhouse_password = local.has_clickhouse && nonsensitive(var.clickhouse_password != "")
 
+  # Sign-in (App Service Authentication, Entra ID v2; ../README.md "Deploy", "Sign-in").
+  auth_tenant_id         = var.auth_tenant_id != "" ? var.auth_tenant_id : data.azurerm_client_config.current.tenant_id
+  auth_allowed_audiences = length(var.auth_allowed_audiences) > 0 ? var.auth_allowed_audiences : ["api://${var.auth_client_id}"]
+  has_auth_secret        = nonsensitive(var.auth_client_secret != "")
+  # The app setting App Service Authentication reads the client secret from.
+  auth_secret_setting = "MICROSOFT_PROVIDER_AUTHENTICATION_SECRET"
+  public_base_url     = var.public_base_url != "" ? trimsuffix(var.public_base_url, "/") : "https://${local.names.function_app}.azurewebsites.net"
+
   # Every setting the handler reads (../local.settings.json.example), except:
   #   FUNCTIONS_CUSTOMHANDLER_PORT / FUNCTIONS_HTTPWORKER_PORT - set by the Functions host;
   #   AZURE_STORAGE_CONNECTION_STRING - must stay unset, it would win over the managed identity;
@@ -54,7 +62,18 @@ locals {
     SCHEDULER_MINUTE          = tostring(var.scheduler_minute)
     CATCHUP_DAYS              = tostring(var.catchup_days)
     DAILY_REPORT_SCHEDULE     = var.daily_report_schedule
+    # Sign-in: a request without the platform's X-MS-CLIENT-PRINCIPAL is a 401; the handler
+    # refuses to start with this set unless App Service sets WEBSITE_AUTH_ENABLED=True.
+    REQUIRE_PRINCIPAL = "true"
+    # Links in failure-analysis responses and digests.
+    PUBLIC_BASE_URL = local.public_base_url
+    # Digests go to https webhooks only (ALLOW_INSECURE_WEBHOOKS is for local tests).
+    ALLOW_INSECURE_WEBHOOKS = "false"
   }
+
+  auth_settings = local.has_auth_secret ? {
+    (local.auth_secret_setting) = "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault_secret.auth_client_secret[0].versionless_id})"
+  } : {}
 
   # Optional settings: blank ones are left out so that the handler applies its own default.
   optional_settings = {
@@ -81,7 +100,7 @@ locals {
     } : {}
   ) : {}
 
-  app_settings = merge(local.handler_settings, local.optional_settings, local.clickhouse_settings)
+  app_settings = merge(local.handler_settings, local.optional_settings, local.clickhouse_settings, local.auth_settings)
 }
 
 # --- Resource group, identity, monitoring ----------------------------------------------------
@@ -231,6 +250,18 @@ resource "azurerm_key_vault_secret" "clickhouse_password" {
   depends_on = [azurerm_role_assignment.deployer_kv_secrets_officer]
 }
 
+resource "azurerm_key_vault_secret" "auth_client_secret" {
+  count            = local.has_auth_secret ? 1 : 0
+  name             = "auth-client-secret"
+  key_vault_id     = azurerm_key_vault.main.id
+  value_wo         = var.auth_client_secret
+  value_wo_version = var.secrets_version
+  content_type     = "Entra ID app registration client secret (MICROSOFT_PROVIDER_AUTHENTICATION_SECRET)"
+  tags             = local.tags
+
+  depends_on = [azurerm_role_assignment.deployer_kv_secrets_officer]
+}
+
 # --- Plan and function app -------------------------------------------------------------------
 
 resource "azurerm_service_plan" "main" {
@@ -285,6 +316,28 @@ resource "azurerm_function_app_flex_consumption" "main" {
 
   app_settings = local.app_settings
 
+  # App Service Authentication (Entra ID v2) in front of every HTTP function: people are sent
+  # to sign in, services present a bearer token for one of the allowed audiences. The HTTP
+  # functions are authLevel anonymous behind it (../README.md "Deploy", "Sign-in").
+  auth_settings_v2 {
+    auth_enabled           = true
+    require_authentication = true
+    unauthenticated_action = "RedirectToLoginPage"
+    default_provider       = "azureactivedirectory"
+    require_https          = true
+
+    active_directory_v2 {
+      client_id                  = var.auth_client_id
+      tenant_auth_endpoint       = "https://login.microsoftonline.com/${local.auth_tenant_id}/v2.0"
+      client_secret_setting_name = local.has_auth_secret ? local.auth_secret_setting : null
+      allowed_audiences          = local.auth_allowed_audiences
+    }
+
+    login {
+      token_store_enabled = true
+    }
+  }
+
   site_config {
     application_insights_connection_string = azurerm_application_insights.main.connection_string
     minimum_tls_version                    = "1.2"
@@ -329,6 +382,28 @@ resource "azurerm_linux_function_app" "main" {
 
   # Premium and Dedicated run zip deployments from the package when this is 1.
   app_settings = merge(local.app_settings, { WEBSITE_RUN_FROM_PACKAGE = "1" })
+
+  # App Service Authentication (Entra ID v2) in front of every HTTP function: people are sent
+  # to sign in, services present a bearer token for one of the allowed audiences. The HTTP
+  # functions are authLevel anonymous behind it (../README.md "Deploy", "Sign-in").
+  auth_settings_v2 {
+    auth_enabled           = true
+    require_authentication = true
+    unauthenticated_action = "RedirectToLoginPage"
+    default_provider       = "azureactivedirectory"
+    require_https          = true
+
+    active_directory_v2 {
+      client_id                  = var.auth_client_id
+      tenant_auth_endpoint       = "https://login.microsoftonline.com/${local.auth_tenant_id}/v2.0"
+      client_secret_setting_name = local.has_auth_secret ? local.auth_secret_setting : null
+      allowed_audiences          = local.auth_allowed_audiences
+    }
+
+    login {
+      token_store_enabled = true
+    }
+  }
 
   site_config {
     application_stack {

@@ -275,3 +275,35 @@ variable "log_retention_days" {
   type        = number
   default     = 30
 }
+
+# --- Sign-in (App Service Authentication with Microsoft Entra ID) ----------------------------
+
+variable "auth_client_id" {
+  description = "Application (client) ID of the Entra ID app registration people and services sign in to (its app roles analytics.admin and org:<org_id> decide what they see; see ../README.md, Deploy, Sign-in)."
+  type        = string
+}
+
+variable "auth_tenant_id" {
+  description = "Entra ID tenant of the app registration. Blank = the tenant Terraform runs in."
+  type        = string
+  default     = ""
+}
+
+variable "auth_client_secret" {
+  description = "Client secret of the app registration (for the sign-in code flow). Stored as a Key Vault secret when not blank; blank = ID tokens only (enable them on the registration)."
+  type        = string
+  sensitive   = true
+  default     = ""
+}
+
+variable "auth_allowed_audiences" {
+  description = "Token audiences accepted from machine clients (bearer tokens). Blank list = api://<auth_client_id>."
+  type        = list(string)
+  default     = []
+}
+
+variable "public_base_url" {
+  description = "PUBLIC_BASE_URL: the app's public address for links in responses and digests. Blank = https://<function app default host name>."
+  type        = string
+  default     = ""
+}

@@ -12,7 +12,7 @@ use chrono::NaiveDateTime;
 use chrono_tz::Tz;
 
 /// A value that must never be logged or returned.
-#[derive(Clone, Default)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secret(String);
 
 impl Secret {
@@ -123,6 +123,17 @@ pub struct Settings {
     pub backfill_budget_seconds: u64,
     /// `DAILY_REPORT_SCHEDULE`: the timer's NCRONTAB (default hourly, `0 0 * * * *`).
     pub daily_report_schedule: String,
+    /// `REQUIRE_PRINCIPAL` (default false): a request without a valid `X-MS-CLIENT-PRINCIPAL`
+    /// is a 401. Where `WEBSITE_SITE_NAME` is set (App Service), it needs
+    /// `WEBSITE_AUTH_ENABLED=True` (App Service Authentication on), else the handler refuses
+    /// to start: only the platform's authentication makes the header trustworthy.
+    pub require_principal: bool,
+    /// `PUBLIC_BASE_URL` (e.g. `https://<app>.azurewebsites.net`, no trailing `/`): links in
+    /// responses and digests are absolute under it; unset, they are relative (`/api/...`).
+    pub public_base_url: Option<String>,
+    /// `ALLOW_INSECURE_WEBHOOKS` (default false): notification URLs may be `http` on a loopback
+    /// host (tests, local runs); otherwise they must be `https`.
+    pub allow_insecure_webhooks: bool,
 }
 
 /// The port served when the host gives none.
@@ -207,7 +218,24 @@ impl Settings {
             daily_report_schedule: get("DAILY_REPORT_SCHEDULE")
                 .unwrap_or("0 0 * * * *")
                 .to_string(),
+            require_principal: parse(get, "REQUIRE_PRINCIPAL", false)?,
+            public_base_url: get("PUBLIC_BASE_URL")
+                .map(|u| check_base_url(u, "PUBLIC_BASE_URL"))
+                .transpose()?,
+            allow_insecure_webhooks: parse(get, "ALLOW_INSECURE_WEBHOOKS", false)?,
         };
+        if settings.require_principal
+            && get("WEBSITE_SITE_NAME").is_some()
+            && !get("WEBSITE_AUTH_ENABLED").is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        {
+            return Err(SettingError {
+                name: "REQUIRE_PRINCIPAL",
+                reason: "REQUIRE_PRINCIPAL=true in App Service needs App Service Authentication \
+                         (WEBSITE_AUTH_ENABLED=True): without it anyone could send an \
+                         X-MS-CLIENT-PRINCIPAL header"
+                    .into(),
+            });
+        }
         if settings.scheduler_hour > 23 || settings.scheduler_minute > 59 {
             return Err(SettingError {
                 name: "SCHEDULER_HOUR",
@@ -236,6 +264,22 @@ fn parse<'a, T: std::str::FromStr>(
             reason: format!("cannot parse {v:?}"),
         }),
     }
+}
+
+/// An absolute `http(s)` URL without query or fragment, returned without its trailing `/`.
+fn check_base_url(value: &str, name: &'static str) -> Result<String, SettingError> {
+    let bad = |reason: &str| SettingError {
+        name,
+        reason: reason.into(),
+    };
+    let url = url::Url::parse(value).map_err(|_| bad("not an absolute URL"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(bad("must be an http(s) URL with a host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("must not have a query or fragment"));
+    }
+    Ok(value.trim_end_matches('/').to_string())
 }
 
 fn parse_opt_timestamp<'a>(
@@ -271,6 +315,40 @@ mod tests {
             matches!(s.storage, StorageSettings::Local { ref dir } if dir == &PathBuf::from("./output"))
         );
         assert_eq!(s.max_window_days, 366);
+    }
+
+    #[test]
+    fn require_principal_in_app_service_needs_its_authentication() {
+        let on = [
+            ("REQUIRE_PRINCIPAL", "true"),
+            ("WEBSITE_SITE_NAME", "func-x"),
+        ];
+        let e = Settings::from_map(&env(&on)).unwrap_err();
+        assert_eq!(e.name, "REQUIRE_PRINCIPAL");
+        assert!(e.to_string().contains("WEBSITE_AUTH_ENABLED"), "{e}");
+        let mut with_auth = on.to_vec();
+        with_auth.push(("WEBSITE_AUTH_ENABLED", "True"));
+        assert!(
+            Settings::from_map(&env(&with_auth))
+                .unwrap()
+                .require_principal
+        );
+        // Outside App Service (tests, local) the setting alone is enough.
+        assert!(
+            Settings::from_map(&env(&[("REQUIRE_PRINCIPAL", "true")]))
+                .unwrap()
+                .require_principal
+        );
+    }
+
+    #[test]
+    fn the_public_base_url_is_an_absolute_url_kept_without_its_slash() {
+        let s = Settings::from_map(&env(&[("PUBLIC_BASE_URL", "https://a.example/")])).unwrap();
+        assert_eq!(s.public_base_url.as_deref(), Some("https://a.example"));
+        for bad in ["a.example", "ftp://a.example", "https://a.example/?x=1"] {
+            let e = Settings::from_map(&env(&[("PUBLIC_BASE_URL", bad)])).unwrap_err();
+            assert_eq!(e.name, "PUBLIC_BASE_URL", "{bad}");
+        }
     }
 
     #[test]

@@ -22,12 +22,141 @@ pub struct Organization {
     /// Caller numbers (E.164) left out of its reports, e.g. test lines.
     #[serde(default)]
     pub excluded_numbers: Vec<String>,
+    /// Where the morning digest goes (`docs/delivery-and-access.md`). Serialized masked (see
+    /// [`Notification`]); only the stored document carries the full values.
+    #[serde(default)]
+    pub notifications: Vec<Notification>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 fn yes() -> bool {
     true
+}
+
+/// The kind of a digest channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelKind {
+    /// A Teams Workflows webhook (Adaptive Card message).
+    Teams,
+    /// A Slack incoming webhook (Block Kit).
+    Slack,
+    /// Any HTTPS endpoint: signed JSON.
+    Webhook,
+}
+
+/// One digest channel. `url` and `secret` are secrets: serializing a `Notification` (every
+/// reply, any log) shows `url` as scheme and host only (`https://hooks.slack.com/…`) and never
+/// `secret`; [`Notification::stored`] is the one full form, written to storage only.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notification {
+    pub id: String,
+    pub kind: ChannelKind,
+    #[serde(deserialize_with = "secret_string")]
+    pub url: Secret,
+    #[serde(default, deserialize_with = "optional_secret")]
+    pub secret: Option<Secret>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn secret_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
+    String::deserialize(d).map(Secret::new)
+}
+
+fn optional_secret<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Secret>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.map(Secret::new))
+}
+
+impl Serialize for Notification {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serde_json::json!({
+            "id": self.id,
+            "kind": self.kind,
+            "url": masked_url(self.url.expose()),
+            "has_secret": self.secret.is_some(),
+            "enabled": self.enabled,
+        })
+        .serialize(s)
+    }
+}
+
+impl Notification {
+    /// The full form, for the stored org document only.
+    fn stored(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "kind": self.kind,
+            "url": self.url.expose(),
+            "secret": self.secret.as_ref().map(Secret::expose),
+            "enabled": self.enabled,
+        })
+    }
+}
+
+/// `https://hooks.slack.com/…`: scheme and host only.
+pub fn masked_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => format!("{}://{}/…", u.scheme(), u.host_str().unwrap_or("")),
+        Err(_) => "…".into(),
+    }
+}
+
+/// Validates a notification list: ids unique `[A-Za-z0-9_-]{1,64}`, `url` https (or http to a
+/// loopback host with `allow_insecure`), a `secret` for `webhook`. Errors name the field
+/// (`notifications[0].url`) and never echo a URL or secret.
+pub fn check_notifications(
+    list: Vec<Notification>,
+    allow_insecure: bool,
+) -> Result<Vec<Notification>, Invalid> {
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, n) in list.iter().enumerate() {
+        let field = |f: &str| format!("notifications[{i}].{f}");
+        let id_ok = (1..=64).contains(&n.id.len())
+            && n.id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !id_ok {
+            return Err(Invalid::new(
+                field("id"),
+                "id must be 1-64 of A-Z a-z 0-9 - _",
+            ));
+        }
+        if !seen.insert(n.id.clone()) {
+            return Err(Invalid::new(
+                field("id"),
+                format!("duplicate id {:?}", n.id),
+            ));
+        }
+        let url = url::Url::parse(n.url.expose())
+            .ok()
+            .filter(|u| u.host_str().is_some())
+            .ok_or_else(|| Invalid::new(field("url"), "url is not an absolute URL"))?;
+        let loopback = match url.host() {
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(a)) => a.is_loopback(),
+            Some(url::Host::Ipv6(a)) => a.is_loopback(),
+            None => false,
+        };
+        let allowed =
+            url.scheme() == "https" || (allow_insecure && url.scheme() == "http" && loopback);
+        if !allowed {
+            return Err(Invalid::new(
+                field("url"),
+                "url must be https (http only to a loopback host with ALLOW_INSECURE_WEBHOOKS=true)",
+            ));
+        }
+        if n.kind == ChannelKind::Webhook && n.secret.as_ref().is_none_or(|s| s.expose().len() < 16)
+        {
+            return Err(Invalid::new(
+                field("secret"),
+                "a webhook needs a secret of at least 16 characters (it signs every digest)",
+            ));
+        }
+    }
+    Ok(list)
 }
 
 impl Organization {
@@ -55,7 +184,7 @@ pub mod tz_name {
 
 use bytes::Bytes;
 
-use crate::configuration::DefaultOrgSettings;
+use crate::configuration::{DefaultOrgSettings, Secret};
 use crate::error::Invalid;
 use crate::storage::{Condition, Put, Storage, StorageError};
 
@@ -94,6 +223,8 @@ pub struct NewOrganization {
     pub timezone: Option<String>,
     pub is_active: Option<bool>,
     pub excluded_numbers: Option<Vec<String>>,
+    #[serde(default)]
+    pub notifications: Option<Vec<Notification>>,
 }
 
 /// The fields `PATCH /api/orgs/{org_id}` may change (`org_id` may not).
@@ -105,6 +236,8 @@ pub struct OrgPatch {
     pub timezone: Option<String>,
     pub is_active: Option<bool>,
     pub excluded_numbers: Option<Vec<String>>,
+    /// Replaces the whole list; `url` and `secret` are given in full.
+    pub notifications: Option<Vec<Notification>>,
 }
 
 /// A UUID in canonical lower-case form; [`Invalid`] naming `field` otherwise.
@@ -148,8 +281,18 @@ fn check_numbers(numbers: &[String]) -> Result<Vec<String>, Invalid> {
 }
 
 impl NewOrganization {
-    /// Validates into an org created at `now`. Errors name the field.
+    /// Validates into an org created at `now` (notification URLs https only). Errors name the
+    /// field.
     pub fn validate(self, now: DateTime<Utc>) -> Result<Organization, Invalid> {
+        self.validate_with(now, false)
+    }
+
+    /// [`Self::validate`], with `ALLOW_INSECURE_WEBHOOKS`.
+    pub fn validate_with(
+        self,
+        now: DateTime<Utc>,
+        allow_insecure_webhooks: bool,
+    ) -> Result<Organization, Invalid> {
         Ok(Organization {
             org_id: parse_uuid(&self.org_id, "org_id")?,
             name: check_name(&self.name)?,
@@ -160,6 +303,10 @@ impl NewOrganization {
             },
             is_active: self.is_active.unwrap_or(true),
             excluded_numbers: check_numbers(&self.excluded_numbers.unwrap_or_default())?,
+            notifications: check_notifications(
+                self.notifications.unwrap_or_default(),
+                allow_insecure_webhooks,
+            )?,
             created_at: now,
             updated_at: now,
         })
@@ -168,7 +315,20 @@ impl NewOrganization {
 
 impl OrgPatch {
     /// Applies the patch to `org` (validated; errors name the field).
-    pub fn apply(self, mut org: Organization, now: DateTime<Utc>) -> Result<Organization, Invalid> {
+    pub fn apply(self, org: Organization, now: DateTime<Utc>) -> Result<Organization, Invalid> {
+        self.apply_with(org, now, false)
+    }
+
+    /// [`Self::apply`], with `ALLOW_INSECURE_WEBHOOKS`.
+    pub fn apply_with(
+        self,
+        mut org: Organization,
+        now: DateTime<Utc>,
+        allow_insecure_webhooks: bool,
+    ) -> Result<Organization, Invalid> {
+        if let Some(list) = self.notifications {
+            org.notifications = check_notifications(list, allow_insecure_webhooks)?;
+        }
         if let Some(name) = self.name {
             org.name = check_name(&name)?;
         }
@@ -243,7 +403,10 @@ pub async fn list(storage: &Storage) -> Result<Vec<Organization>, OrgError> {
 }
 
 fn put_org(org: &Organization, condition: Condition) -> (Bytes, Put) {
-    let body = Bytes::from(serde_json::to_vec_pretty(org).expect("org serializes"));
+    // The stored document is the one place notifications are kept in full.
+    let mut doc = serde_json::to_value(org).expect("org serializes");
+    doc["notifications"] = org.notifications.iter().map(Notification::stored).collect();
+    let body = Bytes::from(serde_json::to_vec_pretty(&doc).expect("org serializes"));
     let mut put = Put::new("application/json");
     put.condition = condition;
     (body, put)
@@ -289,6 +452,7 @@ pub async fn ensure_default(
         timezone: Some(d.timezone.name().to_string()),
         is_active: Some(true),
         excluded_numbers: None,
+        notifications: None,
     }
     .validate(now)?;
     match create(storage, &org).await {
@@ -310,7 +474,67 @@ mod tests {
             timezone: Some("America/Chicago".into()),
             is_active: None,
             excluded_numbers: Some(vec!["+19259898099".into()]),
+            notifications: None,
         }
+    }
+
+    fn channel(kind: ChannelKind, url: &str, secret: Option<&str>) -> Notification {
+        Notification {
+            id: "ops".into(),
+            kind,
+            url: Secret::new(url),
+            secret: secret.map(Secret::new),
+            enabled: true,
+        }
+    }
+
+    #[test]
+    fn notifications_are_checked_and_never_shown_in_full() {
+        let slack = channel(
+            ChannelKind::Slack,
+            "https://hooks.slack.com/services/T/B/XYZ",
+            None,
+        );
+        let shown = serde_json::to_string(&slack).unwrap();
+        assert!(
+            shown.contains("https://hooks.slack.com/…") && !shown.contains("XYZ"),
+            "{shown}"
+        );
+        assert!(!format!("{slack:?}").contains("XYZ"));
+        let field = |n: Notification, insecure: bool| {
+            check_notifications(vec![n], insecure).unwrap_err().field
+        };
+        assert_eq!(
+            field(
+                channel(ChannelKind::Teams, "http://example.com/x", None),
+                true
+            ),
+            "notifications[0].url"
+        );
+        assert_eq!(
+            field(
+                channel(ChannelKind::Teams, "http://127.0.0.1:9/x", None),
+                false
+            ),
+            "notifications[0].url"
+        );
+        check_notifications(
+            vec![channel(ChannelKind::Teams, "http://127.0.0.1:9/x", None)],
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            field(
+                channel(ChannelKind::Webhook, "https://a.example/h", None),
+                false
+            ),
+            "notifications[0].secret"
+        );
+        let two = vec![slack.clone(), slack];
+        assert_eq!(
+            check_notifications(two, false).unwrap_err().field,
+            "notifications[1].id"
+        );
     }
 
     #[test]

@@ -35,10 +35,11 @@ pub async fn run(app: &App, args: FailureAnalysisArgs) -> anyhow::Result<ExitCod
                     ""
                 }
             );
+            let stored = &response.artifacts.locations;
             for (kind, location) in [
-                ("CSV", response.artifacts.csv.as_deref()),
-                ("HTML", Some(&response.artifacts.html)),
-                ("JSON", Some(&response.artifacts.json)),
+                ("CSV", stored.csv.as_deref()),
+                ("HTML", Some(&stored.html)),
+                ("JSON", Some(&stored.json)),
             ] {
                 if let Some(location) = location {
                     println!("  {kind:<5} {location}");

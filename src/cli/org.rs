@@ -28,6 +28,7 @@ pub async fn run(app: &App, command: OrgCommand) -> anyhow::Result<ExitCode> {
                 timezone,
                 is_active: Some(true),
                 excluded_numbers: Some(excluded_numbers),
+                notifications: None,
             };
             let org = match new.validate(app.clock.now()) {
                 Ok(org) => org,

@@ -408,6 +408,7 @@ mod tests {
             timezone: tz,
             is_active: true,
             excluded_numbers: vec!["+19259898099".into()],
+            notifications: vec![],
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }

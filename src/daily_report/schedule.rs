@@ -136,6 +136,9 @@ pub struct RunResult {
     /// Why the whole run failed, when it did before reaching the orgs.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error: Option<String>,
+    /// The morning digests this run sent or failed to send ([`crate::delivery`]).
+    #[serde(default)]
+    pub deliveries: Vec<crate::delivery::DeliveryOutcome>,
 }
 
 /// One firing at `now`: every active org's due reports (create-only, within [`RUN_BUDGET`]),
@@ -152,6 +155,7 @@ pub async fn fire(app: &App, now: DateTime<Utc>, is_past_due: bool) -> RunResult
         status: RunStatus::Failed,
         orgs: vec![],
         error: None,
+        deliveries: vec![],
     };
     match orgs::list(&app.storage).await {
         Err(e) => {
@@ -177,6 +181,17 @@ pub async fn fire(app: &App, now: DateTime<Utc>, is_past_due: bool) -> RunResult
                 |_, _| {},
             )
             .await;
+            // The morning digest of each org's newest due report (only that day), once per
+            // channel; a failed delivery fails neither the report nor the run.
+            for org in active
+                .iter()
+                .filter(|o| o.notifications.iter().any(|n| n.enabled))
+            {
+                let date = latest_due(org, now, at);
+                result
+                    .deliveries
+                    .extend(crate::delivery::after_timer(app, org, date, &result.orgs).await);
+            }
             let failed = result.orgs.iter().filter(|o| !o.failed.is_empty()).count();
             result.status = match failed {
                 0 => RunStatus::Succeeded,
@@ -350,6 +365,7 @@ mod tests {
             timezone: tz,
             is_active: true,
             excluded_numbers: vec![],
+            notifications: vec![],
             created_at: t,
             updated_at: t,
         }

@@ -85,9 +85,22 @@ impl Flags {
     }
 }
 
-/// Where the artifacts of a run were written (blob URLs or file paths).
+/// The artifacts of a run: links that open them (`GET /api/artifacts/...`, absolute under
+/// `PUBLIC_BASE_URL`), and where each is stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Artifacts {
+    /// `None` when `export_csv=false`.
+    pub csv: Option<String>,
+    pub html: String,
+    pub json: String,
+    /// Where each object is stored (blob URLs or file paths).
+    #[serde(default)]
+    pub locations: ArtifactLocations,
+}
+
+/// Where the artifacts of a run were written (blob URLs or file paths).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ArtifactLocations {
     /// `None` when `export_csv=false`.
     pub csv: Option<String>,
     pub html: String,
@@ -301,25 +314,26 @@ async fn write_artifacts(
     cacheable: bool,
 ) -> Result<AnalysisResponse, StorageError> {
     let stamp = analysis.generated_at.format("%Y%m%d_%H%M%S");
+    let link = |name: &str| crate::links::artifact(&app.settings, name);
     let csv = if flags.export_csv {
         let body = Bytes::from(csv_export::to_csv(analysis));
         let name = format!("{prefix}user_failure_stats_{stamp}.csv");
-        Some(
-            app.storage
-                .put(&name, body, &Put::new("text/csv; charset=utf-8"))
-                .await?
-                .location,
-        )
+        let stored = app
+            .storage
+            .put(&name, body, &Put::new("text/csv; charset=utf-8"))
+            .await?;
+        Some((link(&name), stored.location))
     } else {
         None
     };
     let html_name = format!("{prefix}user_failure_rates_{stamp}.html");
     let html = Bytes::from(html::to_html(analysis));
-    let html = app
+    let html_location = app
         .storage
         .put(&html_name, html, &Put::new("text/html; charset=utf-8"))
         .await?
         .location;
+    let json_name = format!("{prefix}user_failure_summary_{stamp}.json");
 
     let mut response = AnalysisResponse {
         window: analysis.window.clone(),
@@ -335,17 +349,21 @@ async fn write_artifacts(
             })
             .collect(),
         artifacts: Artifacts {
-            csv,
-            html,
-            json: String::new(),
+            csv: csv.as_ref().map(|(l, _)| l.clone()),
+            html: link(&html_name),
+            json: link(&json_name),
+            locations: ArtifactLocations {
+                csv: csv.map(|(_, location)| location),
+                html: html_location,
+                json: String::new(),
+            },
         },
         cached: false,
         generated_at: analysis.generated_at,
         users: Some(analysis.users.clone()),
     };
-    let json_name = format!("{prefix}user_failure_summary_{stamp}.json");
     let json = Bytes::from(serde_json::to_vec_pretty(&response).expect("response serializes"));
-    response.artifacts.json = app
+    response.artifacts.locations.json = app
         .storage
         .put(&json_name, json, &Put::new("application/json"))
         .await?

@@ -30,13 +30,20 @@ pub enum RouteId {
     OrgPatch,
     SchedulerStatus,
     Dashboard,
+    /// `GET /api/artifacts/{*path}`: a stored artifact.
+    Artifact,
+    /// `GET /api/deliveries`: digest delivery records.
+    Deliveries,
+    /// `POST /api/orgs/{org_id}/notifications/{id}/test`: a test digest.
+    NotificationTest,
 }
 
 /// One entry of the table: the methods one handler takes on one path (a path served by
 /// several handlers has an entry per handler).
 #[derive(Debug)]
 pub struct Route {
-    /// Literal segments, or `{name}` for a path parameter.
+    /// Literal segments, `{name}` for a path parameter (one segment), or, last, `{*name}` for
+    /// the rest of the path (one or more segments).
     pub path: &'static str,
     pub methods: &'static [Method],
     /// The function folder whose `function.json` makes the host send this path; `None` for
@@ -93,6 +100,13 @@ pub const ROUTES: &[Route] = &[
         RouteId::SchedulerStatus,
     ),
     reports("/api/dashboard", &[Method::GET], RouteId::Dashboard),
+    reports("/api/artifacts/{*path}", &[Method::GET], RouteId::Artifact),
+    reports("/api/deliveries", &[Method::GET], RouteId::Deliveries),
+    reports(
+        "/api/orgs/{org_id}/notifications/{id}/test",
+        &[Method::POST],
+        RouteId::NotificationTest,
+    ),
 ];
 
 const fn reports(path: &'static str, methods: &'static [Method], id: RouteId) -> Route {
@@ -140,7 +154,10 @@ pub fn resolve(method: &Method, path: &str) -> Result<(RouteId, Vec<String>), No
     }
 }
 
-/// Matches `/a/{x}/c` against `/a/7/c` (a trailing slash is ignored); returns `["7"]`.
+/// Matches `/a/{x}/c` against `/a/7/c` (a trailing slash is ignored); returns `["7"]`. A last
+/// `{*rest}` takes the remaining segments, each percent-decoded, joined by `/` (`/a/{*p}`
+/// against `/a/b/c.csv` gives `["b/c.csv"]`); empty segments are kept (`b//c`) for the route
+/// to refuse.
 pub fn match_path(pattern: &str, path: &str) -> Option<Vec<String>> {
     let mut want = pattern.trim_end_matches('/').split('/');
     let mut got = path.trim_end_matches('/').split('/');
@@ -148,6 +165,14 @@ pub fn match_path(pattern: &str, path: &str) -> Option<Vec<String>> {
     loop {
         match (want.next(), got.next()) {
             (None, None) => return Some(params),
+            (Some(w), Some(g)) if w.starts_with("{*") => {
+                let rest: Vec<String> = std::iter::once(g).chain(got).map(percent_decode).collect();
+                if rest.concat().is_empty() {
+                    return None;
+                }
+                params.push(rest.join("/"));
+                return Some(params);
+            }
             (Some(w), Some(g)) if w.starts_with('{') && !g.is_empty() => {
                 params.push(percent_decode(g))
             }
@@ -211,5 +236,34 @@ mod tests {
         );
         assert_eq!(match_path("/api/orgs/{org_id}", "/api/orgs/"), None);
         assert_eq!(match_path("/api/orgs/{org_id}", "/api/orgs/a/b"), None);
+    }
+
+    #[test]
+    fn a_catch_all_takes_the_rest_of_the_path() {
+        let p = "/api/artifacts/{*path}";
+        assert_eq!(
+            match_path(p, "/api/artifacts/a/b%20c/d.csv"),
+            Some(vec!["a/b c/d.csv".to_string()])
+        );
+        assert_eq!(match_path(p, "/api/artifacts/x"), Some(vec!["x".into()]));
+        // Segments are decoded one by one, so an encoded traversal is visible to the route.
+        assert_eq!(
+            match_path(p, "/api/artifacts/a/%2e%2e/b"),
+            Some(vec!["a/../b".into()])
+        );
+        assert_eq!(
+            match_path(p, "/api/artifacts/a//b"),
+            Some(vec!["a//b".into()])
+        );
+        assert_eq!(match_path(p, "/api/artifacts/"), None);
+        assert_eq!(match_path(p, "/api/artifacts"), None);
+        assert_eq!(
+            resolve(&Method::GET, "/api/artifacts/reports/x/2025-01-01.json"),
+            Ok((RouteId::Artifact, vec!["reports/x/2025-01-01.json".into()]))
+        );
+        assert_eq!(
+            resolve(&Method::POST, "/api/orgs/o/notifications/n/test"),
+            Ok((RouteId::NotificationTest, vec!["o".into(), "n".into()]))
+        );
     }
 }

@@ -114,6 +114,10 @@ where
         ),
         NoRoute::MethodNotAllowed(allowed) => method_not_allowed(&method, path, &allowed),
     })?;
+    // The timer and the readiness probe come from the host itself, not through sign-in.
+    if app.settings.require_principal && !matches!(id, RouteId::Ready | RouteId::DailyReportTimer) {
+        crate::functions::reports_http::access::require_principal(&headers)?;
+    }
     let body = read_body(&headers, body).await?;
     let query = url::form_urlencoded::parse(query.as_bytes())
         .into_owned()
@@ -153,6 +157,9 @@ async fn dispatch(app: &App, id: RouteId, req: &Request) -> Result<Response, Api
         RouteId::OrgPatch => reports::orgs::patch(app, req).await,
         RouteId::SchedulerStatus => reports::scheduler::status(app).await,
         RouteId::Dashboard => reports::dashboard::page(app, req).await,
+        RouteId::Artifact => reports::artifacts::handle(app, req).await,
+        RouteId::Deliveries => reports::delivery::list(app, req).await,
+        RouteId::NotificationTest => reports::delivery::test_send(app, req).await,
     }
 }
 

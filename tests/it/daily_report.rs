@@ -179,6 +179,7 @@ fn org(org_id: &str, node: &str, tz: Tz, excluded: &[&str]) -> Organization {
         timezone: tz,
         is_active: true,
         excluded_numbers: excluded.iter().map(|s| s.to_string()).collect(),
+        notifications: vec![],
         created_at: now(),
         updated_at: now(),
     }

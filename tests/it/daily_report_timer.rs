@@ -60,6 +60,7 @@ impl OrgDef {
             timezone: self.tz,
             is_active,
             excluded_numbers: vec![],
+            notifications: vec![],
             created_at: now,
             updated_at: now,
         }

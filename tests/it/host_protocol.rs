@@ -78,7 +78,8 @@ fn every_function_folder_is_served_and_every_served_route_is_declared() {
                     .any(|b| b["type"] == "http" && b["direction"] == "out"),
                 "{name}"
             );
-            assert_eq!(trigger["authLevel"], "function", "{name}");
+            // App Service Authentication signs callers in (README, "Deploy", "Sign-in").
+            assert_eq!(trigger["authLevel"], "anonymous", "{name}");
             let template = format!("/api/{}", trigger["route"].as_str().unwrap_or(name));
             let methods: Vec<String> = trigger["methods"]
                 .as_array()

@@ -5,6 +5,7 @@
 
 mod daily_report;
 mod daily_report_timer;
+mod delivery;
 mod failure_analysis;
 mod helpers;
 mod host_protocol;

@@ -748,7 +748,12 @@ async fn every_route_answers_as_the_openapi_document_says() {
         ],
     )
     .await;
-    let api = start(Ch::Database(database_with_calls().await), Some(pg), &[]).await;
+    let api = start(
+        Ch::Database(database_with_calls().await),
+        Some(pg),
+        &[("ALLOW_INSECURE_WEBHOOKS", "true")],
+    )
+    .await;
 
     let health = api.get("/api/health").await;
     let body = health.expect(200);
@@ -801,6 +806,28 @@ async fn every_route_answers_as_the_openapi_document_says() {
     .expect(200);
 
     api.get("/api/scheduler/status").await.expect(200);
+    let hook = crate::delivery::Receiver::start(vec![crate::delivery::Answer::Status(200)]).await;
+    api.call(
+        Method::PATCH,
+        &format!("/api/orgs/{PAUL_ORG}"),
+        Some(
+            json!({"notifications": [{"id": "ops", "kind": "teams", "url": hook.url}]}).to_string(),
+        ),
+        &[],
+    )
+    .await
+    .expect(200);
+    let test = api
+        .post(
+            &format!("/api/orgs/{PAUL_ORG}/notifications/ops/test"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(test.expect(200)["status"], "sent");
+    assert_eq!(hook.got().len(), 1);
+    api.get(&format!("/api/deliveries?org_id={PAUL_ORG}"))
+        .await
+        .expect(200);
     let page = api.get(&format!("/api/dashboard?org_id={PAUL_ORG}")).await;
     page.expect(200);
     assert!(
@@ -809,12 +836,16 @@ async fn every_route_answers_as_the_openapi_document_says() {
         "the dashboard is HTML"
     );
 
-    api.post(
-        "/api/failure_analysis?include_details=true",
-        json!({"from_date": "2025-05-21", "to_date": "2025-05-21"}),
-    )
-    .await
-    .expect(200);
+    let analysis = api
+        .post(
+            "/api/failure_analysis?include_details=true",
+            json!({"from_date": "2025-05-21", "to_date": "2025-05-21"}),
+        )
+        .await;
+    for kind in ["csv", "html", "json"] {
+        let link = analysis.expect(200)["artifacts"][kind].as_str().unwrap();
+        api.get(link).await.expect(200);
+    }
     // Errors of the same routes are checked against the error schema too.
     api.post("/api/failure_analysis", json!({"colour": 1}))
         .await

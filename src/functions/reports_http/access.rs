@@ -1,13 +1,16 @@
-//! Org isolation by App Service Authentication (`../spec/http-api.md`, "Access"; seed 004's
-//! tenant isolation). Function keys guard every route; on top of that, where the platform's
-//! authentication injects a principal (`X-MS-CLIENT-PRINCIPAL`: base64 JSON with `claims`
-//! `[{"typ", "val"}]`), the caller sees only the orgs its roles name:
+//! Org isolation by App Service Authentication (`docs/delivery-and-access.md`; seed 004's
+//! tenant isolation). In Azure, App Service Authentication (Entra ID) signs every caller in
+//! and injects a principal (`X-MS-CLIENT-PRINCIPAL`: base64 JSON with `claims`
+//! `[{"typ", "val"}]`); the caller sees only the orgs its roles name:
 //!
 //! * role `org:<org_id>` — that org;
 //! * role `analytics.admin` — every org, and may create and change orgs.
 //!
-//! Without the header every org is visible (the function key is the only guard). A forged
-//! header can only narrow what a key holder sees, never widen it: without it, all is visible.
+//! Without the header every org is visible, unless `REQUIRE_PRINCIPAL=true`: then a request
+//! without a valid principal is a 401 ([`require_principal`]). The header is trusted only
+//! because the platform sets it: with `REQUIRE_PRINCIPAL=true` in App Service the handler
+//! refuses to start unless App Service Authentication is on
+//! ([`crate::configuration::Settings::require_principal`]).
 
 use std::collections::BTreeSet;
 
@@ -45,6 +48,28 @@ struct Claim {
 }
 
 const HEADER: &str = "x-ms-client-principal";
+
+/// With `REQUIRE_PRINCIPAL=true`: a 401 unless the request carries a principal that decodes.
+pub fn require_principal(headers: &warp::http::HeaderMap) -> Result<(), ApiError> {
+    let valid = headers
+        .get(HEADER)
+        .and_then(|v| {
+            base64::engine::general_purpose::STANDARD
+                .decode(v.as_bytes())
+                .ok()
+        })
+        .is_some_and(|bytes| serde_json::from_slice::<Principal>(&bytes).is_ok());
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "sign in first: this request carries no valid X-MS-CLIENT-PRINCIPAL \
+             (App Service Authentication)",
+        ))
+    }
+}
 
 impl Access {
     /// Reads the principal header; a malformed one is a 400 naming the header.
@@ -95,7 +120,7 @@ impl Access {
             Access::Orgs(_) => Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
-                format!("changing organizations needs the {ADMIN_ROLE} role"),
+                format!("changing organizations or notifications needs the {ADMIN_ROLE} role"),
             )),
         }
     }
@@ -134,6 +159,22 @@ mod tests {
         assert_eq!(Access::of(&req(Some(admin))).unwrap(), Access::All);
         let nobody = r#"{"claims":[]}"#;
         assert!(!Access::of(&req(Some(nobody))).unwrap().sees("anything"));
+    }
+
+    #[test]
+    fn a_required_principal_must_be_present_and_decode() {
+        assert_eq!(
+            require_principal(&req(None).headers).unwrap_err().status,
+            StatusCode::UNAUTHORIZED
+        );
+        let mut r = req(None);
+        r.headers
+            .insert(HEADER, HeaderValue::from_static("bm90IGpzb24="));
+        assert_eq!(
+            require_principal(&r.headers).unwrap_err().status,
+            StatusCode::UNAUTHORIZED
+        );
+        require_principal(&req(Some(r#"{"claims":[]}"#)).headers).unwrap();
     }
 
     #[test]

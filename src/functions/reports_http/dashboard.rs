@@ -1092,6 +1092,7 @@ mod tests {
             timezone: chrono_tz::America::Chicago,
             is_active: true,
             excluded_numbers: vec!["+19259898099".into()],
+            notifications: vec![],
             created_at: t,
             updated_at: t,
         }

@@ -9,6 +9,8 @@
 //!   create-only unless `force`.
 //! * [`orgs`]: organizations (ETags, 409/412).
 //! * [`scheduler`]: the timer's schedule, next firings and last run.
+//! * [`artifacts`]: stored artifacts for a plain GET (the links the product hands out).
+//! * [`delivery`]: the morning digest's delivery records and test sends.
 //! * [`health`], [`dashboard`] (the HTML page), [`openapi`] (the OpenAPI document).
 //! * [`access`]: which orgs a caller may see (App Service principal); [`errors`]: the
 //!   statuses of this function's domain errors.
@@ -16,7 +18,9 @@
 //! Replies are typed `Serialize` structs, described in `openapi.json`.
 
 pub mod access;
+pub mod artifacts;
 pub mod dashboard;
+pub mod delivery;
 pub mod errors;
 pub mod generate;
 pub mod health;

@@ -1,0 +1,199 @@
+//! Exactly once per (org, date, channel): before sending, a create-only write claims
+//! `deliveries/<org_id>/<date>/<channel_id>.json` as `pending`; the sender then records `sent`
+//! (status, attempts, at) or `failed` (last error, attempts) over its own version (ETag). Two
+//! timer runs, or two instances, race on the create and only one sends. A claim still
+//! `pending` after [`STALE_AFTER`] (a crash mid-send) is taken over by the next firing, again
+//! conditionally: at-least-once in that one case.
+
+use bytes::Bytes;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::Digest;
+use super::send::SendResult;
+use crate::orgs::{ChannelKind, Notification};
+use crate::storage::{Condition, Put, Storage, StorageError};
+
+/// Storage prefix of the delivery records.
+pub const PREFIX: &str = "deliveries/";
+
+/// A pending claim older than this is retried.
+pub const STALE_AFTER: chrono::Duration = chrono::Duration::minutes(10);
+
+/// The record of one delivery (no URL, no secret).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub org_id: String,
+    pub date: NaiveDate,
+    pub channel_id: String,
+    pub kind: ChannelKind,
+    /// `pending`, `sent` or `failed`.
+    pub state: String,
+    pub claimed_at: DateTime<Utc>,
+    #[serde(default)]
+    pub attempts: u32,
+    /// The endpoint's 2xx status, when sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// When it was sent or given up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Claims taken over from a stale `pending` one.
+    #[serde(default)]
+    pub takeovers: u32,
+}
+
+/// A claim held: the record and its version.
+#[derive(Debug)]
+pub struct Claim {
+    pub name: String,
+    pub record: Record,
+    pub etag: String,
+}
+
+/// `deliveries/<org_id>/<date>/<channel_id>.json`.
+pub fn name(org_id: &str, date: NaiveDate, channel_id: &str) -> String {
+    format!("{PREFIX}{org_id}/{date}/{channel_id}.json")
+}
+
+fn body(r: &Record) -> Bytes {
+    Bytes::from(serde_json::to_vec_pretty(r).expect("record serializes"))
+}
+
+fn put(condition: Condition) -> Put {
+    let mut p = Put::new("application/json");
+    p.condition = condition;
+    p
+}
+
+/// Claims the delivery of `digest` to `channel`; `Ok(None)` when another run holds or held it.
+pub async fn claim(
+    storage: &Storage,
+    digest: &Digest,
+    channel: &Notification,
+    now: DateTime<Utc>,
+) -> Result<Option<Claim>, StorageError> {
+    let name = name(&digest.org_id, digest.date, &channel.id);
+    let mut record = Record {
+        org_id: digest.org_id.clone(),
+        date: digest.date,
+        channel_id: channel.id.clone(),
+        kind: channel.kind,
+        state: "pending".into(),
+        claimed_at: now,
+        attempts: 0,
+        status: None,
+        at: None,
+        last_error: None,
+        takeovers: 0,
+    };
+    match storage
+        .put(&name, body(&record), &put(Condition::IfNotExists))
+        .await
+    {
+        Ok(stored) => {
+            return Ok(Some(Claim {
+                name,
+                record,
+                etag: stored.etag,
+            }));
+        }
+        Err(StorageError::AlreadyExists(_)) => {}
+        Err(e) => return Err(e),
+    }
+    let Some(existing) = storage.get(&name).await? else {
+        return Ok(None);
+    };
+    let Ok(previous) = serde_json::from_slice::<Record>(&existing.body) else {
+        return Ok(None);
+    };
+    if previous.state != "pending" || now - previous.claimed_at <= STALE_AFTER {
+        return Ok(None);
+    }
+    record.takeovers = previous.takeovers + 1;
+    match storage
+        .put(
+            &name,
+            body(&record),
+            &put(Condition::IfMatch(existing.etag)),
+        )
+        .await
+    {
+        Ok(stored) => Ok(Some(Claim {
+            name,
+            record,
+            etag: stored.etag,
+        })),
+        Err(StorageError::ConditionFailed(_) | StorageError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Records how the send went, over the claim's own version.
+pub async fn finish(
+    storage: &Storage,
+    claim: Claim,
+    result: &SendResult,
+    now: DateTime<Utc>,
+) -> Result<Record, StorageError> {
+    let mut record = claim.record;
+    record.attempts = result.attempts;
+    record.at = Some(now);
+    match &result.outcome {
+        Ok(status) => {
+            record.state = "sent".into();
+            record.status = Some(*status);
+        }
+        Err(e) => {
+            record.state = "failed".into();
+            record.last_error = Some(e.clone());
+        }
+    }
+    storage
+        .put(
+            &claim.name,
+            body(&record),
+            &put(Condition::IfMatch(claim.etag)),
+        )
+        .await?;
+    Ok(record)
+}
+
+/// The records of `org_id` for dates in `[from, to]`, by date then channel.
+pub async fn list(
+    storage: &Storage,
+    org_id: &str,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<Vec<Record>, StorageError> {
+    let prefix = format!("{PREFIX}{org_id}/");
+    let mut records = Vec::new();
+    let mut continuation = None;
+    loop {
+        let page = storage.list(&prefix, continuation, 1000).await?;
+        for e in &page.entries {
+            let date = e
+                .name
+                .strip_prefix(&prefix)
+                .and_then(|rest| rest.split('/').next())
+                .and_then(|d| d.parse::<NaiveDate>().ok());
+            let Some(date) = date else { continue };
+            if from.is_some_and(|f| date < f) || to.is_some_and(|t| date > t) {
+                continue;
+            }
+            if let Some(o) = storage.get(&e.name).await?
+                && let Ok(r) = serde_json::from_slice::<Record>(&o.body)
+            {
+                records.push(r);
+            }
+        }
+        match page.next {
+            Some(n) => continuation = Some(n),
+            None => break,
+        }
+    }
+    records.sort_by(|a, b| (a.date, &a.channel_id).cmp(&(b.date, &b.channel_id)));
+    Ok(records)
+}

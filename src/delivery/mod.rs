@@ -1,0 +1,273 @@
+//! The morning digest (`docs/delivery-and-access.md`, "The morning digest"): after the timer
+//! stores an org's newest due report, each enabled channel of its `notifications` gets one
+//! digest — exactly once per (org, date, channel) through a create-only claim ([`claims`]),
+//! sent with bounded retries ([`send`]) as a Teams card ([`teams`]), a Slack message
+//! ([`slack`]) or signed JSON ([`webhook`]). A failed delivery never fails the report or the
+//! other channels; it is recorded, and shows in the scheduler status.
+//!
+//! Flagged changes come in as [`ChangeLine`]s: the caller supplies them (the timer passes
+//! none until the report-changes module is connected; see [`deliver_digests_with`]).
+
+pub mod claims;
+pub mod send;
+pub mod slack;
+pub mod teams;
+pub mod webhook;
+
+use chrono::{NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::app::App;
+use crate::daily_report::report::DailyReport;
+use crate::daily_report::snapshots;
+use crate::orgs::{ChannelKind, Notification, Organization};
+
+/// One flagged change of a KPI against its baseline (the input a changes module supplies).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeLine {
+    /// KPI name, e.g. `success_rate_percent`.
+    pub kpi: String,
+    pub value: Option<f64>,
+    pub baseline: Option<f64>,
+    /// `value - baseline`.
+    pub delta: Option<f64>,
+    /// Why it is flagged, e.g. `drop` or `spike`.
+    pub flag: String,
+    /// Whether the change is good news (`None`: neutral).
+    pub good: Option<bool>,
+}
+
+/// Everything a digest says, whatever the channel.
+#[derive(Debug, Clone, Serialize)]
+pub struct Digest {
+    pub org_id: String,
+    pub org_name: String,
+    /// The report's local date.
+    pub date: NaiveDate,
+    pub timezone: String,
+    /// Headline KPIs: (label, key, shown value).
+    #[serde(skip)]
+    pub kpis: Vec<(&'static str, &'static str, String)>,
+    /// The same KPIs as JSON numbers.
+    pub kpi_values: serde_json::Map<String, serde_json::Value>,
+    pub changes: Vec<ChangeLine>,
+    /// Link to the stored report (`/api/artifacts/reports/...`).
+    pub report_url: String,
+    /// The dashboard, when `PUBLIC_BASE_URL` is set.
+    pub dashboard_url: Option<String>,
+    /// A test send (`POST .../notifications/{id}/test`).
+    pub test: bool,
+}
+
+impl Digest {
+    /// The digest of `report` for `org`.
+    pub fn new(
+        app: &App,
+        org: &Organization,
+        date: NaiveDate,
+        report: &DailyReport,
+        changes: Vec<ChangeLine>,
+    ) -> Self {
+        let k = &report.kpis;
+        let kpis = vec![
+            ("Total calls", "total_calls", k.total_calls.to_string()),
+            (
+                "Classified calls",
+                "classified_calls",
+                k.classified_calls.to_string(),
+            ),
+            (
+                "Success rate",
+                "success_rate_percent",
+                format!("{:.2}%", k.success_rate_percent),
+            ),
+            (
+                "Avg minutes per call",
+                "avg_minutes_per_call",
+                format!("{:.2}", k.avg_minutes_per_call),
+            ),
+            (
+                "Total hours",
+                "total_duration_hours",
+                format!("{:.2}", k.total_duration_hours),
+            ),
+            (
+                "Carrier not qualified",
+                "carrier_not_qualified_percent",
+                format!("{:.2}%", k.carrier_not_qualified.percentage),
+            ),
+        ];
+        let kpi_values = crate::daily_report::summary::ReportSummary::of(report)
+            .to_metadata()
+            .into_iter()
+            .filter(|(key, _)| kpis.iter().any(|(_, k, _)| k == key))
+            .map(|(key, v)| {
+                let n = v
+                    .parse::<f64>()
+                    .map(serde_json::Value::from)
+                    .unwrap_or(v.into());
+                (key, n)
+            })
+            .collect();
+        let settings = &app.settings;
+        Digest {
+            org_id: org.org_id.clone(),
+            org_name: org.name.clone(),
+            date,
+            timezone: org.timezone.name().to_string(),
+            kpis,
+            kpi_values,
+            changes,
+            report_url: crate::links::artifact(settings, &snapshots::name(&org.org_id, date)),
+            dashboard_url: settings
+                .public_base_url
+                .as_ref()
+                .map(|b| format!("{b}/api/dashboard?org_id={}", org.org_id)),
+            test: false,
+        }
+    }
+
+    /// A change as one line of text: `success_rate_percent 40.00 (baseline 55.00, -15.00) drop`.
+    pub fn change_text(c: &ChangeLine) -> String {
+        let num = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.2}"));
+        let sign = c.delta.map_or(String::new(), |d| format!(", {d:+.2}"));
+        format!(
+            "{} {} (baseline {}{sign}) {}",
+            c.kpi,
+            num(c.value),
+            num(c.baseline),
+            c.flag
+        )
+    }
+}
+
+/// What happened to one channel's digest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryOutcome {
+    pub org_id: String,
+    pub date: NaiveDate,
+    pub channel_id: String,
+    pub kind: ChannelKind,
+    /// `sent`, `failed`, or `already_claimed` (another run has it, or had it).
+    pub status: String,
+    pub attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<String>,
+}
+
+/// The timer's hook: sends `org`'s digest of `report` (its newest due report) to every enabled
+/// channel, once per (org, date, channel). No flagged changes yet: see [`deliver_digests_with`].
+pub async fn deliver_digests(
+    app: &App,
+    org: &Organization,
+    date: NaiveDate,
+    report: &DailyReport,
+) -> Vec<DeliveryOutcome> {
+    deliver_digests_with(app, org, date, report, Vec::new()).await
+}
+
+/// The timer's call after a firing's reports: when `org`'s report for `date` (its newest due
+/// date) was stored by this run or already existed, reads it and delivers its digests.
+/// Claims keep a report already delivered from being sent again.
+pub async fn after_timer(
+    app: &App,
+    org: &Organization,
+    date: NaiveDate,
+    runs: &[crate::daily_report::schedule::OrgRun],
+) -> Vec<DeliveryOutcome> {
+    let stored = runs
+        .iter()
+        .find(|r| r.org_id == org.org_id)
+        .is_some_and(|r| r.generated.contains(&date) || r.skipped.contains(&date));
+    if !stored {
+        return Vec::new();
+    }
+    let report = match snapshots::read(&app.storage, &org.org_id, date).await {
+        Ok(Some(o)) => serde_json::from_slice::<DailyReport>(&o.body).map_err(|e| e.to_string()),
+        Ok(None) => Err("the report is missing".into()),
+        Err(e) => Err(e.to_string()),
+    };
+    match report {
+        Ok(report) => deliver_digests(app, org, date, &report).await,
+        Err(e) => {
+            tracing::error!(org_id = %org.org_id, %date, error = %e, "report for the digest unreadable");
+            Vec::new()
+        }
+    }
+}
+
+/// [`deliver_digests`] with the report's flagged changes.
+pub async fn deliver_digests_with(
+    app: &App,
+    org: &Organization,
+    date: NaiveDate,
+    report: &DailyReport,
+    changes: Vec<ChangeLine>,
+) -> Vec<DeliveryOutcome> {
+    let digest = Digest::new(app, org, date, report, changes);
+    let sends = org
+        .notifications
+        .iter()
+        .filter(|n| n.enabled)
+        .map(|channel| {
+            let digest = &digest;
+            async move { deliver_one(app, digest, channel).await }
+        });
+    futures::future::join_all(sends).await
+}
+
+async fn deliver_one(app: &App, digest: &Digest, channel: &Notification) -> DeliveryOutcome {
+    let mut outcome = DeliveryOutcome {
+        org_id: digest.org_id.clone(),
+        date: digest.date,
+        channel_id: channel.id.clone(),
+        kind: channel.kind,
+        status: "already_claimed".into(),
+        attempts: 0,
+        error: None,
+    };
+    let claim = match claims::claim(&app.storage, digest, channel, Utc::now()).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return outcome,
+        Err(e) => {
+            tracing::error!(org_id = %digest.org_id, channel = %channel.id, error = %e, "delivery claim failed");
+            outcome.status = "failed".into();
+            outcome.error = Some("could not claim the delivery (storage)".into());
+            return outcome;
+        }
+    };
+    let result = send_digest(digest, channel).await;
+    outcome.attempts = result.attempts;
+    match &result.outcome {
+        Ok(status) => {
+            outcome.status = "sent".into();
+            tracing::info!(org_id = %digest.org_id, date = %digest.date, channel = %channel.id, status, attempts = result.attempts, "digest sent");
+        }
+        Err(e) => {
+            outcome.status = "failed".into();
+            outcome.error = Some(e.clone());
+            tracing::warn!(org_id = %digest.org_id, date = %digest.date, channel = %channel.id, error = %e, attempts = result.attempts, "digest failed");
+        }
+    }
+    if let Err(e) = claims::finish(&app.storage, claim, &result, Utc::now()).await {
+        tracing::error!(org_id = %digest.org_id, channel = %channel.id, error = %e, "delivery record not written");
+    }
+    outcome
+}
+
+/// Builds the channel's payload and sends it (no claim: tests sends use this directly).
+pub async fn send_digest(digest: &Digest, channel: &Notification) -> send::SendResult {
+    let body = match channel.kind {
+        ChannelKind::Teams => teams::payload(digest),
+        ChannelKind::Slack => slack::payload(digest),
+        ChannelKind::Webhook => webhook::payload(digest),
+    };
+    let body = serde_json::to_vec(&body).expect("payload serializes");
+    let headers = match (&channel.kind, &channel.secret) {
+        (ChannelKind::Webhook, Some(secret)) => {
+            webhook::signature_headers(secret.expose(), Utc::now().timestamp(), &body)
+        }
+        _ => Vec::new(),
+    };
+    send::post(channel.url.expose(), headers, body).await
+}

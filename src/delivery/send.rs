@@ -1,0 +1,93 @@
+//! Sending one digest: an HTTP POST of JSON with a time bound per attempt, up to
+//! [`MAX_ATTEMPTS`] attempts with backoff on connection errors, timeouts, 5xx and 429
+//! (`Retry-After` honoured, capped at [`MAX_RETRY_AFTER`]); any other 4xx fails at once. Error
+//! texts never carry the URL (it is a secret).
+
+use std::time::Duration;
+
+/// Attempts per digest.
+pub const MAX_ATTEMPTS: u32 = 3;
+/// The bound of one attempt (connect + answer).
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest `Retry-After` waited for.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// The wait before attempt 2 (doubled before attempt 3) when no `Retry-After` is given.
+pub const BACKOFF: Duration = Duration::from_millis(500);
+
+/// How a send went.
+#[derive(Debug, Clone)]
+pub struct SendResult {
+    pub attempts: u32,
+    /// The 2xx status, or the last error (no URL in it).
+    pub outcome: Result<u16, String>,
+}
+
+/// POSTs `body` (JSON) to `url` with `headers`.
+pub async fn post(url: &str, headers: Vec<(&'static str, String)>, body: Vec<u8>) -> SendResult {
+    let client = match reqwest::Client::builder()
+        .timeout(ATTEMPT_TIMEOUT)
+        .connect_timeout(ATTEMPT_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            return SendResult {
+                attempts: 0,
+                outcome: Err(format!("HTTP client: {}", e.without_url())),
+            };
+        }
+    };
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let mut req = client
+            .post(url)
+            .header("Content-Type", "application/json")
+            .body(body.clone());
+        for (k, v) in &headers {
+            req = req.header(*k, v);
+        }
+        let (error, wait) = match req.send().await {
+            Ok(r) if r.status().is_success() => {
+                return SendResult {
+                    attempts,
+                    outcome: Ok(r.status().as_u16()),
+                };
+            }
+            Ok(r) => {
+                let status = r.status();
+                let retry_after = r
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
+                    .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER));
+                let error = format!("the endpoint answered {}", status.as_u16());
+                if status.as_u16() != 429 && !status.is_server_error() {
+                    return SendResult {
+                        attempts,
+                        outcome: Err(error),
+                    };
+                }
+                (error, retry_after)
+            }
+            Err(e) => {
+                let what = if e.is_timeout() {
+                    "no answer in time"
+                } else if e.is_connect() {
+                    "connection failed"
+                } else {
+                    "request failed"
+                };
+                (format!("{what}: {}", e.without_url()), None)
+            }
+        };
+        if attempts >= MAX_ATTEMPTS {
+            return SendResult {
+                attempts,
+                outcome: Err(error),
+            };
+        }
+        tokio::time::sleep(wait.unwrap_or(BACKOFF * 2u32.pow(attempts - 1))).await;
+    }
+}

@@ -1,0 +1,169 @@
+//! `GET /api/artifacts/{*path}` (`docs/delivery-and-access.md`, "Links that open"): a stored
+//! artifact — failure-analysis CSV/HTML/JSON, a report's JSON — served with its content type
+//! from whichever storage backend is configured, so every link the product hands out opens
+//! with a plain GET.
+//!
+//! Only the artifact areas are served (`failure_analysis/…`, `reports/<org_id>/…`); organization
+//! documents, delivery records and the scheduler state are not artifacts (they may carry
+//! notification secrets) and answer 404 like any unknown path. A report is visible only to a
+//! caller who sees its org ([`access::Access`]).
+
+use warp::http::{HeaderValue, StatusCode, header};
+use warp::reply::{Reply, Response};
+
+use super::access;
+use crate::app::App;
+use crate::http::error::ApiError;
+use crate::http::request::Request;
+
+/// Where served artifacts live: the first segment of their name.
+const AREAS: [&str; 2] = ["failure_analysis", "reports"];
+
+/// Checks a requested path (already percent-decoded segment by segment): relative, no empty,
+/// `.`-leading (so no `.`/`..`), backslash or control-character segments. A 400 naming `path`.
+pub fn check_path(path: &str) -> Result<(), ApiError> {
+    let bad = |why: &str| {
+        Err(ApiError::invalid(
+            "path",
+            format!("invalid artifact path: {why}"),
+        ))
+    };
+    if path.len() > 1024 {
+        return bad("longer than 1024 bytes");
+    }
+    if path.starts_with('/') {
+        return bad("absolute paths are not allowed");
+    }
+    if path.chars().any(|c| c == '\\' || c.is_control()) {
+        return bad("backslash and control characters are not allowed");
+    }
+    for segment in path.split('/') {
+        if segment.is_empty() {
+            return bad("empty path segment");
+        }
+        if segment.starts_with('.') {
+            return bad("a segment starts with `.` (no `.` or `..`)");
+        }
+    }
+    Ok(())
+}
+
+fn not_found(path: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "artifact_not_found",
+        format!("no artifact {path}"),
+    )
+}
+
+/// The content type an artifact is served with: the stored one, else by extension.
+fn content_type(stored: Option<&str>, path: &str) -> String {
+    if let Some(t) = stored.filter(|t| !t.is_empty() && *t != "application/octet-stream") {
+        return t.to_string();
+    }
+    match path.rsplit('.').next() {
+        Some("csv") => "text/csv; charset=utf-8",
+        Some("html") => "text/html; charset=utf-8",
+        Some("json") => "application/json",
+        _ => "application/octet-stream",
+    }
+    .to_string()
+}
+
+/// Handles `GET /api/artifacts/{*path}`.
+pub async fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
+    let path = req.params[0].as_str();
+    check_path(path)?;
+    let mut segments = path.split('/');
+    let area = segments.next().unwrap_or_default();
+    if !AREAS.contains(&area) {
+        return Err(not_found(path));
+    }
+    if area == "reports" {
+        let Some(org_id) = segments.next() else {
+            return Err(not_found(path));
+        };
+        if !access::Access::of(req)?.sees(org_id) {
+            return Err(not_found(path));
+        }
+    }
+    let object = app.storage.get(path).await.map_err(|e| {
+        tracing::error!(error = %e, "artifact read failed");
+        match e {
+            crate::storage::StorageError::Config(_) => not_found(path),
+            _ => ApiError::unavailable("storage"),
+        }
+    })?;
+    let Some(object) = object else {
+        return Err(not_found(path));
+    };
+    let content_type = content_type(object.content_type.as_deref(), path);
+    let mut r = object.body.to_vec().into_response();
+    let headers = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&content_type) {
+        headers.insert(header::CONTENT_TYPE, v);
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=300"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&object.etag) {
+        headers.insert(header::ETAG, v);
+    }
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traversal_and_odd_segments_are_refused() {
+        for bad in [
+            "../orgs/x.json",
+            "reports/../orgs/x.json",
+            "reports/./x",
+            "/etc/passwd",
+            "a//b",
+            "a/",
+            "a\\b",
+            "reports/.meta",
+            "a/\u{0}b",
+        ] {
+            assert_eq!(
+                check_path(bad).unwrap_err().field.as_deref(),
+                Some("path"),
+                "{bad:?}"
+            );
+        }
+        check_path("failure_analysis/20250520T183000Z_20250521T183000Z/x.csv").unwrap();
+    }
+
+    #[test]
+    fn links_are_relative_or_under_the_public_base_url() {
+        let mut s = crate::configuration::Settings::from_map(&Default::default()).unwrap();
+        assert_eq!(
+            crate::links::artifact(&s, "reports/a b/c.json"),
+            "/api/artifacts/reports/a%20b/c.json"
+        );
+        s.public_base_url = Some("https://app.example".into());
+        assert_eq!(
+            crate::links::artifact(&s, "failure_analysis/x/y.csv"),
+            "https://app.example/api/artifacts/failure_analysis/x/y.csv"
+        );
+    }
+
+    #[test]
+    fn the_content_type_falls_back_to_the_extension() {
+        assert_eq!(
+            content_type(Some("text/csv; charset=utf-8"), "a.json"),
+            "text/csv; charset=utf-8"
+        );
+        assert_eq!(content_type(None, "a.html"), "text/html; charset=utf-8");
+        assert_eq!(content_type(None, "a.json"), "application/json");
+    }
+}

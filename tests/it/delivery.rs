@@ -1,0 +1,876 @@
+//! Delivery and access (`docs/delivery-and-access.md`) through the handler process: sign-in
+//! (`REQUIRE_PRINCIPAL`, the startup refusal), artifact links that open with a plain GET, and
+//! the morning digest to webhook receivers these tests own (loopback).
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::helpers::{Call, Spawn, TestApp, connect, fresh_database, insert};
+
+const USER: &str = "11111111-aaaa-4aaa-8aaa-000000000001";
+
+/// A database with one user's two calls on 2025-05-21 (UTC).
+async fn calls_db() -> String {
+    let url = fresh_database().await;
+    let db = connect(&url).await;
+    let call = |sid: Option<&'static str>, t: &'static str| Call {
+        session_id: Some("s"),
+        user_id: Some(USER),
+        exotel_call_sid: sid,
+        created_on: t,
+    };
+    insert(
+        &db,
+        &[(USER, Some("Anushka"))],
+        &[
+            call(Some("c0ffee"), "2025-05-21 03:00:00"),
+            call(None, "2025-05-21 04:00:00"),
+        ],
+    )
+    .await;
+    url
+}
+
+fn principal(roles: &[&str]) -> String {
+    let claims: Vec<Value> = roles
+        .iter()
+        .map(|r| json!({"typ": "roles", "val": r}))
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .encode(json!({"auth_typ": "aad", "claims": claims, "role_typ": "roles"}).to_string())
+}
+
+/// A raw `GET path` (no client-side URL normalization, so `..` and `%2e%2e` reach the
+/// handler as sent): the status code.
+async fn raw_get(app: &TestApp, path: &str) -> u16 {
+    let addr = app.address.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut buf))
+        .await
+        .expect("answer in time")
+        .expect("read");
+    let text = String::from_utf8_lossy(&buf);
+    text.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{text}"))
+}
+
+// ---------------------------------------------------------------------------------------
+// Links that open
+// ---------------------------------------------------------------------------------------
+
+/// Every link of a failure-analysis response opens with a plain HTTP client, with its content
+/// type, from both storage backends; `locations` keeps where the objects are stored.
+#[tokio::test]
+async fn every_failure_analysis_link_opens_with_its_content_type() {
+    let pg = calls_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    for local in [false, true] {
+        let app = TestApp::spawn(Spawn {
+            db_url: Some(pg.clone()),
+            output_dir: local.then(|| dir.path().to_path_buf()),
+            env: vec![],
+        })
+        .await;
+        let body: Value = app
+            .analyse(
+                "",
+                json!({"from_date": "2025-05-21", "to_date": "2025-05-21", "timezone": "UTC"}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let artifacts = &body["artifacts"];
+        let plain = reqwest::Client::new();
+        for (kind, want) in [
+            ("csv", "text/csv"),
+            ("html", "text/html"),
+            ("json", "application/json"),
+        ] {
+            let link = artifacts[kind].as_str().unwrap_or_else(|| panic!("{body}"));
+            assert!(
+                link.starts_with("/api/artifacts/failure_analysis/"),
+                "{link}"
+            );
+            let location = artifacts["locations"][kind].as_str().unwrap();
+            assert!(
+                location.ends_with(link.trim_start_matches("/api/artifacts/")),
+                "{location} vs {link}"
+            );
+            let r = plain
+                .get(format!("{}{link}", app.address))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{link}");
+            let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+            assert!(ct.starts_with(want), "{kind}: {ct}");
+            let text = r.text().await.unwrap();
+            assert!(
+                text.contains("Anushka"),
+                "{kind} (local {local}): {text:.200}"
+            );
+        }
+    }
+}
+
+/// With `PUBLIC_BASE_URL` the links are absolute under it.
+#[tokio::test]
+async fn links_are_absolute_under_the_public_base_url() {
+    let pg = calls_db().await;
+    let app = TestApp::spawn(Spawn {
+        db_url: Some(pg),
+        output_dir: None,
+        env: vec![(
+            "PUBLIC_BASE_URL".into(),
+            "https://func-x.azurewebsites.net/".into(),
+        )],
+    })
+    .await;
+    let body: Value = app
+        .analyse(
+            "?export_csv=false",
+            json!({"from_date": "2025-05-21", "to_date": "2025-05-21"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(body["artifacts"]["csv"].is_null());
+    let html = body["artifacts"]["html"].as_str().unwrap();
+    assert!(
+        html.starts_with("https://func-x.azurewebsites.net/api/artifacts/failure_analysis/"),
+        "{html}"
+    );
+    let relative = html.trim_start_matches("https://func-x.azurewebsites.net");
+    let r = reqwest::get(format!("{}{relative}", app.address))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+/// Traversal and odd paths are 400, unknown and non-artifact paths 404, and a report is
+/// served only to a caller who sees its org.
+#[tokio::test]
+async fn artifact_paths_are_validated_and_reports_isolated_by_org() {
+    let org = "01951f56-8c6e-7a93-a971-3d06a81a1ab0";
+    let app = TestApp::spawn(Spawn {
+        env: vec![
+            ("ORG_ID".into(), org.into()),
+            (
+                "BROKER_NODE_PERSISTENT_ID".into(),
+                "019b099d-77fd-7e09-9d2b-cd4c476a0a19".into(),
+            ),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let storage = app.storage().await;
+    let report = format!("reports/{org}/2025-05-21.json");
+    storage
+        .put(
+            &report,
+            bytes::Bytes::from_static(b"{\"ok\":true}"),
+            &call_analytics::storage::Put::new("application/json"),
+        )
+        .await
+        .unwrap();
+    for bad in [
+        "/api/artifacts/../orgs/x.json",
+        "/api/artifacts/reports/../orgs/x.json",
+        "/api/artifacts/reports/%2e%2e/orgs/x.json",
+        "/api/artifacts/reports/%2E%2E%2Forgs%2Fx.json",
+        "/api/artifacts/reports//x.json",
+        "/api/artifacts/%2Fetc%2Fpasswd",
+        "/api/artifacts/reports%5C..%5Corgs",
+        "/api/artifacts/reports/.meta",
+    ] {
+        assert_eq!(raw_get(&app, bad).await, 400, "{bad}");
+    }
+    for unknown in [
+        "/api/artifacts/reports/{org}/1999-01-01.json".replace("{org}", org),
+        format!("/api/artifacts/orgs/{org}.json"),
+        "/api/artifacts/scheduler/last_run.json".into(),
+        "/api/artifacts/nothing".into(),
+    ] {
+        assert_eq!(raw_get(&app, &unknown).await, 404, "{unknown}");
+    }
+    let url = format!("{}/api/artifacts/{report}", app.address);
+    let open = app.client.get(&url).send().await.unwrap();
+    assert_eq!(open.status(), StatusCode::OK);
+    assert_eq!(open.headers()["content-type"], "application/json");
+    let mine = app
+        .client
+        .get(&url)
+        .header("X-MS-CLIENT-PRINCIPAL", principal(&[&format!("org:{org}")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mine.status(), StatusCode::OK);
+    let other = app
+        .client
+        .get(&url)
+        .header(
+            "X-MS-CLIENT-PRINCIPAL",
+            principal(&["org:01953c2a-41d7-7b8e-b0c4-52e9a7f3d610"]),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::NOT_FOUND);
+}
+
+// ---------------------------------------------------------------------------------------
+// Sign-in
+// ---------------------------------------------------------------------------------------
+
+/// With `REQUIRE_PRINCIPAL=true` a request without a valid principal is a 401 JSON error; the
+/// readiness probe and the timer (the host's own calls) are not affected; without a role a
+/// principal changes nothing.
+#[tokio::test]
+async fn require_principal_answers_401_without_a_principal() {
+    let app = TestApp::spawn(Spawn {
+        env: vec![("REQUIRE_PRINCIPAL".into(), "true".into())],
+        ..Default::default()
+    })
+    .await;
+    for (path, p) in [
+        ("/api/orgs", None),
+        ("/api/orgs", Some("bm90IGpzb24=".to_string())),
+        ("/api/dashboard", None),
+        ("/api/artifacts/reports/x/2025-01-01.json", None),
+    ] {
+        let mut req = app.client.get(format!("{}{path}", app.address));
+        if let Some(p) = p {
+            req = req.header("X-MS-CLIENT-PRINCIPAL", p);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(r.headers()["content-type"], "application/json");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "unauthenticated");
+    }
+    let signed_in = app
+        .client
+        .get(format!("{}/api/orgs", app.address))
+        .header("X-MS-CLIENT-PRINCIPAL", principal(&["analytics.admin"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::OK);
+    let ready = app.client.get(&app.address).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    let reader = app
+        .client
+        .post(format!("{}/api/orgs", app.address))
+        .header(
+            "X-MS-CLIENT-PRINCIPAL",
+            principal(&["org:01951f56-8c6e-7a93-a971-3d06a81a1ab0"]),
+        )
+        .json(
+            &json!({"org_id": "01951f56-8c6e-7a93-a971-3d06a81a1ab0", "name": "x",
+                      "node_persistent_id": "019b099d-77fd-7e09-9d2b-cd4c476a0a19"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reader.status(), StatusCode::FORBIDDEN);
+}
+
+/// In App Service (`WEBSITE_SITE_NAME`), `REQUIRE_PRINCIPAL=true` without
+/// `WEBSITE_AUTH_ENABLED=True` refuses to start, naming both settings.
+#[test]
+fn require_principal_without_app_service_authentication_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("OUTPUT_DIR", dir.path())
+        .env(
+            "FUNCTIONS_CUSTOMHANDLER_PORT",
+            crate::helpers::free_port().to_string(),
+        )
+        .env("WEBSITE_SITE_NAME", "func-callan-abc123")
+        .env("REQUIRE_PRINCIPAL", "true")
+        .current_dir(dir.path())
+        .output()
+        .expect("run handler");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("REQUIRE_PRINCIPAL") && stderr.contains("WEBSITE_AUTH_ENABLED"),
+        "{stderr}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// The morning digest
+// ---------------------------------------------------------------------------------------
+
+const ORG: &str = "01951f56-8c6e-7a93-a971-3d06a81a1ab0";
+const NODE: &str = "019b099d-77fd-7e09-9d2b-cd4c476a0a19";
+const SECRET: &str = "s3cret-signing-key-0123456789";
+/// A path token standing in for the secret part of a webhook URL.
+const URL_TOKEN: &str = "T0KEN-in-the-url-7f3a";
+
+/// How the receiver answers one request.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Answer {
+    Status(u16),
+    /// 429 with `Retry-After: n`.
+    TooMany(u64),
+    /// Reads the request and never answers.
+    Hang,
+    /// Closes the connection without answering.
+    Close,
+}
+
+/// One request the receiver got.
+#[derive(Clone, Debug)]
+pub(crate) struct Got {
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Got {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("JSON body")
+    }
+}
+
+/// A loopback webhook receiver: answers request `i` with `script[i]` (the last one repeats).
+pub(crate) struct Receiver {
+    pub(crate) url: String,
+    got: std::sync::Arc<std::sync::Mutex<Vec<Got>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Receiver {
+    pub(crate) async fn start(script: Vec<Answer>) -> Receiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook/{URL_TOKEN}", listener.local_addr().unwrap());
+        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = got.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let seen = seen.clone();
+                let script = script.clone();
+                tokio::spawn(async move {
+                    let Some(request) = read_request(&mut stream).await else {
+                        return;
+                    };
+                    let answer = {
+                        let mut all = seen.lock().unwrap();
+                        all.push(request);
+                        script[(all.len() - 1).min(script.len() - 1)]
+                    };
+                    let reply = match answer {
+                        Answer::Status(s) => format!(
+                            "HTTP/1.1 {s} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+                        ),
+                        Answer::TooMany(n) => format!(
+                            "HTTP/1.1 429 Too Many\r\nRetry-After: {n}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        ),
+                        Answer::Hang => {
+                            tokio::time::sleep(Duration::from_secs(3600)).await;
+                            return;
+                        }
+                        Answer::Close => return,
+                    };
+                    let _ = stream.write_all(reply.as_bytes()).await;
+                });
+            }
+        });
+        Receiver { url, got, task }
+    }
+
+    pub(crate) fn got(&self) -> Vec<Got> {
+        self.got.lock().unwrap().clone()
+    }
+}
+
+async fn read_request(stream: &mut tokio::net::TcpStream) -> Option<Got> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&buf[..end]).to_string();
+        let headers: Vec<(String, String)> = head
+            .split("\r\n")
+            .skip(1)
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect();
+        let length: usize = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        if buf.len() >= end + 4 + length {
+            let body = buf[end + 4..end + 4 + length].to_vec();
+            return Some(Got { headers, body });
+        }
+    }
+}
+
+/// A handler with the default org, no ClickHouse, yesterday's report due, sharing `storage`
+/// when given (a second instance).
+async fn digest_app(share: Option<&TestApp>) -> TestApp {
+    let mut env: Vec<(String, String)> = [
+        ("ORG_ID", ORG),
+        ("BROKER_NODE_PERSISTENT_ID", NODE),
+        ("CLIENT_NAME", "Paul Logistics"),
+        ("ALLOW_INSECURE_WEBHOOKS", "true"),
+        ("CATCHUP_DAYS", "1"),
+        ("SCHEDULER_HOUR", "0"),
+        ("PUBLIC_BASE_URL", "https://func-x.azurewebsites.net"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    // A second instance shares the first one's container (set after the helper's own).
+    if let Some(first) = share {
+        let call_analytics::configuration::StorageSettings::ConnectionString { container, .. } =
+            &first.storage_settings
+        else {
+            unreachable!()
+        };
+        env.push(("AZURE_STORAGE_CONTAINER".into(), container.clone()));
+    }
+    TestApp::spawn(Spawn {
+        db_url: None,
+        output_dir: None,
+        env,
+    })
+    .await
+}
+
+/// Stores yesterday's report (in the org's zone, UTC) directly, as a finished run would have.
+async fn store_yesterday(app: &TestApp) -> chrono::NaiveDate {
+    use call_analytics::daily_report::{query::DayCounts, report, snapshots};
+    let storage = app.storage().await;
+    let (org, _) = call_analytics::orgs::get(&storage, ORG)
+        .await
+        .unwrap()
+        .unwrap();
+    let date = org.yesterday(chrono::Utc::now());
+    let counts = DayCounts {
+        total_calls: 42,
+        total_duration_seconds: 4200.0,
+        ..DayCounts::default()
+    };
+    let r = report::build(
+        &org,
+        date,
+        &counts,
+        Default::default(),
+        0,
+        chrono::Utc::now(),
+    );
+    snapshots::write(&storage, ORG, date, &r, true)
+        .await
+        .unwrap();
+    date
+}
+
+async fn set_notifications(app: &TestApp, list: Value) -> Value {
+    let r = app
+        .client
+        .patch(format!("{}/api/orgs/{ORG}", app.address))
+        .json(&json!({"notifications": list}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+fn timer_body() -> Value {
+    json!({"Data": {"timer": {"Schedule": {}, "ScheduleStatus": null, "IsPastDue": false}},
+           "Metadata": {}})
+}
+
+async fn fire(app: &TestApp) -> Value {
+    let r = app
+        .client
+        .post(format!("{}/daily_report_timer", app.address))
+        .json(&timer_body())
+        .send()
+        .await
+        .unwrap();
+    r.json().await.unwrap()
+}
+
+/// Each channel gets one digest of the right shape — a Teams Workflows message with an
+/// Adaptive Card 1.4, a Slack Block Kit message, signed webhook JSON — under 10 concurrent
+/// firings across two handler processes; the next firing sends nothing; replies and logs
+/// never show the URL's secret part or the signing secret.
+#[tokio::test]
+async fn one_digest_per_channel_under_concurrent_firings_with_each_payload_shape() {
+    let teams = Receiver::start(vec![Answer::Status(202)]).await;
+    let slack = Receiver::start(vec![Answer::Status(200)]).await;
+    let hook = Receiver::start(vec![Answer::Status(204)]).await;
+    let a = digest_app(None).await;
+    let b = digest_app(Some(&a)).await;
+    let org = set_notifications(
+        &a,
+        json!([
+            {"id": "teams-ops", "kind": "teams", "url": teams.url, "enabled": true},
+            {"id": "slack-ops", "kind": "slack", "url": slack.url},
+            {"id": "erp", "kind": "webhook", "url": hook.url, "secret": SECRET},
+            {"id": "off", "kind": "slack", "url": slack.url, "enabled": false},
+        ]),
+    )
+    .await;
+    let shown = org.to_string();
+    assert!(
+        !shown.contains(URL_TOKEN) && !shown.contains(SECRET),
+        "{shown}"
+    );
+    assert_eq!(
+        org["notifications"][0]["url"],
+        format!("http://{}/…", "127.0.0.1")
+    );
+    let date = store_yesterday(&a).await;
+
+    let firings = (0..10).map(|i| {
+        let app = if i % 2 == 0 { &a } else { &b };
+        fire(app)
+    });
+    let results = futures::future::join_all(firings).await;
+    let sent: usize = results
+        .iter()
+        .flat_map(|r| {
+            r["ReturnValue"]["deliveries"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter(|d| d["status"] == "sent")
+        .count();
+    assert_eq!(sent, 3, "{results:?}");
+    assert_eq!(
+        (teams.got().len(), slack.got().len(), hook.got().len()),
+        (1, 1, 1)
+    );
+
+    // Teams: the Workflows message around an Adaptive Card 1.4.
+    let msg = teams.got()[0].json();
+    assert_eq!(msg["type"], "message");
+    let att = &msg["attachments"][0];
+    assert_eq!(
+        att["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
+    let card = &att["content"];
+    assert_eq!(
+        (card["type"].as_str(), card["version"].as_str()),
+        (Some("AdaptiveCard"), Some("1.4"))
+    );
+    let text = card.to_string();
+    assert!(
+        text.contains("Paul Logistics") && text.contains(&date.to_string()) && text.contains("42"),
+        "{text}"
+    );
+    assert!(
+        text.contains("https://func-x.azurewebsites.net/api/dashboard?org_id="),
+        "{text}"
+    );
+    std::fs::create_dir_all(concat!(env!("CARGO_MANIFEST_DIR"), "/target/cards")).unwrap();
+    std::fs::write(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/target/cards/teams-card.json"),
+        serde_json::to_vec_pretty(card).unwrap(),
+    )
+    .unwrap();
+
+    // Slack: text fallback and blocks with their documented fields and limits.
+    let msg = slack.got()[0].json();
+    assert!(
+        msg["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("Paul Logistics"))
+    );
+    for block in msg["blocks"].as_array().unwrap() {
+        match block["type"].as_str().unwrap() {
+            "header" => {
+                assert_eq!(block["text"]["type"], "plain_text");
+                assert!(block["text"]["text"].as_str().unwrap().chars().count() <= 150);
+            }
+            "context" => assert!(block["elements"].as_array().unwrap().len() <= 10),
+            "section" => {
+                if let Some(fields) = block["fields"].as_array() {
+                    assert!(fields.len() <= 10 && !fields.is_empty());
+                    for f in fields {
+                        assert_eq!(f["type"], "mrkdwn");
+                        assert!(f["text"].as_str().unwrap().len() <= 2000);
+                    }
+                } else {
+                    assert_eq!(block["text"]["type"], "mrkdwn");
+                    assert!(block["text"]["text"].as_str().unwrap().len() <= 3000);
+                }
+            }
+            "actions" => {
+                for e in block["elements"].as_array().unwrap() {
+                    assert_eq!(e["type"], "button");
+                    assert_eq!(e["text"]["type"], "plain_text");
+                    assert!(e["text"]["text"].as_str().unwrap().chars().count() <= 75);
+                    assert!(e["url"].as_str().unwrap().starts_with("https://"));
+                }
+            }
+            other => panic!("unexpected block type {other}"),
+        }
+    }
+
+    // Webhook: the signature verifies over timestamp + "." + body.
+    let got = &hook.got()[0];
+    let ts = got.header("X-CallAnalytics-Timestamp").unwrap();
+    let signature = got.header("X-CallAnalytics-Signature").unwrap();
+    let mut signed = ts.as_bytes().to_vec();
+    signed.push(b'.');
+    signed.extend_from_slice(&got.body);
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(&signed);
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(signature, format!("sha256={hex}"));
+    let body = got.json();
+    assert_eq!(body["event"], "daily_report.ready");
+    assert_eq!(body["org_id"], ORG);
+    assert_eq!(body["date"], date.to_string());
+    assert_eq!(body["kpis"]["total_calls"], 42.0);
+    assert!(body["changes"].is_array());
+
+    // The next firing sends nothing new.
+    fire(&b).await;
+    assert_eq!(
+        (teams.got().len(), slack.got().len(), hook.got().len()),
+        (1, 1, 1)
+    );
+    let records: Value = a
+        .client
+        .get(format!("{}/api/deliveries?org_id={ORG}", a.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let states: Vec<&str> = records["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["sent", "sent", "sent"], "{records}");
+    for log in [a.log(), b.log(), records.to_string()] {
+        assert!(
+            !log.contains(URL_TOKEN) && !log.contains(SECRET),
+            "a secret leaked"
+        );
+    }
+}
+
+/// 500 then 429 (Retry-After 1) then 200: sent on attempt 3; a 400 fails at once; a closed
+/// connection is retried up to 3 attempts; failures show in the scheduler status.
+#[tokio::test]
+async fn retries_count_and_failures_show_in_the_scheduler_status() {
+    let flaky = Receiver::start(vec![
+        Answer::Status(500),
+        Answer::TooMany(1),
+        Answer::Status(200),
+    ])
+    .await;
+    let refusing = Receiver::start(vec![Answer::Status(400)]).await;
+    let closing = Receiver::start(vec![Answer::Close]).await;
+    let hanging = Receiver::start(vec![Answer::Hang]).await;
+    let app = digest_app(None).await;
+    set_notifications(
+        &app,
+        json!([
+            {"id": "flaky", "kind": "slack", "url": flaky.url},
+            {"id": "refusing", "kind": "teams", "url": refusing.url},
+            {"id": "closing", "kind": "teams", "url": closing.url},
+            {"id": "hanging", "kind": "teams", "url": hanging.url},
+        ]),
+    )
+    .await;
+    store_yesterday(&app).await;
+    let started = std::time::Instant::now();
+    let run = fire(&app).await;
+    let by_id = |id: &str| {
+        run["ReturnValue"]["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["channel_id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{run}"))
+    };
+    assert_eq!(
+        (
+            by_id("flaky")["status"].clone(),
+            by_id("flaky")["attempts"].clone()
+        ),
+        (json!("sent"), json!(3))
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After was honoured"
+    );
+    assert_eq!(
+        (
+            by_id("refusing")["status"].clone(),
+            by_id("refusing")["attempts"].clone()
+        ),
+        (json!("failed"), json!(1))
+    );
+    assert_eq!(by_id("closing")["attempts"], 3);
+    // An endpoint that never answers is bounded per attempt, then given up.
+    assert_eq!(
+        (
+            by_id("hanging")["status"].clone(),
+            by_id("hanging")["attempts"].clone()
+        ),
+        (json!("failed"), json!(3))
+    );
+    assert_eq!(
+        (flaky.got().len(), refusing.got().len(), closing.got().len()),
+        (3, 1, 3)
+    );
+    let status: Value = app
+        .client
+        .get(format!("{}/api/scheduler/status", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let failed: Vec<&str> = status["last_run"]["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["status"] == "failed")
+        .map(|d| d["channel_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed.len(), 3, "{status}");
+    assert!(!status.to_string().contains(URL_TOKEN));
+}
+
+/// A claim left pending (a crash between claim and send) is resent once when older than
+/// 10 minutes, and not while fresh.
+#[tokio::test]
+async fn a_stale_pending_claim_is_resent_once() {
+    use call_analytics::delivery::claims;
+    let hook = Receiver::start(vec![Answer::Status(200)]).await;
+    let app = digest_app(None).await;
+    set_notifications(
+        &app,
+        json!([{"id": "ops", "kind": "teams", "url": hook.url}]),
+    )
+    .await;
+    let date = store_yesterday(&app).await;
+    let storage = app.storage().await;
+    let name = claims::name(ORG, date, "ops");
+    let pending = |age: i64| {
+        json!({"org_id": ORG, "date": date, "channel_id": "ops", "kind": "teams", "state": "pending",
+               "claimed_at": chrono::Utc::now() - chrono::Duration::minutes(age), "attempts": 0, "takeovers": 0})
+    };
+    let put = call_analytics::storage::Put::new("application/json");
+    storage
+        .put(&name, pending(2).to_string().into(), &put)
+        .await
+        .unwrap();
+    fire(&app).await;
+    assert_eq!(hook.got().len(), 0, "a fresh claim is another sender's");
+    storage
+        .put(&name, pending(11).to_string().into(), &put)
+        .await
+        .unwrap();
+    fire(&app).await;
+    fire(&app).await;
+    assert_eq!(hook.got().len(), 1);
+    let record: Value =
+        serde_json::from_slice(&storage.get(&name).await.unwrap().unwrap().body).unwrap();
+    assert_eq!(
+        (record["state"].as_str(), record["takeovers"].as_u64()),
+        (Some("sent"), Some(1))
+    );
+}
+
+/// The test route sends a test digest and records no delivery.
+#[tokio::test]
+async fn a_test_send_is_not_recorded() {
+    let hook = Receiver::start(vec![Answer::Status(200)]).await;
+    let app = digest_app(None).await;
+    set_notifications(
+        &app,
+        json!([{"id": "erp", "kind": "webhook", "url": hook.url, "secret": SECRET}]),
+    )
+    .await;
+    store_yesterday(&app).await;
+    let r: Value = app
+        .client
+        .post(format!(
+            "{}/api/orgs/{ORG}/notifications/erp/test",
+            app.address
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["status"], "sent", "{r}");
+    assert_eq!(hook.got()[0].json()["test"], true);
+    let records: Value = app
+        .client
+        .get(format!("{}/api/deliveries?org_id={ORG}", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(records["deliveries"], json!([]));
+}
