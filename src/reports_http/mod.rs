@@ -400,21 +400,41 @@ fn runs_status(runs: &[OrgRun]) -> StatusCode {
             .iter()
             .all(|r| r.generated.is_empty() && r.skipped.is_empty())
     {
-        StatusCode::SERVICE_UNAVAILABLE
+        // Every failure's own status when they agree (504 timeout, 409 race), else 503.
+        let mut statuses = runs.iter().flat_map(|r| r.failed.iter().map(|f| f.status));
+        let first = statuses.next().unwrap_or(503);
+        match first {
+            409 | 504 if statuses.all(|s| s == first) => {
+                StatusCode::from_u16(first).expect("a valid status")
+            }
+            _ => StatusCode::SERVICE_UNAVAILABLE,
+        }
     } else {
         StatusCode::OK
     }
 }
 
-/// The result of a generation; a 503 (every org failed) also carries the `error` member every
-/// error response has (`../spec/http-api.md`, "Errors").
+/// The result of a generation; a 503/504/409 (every org failed) also carries the `error`
+/// member every error response has (`docs/http-api.md`, "Errors").
 fn runs_response(mut body: Value, runs: &[OrgRun]) -> Response {
     let status = runs_status(runs);
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        body["error"] = json!({
-            "code": "dependency_unavailable",
-            "message": "every report failed; see orgs[].failed",
-        });
+    let error = match status.as_u16() {
+        503 => Some((
+            "dependency_unavailable",
+            "every report failed; see orgs[].failed",
+        )),
+        504 => Some((
+            "query_timeout",
+            "the ClickHouse query timed out; try again later",
+        )),
+        409 => Some((
+            "conflict",
+            "the report was being overwritten by other requests; try again",
+        )),
+        _ => None,
+    };
+    if let Some((code, message)) = error {
+        body["error"] = json!({"code": code, "message": message});
     }
     json_response(status, &body)
 }

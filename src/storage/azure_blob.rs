@@ -252,7 +252,14 @@ impl BlobStore {
     ///
     /// Errors: `Config` for bad settings, `Unauthorized` when the key or identity is refused,
     /// `Unavailable` when the service does not answer.
-    pub async fn connect(settings: &StorageSettings) -> Result<Self, StorageError> {
+    ///
+    /// Each try of each request must get its response headers within `connect_timeout`
+    /// ([`TryTimeoutPolicy`]); a try that does not is not retried, so a service that accepts
+    /// connections and never answers fails a call in about `connect_timeout`.
+    pub async fn connect(
+        settings: &StorageSettings,
+        connect_timeout: Duration,
+    ) -> Result<Self, StorageError> {
         let container_name = match settings {
             StorageSettings::ConnectionString { container, .. }
             | StorageSettings::AccountUrl { container, .. } => container.clone(),
@@ -262,7 +269,8 @@ impl BlobStore {
         };
         check_container(&container_name)?;
         // Shared Key signs each try; a managed identity goes to the SDK as a token credential.
-        let mut per_try_policies: Vec<Arc<dyn Policy>> = Vec::new();
+        let mut per_try_policies: Vec<Arc<dyn Policy>> =
+            vec![Arc::new(TryTimeoutPolicy(connect_timeout))];
         let mut credential: Option<Arc<dyn TokenCredential>> = None;
         let endpoint = match choose_auth(settings)? {
             Auth::SharedKey {
@@ -435,6 +443,23 @@ impl BlobStore {
         }
     }
 
+    /// The blob URL of `name` (no key, no SAS); the name itself when it is not valid.
+    pub fn location(&self, name: &str) -> String {
+        self.blob_client(name)
+            .map_or_else(|_| name.to_string(), |b| b.url().to_string())
+    }
+
+    /// Deletes `name`; an absent blob is not an error.
+    pub async fn delete(&self, name: &str) -> Result<(), StorageError> {
+        check_name(name)?;
+        let blob = self.blob_client(name)?;
+        match timed(blob.delete(None)).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.http_status() == Some(StatusCode::NotFound) => Ok(()),
+            Err(e) => Err(map_error(e, name)),
+        }
+    }
+
     /// Downloads `name`; `Ok(None)` when it (or the container) does not exist.
     pub async fn get(&self, name: &str) -> Result<Option<Object>, StorageError> {
         check_name(name)?;
@@ -449,6 +474,7 @@ impl BlobStore {
                 body,
                 etag: quoted(properties.etag),
                 content_type: properties.content_type,
+                metadata: properties.metadata.into_iter().collect(),
             })),
             Err(e) if e.http_status() == Some(StatusCode::NotFound) => Ok(None),
             Err(e) => Err(map_error(e, name)),
@@ -586,6 +612,31 @@ fn map_error(e: azure_core::Error, what: &str) -> StorageError {
             StorageError::Unauthorized(format!("{what}: managed identity: {e}"))
         }
         _ => StorageError::Unavailable(format!("{what}: {e}")),
+    }
+}
+
+/// Bounds one try (connect, send, response headers) in time. The error it returns is of kind
+/// `Other`, which the SDK's retry policy does not retry: a service that does not answer within
+/// the connect timeout will not answer the next try either, and the caller must get its 503
+/// within the bound.
+#[derive(Debug)]
+struct TryTimeoutPolicy(Duration);
+
+#[async_trait]
+impl Policy for TryTimeoutPolicy {
+    async fn send(
+        &self,
+        ctx: &Context,
+        request: &mut Request,
+        next: &[Arc<dyn Policy>],
+    ) -> PolicyResult {
+        match tokio::time::timeout(self.0, next[0].send(ctx, request, &next[1..])).await {
+            Ok(result) => result,
+            Err(_) => Err(azure_core::Error::with_message(
+                ErrorKind::Other,
+                format!("no answer within {} s", self.0.as_secs()),
+            )),
+        }
     }
 }
 

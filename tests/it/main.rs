@@ -6,6 +6,7 @@
 mod daily_report;
 mod daily_report_timer;
 mod failure_analysis;
+mod hardening;
 mod helpers;
 mod host_protocol;
 mod package;
