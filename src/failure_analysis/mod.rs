@@ -323,8 +323,91 @@ struct CacheEntry {
 
 /// Writes CSV (when asked), HTML, the JSON summary, then the cache entry (only for windows
 /// in the past). Returns the full response (every user).
+///
+/// The set is complete or absent: when a write fails, the objects this run wrote (or may have
+/// written: a PUT whose reply was lost) are deleted before the error is returned, and when the
+/// request is dropped mid-run they are deleted in the background ([`RunWrites`]). The cache
+/// entry comes last, so a run is never served as cached before its artifacts exist.
 async fn write_artifacts(
     app: &App,
+    analysis: &Analysis,
+    flags: Flags,
+    prefix: &str,
+    cache_name: &str,
+    cacheable: bool,
+) -> Result<AnalysisResponse, StorageError> {
+    let mut writes = RunWrites::new(&app.storage);
+    match write_set(&mut writes, analysis, flags, prefix, cache_name, cacheable).await {
+        Ok(response) => {
+            writes.complete();
+            Ok(response)
+        }
+        Err(e) => {
+            writes.clean_up().await;
+            Err(e)
+        }
+    }
+}
+
+/// The objects one run has written so far; deleted unless [`RunWrites::complete`] is called.
+struct RunWrites {
+    storage: crate::storage::Storage,
+    names: Vec<String>,
+}
+
+impl RunWrites {
+    fn new(storage: &crate::storage::Storage) -> Self {
+        Self {
+            storage: storage.clone(),
+            names: Vec::new(),
+        }
+    }
+
+    /// Writes one object and remembers it (before the call: a write may land even when its
+    /// reply is lost). Returns its location.
+    async fn put(&mut self, name: &str, body: Bytes, put: &Put) -> Result<String, StorageError> {
+        self.names.push(name.to_string());
+        Ok(self.storage.put(name, body, put).await?.location)
+    }
+
+    /// Keeps everything written.
+    fn complete(mut self) {
+        self.names.clear();
+    }
+
+    /// Deletes everything written, now.
+    async fn clean_up(mut self) {
+        let names = std::mem::take(&mut self.names);
+        delete_all(&self.storage, names).await;
+    }
+}
+
+impl Drop for RunWrites {
+    /// The request was dropped mid-run (its future cancelled): delete in the background.
+    fn drop(&mut self) {
+        let names = std::mem::take(&mut self.names);
+        if names.is_empty() {
+            return;
+        }
+        let storage = self.storage.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { delete_all(&storage, names).await });
+        }
+    }
+}
+
+/// Deletes `names`, each within the storage's own bounds; failures are logged.
+async fn delete_all(storage: &crate::storage::Storage, names: Vec<String>) {
+    for name in names {
+        match storage.delete(&name).await {
+            Ok(()) => tracing::info!(name = %name, "incomplete failure-analysis artifact removed"),
+            Err(e) => tracing::warn!(name = %name, error = %e, "incomplete artifact not removed"),
+        }
+    }
+}
+
+async fn write_set(
+    writes: &mut RunWrites,
     analysis: &Analysis,
     flags: Flags,
     prefix: &str,
@@ -336,21 +419,18 @@ async fn write_artifacts(
         let body = Bytes::from(csv_export::to_csv(analysis));
         let name = format!("{prefix}user_failure_stats_{stamp}.csv");
         Some(
-            app.storage
+            writes
                 .put(&name, body, &Put::new("text/csv; charset=utf-8"))
-                .await?
-                .location,
+                .await?,
         )
     } else {
         None
     };
     let html_name = format!("{prefix}user_failure_rates_{stamp}.html");
     let html = Bytes::from(html::to_html(analysis));
-    let html = app
-        .storage
+    let html = writes
         .put(&html_name, html, &Put::new("text/html; charset=utf-8"))
-        .await?
-        .location;
+        .await?;
 
     let mut response = AnalysisResponse {
         window: analysis.window.clone(),
@@ -376,11 +456,9 @@ async fn write_artifacts(
     };
     let json_name = format!("{prefix}user_failure_summary_{stamp}.json");
     let json = Bytes::from(serde_json::to_vec_pretty(&response).expect("response serializes"));
-    response.artifacts.json = app
-        .storage
+    response.artifacts.json = writes
         .put(&json_name, json, &Put::new("application/json"))
-        .await?
-        .location;
+        .await?;
 
     if cacheable {
         let entry = CacheEntry {
@@ -388,7 +466,7 @@ async fn write_artifacts(
             analysis: analysis.clone(),
         };
         let body = Bytes::from(serde_json::to_vec(&entry).expect("cache entry serializes"));
-        app.storage
+        writes
             .put(cache_name, body, &Put::new("application/json"))
             .await?;
     }

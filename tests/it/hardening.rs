@@ -10,12 +10,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use call_analytics::clickhouse::ClickHouse;
+use call_analytics::configuration::{Secret, StorageSettings};
+use call_analytics::storage::Storage;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::daily_report::{PAUL_NODE, PAUL_ORG, clickhouse_url, settings};
-use crate::helpers::{Spawn, TestApp, azurite, unique};
+use crate::helpers::{Call, Spawn, TestApp, azurite, connect, fresh_database, insert, unique};
 
 // ---------------------------------------------------------------------------------------
 // Fault equipment
@@ -579,4 +581,68 @@ async fn a_503_body_carries_no_blob_path_or_transport_text() {
         app.log().contains("reports/"),
         "the log keeps the blob name"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. Complete or absent artifact sets
+// ---------------------------------------------------------------------------------------
+
+/// Storage failing every failure-analysis write after the first: the client gets 503 and
+/// the container holds nothing of the run (the CSV already written is removed).
+#[tokio::test]
+async fn a_run_failing_part_way_leaves_no_artifact_behind() {
+    let db_url = fresh_database().await;
+    let db = connect(&db_url).await;
+    let user = "0195a0b1-0000-7000-8000-000000000001";
+    insert(
+        &db,
+        &[(user, Some("Asha"))],
+        &[Call {
+            session_id: Some("s1"),
+            user_id: Some(user),
+            exotel_call_sid: None,
+            created_on: "2025-05-21 10:00:00",
+        }],
+    )
+    .await;
+    let proxy = FaultProxy::start(azurite_address()).await;
+    let container = unique("t-");
+    let app = handler(
+        Some(db_url),
+        &[
+            ("AZURE_STORAGE_CONNECTION_STRING", proxy.connection_string()),
+            ("AZURE_STORAGE_CONTAINER", container.clone()),
+        ],
+    )
+    .await;
+    let mut artifact_puts = 0;
+    proxy.set_rule(move |seen, _| {
+        if seen.method == "PUT" && seen.path.contains("/failure_analysis/") {
+            artifact_puts += 1;
+            if artifact_puts > 1 {
+                return Action::Fail;
+            }
+        }
+        Action::Forward(Duration::ZERO)
+    });
+    let (status, text, json, _) = send(
+        &app,
+        reqwest::Method::POST,
+        "/api/failure_analysis",
+        Some(json!({"from_date": "2025-05-21", "to_date": "2025-05-21"})),
+    )
+    .await;
+    assert_eq!(status, 503, "{text}");
+    assert_eq!(json["error"]["code"], "dependency_unavailable", "{text}");
+    assert_no_internals(&text);
+    let direct = Storage::connect(&StorageSettings::ConnectionString {
+        connection_string: Secret::new(azurite()),
+        container,
+    })
+    .await
+    .unwrap();
+    let left = direct.list("failure_analysis/", None, 100).await.unwrap();
+    let names: Vec<&str> = left.entries.iter().map(|e| e.name.as_str()).collect();
+    assert!(names.is_empty(), "left behind: {names:?}");
+    assert!(!proxy.seen("DELETE").is_empty(), "the CSV was removed");
 }
