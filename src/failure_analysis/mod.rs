@@ -131,8 +131,13 @@ pub enum AnalysisError {
     NoDatabase,
     #[error("database unavailable: {0}")]
     DatabaseUnavailable(String),
+    /// The server cancelled the query at its `statement_timeout`.
     #[error("the query did not finish in {0:?}")]
     Timeout(Duration),
+    /// The server did not answer at all within the statement timeout plus a margin (a hung
+    /// or unreachable server, not a slow query).
+    #[error("PostgreSQL did not answer within {0:?}")]
+    NoAnswer(Duration),
     #[error("database error: {0}")]
     Database(String),
     #[error(transparent)]
@@ -148,7 +153,9 @@ impl From<AnalysisError> for ApiError {
                 "not_configured",
                 "the PostgreSQL source is not configured (DB_URL)",
             ),
-            AnalysisError::DatabaseUnavailable(_) => ApiError::unavailable("PostgreSQL"),
+            AnalysisError::DatabaseUnavailable(_) | AnalysisError::NoAnswer(_) => {
+                ApiError::unavailable("PostgreSQL")
+            }
             AnalysisError::Timeout(d) => ApiError::new(
                 StatusCode::GATEWAY_TIMEOUT,
                 "query_timeout",
@@ -166,7 +173,12 @@ impl From<AnalysisError> for ApiError {
 }
 
 /// How long the aggregate query may run: under the Functions front end's 230 s HTTP limit.
+/// The server enforces it (`statement_timeout`, → 504 "try a shorter window").
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(200);
+
+/// How much longer than [`QUERY_TIMEOUT`] the client waits for any answer before it calls the
+/// server unreachable (→ 503).
+pub const NO_ANSWER_MARGIN: Duration = Duration::from_secs(10);
 
 /// Turns the request into a window and options (all validation happens here).
 pub fn resolve(
@@ -258,17 +270,21 @@ pub async fn run(
         .get()
         .await
         .map_err(|e| AnalysisError::DatabaseUnavailable(e.to_string()))?;
-    let rows = match tokio::time::timeout(
-        QUERY_TIMEOUT,
-        query::per_user_counts(&client, window.start_utc, window.end_utc),
-    )
-    .await
-    {
+    let limited = async {
+        client
+            .batch_execute(&format!(
+                "SET statement_timeout = {}",
+                QUERY_TIMEOUT.as_millis()
+            ))
+            .await?;
+        query::per_user_counts(&client, window.start_utc, window.end_utc).await
+    };
+    let rows = match tokio::time::timeout(QUERY_TIMEOUT + NO_ANSWER_MARGIN, limited).await {
         Ok(rows) => rows.map_err(classify_pg_error)?,
         Err(_) => {
             // Do not hand a connection with a running query back to the pool.
             let _ = deadpool_postgres::Object::take(client);
-            return Err(AnalysisError::Timeout(QUERY_TIMEOUT));
+            return Err(AnalysisError::NoAnswer(QUERY_TIMEOUT + NO_ANSWER_MARGIN));
         }
     };
     drop(client);
@@ -544,6 +560,22 @@ mod tests {
         );
         let e = Flags::from_query(&q("include_details", "maybe")).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("include_details"));
+    }
+
+    #[test]
+    fn only_a_server_side_statement_timeout_suggests_a_shorter_window() {
+        let timeout = ApiError::from(AnalysisError::Timeout(QUERY_TIMEOUT));
+        assert_eq!(timeout.status, StatusCode::GATEWAY_TIMEOUT);
+        assert!(timeout.message.contains("shorter window"));
+        for unreachable in [
+            AnalysisError::NoAnswer(QUERY_TIMEOUT + NO_ANSWER_MARGIN),
+            AnalysisError::DatabaseUnavailable("connection reset".into()),
+        ] {
+            let api = ApiError::from(unreachable);
+            assert_eq!(api.status, StatusCode::SERVICE_UNAVAILABLE);
+            assert!(!api.message.contains("shorter window"), "{}", api.message);
+            assert!(!api.message.contains("reset"), "{}", api.message);
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 mod azure_blob;
 mod local;
+mod shared_key;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
