@@ -45,15 +45,22 @@ impl App {
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
         let pg = match &settings.db_url {
-            Some(url) => Some(crate::postgres::pool(url, settings.db_pool_max_size)?),
+            Some(url) => Some(crate::postgres::pool(
+                url,
+                settings.db_pool_max_size,
+                settings.db_connect_timeout,
+            )?),
             None => None,
         };
-        let storage = Storage::connect(&settings.storage).await?;
+        let storage =
+            Storage::connect_with_timeout(&settings.storage, settings.storage_connect_timeout)
+                .await?;
         let clickhouse = settings
             .clickhouse
             .as_ref()
             .map(ClickHouse::new)
-            .transpose()?;
+            .transpose()?
+            .map(|ch| ch.with_connect_timeout(settings.clickhouse_connect_timeout));
         if let Some(default_org) = &settings.default_org {
             match crate::orgs::ensure_default(&storage, default_org, clock.now()).await {
                 Ok(true) => {

@@ -12,7 +12,9 @@
 //!   SELECT-only grant or `readonly = 2`; a `readonly = 1` profile refuses any setting, code 164).
 //!   The client also gives up on an attempt [`CLIENT_MARGIN`] after that server-side limit,
 //!   which bounds a hung connection.
-//! * Retries ([`RetryPolicy`], default 3 attempts, 200 ms then 800 ms): only failures that
+//! * Connect bound: each attempt starts with `SELECT 1`, answered within
+//!   `CLICKHOUSE_CONNECT_TIMEOUT` (default 10 s) or the call fails as unavailable (503).
+//! * Retries ([`RetryPolicy`], default 3 attempts, 200 ms then 800 ms, by `backon`): only failures that
 //!   say nothing about the query: the connection (refused, reset, TLS, DNS), a proxy's
 //!   502/503/504, and the server codes [`TRANSIENT_CODES`]. A query that ran and failed
 //!   (syntax, a limit, 159 `TIMEOUT_EXCEEDED`, 241 `MEMORY_LIMIT_EXCEEDED`, rights) is not
@@ -23,13 +25,19 @@
 //!   query (`In scope ...`, `Syntax error: failed at position ...`, stack traces).
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+
+use backon::{ExponentialBuilder, Retryable as _};
 
 use crate::configuration::ClickHouseSettings;
 
 /// The extra time the client waits beyond the server's `max_execution_time` before it gives up
 /// on an attempt ([`ClickHouseError::Timeout`]).
 pub const CLIENT_MARGIN: Duration = Duration::from_secs(10);
+
+/// The default of `CLICKHOUSE_CONNECT_TIMEOUT`.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The deadline of [`ClickHouse::probe`].
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -138,6 +146,7 @@ pub struct ClickHouse {
     database: String,
     retry: RetryPolicy,
     attempt_timeout: Duration,
+    connect_timeout: Duration,
 }
 
 impl std::fmt::Debug for ClickHouse {
@@ -146,6 +155,7 @@ impl std::fmt::Debug for ClickHouse {
             .field("database", &self.database)
             .field("retry", &self.retry)
             .field("attempt_timeout", &self.attempt_timeout)
+            .field("connect_timeout", &self.connect_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -187,7 +197,15 @@ impl ClickHouse {
             database: settings.database.clone(),
             retry: RetryPolicy::default(),
             attempt_timeout: Duration::from_secs(settings.query_timeout_secs) + CLIENT_MARGIN,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
         })
+    }
+
+    /// The same client with another connect timeout (`CLICKHOUSE_CONNECT_TIMEOUT`; see
+    /// [`ClickHouse::run`]).
+    pub fn with_connect_timeout(mut self, connect_timeout: Duration) -> Self {
+        self.connect_timeout = connect_timeout;
+        self
     }
 
     /// The same client with another retry policy (tests use a short one).
@@ -228,9 +246,15 @@ impl ClickHouse {
         Ok(started.elapsed())
     }
 
-    /// Runs `call` with the crate's client, retrying transient failures per the policy. Each
-    /// attempt gets a fresh client handle and its own deadline (`max_execution_time` +
-    /// [`CLIENT_MARGIN`]). `call` returns its value and the server's summary of the attempt.
+    /// Runs `call` with the crate's client, retrying transient failures per the policy
+    /// (`backon`). Each attempt first sends `SELECT 1`, which must be answered within the
+    /// connect timeout (`CLICKHOUSE_CONNECT_TIMEOUT`): a query may legitimately run for
+    /// minutes before its first byte, so this is how a server that accepts connections and
+    /// never answers is told apart; it fails the call at once as
+    /// [`ClickHouseError::Unavailable`], without a retry. Then the query runs with its own
+    /// deadline (`max_execution_time` + [`CLIENT_MARGIN`]). `call` returns its value and the
+    /// server's summary of the attempt; [`CallStats::round_trips`] counts both requests of
+    /// every attempt.
     ///
     /// Errors: the last attempt's error, classified ([`ClickHouseError`]).
     pub async fn run<T, F, Fut>(&self, mut call: F) -> Result<(T, CallStats), ClickHouseError>
@@ -238,32 +262,67 @@ impl ClickHouse {
         F: FnMut(clickhouse::Client) -> Fut,
         Fut: Future<Output = Result<(T, Summary), clickhouse::error::Error>>,
     {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let outcome = tokio::time::timeout(self.attempt_timeout, call(self.client.clone()))
-                .await
-                .map_err(|_| ClickHouseError::Timeout)
-                .and_then(|r| r.map_err(classify));
-            match outcome {
-                Ok((value, summary)) => {
-                    return Ok((
-                        value,
-                        CallStats {
-                            round_trips: attempt,
-                            rows_read: summary.rows_read,
-                            bytes_read: summary.bytes_read,
-                        },
-                    ));
-                }
-                Err(e) if e.is_transient() && attempt < self.retry.attempts => {
-                    let pause = self.retry.delay_after(attempt);
-                    tracing::warn!(attempt, error = %e, pause_ms = pause.as_millis() as u64,
-                        "ClickHouse call failed; retrying");
-                    tokio::time::sleep(pause).await;
-                }
-                Err(e) => return Err(e),
+        let round_trips = AtomicU32::new(0);
+        let attempt = || {
+            let query = call(self.client.clone());
+            let round_trips = &round_trips;
+            async move {
+                round_trips.fetch_add(1, Ordering::Relaxed);
+                self.check_connection().await?;
+                round_trips.fetch_add(1, Ordering::Relaxed);
+                tokio::time::timeout(self.attempt_timeout, query)
+                    .await
+                    .map_err(|_| ClickHouseError::Timeout)
+                    .and_then(|r| r.map_err(classify))
+                    .map_err(|e| {
+                        let retry = e.is_transient();
+                        (e, retry)
+                    })
             }
+        };
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(self.retry.first_delay)
+            .with_factor(self.retry.factor as f32)
+            .with_max_delay(Duration::from_secs(60))
+            .with_max_times(self.retry.attempts.saturating_sub(1) as usize);
+        let (value, summary) = attempt
+            .retry(backoff)
+            .sleep(tokio::time::sleep)
+            .when(|(_, retry)| *retry)
+            .notify(|(e, _), pause| {
+                tracing::warn!(error = %e, pause_ms = pause.as_millis() as u64,
+                    "ClickHouse call failed; retrying");
+            })
+            .await
+            .map_err(|(e, _)| e)?;
+        Ok((
+            value,
+            CallStats {
+                round_trips: round_trips.into_inner(),
+                rows_read: summary.rows_read,
+                bytes_read: summary.bytes_read,
+            },
+        ))
+    }
+
+    /// `SELECT 1` within the connect timeout. `Err((error, retry))`: no answer in time is
+    /// final; a refused or reset connection is retried like any transient failure.
+    async fn check_connection(&self) -> Result<(), (ClickHouseError, bool)> {
+        let one = self.client.query("SELECT toUInt8(1)").fetch_one::<u8>();
+        match tokio::time::timeout(self.connect_timeout, one).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => {
+                let e = classify(e);
+                let retry = e.is_transient();
+                Err((e, retry))
+            }
+            Err(_) => Err((
+                ClickHouseError::Unavailable(format!(
+                    "no answer within {} s (CLICKHOUSE_CONNECT_TIMEOUT)",
+                    self.connect_timeout.as_secs()
+                )),
+                false,
+            )),
         }
     }
 

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use chrono_tz::Tz;
@@ -100,6 +101,15 @@ pub struct Settings {
     pub db_url: Option<Secret>,
     /// `DB_POOL_MAX_SIZE` (default 4).
     pub db_pool_max_size: usize,
+    /// `DB_CONNECT_TIMEOUT` in seconds (default 10): opening a PostgreSQL connection (TCP,
+    /// TLS, authentication) and waiting for a pooled one each give up after this long (503).
+    pub db_connect_timeout: Duration,
+    /// `CLICKHOUSE_CONNECT_TIMEOUT` in seconds (default 10): how long ClickHouse may take to
+    /// answer the `SELECT 1` that precedes each query attempt (503 when it does not).
+    pub clickhouse_connect_timeout: Duration,
+    /// `AZURE_STORAGE_CONNECT_TIMEOUT` in seconds (default 10): how long Blob Storage may take
+    /// to connect and start answering one request (503 when it does not).
+    pub storage_connect_timeout: Duration,
     /// `START_DATE` (UTC, `YYYY-MM-DD HH:MM:SS`): default window start (seed 001).
     pub start_date: Option<NaiveDateTime>,
     /// `END_DATE` (UTC, inclusive to the second): default window end (seed 001).
@@ -205,6 +215,18 @@ impl Settings {
             log_level: get("LOG_LEVEL").unwrap_or("info").to_lowercase(),
             db_url: get("DB_URL").map(Secret::new),
             db_pool_max_size: parse(get, "DB_POOL_MAX_SIZE", 4)?,
+            db_connect_timeout: seconds(
+                parse(get, "DB_CONNECT_TIMEOUT", 10)?,
+                "DB_CONNECT_TIMEOUT",
+            )?,
+            clickhouse_connect_timeout: seconds(
+                parse(get, "CLICKHOUSE_CONNECT_TIMEOUT", 10)?,
+                "CLICKHOUSE_CONNECT_TIMEOUT",
+            )?,
+            storage_connect_timeout: seconds(
+                parse(get, "AZURE_STORAGE_CONNECT_TIMEOUT", 10)?,
+                "AZURE_STORAGE_CONNECT_TIMEOUT",
+            )?,
             start_date: parse_opt_timestamp(get, "START_DATE")?,
             end_date: parse_opt_timestamp(get, "END_DATE")?,
             max_window_days: parse(get, "MAX_WINDOW_DAYS", 366)?,
@@ -282,6 +304,18 @@ fn check_base_url(value: &str, name: &'static str) -> Result<String, SettingErro
     Ok(value.trim_end_matches('/').to_string())
 }
 
+/// A whole number of seconds, 1 to 3600.
+fn seconds(value: u64, name: &'static str) -> Result<Duration, SettingError> {
+    if (1..=3600).contains(&value) {
+        Ok(Duration::from_secs(value))
+    } else {
+        Err(SettingError {
+            name,
+            reason: "must be 1-3600 seconds".into(),
+        })
+    }
+}
+
 fn parse_opt_timestamp<'a>(
     get: impl Fn(&str) -> Option<&'a str>,
     name: &'static str,
@@ -315,6 +349,20 @@ mod tests {
             matches!(s.storage, StorageSettings::Local { ref dir } if dir == &PathBuf::from("./output"))
         );
         assert_eq!(s.max_window_days, 366);
+        assert_eq!(s.db_connect_timeout, Duration::from_secs(10));
+        assert_eq!(s.clickhouse_connect_timeout, Duration::from_secs(10));
+        assert_eq!(s.storage_connect_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn connect_timeouts_are_whole_seconds_within_an_hour() {
+        let s = Settings::from_map(&env(&[("DB_CONNECT_TIMEOUT", "2")])).unwrap();
+        assert_eq!(s.db_connect_timeout, Duration::from_secs(2));
+        for bad in ["0", "3601", "1.5", "-1"] {
+            let e =
+                Settings::from_map(&env(&[("AZURE_STORAGE_CONNECT_TIMEOUT", bad)])).unwrap_err();
+            assert_eq!(e.name, "AZURE_STORAGE_CONNECT_TIMEOUT");
+        }
     }
 
     #[test]

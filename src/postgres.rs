@@ -4,10 +4,18 @@
 //! rustls and the Mozilla root store plus, as libpq's `sslrootcert=/path/ca.pem` names, a CA
 //! file of the user's: the server certificate is verified, which is stricter than libpq's
 //! `require`. Otherwise the connection is plain (`prefer` falls back to plain).
+//!
+//! Every wait is bounded by `DB_CONNECT_TIMEOUT`: the TCP connect (tokio-postgres'
+//! `connect_timeout`), the whole connection setup including TLS and authentication (the pool's
+//! `create` timeout: a server that accepts and never answers is caught here), the wait for a
+//! free pooled connection (`wait`) and the check of a pooled one (`recycle`). A timeout is a
+//! [`deadpool_postgres::PoolError::Timeout`], which the routes answer with 503.
 
 use std::sync::Arc;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Timeouts};
 use tokio_postgres::config::SslMode;
 
 use crate::configuration::Secret;
@@ -21,14 +29,19 @@ pub enum PoolError {
     Build(String),
 }
 
-/// Builds the pool (no connection is opened until first use).
-pub fn pool(db_url: &Secret, max_size: usize) -> Result<Pool, PoolError> {
+/// Builds the pool (no connection is opened until first use); `connect_timeout` bounds every
+/// wait (see the module doc).
+pub fn pool(
+    db_url: &Secret,
+    max_size: usize,
+    connect_timeout: Duration,
+) -> Result<Pool, PoolError> {
     let (url, root_cert) = take_sslrootcert(db_url.expose())?;
     let mut config: tokio_postgres::Config = url.parse().map_err(|_| PoolError::BadUrl)?;
     if config.get_application_name().is_none() {
         config.application_name("call-analytics");
     }
-    config.connect_timeout(std::time::Duration::from_secs(10));
+    config.connect_timeout(connect_timeout);
     let manager_config = ManagerConfig {
         recycling_method: RecyclingMethod::Fast,
     };
@@ -39,7 +52,11 @@ pub fn pool(db_url: &Secret, max_size: usize) -> Result<Pool, PoolError> {
     };
     Pool::builder(manager)
         .max_size(max_size.max(1))
-        .wait_timeout(Some(std::time::Duration::from_secs(30)))
+        .timeouts(Timeouts {
+            wait: Some(connect_timeout),
+            create: Some(connect_timeout),
+            recycle: Some(connect_timeout),
+        })
         .runtime(deadpool_postgres::Runtime::Tokio1)
         .build()
         .map_err(|e| PoolError::Build(e.to_string()))
@@ -98,23 +115,27 @@ fn tls(root_cert: Option<&str>) -> Result<tokio_postgres_rustls::MakeRustlsConne
 mod tests {
     use super::*;
 
+    const T: Duration = Duration::from_secs(10);
+
     #[test]
     fn builds_plain_and_tls_pools_without_connecting() {
-        assert!(pool(&Secret::new("postgres://u:p@127.0.0.1:1/db"), 2).is_ok());
+        assert!(pool(&Secret::new("postgres://u:p@127.0.0.1:1/db"), 2, T).is_ok());
         assert!(
             pool(
                 &Secret::new("postgresql://u:p@db.example.com/db?sslmode=require"),
-                2
+                2,
+                T
             )
             .is_ok()
         );
         assert!(matches!(
-            pool(&Secret::new("not a url ://"), 2),
+            pool(&Secret::new("not a url ://"), 2, T),
             Err(PoolError::BadUrl)
         ));
         let missing = pool(
             &Secret::new("postgres://h/db?sslmode=require&sslrootcert=/nonexistent.pem"),
             2,
+            T,
         );
         assert!(
             matches!(missing, Err(PoolError::Build(m)) if m.contains("sslrootcert /nonexistent.pem"))

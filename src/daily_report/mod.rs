@@ -33,10 +33,43 @@ pub enum GenerateError {
     ClickHouse(#[from] ClickHouseError),
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
+    /// A forced overwrite kept losing the race for the snapshot to other writers
+    /// ([`snapshots::FORCED_ATTEMPTS`] tries).
+    #[error("the report was being overwritten concurrently; retries exhausted")]
+    Contended,
+}
+
+impl GenerateError {
+    /// The HTTP status a route answers when every report failed this way: 504 for a
+    /// ClickHouse query timeout (as `live` does), 409 for a lost overwrite race, 503 otherwise.
+    pub fn status(&self) -> u16 {
+        match self {
+            GenerateError::ClickHouse(ClickHouseError::Timeout) => 504,
+            GenerateError::Contended => 409,
+            _ => 503,
+        }
+    }
+
+    /// What a caller may be shown: the dependency and what to do, never a transport error's
+    /// text, a host or a blob path (the full error goes to the log).
+    pub fn public_message(&self) -> String {
+        match self {
+            GenerateError::NoClickHouse => "ClickHouse is not configured (CLICKHOUSE_URL)".into(),
+            GenerateError::ClickHouse(ClickHouseError::Timeout) => {
+                "the ClickHouse query timed out; try again later".into()
+            }
+            GenerateError::ClickHouse(_) => "ClickHouse is unavailable; try again later".into(),
+            GenerateError::Storage(_) => "storage is unavailable; try again later".into(),
+            GenerateError::Contended => {
+                "the report was being overwritten by other requests; try again".into()
+            }
+        }
+    }
 }
 
 /// Computes `org`'s report for `date` and stores it: create-only unless `force`, so a
-/// snapshot written meanwhile is left intact ([`Written::Exists`]). Callers skip dates they
+/// snapshot written meanwhile is left intact ([`Written::Exists`]). A forced write that keeps
+/// losing the ETag race is [`GenerateError::Contended`] (409), never a storage outage. Callers skip dates they
 /// know exist from one listing ([`schedule::generate_range`]); no read is repeated here.
 pub async fn generate_and_store(
     app: &App,
@@ -47,6 +80,9 @@ pub async fn generate_and_store(
 ) -> Result<Written, GenerateError> {
     let ch = app.clickhouse.as_ref().ok_or(GenerateError::NoClickHouse)?;
     let report = report::generate(ch, org, date, now).await?;
-    let (written, _) = snapshots::write(&app.storage, &org.org_id, date, &report, force).await?;
-    Ok(written)
+    match snapshots::write(&app.storage, &org.org_id, date, &report, force).await {
+        Ok((written, _)) => Ok(written),
+        Err(StorageError::ConditionFailed(_)) => Err(GenerateError::Contended),
+        Err(e) => Err(e.into()),
+    }
 }

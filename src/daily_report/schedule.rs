@@ -84,7 +84,11 @@ pub fn due_window(
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct Failure {
     pub date: NaiveDate,
+    /// Safe to show a caller ([`super::GenerateError::public_message`]).
     pub error: String,
+    /// The HTTP status this failure stands for ([`super::GenerateError::status`]).
+    #[serde(skip)]
+    pub status: u16,
 }
 
 /// What a run did for one org.
@@ -266,7 +270,8 @@ pub async fn generate_range(
                     tracing::error!(org_id = %org.org_id, error = %e, "listing reports failed");
                     run.failed.push(Failure {
                         date: from,
-                        error: format!("listing reports: {e}"),
+                        error: "listing reports: storage is unavailable; try again later".into(),
+                        status: 503,
                     });
                     continue;
                 }
@@ -334,7 +339,8 @@ pub async fn generate_range(
                 tracing::error!(org_id = %org.org_id, %date, error = %e, "report generation failed");
                 run.failed.push(Failure {
                     date,
-                    error: e.to_string(),
+                    error: e.public_message(),
+                    status: e.status(),
                 });
             }
         }

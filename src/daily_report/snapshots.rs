@@ -7,7 +7,9 @@
 //! therefore leave exactly one whole report.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
+use backon::{ExponentialBuilder, Retryable as _};
 use bytes::Bytes;
 use chrono::NaiveDate;
 
@@ -36,9 +38,22 @@ pub enum Written {
     Exists,
 }
 
+/// How many times a forced write tries to replace the current version before it gives up
+/// ([`StorageError::ConditionFailed`]; the route answers 409).
+pub const FORCED_ATTEMPTS: usize = 5;
+
+/// The metadata key of the write id: a uuid per [`write`] call, so that a write whose reply
+/// was lost can recognize its own object when its retry finds one.
+pub const WRITE_ID: &str = "write_id";
+
 /// Stores `report` for `(org_id, date)`: create-only, or replacing the current version when
-/// `force`. A forced write that races another writer retries over the newer version (the last
-/// forced writer wins; nobody sees a mix).
+/// `force`. A forced write that loses the ETag race to another writer re-reads and retries
+/// over the newer version (up to [`FORCED_ATTEMPTS`], with jittered backoff; the last forced
+/// writer wins, nobody sees a mix), then fails with [`StorageError::ConditionFailed`].
+///
+/// Each call tags its object with a fresh write id ([`WRITE_ID`]). When a create-only PUT was
+/// stored but its reply lost, the SDK's retry meets the object (409/412); it is reported as
+/// this call's write ([`Written::Created`]) when the stored write id is this call's.
 pub async fn write(
     storage: &Storage,
     org_id: &str,
@@ -48,40 +63,82 @@ pub async fn write(
 ) -> Result<(Written, Stored), StorageError> {
     let name = name(org_id, date);
     let body = Bytes::from(serde_json::to_vec_pretty(report).expect("report serializes"));
+    let write_id = uuid::Uuid::new_v4().to_string();
     let mut put = Put::new("application/json");
     put.metadata = super::summary::ReportSummary::of(report).to_metadata();
+    put.metadata.insert(WRITE_ID.into(), write_id.clone());
     put.condition = Condition::IfNotExists;
     match storage.put(&name, body.clone(), &put).await {
         Ok(stored) => return Ok((Written::Created, stored)),
-        Err(StorageError::AlreadyExists(_)) if !force => {
-            return Ok((
-                Written::Exists,
-                Stored {
-                    location: name,
-                    etag: String::new(),
-                },
-            ));
+        Err(StorageError::AlreadyExists(_)) => {
+            if let Some(current) = storage.get(&name).await?
+                && is_ours(&current, &write_id)
+            {
+                return Ok((Written::Created, stored_as(storage, &name, current)));
+            }
+            if !force {
+                return Ok((
+                    Written::Exists,
+                    Stored {
+                        location: name,
+                        etag: String::new(),
+                    },
+                ));
+            }
         }
-        Err(StorageError::AlreadyExists(_)) => {}
         Err(e) => return Err(e),
     }
-    for _ in 0..3 {
+    let overwrite = || async {
         let Some(current) = storage.get(&name).await? else {
-            put.condition = Condition::IfNotExists;
-            match storage.put(&name, body.clone(), &put).await {
-                Ok(stored) => return Ok((Written::Created, stored)),
-                Err(StorageError::AlreadyExists(_)) => continue,
-                Err(e) => return Err(e),
-            }
+            let mut create = put.clone();
+            create.condition = Condition::IfNotExists;
+            return match storage.put(&name, body.clone(), &create).await {
+                Ok(stored) => Ok((Written::Overwritten, stored)),
+                Err(StorageError::AlreadyExists(_)) => {
+                    Err(StorageError::ConditionFailed(name.clone()))
+                }
+                Err(e) => Err(e),
+            };
         };
-        put.condition = Condition::IfMatch(current.etag);
-        match storage.put(&name, body.clone(), &put).await {
-            Ok(stored) => return Ok((Written::Overwritten, stored)),
-            Err(StorageError::ConditionFailed(_) | StorageError::NotFound(_)) => continue,
-            Err(e) => return Err(e),
+        if is_ours(&current, &write_id) {
+            // An earlier try of this call was stored; its reply was lost.
+            return Ok((Written::Overwritten, stored_as(storage, &name, current)));
         }
+        let mut replace = put.clone();
+        replace.condition = Condition::IfMatch(current.etag);
+        match storage.put(&name, body.clone(), &replace).await {
+            Ok(stored) => Ok((Written::Overwritten, stored)),
+            Err(StorageError::NotFound(_)) => Err(StorageError::ConditionFailed(name.clone())),
+            Err(e) => Err(e),
+        }
+    };
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(50))
+        .with_max_delay(Duration::from_secs(1))
+        .with_jitter()
+        .with_max_times(FORCED_ATTEMPTS - 1);
+    overwrite
+        .retry(backoff)
+        .sleep(tokio::time::sleep)
+        .when(|e| matches!(e, StorageError::ConditionFailed(_)))
+        .notify(|_, pause| {
+            tracing::debug!(name = %name, pause_ms = pause.as_millis() as u64,
+                "forced report write lost the race; retrying over the newer version");
+        })
+        .await
+}
+
+/// Whether `object` carries `write_id`.
+fn is_ours(object: &Object, write_id: &str) -> bool {
+    object.metadata.get(WRITE_ID).map(String::as_str) == Some(write_id)
+}
+
+/// The [`Stored`] of an object read back (its location as the backend names it).
+fn stored_as(storage: &Storage, name: &str, object: Object) -> Stored {
+    Stored {
+        location: storage.location(name),
+        etag: object.etag,
     }
-    Err(StorageError::ConditionFailed(name))
 }
 
 /// Reads one snapshot; `Ok(None)` when absent.

@@ -139,8 +139,13 @@ pub enum AnalysisError {
     NoDatabase,
     #[error("database unavailable: {0}")]
     DatabaseUnavailable(String),
+    /// The server cancelled the query at its `statement_timeout`.
     #[error("the query did not finish in {0:?}")]
     Timeout(Duration),
+    /// The server did not answer at all within the statement timeout plus a margin (a hung
+    /// or unreachable server, not a slow query).
+    #[error("PostgreSQL did not answer within {0:?}")]
+    NoAnswer(Duration),
     #[error("database error: {0}")]
     Database(String),
     #[error(transparent)]
@@ -148,7 +153,12 @@ pub enum AnalysisError {
 }
 
 /// How long the aggregate query may run: under the Functions front end's 230 s HTTP limit.
+/// The server enforces it (`statement_timeout`, → 504 "try a shorter window").
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(200);
+
+/// How much longer than [`QUERY_TIMEOUT`] the client waits for any answer before it calls the
+/// server unreachable (→ 503).
+pub const NO_ANSWER_MARGIN: Duration = Duration::from_secs(10);
 
 /// Turns the request into a window and options (all validation happens here).
 pub fn resolve(
@@ -240,17 +250,21 @@ pub async fn run(
         .get()
         .await
         .map_err(|e| AnalysisError::DatabaseUnavailable(e.to_string()))?;
-    let rows = match tokio::time::timeout(
-        QUERY_TIMEOUT,
-        query::per_user_counts(&client, window.start_utc, window.end_utc),
-    )
-    .await
-    {
+    let limited = async {
+        client
+            .batch_execute(&format!(
+                "SET statement_timeout = {}",
+                QUERY_TIMEOUT.as_millis()
+            ))
+            .await?;
+        query::per_user_counts(&client, window.start_utc, window.end_utc).await
+    };
+    let rows = match tokio::time::timeout(QUERY_TIMEOUT + NO_ANSWER_MARGIN, limited).await {
         Ok(rows) => rows.map_err(classify_pg_error)?,
         Err(_) => {
             // Do not hand a connection with a running query back to the pool.
             let _ = deadpool_postgres::Object::take(client);
-            return Err(AnalysisError::Timeout(QUERY_TIMEOUT));
+            return Err(AnalysisError::NoAnswer(QUERY_TIMEOUT + NO_ANSWER_MARGIN));
         }
     };
     drop(client);
@@ -305,6 +319,11 @@ struct CacheEntry {
 
 /// Writes CSV (when asked), HTML, the JSON summary, then the cache entry (only for windows
 /// in the past). Returns the full response (every user).
+///
+/// The set is complete or absent: when a write fails, the objects this run wrote (or may have
+/// written: a PUT whose reply was lost) are deleted before the error is returned, and when the
+/// request is dropped mid-run they are deleted in the background ([`RunWrites`]). The cache
+/// entry comes last, so a run is never served as cached before its artifacts exist.
 async fn write_artifacts(
     app: &App,
     analysis: &Analysis,
@@ -313,26 +332,112 @@ async fn write_artifacts(
     cache_name: &str,
     cacheable: bool,
 ) -> Result<AnalysisResponse, StorageError> {
+    let mut writes = RunWrites::new(&app.storage);
+    match write_set(
+        &app.settings,
+        &mut writes,
+        analysis,
+        flags,
+        prefix,
+        cache_name,
+        cacheable,
+    )
+    .await
+    {
+        Ok(response) => {
+            writes.complete();
+            Ok(response)
+        }
+        Err(e) => {
+            writes.clean_up().await;
+            Err(e)
+        }
+    }
+}
+
+/// The objects one run has written so far; deleted unless [`RunWrites::complete`] is called.
+struct RunWrites {
+    storage: crate::storage::Storage,
+    names: Vec<String>,
+}
+
+impl RunWrites {
+    fn new(storage: &crate::storage::Storage) -> Self {
+        Self {
+            storage: storage.clone(),
+            names: Vec::new(),
+        }
+    }
+
+    /// Writes one object and remembers it (before the call: a write may land even when its
+    /// reply is lost). Returns its location.
+    async fn put(&mut self, name: &str, body: Bytes, put: &Put) -> Result<String, StorageError> {
+        self.names.push(name.to_string());
+        Ok(self.storage.put(name, body, put).await?.location)
+    }
+
+    /// Keeps everything written.
+    fn complete(mut self) {
+        self.names.clear();
+    }
+
+    /// Deletes everything written, now.
+    async fn clean_up(mut self) {
+        let names = std::mem::take(&mut self.names);
+        delete_all(&self.storage, names).await;
+    }
+}
+
+impl Drop for RunWrites {
+    /// The request was dropped mid-run (its future cancelled): delete in the background.
+    fn drop(&mut self) {
+        let names = std::mem::take(&mut self.names);
+        if names.is_empty() {
+            return;
+        }
+        let storage = self.storage.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { delete_all(&storage, names).await });
+        }
+    }
+}
+
+/// Deletes `names`, each within the storage's own bounds; failures are logged.
+async fn delete_all(storage: &crate::storage::Storage, names: Vec<String>) {
+    for name in names {
+        match storage.delete(&name).await {
+            Ok(()) => tracing::info!(name = %name, "incomplete failure-analysis artifact removed"),
+            Err(e) => tracing::warn!(name = %name, error = %e, "incomplete artifact not removed"),
+        }
+    }
+}
+
+async fn write_set(
+    settings: &crate::configuration::Settings,
+    writes: &mut RunWrites,
+    analysis: &Analysis,
+    flags: Flags,
+    prefix: &str,
+    cache_name: &str,
+    cacheable: bool,
+) -> Result<AnalysisResponse, StorageError> {
     let stamp = analysis.generated_at.format("%Y%m%d_%H%M%S");
-    let link = |name: &str| crate::links::artifact(&app.settings, name);
+    let link = |name: &str| crate::links::artifact(settings, name);
     let csv = if flags.export_csv {
         let body = Bytes::from(csv_export::to_csv(analysis));
         let name = format!("{prefix}user_failure_stats_{stamp}.csv");
-        let stored = app
-            .storage
+        let location = writes
             .put(&name, body, &Put::new("text/csv; charset=utf-8"))
             .await?;
-        Some((link(&name), stored.location))
+        Some((link(&name), location))
     } else {
         None
     };
     let html_name = format!("{prefix}user_failure_rates_{stamp}.html");
     let html = Bytes::from(html::to_html(analysis));
-    let html_location = app
-        .storage
+    let html_location = writes
         .put(&html_name, html, &Put::new("text/html; charset=utf-8"))
-        .await?
-        .location;
+        .await?;
     let json_name = format!("{prefix}user_failure_summary_{stamp}.json");
 
     let mut response = AnalysisResponse {
@@ -363,11 +468,9 @@ async fn write_artifacts(
         users: Some(analysis.users.clone()),
     };
     let json = Bytes::from(serde_json::to_vec_pretty(&response).expect("response serializes"));
-    response.artifacts.locations.json = app
-        .storage
+    response.artifacts.locations.json = writes
         .put(&json_name, json, &Put::new("application/json"))
-        .await?
-        .location;
+        .await?;
 
     if cacheable {
         let entry = CacheEntry {
@@ -375,7 +478,7 @@ async fn write_artifacts(
             analysis: analysis.clone(),
         };
         let body = Bytes::from(serde_json::to_vec(&entry).expect("cache entry serializes"));
-        app.storage
+        writes
             .put(cache_name, body, &Put::new("application/json"))
             .await?;
     }

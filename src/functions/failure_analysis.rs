@@ -36,7 +36,9 @@ impl From<AnalysisError> for ApiError {
                 "not_configured",
                 "the PostgreSQL source is not configured (DB_URL)",
             ),
-            AnalysisError::DatabaseUnavailable(_) => ApiError::unavailable("PostgreSQL"),
+            AnalysisError::DatabaseUnavailable(_) | AnalysisError::NoAnswer(_) => {
+                ApiError::unavailable("PostgreSQL")
+            }
             AnalysisError::Timeout(d) => ApiError::new(
                 StatusCode::GATEWAY_TIMEOUT,
                 "query_timeout",
@@ -49,6 +51,29 @@ impl From<AnalysisError> for ApiError {
                 StorageError::Unavailable(_) | StorageError::Unauthorized(_),
             ) => ApiError::unavailable("storage"),
             AnalysisError::Database(_) | AnalysisError::Storage(_) => ApiError::internal(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_server_side_statement_timeout_suggests_a_shorter_window() {
+        let timeout = ApiError::from(AnalysisError::Timeout(failure_analysis::QUERY_TIMEOUT));
+        assert_eq!(timeout.status, StatusCode::GATEWAY_TIMEOUT);
+        assert!(timeout.message.contains("shorter window"));
+        for unreachable in [
+            AnalysisError::NoAnswer(
+                failure_analysis::QUERY_TIMEOUT + failure_analysis::NO_ANSWER_MARGIN,
+            ),
+            AnalysisError::DatabaseUnavailable("connection reset".into()),
+        ] {
+            let api = ApiError::from(unreachable);
+            assert_eq!(api.status, StatusCode::SERVICE_UNAVAILABLE);
+            assert!(!api.message.contains("shorter window"), "{}", api.message);
+            assert!(!api.message.contains("reset"), "{}", api.message);
         }
     }
 }

@@ -113,6 +113,7 @@ impl LocalStore {
                 etag: etag_of(&bytes),
                 body: Bytes::from(bytes),
                 content_type: sidecar.content_type,
+                metadata: sidecar.metadata,
             }))
         })
         .await
@@ -162,6 +163,30 @@ impl LocalStore {
             ))),
             Err(e) => Err(io_error(&self.dir, e)),
         }
+    }
+
+    /// The file path of `name`.
+    pub fn location(&self, name: &str) -> String {
+        self.dir.join(name).display().to_string()
+    }
+
+    /// Deletes `name` and its sidecar; an absent one is not an error.
+    pub async fn delete(&self, name: &str) -> Result<(), StorageError> {
+        check_name(name)?;
+        let path = self.dir.join(name);
+        let meta = self.meta_path(name);
+        let _guard = WRITE_LOCK.lock().await;
+        blocking(move || {
+            for file in [&path, &meta] {
+                match fs::remove_file(file) {
+                    Ok(()) => {}
+                    Err(e) if absent(&e) => {}
+                    Err(e) => return Err(io_error(file, e)),
+                }
+            }
+            Ok(())
+        })
+        .await
     }
 
     fn meta_path(&self, name: &str) -> PathBuf {

@@ -7,8 +7,10 @@
 
 mod azure_blob;
 mod local;
+mod shared_key;
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -16,6 +18,9 @@ pub use azure_blob::BlobStore;
 pub use local::LocalStore;
 
 use crate::configuration::StorageSettings;
+
+/// The default of `AZURE_STORAGE_CONNECT_TIMEOUT`.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Precondition of a write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +70,8 @@ pub struct Object {
     pub body: Bytes,
     pub etag: String,
     pub content_type: Option<String>,
+    /// The metadata written with it ([`Put::metadata`]).
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// One listing entry (no body read).
@@ -110,10 +117,21 @@ pub enum Storage {
 
 impl Storage {
     /// Opens the backend the settings name; for Blob Storage, creates the container if missing.
+    /// Blob requests get [`DEFAULT_CONNECT_TIMEOUT`] to start answering.
     pub async fn connect(settings: &StorageSettings) -> Result<Self, StorageError> {
+        Self::connect_with_timeout(settings, DEFAULT_CONNECT_TIMEOUT).await
+    }
+
+    /// [`Storage::connect`] with the time one Blob Storage request may take to connect and
+    /// start answering (`AZURE_STORAGE_CONNECT_TIMEOUT`); past it the call fails as
+    /// [`StorageError::Unavailable`], without a retry.
+    pub async fn connect_with_timeout(
+        settings: &StorageSettings,
+        connect_timeout: Duration,
+    ) -> Result<Self, StorageError> {
         Ok(match settings {
             StorageSettings::Local { dir } => Storage::Local(LocalStore::open(dir).await?),
-            other => Storage::Blob(BlobStore::connect(other).await?),
+            other => Storage::Blob(BlobStore::connect(other, connect_timeout).await?),
         })
     }
 
@@ -130,6 +148,22 @@ impl Storage {
         match self {
             Storage::Local(s) => s.put(name, body, put).await,
             Storage::Blob(s) => s.put(name, body, put).await,
+        }
+    }
+
+    /// Where `name` is (or would be) found: as [`Stored::location`] names it.
+    pub fn location(&self, name: &str) -> String {
+        match self {
+            Storage::Local(s) => s.location(name),
+            Storage::Blob(s) => s.location(name),
+        }
+    }
+
+    /// Deletes an object; deleting an absent one is not an error.
+    pub async fn delete(&self, name: &str) -> Result<(), StorageError> {
+        match self {
+            Storage::Local(s) => s.delete(name).await,
+            Storage::Blob(s) => s.delete(name).await,
         }
     }
 

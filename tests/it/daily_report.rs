@@ -57,7 +57,11 @@ impl TestDb {
             report.metadata.source.round_trips as usize, sent,
             "round_trips must count the HTTP requests made"
         );
-        assert!(sent <= 2, "at most two round trips per report, got {sent}");
+        // Each query is preceded by its connection check (`SELECT 1`).
+        assert!(
+            sent <= 4,
+            "at most two queries per report, got {sent} round trips"
+        );
         report
     }
 }
@@ -587,7 +591,8 @@ async fn kpis_of_a_small_day_match_the_hand_computed_values() {
         json["metadata"]["generated_at"],
         "2025-12-16T06:00:00-06:00"
     );
-    assert_eq!(json["metadata"]["source"]["round_trips"], 1);
+    // The connection check and the query.
+    assert_eq!(json["metadata"]["source"]["round_trips"], 2);
     assert_eq!(json["schema_version"], 1);
     assert_eq!(
         json["kpis"]["carrier_transfer_over_total_call_attempts"]["carrier_asked_count"],
@@ -824,7 +829,7 @@ async fn duplicate_outputs_count_once_with_the_latest_values() {
     let (start, end) = day_window(d("2025-12-15"), chrono_tz::America::Chicago);
     let (counts, stats) = fetch_day(&db.ch, &paul(), start, end).await.unwrap();
     assert_eq!(counts.runs_with_output, 1);
-    assert_eq!(stats.round_trips, 1);
+    assert_eq!(stats.round_trips, 2);
 }
 
 /// Several session rows of one run: the run counts once; distinct sessions add up, a repeated
@@ -1031,8 +1036,9 @@ async fn a_503_is_retried_and_counted() {
         .await
         .unwrap();
     assert_eq!(r.kpis.total_calls, 1);
-    assert_eq!(r.metadata.source.round_trips, 2);
-    assert_eq!(proxy.requests(), 2);
+    // The failed connection check, then the check and the query.
+    assert_eq!(r.metadata.source.round_trips, 3);
+    assert_eq!(proxy.requests(), 3);
 }
 
 /// The probe answers through the engine; a query error is a `Query` error without SQL text
@@ -1048,7 +1054,11 @@ async fn probe_and_query_errors() {
         .execute("SELECT no_such_column FROM public_runs WHERE id = 'secret-value'")
         .await
         .unwrap_err();
-    assert_eq!(db.proxy.requests() - before, 1, "not retried");
+    assert_eq!(
+        db.proxy.requests() - before,
+        2,
+        "the connection check and the query, not retried"
+    );
     match &e {
         ClickHouseError::Query { code: Some(47), .. } => {}
         other => panic!("{other:?}"),

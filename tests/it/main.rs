@@ -7,6 +7,7 @@ mod daily_report;
 mod daily_report_timer;
 mod delivery;
 mod failure_analysis;
+mod hardening;
 mod helpers;
 mod host_protocol;
 mod package;

@@ -67,21 +67,37 @@ pub struct BackfillReply {
     pub error: Option<RunsError>,
 }
 
-/// 503 when every org failed and nothing was generated or found, else 200.
+/// 200 unless every org failed with nothing generated or found; then the failures' own
+/// status when they agree (504 a ClickHouse timeout, 409 a lost overwrite race), else 503,
+/// with the `error` member every error reply has (`docs/http-api.md`, "Errors").
 fn runs_status(runs: &[OrgRun]) -> (StatusCode, Option<RunsError>) {
     let all_failed = !runs.is_empty()
         && runs
             .iter()
             .all(|r| !r.failed.is_empty() && r.generated.is_empty() && r.skipped.is_empty());
-    if all_failed {
-        let error = RunsError {
-            code: "dependency_unavailable",
-            message: "every report failed; see orgs[].failed",
-        };
-        (StatusCode::SERVICE_UNAVAILABLE, Some(error))
-    } else {
-        (StatusCode::OK, None)
+    if !all_failed {
+        return (StatusCode::OK, None);
     }
+    let mut statuses = runs.iter().flat_map(|r| r.failed.iter().map(|f| f.status));
+    let first = statuses.next().unwrap_or(503);
+    let (status, code, message) = match first {
+        504 if statuses.all(|s| s == 504) => (
+            StatusCode::GATEWAY_TIMEOUT,
+            "query_timeout",
+            "the ClickHouse query timed out; try again later",
+        ),
+        409 if statuses.all(|s| s == 409) => (
+            StatusCode::CONFLICT,
+            "conflict",
+            "the report was being overwritten by other requests; try again",
+        ),
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "dependency_unavailable",
+            "every report failed; see orgs[].failed",
+        ),
+    };
+    (status, Some(RunsError { code, message }))
 }
 
 /// `POST /api/reports/generate {org_id?, date?, force?}` (default: yesterday, every active org).
