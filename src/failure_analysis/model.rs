@@ -211,3 +211,54 @@ pub struct Rankings {
 pub fn percent(rate: f64) -> String {
     format!("{:.2}%", rate * 100.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(comparison: Option<Comparison>) -> UserStats {
+        UserStats {
+            user_name: "A".into(),
+            total_sessions: 2,
+            failed_sessions: 1,
+            success_sessions: 1,
+            failure_rate: 0.5,
+            failure_rate_percent: percent(0.5),
+            user_id: None,
+            failure_rate_lower: 0.1,
+            failure_rate_upper: 0.9,
+            comparison,
+        }
+    }
+
+    /// The cache stores users as JSON: `previous: null` and an absent comparison both survive.
+    #[test]
+    fn a_comparison_round_trips_as_flat_fields() {
+        let without = user(None);
+        let json = serde_json::to_value(&without).unwrap();
+        assert!(json.get("previous").is_none() && json.get("change_significant").is_none());
+        assert_eq!(serde_json::from_value::<UserStats>(json).unwrap(), without);
+
+        let no_previous = user(Some(Comparison {
+            previous: None,
+            change_significant: false,
+        }));
+        let json = serde_json::to_value(&no_previous).unwrap();
+        assert!(json["previous"].is_null() && json["change_significant"] == false);
+        assert_eq!(
+            serde_json::from_value::<UserStats>(json).unwrap(),
+            no_previous
+        );
+
+        let with = user(Some(Comparison {
+            previous: Some(PeriodCounts {
+                total_sessions: 4,
+                failed_sessions: 0,
+                failure_rate: 0.0,
+            }),
+            change_significant: true,
+        }));
+        let json = serde_json::to_value(&with).unwrap();
+        assert_eq!(serde_json::from_value::<UserStats>(json).unwrap(), with);
+    }
+}
