@@ -16,6 +16,8 @@ pub async fn run(app: &App, args: FailureAnalysisArgs) -> anyhow::Result<ExitCod
         max_users: Some(args.max_users),
         min_sessions: Some(args.min_sessions),
         force_refresh: Some(args.force_refresh),
+        rank_by: args.rank_by,
+        compare_previous: Some(args.compare_previous),
     };
     let flags = Flags {
         export_csv: !args.no_csv,

@@ -111,6 +111,12 @@ pub struct FailureAnalysisArgs {
     /// Recompute even when a cached result exists.
     #[arg(long)]
     pub force_refresh: bool,
+    /// Order of the ranking: failure_rate (default) or lower_bound (95 % Wilson lower bound).
+    #[arg(long)]
+    pub rank_by: Option<String>,
+    /// Also analyse the window of equal length just before, and flag significant changes.
+    #[arg(long)]
+    pub compare_previous: bool,
     /// Skip the CSV artifact.
     #[arg(long)]
     pub no_csv: bool,

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::model::{Analysis, RankedUser, percent};
+use super::model::{Analysis, RankBy, RankedUser, percent};
 
 /// Width of the `=` rules.
 const RULE_WIDTH: usize = 80;
@@ -16,11 +16,14 @@ const TOTAL_WIDTH: usize = 15;
 const DASH_WIDTH: usize = 55;
 
 /// Renders `a` as seed 001's console summary: an 80-`=` banner, `OVERALL STATISTICS:` (totals
-/// and the weighted overall rate), `USER FAILURE RATE STATISTICS:` (average, median, maximum,
+/// and the weighted overall rate, then its 95 % interval and, with `compare_previous`, the
+/// previous window's figures), `USER FAILURE RATE STATISTICS:` (average, median, maximum,
 /// minimum, std deviation of the per-user rates) and `TOP N USERS BY FAILURE RATE:` with
-/// N = min(`top_n`, `a.top_users.len()`), the header
-/// `Rank  User                 Failure Rate    Failed/Total   `, 55 dashes and one row per
-/// ranked user in `a.top_users` order. Ends with a newline.
+/// N = min(`top_n`, `a.top_users.len()`), a line naming the order used (`Ranked by: failure
+/// rate` or `Ranked by: 95% lower bound`), the header
+/// `Rank  User                 Failure Rate    Failed/Total   95% Interval`, 55 dashes and one
+/// row per ranked user in `a.top_users` order, its Wilson interval last
+/// (`21.52–78.48%`, `docs/insights.md`). Ends with a newline.
 ///
 /// Values are taken from `a` as they are (nothing is recomputed): rates are printed as
 /// percents with two decimals, a user's rate is its `failure_rate_percent`.
@@ -48,6 +51,22 @@ pub fn summary(a: &Analysis, top_n: usize) -> String {
         "  Overall Failure Rate: {}",
         percent(s.overall_failure_rate)
     );
+    if s.total_sessions > 0 {
+        let _ = writeln!(
+            out,
+            "  95% Interval: {}",
+            interval(s.failure_rate_lower, s.failure_rate_upper)
+        );
+    }
+    if let Some(p) = &s.previous {
+        let _ = writeln!(
+            out,
+            "  Previous Window: {} sessions, {} failures, {}",
+            p.total_sessions,
+            p.total_failures,
+            percent(p.overall_failure_rate)
+        );
+    }
     out.push('\n');
 
     if s.total_users == 0 {
@@ -77,9 +96,14 @@ pub fn summary(a: &Analysis, top_n: usize) -> String {
     }
     let shown = &a.top_users[..top_n.min(a.top_users.len())];
     let _ = writeln!(out, "TOP {} USERS BY FAILURE RATE:", shown.len());
+    let order = match a.options.rank_by {
+        RankBy::FailureRate => "failure rate",
+        RankBy::LowerBound => "95% lower bound",
+    };
+    let _ = writeln!(out, "Ranked by: {order}");
     let _ = writeln!(
         out,
-        "{:<RANK_WIDTH$}{:<USER_WIDTH$}{:<RATE_WIDTH$}{:<TOTAL_WIDTH$}",
+        "{:<RANK_WIDTH$}{:<USER_WIDTH$}{:<RATE_WIDTH$}{:<TOTAL_WIDTH$}95% Interval",
         "Rank", "User", "Failure Rate", "Failed/Total"
     );
     let _ = writeln!(out, "{}", "-".repeat(DASH_WIDTH));
@@ -91,14 +115,20 @@ pub fn summary(a: &Analysis, top_n: usize) -> String {
 
 fn row(r: &RankedUser) -> String {
     let u = &r.user;
+    let counts = format!("{}/{}", u.failed_sessions, u.total_sessions);
     format!(
-        "{:<RANK_WIDTH$}{:<USER_WIDTH$}{:<RATE_WIDTH$}{}/{}\n",
+        "{:<RANK_WIDTH$}{:<USER_WIDTH$}{:<RATE_WIDTH$}{:<TOTAL_WIDTH$}{}\n",
         r.rank,
         fit(&u.user_name, USER_WIDTH - 1),
         u.failure_rate_percent,
-        u.failed_sessions,
-        u.total_sessions
+        counts,
+        interval(u.failure_rate_lower, u.failure_rate_upper)
     )
+}
+
+/// `21.52–78.48%`: an interval of fractions in percent, two decimals.
+fn interval(lower: f64, upper: f64) -> String {
+    format!("{:.2}–{:.2}%", lower * 100.0, upper * 100.0)
 }
 
 /// `name` with control characters as spaces, cut to at most `max` characters (ending in `…`
@@ -114,12 +144,16 @@ fn fit(name: &str, max: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::model::{Options, RankedUser, Summary, UserStats, Window};
+    use super::super::model::{
+        Options, PreviousSummary, RankedUser, Rankings, Summary, UserStats, Window,
+    };
+    use super::super::stats::wilson_interval;
     use super::*;
     use chrono::{TimeZone, Utc};
 
     fn ranked(rank: usize, name: &str, failed: i64, total: i64) -> RankedUser {
         let rate = failed as f64 / total as f64;
+        let (failure_rate_lower, failure_rate_upper) = wilson_interval(failed, total);
         RankedUser {
             rank,
             user: UserStats {
@@ -130,6 +164,9 @@ mod tests {
                 failure_rate: rate,
                 failure_rate_percent: percent(rate),
                 user_id: None,
+                failure_rate_lower,
+                failure_rate_upper,
+                comparison: None,
             },
         }
     }
@@ -156,8 +193,13 @@ mod tests {
             options: Options {
                 max_users: 15,
                 min_sessions: 1,
+                rank_by: RankBy::FailureRate,
+                compare_previous: false,
             },
             summary: Summary {
+                failure_rate_lower: wilson_interval(81, 341).0,
+                failure_rate_upper: wilson_interval(81, 341).1,
+                previous: None,
                 total_users: 6,
                 total_sessions: 341,
                 total_failures: 81,
@@ -169,8 +211,13 @@ mod tests {
                 std_deviation: 0.1969,
             },
             users: top_users.iter().map(|r| r.user.clone()).collect(),
+            rankings: Rankings {
+                failure_rate: top_users.clone(),
+                lower_bound: vec![],
+            },
             top_users,
             histogram: vec![],
+            daily: vec![],
             generated_at: t,
         }
     }
@@ -185,6 +232,7 @@ OVERALL STATISTICS:
   Total Sessions: 341
   Total Failures: 81
   Overall Failure Rate: 23.75%
+  95% Interval: 19.54–28.55%
 
 USER FAILURE RATE STATISTICS:
   Average: 23.75%
@@ -201,14 +249,15 @@ USER FAILURE RATE STATISTICS:
         let expected = format!(
             "{SEED_001_HEAD}\
 TOP 6 USERS BY FAILURE RATE:
-Rank  User                 Failure Rate    Failed/Total   \n\
+Ranked by: failure rate
+Rank  User                 Failure Rate    Failed/Total   95% Interval
 -------------------------------------------------------
-1     Anushka              50.00%          4/8
-2     Jahanvi              33.33%          1/3
-3     Akhilesh             26.19%          11/42
-4     Adit Lal             25.00%          4/16
-5     Ayush                18.92%          28/148
-6     Vishnu Vardhan       27.42%          34/124
+1     Anushka              50.00%          4/8            21.52–78.48%
+2     Jahanvi              33.33%          1/3            6.15–79.23%
+3     Akhilesh             26.19%          11/42          15.30–41.07%
+4     Adit Lal             25.00%          4/16           10.18–49.50%
+5     Ayush                18.92%          28/148         13.43–25.98%
+6     Vishnu Vardhan       27.42%          34/124         20.34–35.86%
 "
         );
         assert_eq!(summary(&seed_001(), 10), expected);
@@ -218,7 +267,11 @@ Rank  User                 Failure Rate    Failed/Total   \n\
     fn top_n_limits_the_table() {
         let out = summary(&seed_001(), 2);
         assert!(out.contains("TOP 2 USERS BY FAILURE RATE:\n"));
-        assert!(out.ends_with("2     Jahanvi              33.33%          1/3\n"));
+        assert!(
+            out.ends_with(
+                "2     Jahanvi              33.33%          1/3            6.15–79.23%\n"
+            )
+        );
         assert!(!out.contains("Akhilesh"));
         assert!(!summary(&seed_001(), 0).contains("TOP"));
     }
@@ -231,9 +284,18 @@ Rank  User                 Failure Rate    Failed/Total   \n\
         a.top_users[2].user.user_name = "two\nlines\x1b[31m".into();
         let out = summary(&a, 3);
         let rows: Vec<&str> = out.lines().rev().take(3).collect();
-        assert_eq!(rows[2], "1     Abcdefghijklmnopqrs… 50.00%          4/8");
-        assert_eq!(rows[1], "2     Exactly twenty chars 33.33%          1/3");
-        assert_eq!(rows[0], "3     two lines [31m       26.19%          11/42");
+        assert_eq!(
+            rows[2],
+            "1     Abcdefghijklmnopqrs… 50.00%          4/8            21.52–78.48%"
+        );
+        assert_eq!(
+            rows[1],
+            "2     Exactly twenty chars 33.33%          1/3            6.15–79.23%"
+        );
+        assert_eq!(
+            rows[0],
+            "3     two lines [31m       26.19%          11/42          15.30–41.07%"
+        );
         for row in rows {
             assert_eq!(row.chars().nth(RANK_WIDTH + USER_WIDTH - 1), Some(' '));
             assert_eq!(
@@ -241,7 +303,7 @@ Rank  User                 Failure Rate    Failed/Total   \n\
                     .skip(RANK_WIDTH + USER_WIDTH)
                     .take(6)
                     .collect::<String>(),
-                row.split_whitespace().rev().nth(1).unwrap()
+                row.split_whitespace().rev().nth(2).unwrap()
             );
         }
     }
@@ -259,6 +321,9 @@ Rank  User                 Failure Rate    Failed/Total   \n\
             maximum: 0.0,
             minimum: 0.0,
             std_deviation: 0.0,
+            failure_rate_lower: 0.0,
+            failure_rate_upper: 1.0,
+            previous: None,
         };
         a.top_users.clear();
         a.users.clear();
@@ -266,6 +331,23 @@ Rank  User                 Failure Rate    Failed/Total   \n\
         assert!(out.contains("  Total Users: 0\n  Total Sessions: 0\n"));
         assert!(out.ends_with("  Overall Failure Rate: 0.00%\n\nNo sessions in this window.\n"));
         assert!(!out.contains("Rank"));
+    }
+
+    #[test]
+    fn the_order_used_and_the_previous_window_are_printed() {
+        let mut a = seed_001();
+        a.options.rank_by = RankBy::LowerBound;
+        a.summary.previous = Some(PreviousSummary {
+            window: a.window.clone(),
+            total_sessions: 300,
+            total_failures: 60,
+            overall_failure_rate: 0.2,
+        });
+        let out = summary(&a, 10);
+        assert!(out.contains("TOP 6 USERS BY FAILURE RATE:\nRanked by: 95% lower bound\nRank "));
+        assert!(out.contains(
+            "  95% Interval: 19.54–28.55%\n  Previous Window: 300 sessions, 60 failures, 20.00%\n\n"
+        ));
     }
 
     #[test]

@@ -3,8 +3,8 @@
 
 use super::model::{Analysis, UserStats};
 
-/// Column order: seed 001's six columns, then `user_id`.
-const HEADER: [&str; 7] = [
+/// Column order: seed 001's six columns, then `user_id`, then the 95 % interval.
+const HEADER: [&str; 9] = [
     "user_name",
     "total_sessions",
     "failed_sessions",
@@ -12,15 +12,18 @@ const HEADER: [&str; 7] = [
     "failure_rate",
     "failure_rate_percent",
     "user_id",
+    "failure_rate_lower",
+    "failure_rate_upper",
 ];
 
-/// Renders every user of `a` (`a.users`, in ranking order, without the `min_sessions` cut) as
-/// UTF-8 CSV with a header row and `\n` line ends.
+/// Renders every user of `a` (`a.users`, in the order of `rank_by`, without the
+/// `min_sessions` cut) as UTF-8 CSV with a header row and `\n` line ends.
 ///
-/// Columns: `user_name,total_sessions,failed_sessions,success_sessions,failure_rate,failure_rate_percent,user_id`
-/// — seed 001's six columns in its order, then `user_id` (empty for calls without a user).
-/// `failure_rate` is a fraction with four decimals (`0.2619`); `failure_rate_percent` is the
-/// model's string as-is (`26.19%`). Fields containing commas, quotes or line breaks are quoted
+/// Columns: `user_name,total_sessions,failed_sessions,success_sessions,failure_rate,failure_rate_percent,user_id,failure_rate_lower,failure_rate_upper`
+/// — seed 001's six columns in its order, then `user_id` (empty for calls without a user),
+/// then the 95 % Wilson interval (`docs/insights.md`, "Failure analysis: how sure a rate is").
+/// `failure_rate` and the bounds are fractions with four decimals (`0.2619`);
+/// `failure_rate_percent` is the model's string as-is (`26.19%`). Fields containing commas, quotes or line breaks are quoted
 /// by the `csv` crate, so such names round-trip.
 ///
 /// Formula injection: spreadsheet apps run a cell that starts with `=`, `+`, `-` or `@` (and
@@ -41,7 +44,7 @@ pub fn to_csv(a: &Analysis) -> Vec<u8> {
     w.into_inner().expect("flush to Vec")
 }
 
-fn row(u: &UserStats) -> [String; 7] {
+fn row(u: &UserStats) -> [String; 9] {
     [
         defuse_formula(&u.user_name),
         u.total_sessions.to_string(),
@@ -50,6 +53,8 @@ fn row(u: &UserStats) -> [String; 7] {
         format!("{:.4}", u.failure_rate),
         u.failure_rate_percent.clone(),
         u.user_id.clone().unwrap_or_default(),
+        format!("{:.4}", u.failure_rate_lower),
+        format!("{:.4}", u.failure_rate_upper),
     ]
 }
 
@@ -64,12 +69,14 @@ fn defuse_formula(cell: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::model::{Options, Summary, Window, percent};
+    use super::super::model::{Options, RankBy, Rankings, Summary, Window, percent};
+    use super::super::stats::wilson_interval;
     use super::*;
     use chrono::{TimeZone, Utc};
 
     fn user(name: &str, id: Option<&str>, failed: i64, total: i64) -> UserStats {
         let rate = failed as f64 / total as f64;
+        let (failure_rate_lower, failure_rate_upper) = wilson_interval(failed, total);
         UserStats {
             user_name: name.to_owned(),
             total_sessions: total,
@@ -78,6 +85,9 @@ mod tests {
             failure_rate: rate,
             failure_rate_percent: percent(rate),
             user_id: id.map(str::to_owned),
+            failure_rate_lower,
+            failure_rate_upper,
+            comparison: None,
         }
     }
 
@@ -94,6 +104,8 @@ mod tests {
             options: Options {
                 max_users: 15,
                 min_sessions: 1,
+                rank_by: RankBy::FailureRate,
+                compare_previous: false,
             },
             summary: Summary {
                 total_users: users.len(),
@@ -105,10 +117,18 @@ mod tests {
                 maximum: 0.0,
                 minimum: 0.0,
                 std_deviation: 0.0,
+                failure_rate_lower: 0.0,
+                failure_rate_upper: 1.0,
+                previous: None,
             },
             top_users: vec![],
+            rankings: Rankings {
+                failure_rate: vec![],
+                lower_bound: vec![],
+            },
             histogram: vec![],
             users,
+            daily: vec![],
             generated_at: t,
         }
     }
@@ -133,10 +153,10 @@ mod tests {
         let text = String::from_utf8(to_csv(&a)).unwrap();
         assert_eq!(
             text,
-            "user_name,total_sessions,failed_sessions,success_sessions,failure_rate,failure_rate_percent,user_id\n\
-             Anushka,8,4,4,0.5000,50.00%,0b5c7a3e-0000-4000-8000-000000000001\n\
-             Akhilesh,42,11,31,0.2619,26.19%,0b5c7a3e-0000-4000-8000-000000000002\n\
-             Unknown,5,0,5,0.0000,0.00%,\n"
+            "user_name,total_sessions,failed_sessions,success_sessions,failure_rate,failure_rate_percent,user_id,failure_rate_lower,failure_rate_upper\n\
+             Anushka,8,4,4,0.5000,50.00%,0b5c7a3e-0000-4000-8000-000000000001,0.2152,0.7848\n\
+             Akhilesh,42,11,31,0.2619,26.19%,0b5c7a3e-0000-4000-8000-000000000002,0.1530,0.4107\n\
+             Unknown,5,0,5,0.0000,0.00%,,0.0000,0.4345\n"
         );
     }
 

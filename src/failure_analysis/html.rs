@@ -448,6 +448,9 @@ mod tests {
                     failure_rate: rate,
                     failure_rate_percent: percent(rate),
                     user_id: id.map(str::to_owned),
+                    failure_rate_lower: 0.0,
+                    failure_rate_upper: 1.0,
+                    comparison: None,
                 }
             })
             .collect();
@@ -515,6 +518,8 @@ mod tests {
             options: Options {
                 max_users,
                 min_sessions: 1,
+                rank_by: Default::default(),
+                compare_previous: false,
             },
             summary: Summary {
                 total_users: n,
@@ -530,10 +535,18 @@ mod tests {
                 maximum: sorted.last().copied().unwrap_or(0.0),
                 minimum: sorted.first().copied().unwrap_or(0.0),
                 std_deviation,
+                failure_rate_lower: 0.0,
+                failure_rate_upper: 1.0,
+                previous: None,
+            },
+            rankings: super::super::model::Rankings {
+                failure_rate: vec![],
+                lower_bound: vec![],
             },
             top_users,
             histogram,
             users,
+            daily: vec![],
             generated_at: Utc.with_ymd_and_hms(2025, 5, 23, 4, 0, 12).unwrap(),
         }
     }

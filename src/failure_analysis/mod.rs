@@ -24,7 +24,7 @@ use sha2::Digest;
 use crate::app::App;
 use crate::error::Invalid;
 use crate::storage::{Put, StorageError};
-use model::{Analysis, Options, RankedUser, Summary, UserStats, Window};
+use model::{Analysis, DailyPoint, Options, RankBy, RankedUser, Summary, UserStats, Window};
 
 /// The JSON body of `POST /api/failure_analysis`; every field optional, unknown fields refused.
 #[derive(Debug, Default, Deserialize)]
@@ -42,6 +42,11 @@ pub struct AnalysisRequest {
     pub min_sessions: Option<i64>,
     /// Recompute even when a cached result exists.
     pub force_refresh: Option<bool>,
+    /// Order of `top_users`: `failure_rate` (default) or `lower_bound` (`docs/insights.md`,
+    /// "Failure analysis: how sure a rate is"); anything else is a 400 naming `rank_by`.
+    pub rank_by: Option<String>,
+    /// Also analyse the window of equal length just before (default false).
+    pub compare_previous: Option<bool>,
 }
 
 /// Query-string flags (seed 001).
@@ -122,6 +127,8 @@ pub struct AnalysisResponse {
     pub summary: Summary,
     pub top_users: Vec<RankedUser>,
     pub histogram: Vec<BucketCount>,
+    /// One entry per local day of the window, in order.
+    pub daily: Vec<DailyPoint>,
     pub artifacts: Artifacts,
     pub cached: bool,
     pub generated_at: DateTime<Utc>,
@@ -217,11 +224,22 @@ pub fn resolve(
             "min_sessions must be at least 1",
         ));
     }
+    let rank_by = match req.rank_by.as_deref() {
+        None => RankBy::default(),
+        Some(value) => RankBy::parse(value).ok_or_else(|| {
+            Invalid::new(
+                "rank_by",
+                format!("rank_by {value:?} is neither failure_rate nor lower_bound"),
+            )
+        })?,
+    };
     Ok((
         window,
         Options {
             max_users: max_users as usize,
             min_sessions,
+            rank_by,
+            compare_previous: req.compare_previous.unwrap_or(false),
         },
     ))
 }
@@ -250,6 +268,9 @@ pub async fn run(
         .get()
         .await
         .map_err(|e| AnalysisError::DatabaseUnavailable(e.to_string()))?;
+    let previous = options
+        .compare_previous
+        .then(|| window::previous_window(&window));
     let limited = async {
         client
             .batch_execute(&format!(
@@ -257,9 +278,9 @@ pub async fn run(
                 QUERY_TIMEOUT.as_millis()
             ))
             .await?;
-        query::per_user_counts(&client, window.start_utc, window.end_utc).await
+        query::counts(&client, &window, previous.as_ref()).await
     };
-    let rows = match tokio::time::timeout(QUERY_TIMEOUT + NO_ANSWER_MARGIN, limited).await {
+    let counts = match tokio::time::timeout(QUERY_TIMEOUT + NO_ANSWER_MARGIN, limited).await {
         Ok(rows) => rows.map_err(classify_pg_error)?,
         Err(_) => {
             // Do not hand a connection with a running query back to the pool.
@@ -269,12 +290,13 @@ pub async fn run(
     };
     drop(client);
     tracing::info!(
-        users = rows.len(),
+        users = counts.users.len(),
+        days = counts.daily.len(),
         query_ms = started.elapsed().as_millis() as u64,
         "aggregate query done"
     );
 
-    let analysis = stats::analyse(rows, window, options, now);
+    let analysis = stats::analyse(counts, window, options, now);
     let response = write_artifacts(app, &analysis, flags, &prefix, &cache_name, reusable).await?;
     Ok((response.view(flags), analysis))
 }
@@ -453,6 +475,7 @@ async fn write_set(
                 count: b.count,
             })
             .collect(),
+        daily: analysis.daily.clone(),
         artifacts: Artifacts {
             csv: csv.as_ref().map(|(l, _)| l.clone()),
             html: link(&html_name),
@@ -497,13 +520,15 @@ fn prefix_of(w: &Window) -> String {
 /// A short digest of everything that shapes the stored result.
 fn cache_key(w: &Window, o: &Options, flags: Flags) -> String {
     let text = format!(
-        "{}|{}|{}|{}|{}|{}",
+        "{}|{}|{}|{}|{}|{}|{}|{}",
         w.start_utc.to_rfc3339(),
         w.end_utc.to_rfc3339(),
         w.timezone,
         o.max_users,
         o.min_sessions,
-        flags.export_csv
+        flags.export_csv,
+        o.rank_by.as_str(),
+        o.compare_previous
     );
     let digest = sha2::Sha256::digest(text.as_bytes());
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()

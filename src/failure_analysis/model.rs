@@ -34,6 +34,33 @@ pub struct UserStats {
     pub failure_rate_percent: String,
     /// `calllog.user_id` as text; `None` for calls without a user.
     pub user_id: Option<String>,
+    /// Lower end of the 95 % Wilson score interval of `failure_rate`, 0.0–1.0
+    /// (`docs/insights.md`, "Failure analysis: how sure a rate is").
+    pub failure_rate_lower: f64,
+    /// Upper end of the same interval, 0.0–1.0.
+    pub failure_rate_upper: f64,
+    /// With `compare_previous`: `previous` and `change_significant`; absent otherwise.
+    #[serde(flatten, default)]
+    pub comparison: Option<Comparison>,
+}
+
+/// A user's figures in the previous window, and whether the rate moved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// The user's sessions in the previous window; `None` (JSON `null`) when there were none.
+    pub previous: Option<PeriodCounts>,
+    /// A two-sided pooled two-proportion z-test at 95 % rejects equal rates; `false` unless
+    /// both windows have at least `min_sessions` sessions.
+    pub change_significant: bool,
+}
+
+/// Sessions and failures of one user in one window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeriodCounts {
+    pub total_sessions: i64,
+    pub failed_sessions: i64,
+    /// failed / total, 0.0–1.0.
+    pub failure_rate: f64,
 }
 
 /// Totals and statistics over the per-user rates (unweighted; `overall_failure_rate` is
@@ -51,6 +78,34 @@ pub struct Summary {
     pub minimum: f64,
     /// Sample standard deviation (n−1); 0 for fewer than two users.
     pub std_deviation: f64,
+    /// 95 % Wilson score interval of `overall_failure_rate` (0.0–1.0; `[0, 1]` without
+    /// sessions).
+    pub failure_rate_lower: f64,
+    pub failure_rate_upper: f64,
+    /// With `compare_previous`: the totals of the previous window.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub previous: Option<PreviousSummary>,
+}
+
+/// The totals of the window of equal length just before the analysed one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreviousSummary {
+    /// The previous window (`from_date`/`to_date` are its local days for a days window).
+    pub window: Window,
+    pub total_sessions: i64,
+    pub total_failures: i64,
+    /// total_failures / total_sessions (0 when there are no sessions).
+    pub overall_failure_rate: f64,
+}
+
+/// One local day of the window (in the request's time zone).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DailyPoint {
+    pub date: NaiveDate,
+    pub total_sessions: i64,
+    pub failed_sessions: i64,
+    /// failed / total, 0.0–1.0 (0 on a day without sessions).
+    pub failure_rate: f64,
 }
 
 /// A ranked user ("top users").
@@ -88,6 +143,42 @@ pub struct Options {
     pub max_users: usize,
     /// Users with fewer sessions are left out of the ranking (not the totals); default 1.
     pub min_sessions: i64,
+    /// The order of `top_users` (default `failure_rate`).
+    #[serde(default)]
+    pub rank_by: RankBy,
+    /// Whether the window just before was analysed too (default false).
+    #[serde(default)]
+    pub compare_previous: bool,
+}
+
+/// The order of the ranking (request field `rank_by`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RankBy {
+    /// failure_rate desc, then failed_sessions desc, then name asc.
+    #[default]
+    FailureRate,
+    /// failure_rate_lower desc, then failed_sessions desc, then name asc.
+    LowerBound,
+}
+
+impl RankBy {
+    /// The request/JSON spelling: `failure_rate` or `lower_bound`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RankBy::FailureRate => "failure_rate",
+            RankBy::LowerBound => "lower_bound",
+        }
+    }
+
+    /// Parses the request spelling; `None` for anything else.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "failure_rate" => Some(RankBy::FailureRate),
+            "lower_bound" => Some(RankBy::LowerBound),
+            _ => None,
+        }
+    }
 }
 
 /// The whole analysis.
@@ -96,15 +187,78 @@ pub struct Analysis {
     pub window: Window,
     pub options: Options,
     pub summary: Summary,
+    /// The ranking in the order of `options.rank_by` (the same list as one of `rankings`).
     pub top_users: Vec<RankedUser>,
+    /// Both rankings, so a report can switch between them.
+    pub rankings: Rankings,
     /// Always ten buckets.
     pub histogram: Vec<Bucket>,
-    /// Every user, failure rate desc (the ranking order), without the `min_sessions` cut.
+    /// Every user in the order of `options.rank_by`, without the `min_sessions` cut.
     pub users: Vec<UserStats>,
+    /// One entry per local day of the window, in order (days without sessions: zeros).
+    pub daily: Vec<DailyPoint>,
     pub generated_at: DateTime<Utc>,
+}
+
+/// The top users in each order (`max_users` rows each, `min_sessions` applied).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rankings {
+    pub failure_rate: Vec<RankedUser>,
+    pub lower_bound: Vec<RankedUser>,
 }
 
 /// `"26.19%"` for 0.2619.
 pub fn percent(rate: f64) -> String {
     format!("{:.2}%", rate * 100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(comparison: Option<Comparison>) -> UserStats {
+        UserStats {
+            user_name: "A".into(),
+            total_sessions: 2,
+            failed_sessions: 1,
+            success_sessions: 1,
+            failure_rate: 0.5,
+            failure_rate_percent: percent(0.5),
+            user_id: None,
+            failure_rate_lower: 0.1,
+            failure_rate_upper: 0.9,
+            comparison,
+        }
+    }
+
+    /// The cache stores users as JSON: `previous: null` and an absent comparison both survive.
+    #[test]
+    fn a_comparison_round_trips_as_flat_fields() {
+        let without = user(None);
+        let json = serde_json::to_value(&without).unwrap();
+        assert!(json.get("previous").is_none() && json.get("change_significant").is_none());
+        assert_eq!(serde_json::from_value::<UserStats>(json).unwrap(), without);
+
+        let no_previous = user(Some(Comparison {
+            previous: None,
+            change_significant: false,
+        }));
+        let json = serde_json::to_value(&no_previous).unwrap();
+        assert!(json["previous"].is_null() && json["change_significant"] == false);
+        assert_eq!(
+            serde_json::from_value::<UserStats>(json).unwrap(),
+            no_previous
+        );
+
+        let with = user(Some(Comparison {
+            previous: Some(PeriodCounts {
+                total_sessions: 4,
+                failed_sessions: 0,
+                failure_rate: 0.0,
+            }),
+            change_significant: true,
+        }));
+        let json = serde_json::to_value(&with).unwrap();
+        assert_eq!(serde_json::from_value::<UserStats>(json).unwrap(), with);
+    }
 }

@@ -1,52 +1,95 @@
-//! The one query of a failure analysis: per-user session and failure counts over the window,
-//! aggregated in PostgreSQL (`../spec/failure-analysis.md`, "Source" and "Definitions").
-//!
-//! The window is compared on `created_on` alone, so the `created_on` index can be used; users
-//! are joined after aggregation (a few thousand rows, not one per call). `user_id` is read as
-//! text so a bigint key works as well as a uuid.
+//! The one query of a failure analysis: per-user and per-local-day session and failure counts
+//! over the window (and the previous window with `compare_previous`), aggregated in PostgreSQL
+//! in a single scan (`docs/insights.md`, "Failure analysis: how sure a rate is"; the SQL and
+//! its parameters are documented in `query.sql`).
 
-use chrono::{DateTime, Utc};
+use chrono::NaiveDateTime;
 
-use super::stats::UserCounts;
+use super::model::Window;
+use super::stats::{Counts, DayCounts, PreviousCounts, UserCounts};
+use super::window::days_of;
 
-/// A session has a non-blank `session_id`; a failure is a session whose `exotel_call_sid` is
-/// NULL or blank. `$1`/`$2`: the window `[start, end)` in UTC (`created_on` is UTC without zone).
-pub const PER_USER_SQL: &str = r#"
-WITH per_user AS (
-    SELECT c.user_id,
-           count(*) AS total_sessions,
-           count(*) FILTER (WHERE c.exotel_call_sid IS NULL
-                               OR btrim(c.exotel_call_sid, E' \t\r\n') = '') AS failed_sessions
-      FROM public.calllog c
-     WHERE c.created_on >= $1 AND c.created_on < $2
-       AND c.session_id IS NOT NULL
-       AND btrim(c.session_id, E' \t\r\n') <> ''
-     GROUP BY c.user_id
-)
-SELECT p.user_id::text AS user_id, u.name, p.total_sessions, p.failed_sessions
-  FROM per_user p
-  LEFT JOIN public."user" u ON u.user_id = p.user_id
-"#;
+/// The SQL of [`counts`], also run as-is by `scripts/bench/failure-analysis`.
+pub const ANALYSIS_SQL: &str = include_str!("query.sql");
 
-/// Runs [`PER_USER_SQL`] for `[start, end)`.
-pub async fn per_user_counts(
+/// Runs [`ANALYSIS_SQL`] for `window`, and for `previous` too when given (it must end where
+/// `window` starts). `daily` has one entry per local day of `window` ([`days_of`]), zeros
+/// included; `previous` in the result is `Some` exactly when `previous` was given.
+pub async fn counts(
     client: &deadpool_postgres::Client,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-) -> Result<Vec<UserCounts>, tokio_postgres::Error> {
+    window: &Window,
+    previous: Option<&Window>,
+) -> Result<Counts, tokio_postgres::Error> {
+    let days = days_of(window);
+    let previous_days = previous.map(days_of).unwrap_or_default();
+    let scan_start = previous.map_or(window.start_utc, |p| p.start_utc);
+    let starts: Vec<NaiveDateTime> = previous_days
+        .iter()
+        .chain(&days)
+        .map(|(_, t)| t.naive_utc())
+        .collect();
+    // 1-based number of the window's first day in `starts`.
+    let first_day = previous_days.len() as i32 + 1;
     // An unnamed statement, planned anew for each window: a cached prepared statement switches
     // to a generic plan after five runs, which cannot see the window's size and loses the
     // parallel scan (1.8x slower on 3.3M rows; see scripts/bench/failure-analysis).
     let rows = client
-        .query(PER_USER_SQL, &[&start.naive_utc(), &end.naive_utc()])
+        .query(
+            ANALYSIS_SQL,
+            &[
+                &scan_start.naive_utc(),
+                &window.end_utc.naive_utc(),
+                &starts,
+                &first_day,
+            ],
+        )
         .await?;
-    Ok(rows
-        .iter()
-        .map(|r| UserCounts {
-            user_id: r.get(0),
-            name: r.get(1),
-            total_sessions: r.get(2),
-            failed_sessions: r.get(3),
-        })
-        .collect())
+
+    let mut per_day = vec![(0i64, 0i64); days.len()];
+    let mut users = Vec::new();
+    let mut previous_users = Vec::new();
+    for r in &rows {
+        let (total, failed): (i64, i64) = (r.get(5), r.get(6));
+        if r.get::<_, bool>(0) {
+            // Day numbers are 1..=starts.len(); those before `first_day` are the previous
+            // window's days, which the result does not list.
+            let day: i32 = r.get(4);
+            if let Some(slot) = usize::try_from(day - first_day)
+                .ok()
+                .and_then(|i| per_day.get_mut(i))
+            {
+                *slot = (total, failed);
+            }
+        } else {
+            let user = UserCounts {
+                user_id: r.get(1),
+                name: r.get(2),
+                total_sessions: total,
+                failed_sessions: failed,
+            };
+            if r.get::<_, bool>(3) {
+                users.push(user);
+            } else {
+                previous_users.push(user);
+            }
+        }
+    }
+    Ok(Counts {
+        users,
+        daily: days
+            .iter()
+            .zip(per_day)
+            .map(
+                |(&(date, _), (total_sessions, failed_sessions))| DayCounts {
+                    date,
+                    total_sessions,
+                    failed_sessions,
+                },
+            )
+            .collect(),
+        previous: previous.map(|w| PreviousCounts {
+            window: w.clone(),
+            users: previous_users,
+        }),
+    })
 }

@@ -1,14 +1,20 @@
 //! From per-user counts (what Postgres returns) to the analysis: display names, summary
 //! statistics, ranking and histogram (`../spec/failure-analysis.md`, "Definitions" and
-//! "Results"). Pure functions, unit-tested against hand-computed values.
+//! "Results"), with the 95 % intervals, the daily series and the comparison with the previous
+//! window (`docs/insights.md`, "Failure analysis: how sure a rate is"). Pure functions,
+//! unit-tested against hand-computed values.
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::model::{
-    Analysis, Bucket, BucketUser, Options, RankedUser, Summary, UserStats, Window, percent,
+    Analysis, Bucket, BucketUser, Comparison, DailyPoint, Options, PeriodCounts, PreviousSummary,
+    RankBy, RankedUser, Rankings, Summary, UserStats, Window, percent,
 };
+
+/// z for a two-sided 95 % confidence level (the 97.5 % normal quantile).
+pub const Z_95: f64 = 1.959964;
 
 /// One row of the aggregate query: a `calllog.user_id` (as text; `None` for calls without a
 /// user) with its `user.name` (`None` when NULL or when the user row is missing).
@@ -20,17 +26,93 @@ pub struct UserCounts {
     pub failed_sessions: i64,
 }
 
-/// Builds the analysis from the aggregate rows (any order).
+/// One local day's sessions and failures over all users.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayCounts {
+    pub date: NaiveDate,
+    pub total_sessions: i64,
+    pub failed_sessions: i64,
+}
+
+/// The previous window (`compare_previous`) and its per-user rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreviousCounts {
+    pub window: Window,
+    pub users: Vec<UserCounts>,
+}
+
+/// Everything the aggregate query returns: the window's users (any order), its days (in
+/// order, zeros included) and, with `compare_previous`, the previous window's users.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Counts {
+    pub users: Vec<UserCounts>,
+    pub daily: Vec<DayCounts>,
+    pub previous: Option<PreviousCounts>,
+}
+
+/// Builds the analysis from the aggregate rows.
 pub fn analyse(
-    rows: Vec<UserCounts>,
+    counts: Counts,
     window: Window,
     options: Options,
     generated_at: DateTime<Utc>,
 ) -> Analysis {
-    let mut users = display_users(rows);
-    users.sort_by(ranking_order);
-    let summary = summarize(&users);
-    let top_users = users
+    let mut users = display_users(counts.users);
+    if let Some(previous) = &counts.previous {
+        compare(&mut users, &previous.users, options.min_sessions);
+    }
+    users.sort_by(failure_rate_order);
+    let mut summary = summarize(&users);
+    summary.previous = counts.previous.map(|p| {
+        let total_sessions = p.users.iter().map(|u| u.total_sessions).sum();
+        let total_failures = p.users.iter().map(|u| u.failed_sessions).sum();
+        PreviousSummary {
+            window: p.window,
+            total_sessions,
+            total_failures,
+            overall_failure_rate: rate(total_failures, total_sessions),
+        }
+    });
+    let histogram = histogram(&users);
+    let by_failure_rate = ranking(&users, &options);
+    users.sort_by(lower_bound_order);
+    let by_lower_bound = ranking(&users, &options);
+    if options.rank_by == RankBy::FailureRate {
+        users.sort_by(failure_rate_order);
+    }
+    let top_users = match options.rank_by {
+        RankBy::FailureRate => by_failure_rate.clone(),
+        RankBy::LowerBound => by_lower_bound.clone(),
+    };
+    let daily = counts
+        .daily
+        .into_iter()
+        .map(|d| DailyPoint {
+            date: d.date,
+            total_sessions: d.total_sessions,
+            failed_sessions: d.failed_sessions,
+            failure_rate: rate(d.failed_sessions, d.total_sessions),
+        })
+        .collect();
+    Analysis {
+        window,
+        options,
+        summary,
+        top_users,
+        rankings: Rankings {
+            failure_rate: by_failure_rate,
+            lower_bound: by_lower_bound,
+        },
+        histogram,
+        users,
+        daily,
+        generated_at,
+    }
+}
+
+/// The first `max_users` of `users` (in their order) with at least `min_sessions` sessions.
+fn ranking(users: &[UserStats], options: &Options) -> Vec<RankedUser> {
+    users
         .iter()
         .filter(|u| u.total_sessions >= options.min_sessions)
         .take(options.max_users)
@@ -39,17 +121,80 @@ pub fn analyse(
             rank: i + 1,
             user: u.clone(),
         })
-        .collect();
-    let histogram = histogram(&users);
-    Analysis {
-        window,
-        options,
-        summary,
-        top_users,
-        histogram,
-        users,
-        generated_at,
+        .collect()
+}
+
+/// Sets each user's `previous` (by `user_id`) and `change_significant` (only when both
+/// windows have at least `min_sessions` sessions).
+fn compare(users: &mut [UserStats], previous: &[UserCounts], min_sessions: i64) {
+    let before: HashMap<&Option<String>, &UserCounts> =
+        previous.iter().map(|p| (&p.user_id, p)).collect();
+    for u in users {
+        let prev = before.get(&u.user_id).map(|p| PeriodCounts {
+            total_sessions: p.total_sessions,
+            failed_sessions: p.failed_sessions,
+            failure_rate: rate(p.failed_sessions, p.total_sessions),
+        });
+        let change_significant = prev.as_ref().is_some_and(|p| {
+            u.total_sessions >= min_sessions
+                && p.total_sessions >= min_sessions
+                && rates_differ(
+                    u.failed_sessions,
+                    u.total_sessions,
+                    p.failed_sessions,
+                    p.total_sessions,
+                )
+        });
+        u.comparison = Some(Comparison {
+            previous: prev,
+            change_significant,
+        });
     }
+}
+
+/// The 95 % Wilson score interval of `failed / total` (z = [`Z_95`]), as `(lower, upper)`
+/// fractions clamped to 0.0–1.0; `(0, 1)` for `total == 0` (nothing is known).
+///
+/// With p = failed/total, n = total: `(p + z²/2n ± z·√(p(1−p)/n + z²/4n²)) / (1 + z²/n)`.
+pub fn wilson_interval(failed: i64, total: i64) -> (f64, f64) {
+    if total <= 0 {
+        return (0.0, 1.0);
+    }
+    let (n, z2) = (total as f64, Z_95 * Z_95);
+    let p = failed as f64 / n;
+    let centre = p + z2 / (2.0 * n);
+    let half = Z_95 * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    let denominator = 1.0 + z2 / n;
+    // At p = 0 (or 1) the centre equals the half width: clamp the rounding, keep the exact end.
+    let lower = if failed == 0 {
+        0.0
+    } else {
+        ((centre - half) / denominator).clamp(0.0, 1.0)
+    };
+    let upper = if failed == total {
+        1.0
+    } else {
+        ((centre + half) / denominator).clamp(0.0, 1.0)
+    };
+    (lower, upper)
+}
+
+/// Whether a two-sided two-proportion z-test at 95 % with the pooled proportion rejects
+/// `x1/n1 == x2/n2`: |z| > [`Z_95`] with z = (p1 − p2) / √(p(1−p)(1/n1 + 1/n2)),
+/// p = (x1 + x2)/(n1 + n2). `false` when either n is 0 or the pooled rate is 0 or 1.
+pub fn rates_differ(x1: i64, n1: i64, x2: i64, n2: i64) -> bool {
+    two_proportion_z(x1, n1, x2, n2).is_some_and(|z| z.abs() > Z_95)
+}
+
+/// The pooled two-proportion z statistic of [`rates_differ`]; `None` when undefined.
+pub fn two_proportion_z(x1: i64, n1: i64, x2: i64, n2: i64) -> Option<f64> {
+    if n1 <= 0 || n2 <= 0 {
+        return None;
+    }
+    let (n1, n2) = (n1 as f64, n2 as f64);
+    let pooled = (x1 + x2) as f64 / (n1 + n2);
+    let se = (pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2)).sqrt();
+    (se > 0.0).then(|| (x1 as f64 / n1 - x2 as f64 / n2) / se)
 }
 
 /// Names users: `Unknown` when there is no name; `name (first 8 chars of user_id)` when two
@@ -69,6 +214,8 @@ fn display_users(rows: Vec<UserCounts>) -> Vec<UserStats> {
                 user_name = format!("{user_name} ({short})");
             }
             let failure_rate = rate(r.failed_sessions, r.total_sessions);
+            let (failure_rate_lower, failure_rate_upper) =
+                wilson_interval(r.failed_sessions, r.total_sessions);
             UserStats {
                 user_name,
                 total_sessions: r.total_sessions,
@@ -77,15 +224,27 @@ fn display_users(rows: Vec<UserCounts>) -> Vec<UserStats> {
                 failure_rate,
                 failure_rate_percent: percent(failure_rate),
                 user_id: r.user_id,
+                failure_rate_lower,
+                failure_rate_upper,
+                comparison: None,
             }
         })
         .collect()
 }
 
 /// failure_rate desc, then failed_sessions desc, then name asc (then user_id, for stability).
-fn ranking_order(a: &UserStats, b: &UserStats) -> std::cmp::Ordering {
+fn failure_rate_order(a: &UserStats, b: &UserStats) -> std::cmp::Ordering {
     b.failure_rate
         .total_cmp(&a.failure_rate)
+        .then(b.failed_sessions.cmp(&a.failed_sessions))
+        .then_with(|| a.user_name.cmp(&b.user_name))
+        .then_with(|| a.user_id.cmp(&b.user_id))
+}
+
+/// failure_rate_lower desc, then failed_sessions desc, then name asc (then user_id).
+fn lower_bound_order(a: &UserStats, b: &UserStats) -> std::cmp::Ordering {
+    b.failure_rate_lower
+        .total_cmp(&a.failure_rate_lower)
         .then(b.failed_sessions.cmp(&a.failed_sessions))
         .then_with(|| a.user_name.cmp(&b.user_name))
         .then_with(|| a.user_id.cmp(&b.user_id))
@@ -121,11 +280,15 @@ pub fn summarize(users: &[UserStats]) -> Summary {
     } else {
         (rates.iter().map(|r| (r - average).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
     };
+    let (failure_rate_lower, failure_rate_upper) = wilson_interval(total_failures, total_sessions);
     Summary {
         total_users: n,
         total_sessions,
         total_failures,
         overall_failure_rate: rate(total_failures, total_sessions),
+        failure_rate_lower,
+        failure_rate_upper,
+        previous: None,
         average,
         median,
         maximum: rates.last().copied().unwrap_or(0.0),
@@ -186,16 +349,223 @@ mod tests {
         }
     }
 
+    fn options(max_users: usize, min_sessions: i64) -> Options {
+        Options {
+            max_users,
+            min_sessions,
+            rank_by: RankBy::FailureRate,
+            compare_previous: false,
+        }
+    }
+
     fn run(rows: Vec<UserCounts>, max_users: usize, min_sessions: i64) -> Analysis {
+        let counts = Counts {
+            users: rows,
+            ..Counts::default()
+        };
         analyse(
-            rows,
+            counts,
             window(),
-            Options {
-                max_users,
-                min_sessions,
-            },
+            options(max_users, min_sessions),
             window().end_utc,
         )
+    }
+
+    /// |a − b| < 1e-9.
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
+    /// Expected values: the roots p of the Wilson quadratic
+    /// (n + z²)·p² − (2k + z²)·p + k²/n = 0, z = 1.959964, worked out separately
+    /// (python: `((b ∓ sqrt(b² − 4ac)) / 2a` with a = n + z², b = 2k + z², c = k²/n), not with
+    /// the closed form the code uses.
+    #[test]
+    fn wilson_intervals_match_hand_computed_values() {
+        let cases = [
+            // (failed, total, lower, upper)
+            (0, 1, 0.0, 0.793_450_688_208),
+            (1, 1, 0.206_549_311_792, 1.0),
+            (0, 5, 0.0, 0.434_482_468_659),
+            (5, 5, 0.565_517_531_341, 1.0),
+            (3, 10, 0.107_791_266_556, 0.603_221_854_654),
+            (4, 8, 0.215_216_060_696, 0.784_783_939_304),
+            (288, 288, 0.986_837_172_155, 1.0),
+            (3, 29, 0.035_814_891_071, 0.263_850_812_479),
+        ];
+        for (k, n, lower, upper) in cases {
+            let (l, u) = wilson_interval(k, n);
+            assert!(close(l, lower) && close(u, upper), "{k}/{n}: ({l}, {u})");
+        }
+        assert_eq!(wilson_interval(0, 0), (0.0, 1.0));
+    }
+
+    #[test]
+    fn users_and_the_overall_rate_carry_their_interval() {
+        let a = run(
+            vec![row("a", Some("A"), 10, 3), row("b", Some("B"), 8, 0)],
+            15,
+            1,
+        );
+        let by_id = |id: &str| a.users.iter().find(|u| u.user_id.as_deref() == Some(id));
+        let ua = by_id("a").unwrap();
+        assert!(close(ua.failure_rate_lower, 0.107_791_266_556));
+        assert!(close(ua.failure_rate_upper, 0.603_221_854_654));
+        assert_eq!(by_id("b").unwrap().failure_rate_lower, 0.0);
+        // Overall 3/18: the quadratic's roots for k = 3, n = 18.
+        assert!(close(a.summary.failure_rate_lower, 0.058_365_767_602));
+        assert!(close(a.summary.failure_rate_upper, 0.392_220_383_020));
+        assert!(close(
+            a.top_users[0].user.failure_rate_lower,
+            ua.failure_rate_lower
+        ));
+    }
+
+    #[test]
+    fn lower_bound_ranking_puts_volume_ahead_of_small_certainties() {
+        let rows = vec![
+            row("1", Some("Few"), 3, 3),      // lower 0.438503…
+            row("2", Some("Many"), 288, 288), // lower 0.986837…
+            row("3", Some("Half"), 400, 200), // lower 0.451…
+            row("4", Some("Tie B"), 5, 5),    // lower 0.565517…, 5 failures
+            row("5", Some("Tie A"), 5, 5),
+        ];
+        let mut o = options(15, 1);
+        o.rank_by = RankBy::LowerBound;
+        let a = analyse(
+            Counts {
+                users: rows,
+                ..Counts::default()
+            },
+            window(),
+            o,
+            window().end_utc,
+        );
+        let names = |list: &[RankedUser]| -> Vec<String> {
+            list.iter().map(|r| r.user.user_name.clone()).collect()
+        };
+        assert_eq!(
+            names(&a.top_users),
+            ["Many", "Tie A", "Tie B", "Half", "Few"]
+        );
+        assert_eq!(a.top_users, a.rankings.lower_bound);
+        assert_eq!(
+            names(&a.rankings.failure_rate),
+            ["Many", "Tie A", "Tie B", "Few", "Half"]
+        );
+        // `users` (and so the CSV) follow the chosen order.
+        assert_eq!(a.users[3].user_name, "Half");
+        assert_eq!(a.options.rank_by, RankBy::LowerBound);
+    }
+
+    /// z values worked out by hand: pooled p = (x1 + x2)/(n1 + n2),
+    /// z = (x1/n1 − x2/n2) / √(p(1−p)(1/n1 + 1/n2)).
+    #[test]
+    fn two_proportion_test_just_below_and_just_above_significance() {
+        // 20/100 vs 10/100: p = .15, se = √(.15·.85·.02) = .0504975…, z = .1/.0504975 = 1.98030
+        assert!(close(
+            two_proportion_z(20, 100, 10, 100).unwrap(),
+            1.980_295_085_953
+        ));
+        assert!(rates_differ(20, 100, 10, 100));
+        // 19/100 vs 10/100: p = .145, se = √(.145·.855·.02) = .0497946…, z = 1.80743 < 1.96
+        assert!(close(
+            two_proportion_z(19, 100, 10, 100).unwrap(),
+            1.807_425_699_386
+        ));
+        assert!(!rates_differ(19, 100, 10, 100));
+        // 45/200 vs 30/200: z = −1.9215 (not); 46/200 vs 30/200: z = −2.0393 (significant).
+        assert!(!rates_differ(30, 200, 45, 200));
+        assert!(rates_differ(30, 200, 46, 200));
+        // Undefined: no sessions, or every session failed (or none) in both windows.
+        assert_eq!(two_proportion_z(0, 0, 1, 2), None);
+        assert_eq!(two_proportion_z(3, 3, 5, 5), None);
+        assert!(!rates_differ(0, 4, 0, 9));
+    }
+
+    #[test]
+    fn compare_previous_sets_previous_and_significance_per_user() {
+        let prev_window = Window {
+            start_utc: window().start_utc - chrono::Duration::days(1),
+            end_utc: window().start_utc,
+            ..window()
+        };
+        let mut o = options(15, 50);
+        o.compare_previous = true;
+        let counts = Counts {
+            users: vec![
+                row("up", Some("Up"), 100, 20),
+                row("same", Some("Same"), 100, 19),
+                row("new", Some("New"), 100, 50),
+                row("few", Some("Few"), 100, 90),
+            ],
+            daily: vec![],
+            previous: Some(PreviousCounts {
+                window: prev_window.clone(),
+                users: vec![
+                    row("up", Some("Up"), 100, 10),
+                    row("same", Some("Same"), 100, 10),
+                    row("few", Some("Few"), 49, 0), // under min_sessions = 50
+                    row("gone", Some("Gone"), 10, 10),
+                ],
+            }),
+        };
+        let a = analyse(counts, window(), o, window().end_utc);
+        let get = |id: &str| {
+            a.users
+                .iter()
+                .find(|u| u.user_id.as_deref() == Some(id))
+                .and_then(|u| u.comparison.clone())
+                .unwrap()
+        };
+        assert!(get("up").change_significant);
+        assert_eq!(
+            get("up").previous,
+            Some(PeriodCounts {
+                total_sessions: 100,
+                failed_sessions: 10,
+                failure_rate: 0.1
+            })
+        );
+        assert!(!get("same").change_significant);
+        assert_eq!(get("new").previous, None);
+        assert!(!get("new").change_significant);
+        assert!(!get("few").change_significant);
+        let p = a.summary.previous.as_ref().unwrap();
+        assert_eq!((p.total_sessions, p.total_failures), (259, 30));
+        assert!(close(p.overall_failure_rate, 30.0 / 259.0));
+        assert_eq!(p.window, prev_window);
+        // Without compare_previous nothing is set.
+        let plain = run(vec![row("up", Some("Up"), 100, 20)], 15, 1);
+        assert!(plain.summary.previous.is_none() && plain.users[0].comparison.is_none());
+    }
+
+    #[test]
+    fn daily_points_get_their_rate() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let counts = Counts {
+            users: vec![],
+            daily: vec![
+                DayCounts {
+                    date: d("2025-03-08"),
+                    total_sessions: 4,
+                    failed_sessions: 1,
+                },
+                DayCounts {
+                    date: d("2025-03-09"),
+                    total_sessions: 0,
+                    failed_sessions: 0,
+                },
+            ],
+            previous: None,
+        };
+        let a = analyse(counts, window(), options(15, 1), window().end_utc);
+        assert_eq!(a.daily.len(), 2);
+        assert_eq!(
+            (a.daily[0].date, a.daily[0].failure_rate),
+            (d("2025-03-08"), 0.25)
+        );
+        assert_eq!(a.daily[1].failure_rate, 0.0);
     }
 
     #[test]

@@ -97,6 +97,52 @@ pub fn settings_window(
     })
 }
 
+/// The local days of `w` in its time zone, in order: each day's date and the UTC instant it
+/// starts at within the window (the first day starts at `start_utc`, which for a `START_DATE`
+/// window may be after midnight). Day `i` lasts until the start of day `i + 1`, the last until
+/// `end_utc` (`docs/insights.md`, "Failure analysis", `daily`).
+pub fn days_of(w: &Window) -> Vec<(NaiveDate, DateTime<Utc>)> {
+    // `timezone` is always a name `Tz::name` produced (see `days_window`, `settings_window`).
+    let tz: Tz = w.timezone.parse().unwrap_or(Tz::UTC);
+    let mut date = w.start_utc.with_timezone(&tz).date_naive();
+    let mut days = vec![(date, w.start_utc)];
+    loop {
+        date += Duration::days(1);
+        let start = local_midnight(date, tz);
+        if start >= w.end_utc {
+            return days;
+        }
+        days.push((date, start));
+    }
+}
+
+/// The window of equal length just before `w` (`compare_previous`): the same number of local
+/// days ending the day before `from_date`, or for a `START_DATE` window the same span of time
+/// ending at its start.
+pub fn previous_window(w: &Window) -> Window {
+    let tz: Tz = w.timezone.parse().unwrap_or(Tz::UTC);
+    match (w.from_date, w.to_date) {
+        (Some(from), Some(to)) => {
+            let days = (to - from).num_days() + 1;
+            let prev_from = from - Duration::days(days);
+            Window {
+                from_date: Some(prev_from),
+                to_date: Some(from - Duration::days(1)),
+                timezone: w.timezone.clone(),
+                start_utc: local_midnight(prev_from, tz),
+                end_utc: w.start_utc,
+            }
+        }
+        _ => Window {
+            from_date: None,
+            to_date: None,
+            timezone: w.timezone.clone(),
+            start_utc: w.start_utc - (w.end_utc - w.start_utc),
+            end_utc: w.start_utc,
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +204,63 @@ mod tests {
             parse_date("2025-02-30", "to_date").unwrap_err().field,
             "to_date"
         );
+    }
+
+    #[test]
+    fn days_of_a_window_across_spring_forward_are_local_days() {
+        let chicago = chrono_tz::America::Chicago;
+        let w = days_window(d("2025-03-08"), d("2025-03-10"), chicago, 366).unwrap();
+        let days: Vec<String> = days_of(&w)
+            .iter()
+            .map(|(date, t)| format!("{date} {}", t.format("%H:%M")))
+            .collect();
+        // CST is UTC-6 until 2025-03-09 02:00 local, CDT (UTC-5) after.
+        assert_eq!(
+            days,
+            ["2025-03-08 06:00", "2025-03-09 06:00", "2025-03-10 05:00"]
+        );
+    }
+
+    #[test]
+    fn days_of_a_settings_window_start_at_its_first_instant() {
+        let p = |s| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap();
+        let w = settings_window(p("2025-05-20 18:30:00"), p("2025-05-22 18:29:59"), 366).unwrap();
+        let days: Vec<String> = days_of(&w)
+            .iter()
+            .map(|(date, t)| format!("{date} {}", t.format("%d %H:%M")))
+            .collect();
+        assert_eq!(
+            days,
+            [
+                "2025-05-20 20 18:30",
+                "2025-05-21 21 00:00",
+                "2025-05-22 22 00:00"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_previous_window_has_as_many_days_and_ends_where_the_window_starts() {
+        let berlin = chrono_tz::Europe::Berlin;
+        // 2025-10-26 has 25 hours in Berlin; the previous window 10-23..10-25 has 72.
+        let w = days_window(d("2025-10-26"), d("2025-10-28"), berlin, 366).unwrap();
+        let p = previous_window(&w);
+        assert_eq!(
+            (p.from_date, p.to_date),
+            (Some(d("2025-10-23")), Some(d("2025-10-25")))
+        );
+        assert_eq!(p.end_utc, w.start_utc);
+        assert_eq!(p.start_utc.to_rfc3339(), "2025-10-22T22:00:00+00:00");
+        assert_eq!((w.end_utc - w.start_utc).num_hours(), 73);
+        let s = settings_window(
+            NaiveDateTime::parse_from_str("2025-05-20 18:30:00", "%Y-%m-%d %H:%M:%S").unwrap(),
+            NaiveDateTime::parse_from_str("2025-05-22 18:29:59", "%Y-%m-%d %H:%M:%S").unwrap(),
+            366,
+        )
+        .unwrap();
+        let sp = previous_window(&s);
+        assert_eq!(sp.start_utc.to_rfc3339(), "2025-05-18T18:30:00+00:00");
+        assert_eq!(sp.end_utc, s.start_utc);
     }
 
     #[test]
