@@ -1179,6 +1179,7 @@ mod tests {
                 ],
                 rng,
             ),
+            by_quarter: Default::default(),
         };
         let generated = date
             .succ_opt()

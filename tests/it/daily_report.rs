@@ -734,7 +734,7 @@ async fn kpis_of_a_small_day_match_the_hand_computed_values() {
         "2025-12-16T06:00:00-06:00"
     );
     assert_eq!(json["metadata"]["source"]["round_trips"], 1);
-    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["schema_version"], 2);
     assert_eq!(
         json["kpis"]["carrier_transfer_over_total_call_attempts"]["carrier_asked_count"],
         1
