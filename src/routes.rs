@@ -23,6 +23,10 @@ pub enum RouteId {
     ReportsLive,
     ReportsTrend,
     ReportByDate,
+    /// `GET /api/reports/{date}/changes`.
+    ReportChanges,
+    /// `GET /api/reports/calls`.
+    ReportsCalls,
     Orgs,
     Org,
     SchedulerStatus,
@@ -82,7 +86,13 @@ pub const ROUTES: &[Route] = &[
     ),
     reports("/api/reports/live", &[Method::GET], RouteId::ReportsLive),
     reports("/api/reports/trend", &[Method::GET], RouteId::ReportsTrend),
+    reports("/api/reports/calls", &[Method::GET], RouteId::ReportsCalls),
     reports("/api/reports/{date}", &[Method::GET], RouteId::ReportByDate),
+    reports(
+        "/api/reports/{date}/changes",
+        &[Method::GET],
+        RouteId::ReportChanges,
+    ),
     reports("/api/orgs", &[Method::GET, Method::POST], RouteId::Orgs),
     reports(
         "/api/orgs/{org_id}",

@@ -2,6 +2,9 @@
 //!
 //! * [`query`]: the one SQL query of a report (R, O, C, KPI counts, breakdowns) and its
 //!   execution through [`crate::clickhouse::ClickHouse`].
+//! * [`changes`]: what changed in a stored report against the same weekday of the previous
+//!   4 weeks (stored snapshots only).
+//! * [`calls`]: the calls behind a number of a report, live from ClickHouse, paginated.
 //! * [`report`]: the report document (seed 003's field names), the day window in the org's
 //!   zone, rounding, breakdown order, the funnel, and the summary kept as blob metadata.
 //! * [`snapshots`]: one stored report per (org, date), create-only unless forced.
@@ -9,6 +12,8 @@
 //!   backfill) with bounded concurrency and one org's failure isolated from the others.
 //! * [`timer`]: the `daily_report_timer` function (custom-handler invocation protocol).
 
+pub mod calls;
+pub mod changes;
 pub mod cli;
 pub mod query;
 pub mod report;

@@ -9,6 +9,7 @@
 pub mod access;
 pub mod dashboard;
 pub mod health;
+pub mod insights;
 
 use std::time::{Duration as StdDuration, Instant};
 
@@ -692,6 +693,8 @@ pub async fn handle(
         R::ReportsLive => live_report(app, req).await,
         R::ReportsTrend => trend(app, req).await,
         R::ReportByDate => report_by_date(app, req).await,
+        R::ReportChanges => insights::changes(app, req).await,
+        R::ReportsCalls => insights::calls(app, req).await,
         R::Orgs if req.method == warp::http::Method::POST => create_org(app, req).await,
         R::Orgs => list_orgs(app, req).await,
         R::Org if req.method == warp::http::Method::PATCH => patch_org(app, req).await,

@@ -8,6 +8,7 @@ mod daily_report_timer;
 mod failure_analysis;
 mod helpers;
 mod host_protocol;
+mod insights_dr;
 mod package;
 mod reports_http;
 mod storage;
