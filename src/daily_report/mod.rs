@@ -2,6 +2,9 @@
 //!
 //! * [`query`]: the one SQL query of a report (R, O, C, KPI counts, breakdowns) and its
 //!   execution through [`crate::clickhouse::ClickHouse`].
+//! * [`changes`]: what changed in a stored report against the same weekday of the previous
+//!   4 weeks (stored snapshots only).
+//! * [`calls`]: the calls behind a number of a report, live from ClickHouse, paginated.
 //! * [`report`]: the report document (seed 003's field names), the day window in the org's
 //!   zone, rounding, breakdown order, the funnel.
 //! * [`snapshots`]: one stored report per (org, date), create-only unless forced.
@@ -10,6 +13,8 @@
 //!   the scheduler's state (last run, run status).
 //! * [`summary`]: the headline KPIs kept in a snapshot's blob metadata.
 
+pub mod calls;
+pub mod changes;
 pub mod query;
 pub mod report;
 pub mod schedule;

@@ -1,11 +1,13 @@
 //! The SQL of one daily report and its execution: ONE round trip per (org, day), each source
-//! table read once (`../spec/daily-report.md`, "Scope of one report" and "KPIs"; seed 003
+//! table read once (`docs/daily-report.md`, "Scope of one report" and "KPIs"; seed 003
 //! sent about 12 queries per report).
 //!
-//! # Shape of the query ([`DAY_SQL`])
-//! 1. `public_runs` in the window `[start, end)` (its sort key starts with `timestamp`, so only
-//!    the day's granules are read) becomes a set of run ids. The same `IN (SELECT ...)`
-//!    subquery appears twice below; ClickHouse builds identical sets once per query.
+//! # Shape of the query ([`DAY_SQL`], the file `day.sql`)
+//! 1. `runs`: `public_runs` in the window `[start, end)` (its sort key starts with
+//!    `timestamp`, so only the day's granules are read), one row per run id (a replica's
+//!    repeated row counts once, at its earliest timestamp), with the run's UTC quarter hour
+//!    (`intDiv(unix ms, 900000)`). The same window also feeds the `IN (SELECT ...)` subqueries
+//!    below; ClickHouse builds identical sets once per query.
 //! 2. `scoped` = the runs R: `public_sessions` rows of the org (sort key `(org_id, run_id)`)
 //!    whose run is in the window and whose `user_number` is not excluded, one row per run.
 //!    The platform has one session per run, whose duration is the call's. Should a run have
@@ -19,19 +21,22 @@
 //!    with their latest values. Outputs of other nodes never enter. Outputs are not limited in
 //!    time: a run's output is its output whenever it was written. With the platform's
 //!    time-ordered (UUIDv7) run ids the run-id set also prunes granules of this table.
-//! 4. `calls` = R left-joined to O (a run without output has an empty `flat_data`), the keys
-//!    extracted once per run with `JSONExtractString` (flat dotted keys, not paths; a missing
-//!    key or `null` gives `''`; a number, bool, array or object comes out as its JSON text in
-//!    ClickHouse 26, as `''` in older versions: the platform writes strings) and
-//!    `JSONExtractRaw` for the JSON bool `transfer_success` (`true`, or the string `"true"`
-//!    some producers write), which reads the same in every version. Measured alternative: one
-//!    `JSONExtract` into a named `Tuple` (one parse instead of eight) is ~1.5x faster
-//!    on the engine (0.25-0.36 s vs 0.55-0.60 s for 45k runs) but less plain; not needed at
-//!    a few hundred milliseconds per report.
+//! 4. `calls` = R joined to its quarter hour and left-joined to O (a run without output has an
+//!    empty `flat_data`). Each `flat_data` is parsed once: one `JSONExtract` into a named
+//!    `Tuple` whose element names are the flat dotted keys (`result.call.call_stage`, not
+//!    paths). A missing key, `null` or text that is not JSON gives `''`; a number or bool
+//!    comes out as its JSON text (ClickHouse ≥ 21.11), so `transfer_success` is `true` for the
+//!    JSON bool `true` and for the string `"true"` some producers write. Measured against the
+//!    previous form (one `JSONExtractString` per key, eight parses per run): see
+//!    `scripts/bench/daily-report --compare-sql`.
 //! 5. One aggregate row: `countIf` for every KPI count over C (the runs of O with a non-empty
 //!    classification), `sum` of durations and exact quantiles of minutes over R, and each
 //!    breakdown as `sumMapIf([value], [1], classified)` = (values, counts), with `''` mapped
-//!    to `UNKNOWN`. The funnel is derived from the call-stage breakdown in Rust.
+//!    to `UNKNOWN`. `by_quarter` is `sumMap` of (total, classified, success) per UTC quarter
+//!    hour; [`super::report`] folds the quarters into the local clock hours of the day in
+//!    Rust (every zone offset in use is a multiple of 15 minutes, so a quarter never straddles
+//!    two local hours, and DST days get their 23 or 25 hours from the zone database the rest
+//!    of the report uses). The funnel is derived from the call-stage breakdown in Rust.
 //!
 //! Every value is a bound query parameter (`{org_id:String}`, `{node_id:String}`,
 //! `{excluded:Array(String)}`, `{start:DateTime64(3, 'UTC')}`, `{end:...}`), sent by the
@@ -51,71 +56,9 @@ use serde::Deserialize;
 use crate::clickhouse::{CallStats, ClickHouse, ClickHouseError, Summary};
 use crate::orgs::Organization;
 
-/// The one query of a report. Parameters: `org_id`, `node_id`, `excluded`, `start`, `end`
-/// (UTC, `[start, end)`). Result: one [`DayCounts`] row.
-pub const DAY_SQL: &str = r#"
-WITH
-  scoped AS (
-    SELECT run_id, sum(session_duration) AS duration
-    FROM (
-      SELECT run_id, id, max(duration) AS session_duration
-      FROM public_sessions
-      WHERE org_id = {org_id:String}
-        AND NOT has({excluded:Array(String)}, user_number)
-        AND run_id IN (
-          SELECT id FROM public_runs
-          WHERE timestamp >= {start:DateTime64(3, 'UTC')} AND timestamp < {end:DateTime64(3, 'UTC')})
-      GROUP BY run_id, id
-    )
-    GROUP BY run_id
-  ),
-  latest AS (
-    SELECT run_id, argMax(flat_data, timestamp) AS flat_data, toUInt8(1) AS has_output
-    FROM public_node_outputs
-    WHERE node_persistent_id = {node_id:String}
-      AND run_id IN (
-        SELECT id FROM public_runs
-        WHERE timestamp >= {start:DateTime64(3, 'UTC')} AND timestamp < {end:DateTime64(3, 'UTC')})
-    GROUP BY run_id
-  ),
-  calls AS (
-    SELECT
-      s.duration AS duration,
-      ifNull(l.has_output, 0) = 1 AS has_output,
-      ifNull(l.flat_data, '') AS data,
-      JSONExtractString(data, 'result.call.call_classification') AS classification,
-      JSONExtractString(data, 'result.call.call_stage') AS call_stage,
-      JSONExtractString(data, 'result.transfer.transfer_reason') AS transfer_reason,
-      JSONExtractRaw(data, 'result.transfer.transfer_success') IN ('true', '"true"') AS transfer_success,
-      JSONExtractString(data, 'result.load.load_status') AS load_status,
-      JSONExtractString(data, 'result.carrier.carrier_qualification') AS carrier_qualification,
-      JSONExtractString(data, 'result.carrier.carrier_end_state') AS carrier_end_state,
-      JSONExtractString(data, 'result.pricing.pricing_notes') AS pricing_notes,
-      classification != '' AS classified
-    FROM scoped AS s
-    LEFT JOIN latest AS l ON l.run_id = s.run_id
-  )
-SELECT
-  count() AS total_calls,
-  sum(duration) AS total_duration_seconds,
-  if(total_calls = 0, 0., quantileExactInclusive(0.5)(duration / 60)) AS median_minutes,
-  if(total_calls = 0, 0., quantileExactInclusive(0.9)(duration / 60)) AS p90_minutes,
-  countIf(has_output) AS runs_with_output,
-  countIf(classified) AS classified_calls,
-  countIf(classified AND classification = 'success') AS success_count,
-  countIf(classified AND classification = 'non_convertible') AS non_convertible_count,
-  countIf(classified AND carrier_qualification = 'NOT_QUALIFIED') AS not_qualified_count,
-  countIf(classified AND (classification = 'non_convertible'
-                          OR carrier_qualification = 'NOT_QUALIFIED')) AS non_convertible_or_not_qualified_count,
-  countIf(classified AND transfer_reason = 'CARRIER_ASKED_FOR_TRANSFER') AS carrier_asked_count,
-  countIf(classified AND transfer_reason = 'READY_TO_BOOK' AND transfer_success) AS transferred_for_booking_count,
-  sumMapIf([if(call_stage = '', 'UNKNOWN', call_stage)], [toUInt64(1)], classified) AS by_call_stage,
-  sumMapIf([classification], [toUInt64(1)], classified) AS by_call_classification,
-  sumMapIf([if(load_status = '', 'UNKNOWN', load_status)], [toUInt64(1)], classified) AS by_load_status,
-  sumMapIf([if(pricing_notes = '', 'UNKNOWN', pricing_notes)], [toUInt64(1)], classified) AS by_pricing_notes,
-  sumMapIf([if(carrier_end_state = '', 'UNKNOWN', carrier_end_state)], [toUInt64(1)], classified) AS by_carrier_end_state
-FROM calls
-"#;
+/// The one query of a report (the text of `day.sql`). Parameters: `org_id`, `node_id`,
+/// `excluded`, `start`, `end` (UTC, `[start, end)`). Result: one [`DayCounts`] row.
+pub const DAY_SQL: &str = include_str!("day.sql");
 
 /// One breakdown as ClickHouse's `sumMap` returns it: (values, counts), values sorted
 /// ascending, counts ≥ 1.
@@ -154,7 +97,14 @@ pub struct DayCounts {
     pub by_load_status: Counts,
     pub by_pricing_notes: Counts,
     pub by_carrier_end_state: Counts,
+    /// Per UTC quarter hour of the runs' `public_runs.timestamp` (`unix seconds / 900`,
+    /// ascending): (quarters, runs of R, of C, of C with classification `success`).
+    pub by_quarter: Quarters,
 }
+
+/// [`DayCounts::by_quarter`] as `sumMap` returns it: (quarter numbers, total, classified,
+/// success), the four arrays of equal length.
+pub type Quarters = (Vec<i64>, Vec<u64>, Vec<u64>, Vec<u64>);
 
 /// A UTC instant as a `DateTime64(3, 'UTC')` query parameter: `YYYY-MM-DD hh:mm:ss.sss`.
 pub fn datetime_param(t: DateTime<Utc>) -> String {

@@ -1,4 +1,4 @@
-//! The daily report document (`../spec/daily-report.md`, "Report document"; field names are
+//! The daily report document (`docs/daily-report.md`, "Report document"; field names are
 //! seed 003's, unchanged) and its computation from one query ([`super::query`]).
 //!
 //! Rules, all from the spec unless said otherwise:
@@ -17,18 +17,24 @@
 //!   each one's `drop_off` is `reached(TRANSFER_ATTEMPTED) - reached(itself)` and its
 //!   `drop_off_percent` is relative to `reached(TRANSFER_ATTEMPTED)`. Every other stage's
 //!   drop-off is relative to the stage before it; `GREETING` has none (0).
+//! * `by_hour` (`docs/insights.md`, "Daily report: the hours of the day"): one row per local
+//!   clock hour of the day in time order ([`day_hours`]): 23 on a spring-forward day, 25 on a
+//!   fall-back day (the repeated hour twice, told apart by the offset of `start`), zeros
+//!   included. A run's hour is that of its `public_runs.timestamp`. Snapshots written before
+//!   it existed (schema version 1) read back with an empty `by_hour`.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use super::query::{Counts, DayCounts, fetch_day};
+use super::query::{Counts, DayCounts, Quarters, fetch_day};
 use crate::clickhouse::{CallStats, ClickHouse, ClickHouseError};
 use crate::failure_analysis::window::local_midnight;
 use crate::orgs::Organization;
 
 /// The version of the document's shape; bump it when a field changes meaning.
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: `breakdowns.by_hour` added (absent in version 1 snapshots, read as empty).
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The call stages in funnel order (spec, `result.call.call_stage`); the last two are the
 /// siblings that follow `TRANSFER_ATTEMPTED`.
@@ -136,6 +142,24 @@ pub struct Breakdowns {
     pub carrier_end_state: Vec<BreakdownRow>,
     /// One step per [`FUNNEL_STAGES`] entry, in that order (zeros on an empty day).
     pub funnel: Vec<FunnelStep>,
+    /// One row per local clock hour of the day, in time order (23, 24 or 25 rows). Empty in
+    /// snapshots of schema version 1, which did not have it.
+    #[serde(default)]
+    pub by_hour: Vec<HourRow>,
+}
+
+/// The calls of one local clock hour (over R; `classified_calls` and `success_count` over C).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HourRow {
+    /// The local clock hour, `HH:00` (`01:00` twice on a fall-back day).
+    pub hour: String,
+    /// Its first instant, RFC 3339 with the offset in force then (`2025-11-02T01:00:00-05:00`
+    /// and `2025-11-02T01:00:00-06:00` on the fall-back day in America/Chicago).
+    #[serde(with = "rfc3339_secs")]
+    pub start: DateTime<FixedOffset>,
+    pub total_calls: u64,
+    pub classified_calls: u64,
+    pub success_count: u64,
 }
 
 /// One value of a breakdown.
@@ -186,6 +210,86 @@ pub struct Source {
 pub fn day_window(date: NaiveDate, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
     let next = date.succ_opt().expect("a date before 262143-12-31");
     (local_midnight(date, tz), local_midnight(next, tz))
+}
+
+/// One local clock hour of a day: its label (`HH:00`) and UTC span `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalHour {
+    /// The local hour, 0-23.
+    pub hour: u32,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+/// The local clock hours of `date` in `tz`, in time order, covering [`day_window`] exactly:
+/// 24 hours, 23 on a spring-forward day, 25 on a fall-back day (the repeated hour twice).
+///
+/// The day is cut at UTC quarter hours (every offset in use is a multiple of 15 minutes): a
+/// new hour starts where the local clock shows another hour than the quarter before, or went
+/// back (the repeated hour of a fall-back day).
+pub fn day_hours(date: NaiveDate, tz: Tz) -> Vec<LocalHour> {
+    use chrono::Timelike;
+    let (start, end) = day_window(date, tz);
+    let mut hours: Vec<LocalHour> = Vec::new();
+    let mut t = start;
+    let mut previous: Option<chrono::NaiveDateTime> = None;
+    while t < end {
+        let local = t.with_timezone(&tz).naive_local();
+        let new_hour = match previous {
+            None => true,
+            Some(p) => local < p || (local.date(), local.hour()) != (p.date(), p.hour()),
+        };
+        if new_hour {
+            if let Some(last) = hours.last_mut() {
+                last.end = t;
+            }
+            hours.push(LocalHour {
+                hour: local.hour(),
+                start: t,
+                end,
+            });
+        }
+        previous = Some(local);
+        // The next UTC quarter hour after t (t itself may be unaligned at the day's start).
+        let secs = t.timestamp();
+        let next = secs - secs.rem_euclid(900) + 900;
+        t = DateTime::from_timestamp(next, 0).unwrap_or(end);
+    }
+    hours
+}
+
+/// `by_hour` from the query's quarter-hour counts: each quarter goes to the local hour that
+/// contains it; hours without calls are zeros.
+fn by_hour(
+    date: NaiveDate,
+    tz: Tz,
+    (quarters, total, classified, success): &Quarters,
+) -> Vec<HourRow> {
+    let hours = day_hours(date, tz);
+    let mut rows: Vec<HourRow> = hours
+        .iter()
+        .map(|h| HourRow {
+            hour: format!("{:02}:00", h.hour),
+            start: h.start.with_timezone(&tz).fixed_offset(),
+            total_calls: 0,
+            classified_calls: 0,
+            success_count: 0,
+        })
+        .collect();
+    for (i, q) in quarters.iter().enumerate() {
+        let Some(at) = DateTime::from_timestamp(q.saturating_mul(900), 0) else {
+            continue;
+        };
+        // The last hour starting at or before the quarter (a quarter before the day's first
+        // instant, possible only for an unaligned start, belongs to the first hour).
+        let k = hours.partition_point(|h| h.start <= at).saturating_sub(1);
+        if let Some(row) = rows.get_mut(k) {
+            row.total_calls += total.get(i).copied().unwrap_or(0);
+            row.classified_calls += classified.get(i).copied().unwrap_or(0);
+            row.success_count += success.get(i).copied().unwrap_or(0);
+        }
+    }
+    rows
 }
 
 /// Computes `org`'s report for its local `date` with one ClickHouse query; `now` becomes
@@ -279,6 +383,7 @@ pub fn build(
             pricing_notes: breakdown(&counts.by_pricing_notes, c),
             carrier_end_state: breakdown(&counts.by_carrier_end_state, c),
             funnel: funnel(&counts.by_call_stage),
+            by_hour: by_hour(date, tz, &counts.by_quarter),
         },
         metadata: Metadata {
             org_id: org.org_id.clone(),
@@ -495,9 +600,117 @@ mod tests {
             json["kpis"]["successfully_transferred_for_booking"]["successfully_transferred_for_booking_percentage"],
             12.8
         );
-        assert_eq!(json["schema_version"], 1);
+        assert_eq!(json["schema_version"], 2);
         let back: DailyReport = serde_json::from_value(json).unwrap();
         assert_eq!(back, r);
+    }
+
+    #[test]
+    fn hours_of_dst_days_are_23_and_25_with_the_repeated_hour_twice() {
+        let chicago = chrono_tz::America::Chicago;
+        let labels = |date: &str| -> Vec<String> {
+            day_hours(d(date), chicago)
+                .iter()
+                .map(|h| {
+                    format!(
+                        "{:02} {}",
+                        h.hour,
+                        h.start.with_timezone(&chicago).format("%:z")
+                    )
+                })
+                .collect()
+        };
+        let spring = labels("2025-03-09");
+        assert_eq!(spring.len(), 23);
+        assert_eq!(spring[..3], ["00 -06:00", "01 -06:00", "03 -05:00"]);
+        let fall = labels("2025-11-02");
+        assert_eq!(fall.len(), 25);
+        assert_eq!(
+            fall[..4],
+            ["00 -05:00", "01 -05:00", "01 -06:00", "02 -06:00"]
+        );
+        assert_eq!(fall[24], "23 -06:00");
+        assert_eq!(labels("2025-12-15").len(), 24);
+        // Each hour ends where the next starts; the last ends with the day.
+        for date in ["2025-03-09", "2025-11-02", "2025-12-15"] {
+            let hours = day_hours(d(date), chicago);
+            let (start, end) = day_window(d(date), chicago);
+            assert_eq!(hours[0].start, start);
+            assert_eq!(hours.last().unwrap().end, end);
+            for w in hours.windows(2) {
+                assert_eq!(w[0].end, w[1].start);
+                assert_eq!((w[0].end - w[0].start).num_minutes(), 60);
+            }
+        }
+        // A half-hour zone: hours start at :30 UTC.
+        let kolkata = day_hours(d("2025-05-21"), chrono_tz::Asia::Kolkata);
+        assert_eq!(kolkata.len(), 24);
+        assert_eq!(kolkata[1].start.to_rfc3339(), "2025-05-20T19:30:00+00:00");
+    }
+
+    #[test]
+    fn quarters_fold_into_local_hours_and_empty_hours_are_zeros() {
+        let chicago = chrono_tz::America::Chicago;
+        let q = |utc: &str| utc.parse::<DateTime<Utc>>().unwrap().timestamp() / 900;
+        // Fall-back day: 06:30Z is the first 01:30 (CDT), 07:15Z and 07:45Z the second (CST).
+        let quarters: Quarters = (
+            vec![
+                q("2025-11-02T05:00:00Z"),
+                q("2025-11-02T06:30:00Z"),
+                q("2025-11-02T07:15:00Z"),
+                q("2025-11-02T07:45:00Z"),
+            ],
+            vec![1, 2, 3, 4],
+            vec![1, 1, 2, 4],
+            vec![0, 1, 1, 2],
+        );
+        let rows = by_hour(d("2025-11-02"), chicago, &quarters);
+        assert_eq!(rows.len(), 25);
+        let got: Vec<(String, String, u64, u64, u64)> = rows[..4]
+            .iter()
+            .map(|r| {
+                (
+                    r.hour.clone(),
+                    rfc3339_secs::format(&r.start),
+                    r.total_calls,
+                    r.classified_calls,
+                    r.success_count,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("00:00".into(), "2025-11-02T00:00:00-05:00".into(), 1, 1, 0),
+                ("01:00".into(), "2025-11-02T01:00:00-05:00".into(), 2, 1, 1),
+                ("01:00".into(), "2025-11-02T01:00:00-06:00".into(), 7, 6, 3),
+                ("02:00".into(), "2025-11-02T02:00:00-06:00".into(), 0, 0, 0),
+            ]
+        );
+        assert!(rows[3..].iter().all(|r| r.total_calls == 0));
+    }
+
+    #[test]
+    fn a_version_1_snapshot_without_by_hour_reads_back() {
+        let now: DateTime<Utc> = "2025-12-16T12:00:00Z".parse().unwrap();
+        let r = build(
+            &org(chrono_tz::UTC),
+            d("2025-12-15"),
+            &DayCounts::default(),
+            CallStats::default(),
+            0,
+            now,
+        );
+        assert_eq!(r.breakdowns.by_hour.len(), 24);
+        let mut json = serde_json::to_value(&r).unwrap();
+        json["breakdowns"]
+            .as_object_mut()
+            .unwrap()
+            .remove("by_hour");
+        json["schema_version"] = 1.into();
+        let back: DailyReport = serde_json::from_value(json).unwrap();
+        assert!(back.breakdowns.by_hour.is_empty());
+        assert_eq!(back.schema_version, 1);
     }
 
     #[test]

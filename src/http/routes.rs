@@ -28,6 +28,10 @@ pub enum RouteId {
     OrgCreate,
     OrgGet,
     OrgPatch,
+    /// `GET /api/reports/{date}/changes`.
+    ReportChanges,
+    /// `GET /api/reports/calls`.
+    ReportCalls,
     SchedulerStatus,
     Dashboard,
     /// `GET /api/artifacts/{*path}`: a stored artifact.
@@ -89,7 +93,13 @@ pub const ROUTES: &[Route] = &[
     ),
     reports("/api/reports/live", &[Method::GET], RouteId::ReportLive),
     reports("/api/reports/trend", &[Method::GET], RouteId::ReportTrend),
+    reports("/api/reports/calls", &[Method::GET], RouteId::ReportCalls),
     reports("/api/reports/{date}", &[Method::GET], RouteId::ReportByDate),
+    reports(
+        "/api/reports/{date}/changes",
+        &[Method::GET],
+        RouteId::ReportChanges,
+    ),
     reports("/api/orgs", &[Method::GET], RouteId::OrgList),
     reports("/api/orgs", &[Method::POST], RouteId::OrgCreate),
     reports("/api/orgs/{org_id}", &[Method::GET], RouteId::OrgGet),

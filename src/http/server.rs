@@ -149,6 +149,8 @@ async fn dispatch(app: &App, id: RouteId, req: &Request) -> Result<Response, Api
         RouteId::ReportByDate => reports::stored::by_date(app, req).await,
         RouteId::ReportTrend => reports::stored::trend(app, req).await,
         RouteId::ReportLive => reports::live::handle(app, req).await,
+        RouteId::ReportChanges => reports::insights::changes(app, req).await,
+        RouteId::ReportCalls => reports::insights::calls(app, req).await,
         RouteId::ReportGenerate => reports::generate::generate(app, req).await,
         RouteId::ReportBackfill => reports::generate::backfill(app, req).await,
         RouteId::OrgList => reports::orgs::list(app, req).await,

@@ -593,7 +593,7 @@ async fn kpis_of_a_small_day_match_the_hand_computed_values() {
     );
     // The connection check and the query.
     assert_eq!(json["metadata"]["source"]["round_trips"], 2);
-    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["schema_version"], 2);
     assert_eq!(
         json["kpis"]["carrier_transfer_over_total_call_attempts"]["carrier_asked_count"],
         1

@@ -10,6 +10,7 @@ mod failure_analysis;
 mod hardening;
 mod helpers;
 mod host_protocol;
+mod insights_dr;
 mod insights_fa;
 mod package;
 mod reports_http;

@@ -52,7 +52,7 @@ fn yesterday() -> NaiveDate {
 }
 
 /// A fresh ClickHouse database with the four source tables; returns its name.
-async fn clickhouse_database() -> String {
+pub(crate) async fn clickhouse_database() -> String {
     ClickHouseDb::fresh().await.database
 }
 
@@ -109,7 +109,7 @@ async fn database_with_calls() -> String {
 }
 
 /// Where the handler's ClickHouse is.
-enum Ch {
+pub(crate) enum Ch {
     Database(String),
     /// `CLICKHOUSE_URL` at a port nothing listens on.
     ClosedPort,
@@ -119,7 +119,7 @@ enum Ch {
 }
 
 /// The handler with the default org (Paul Logistics, America/Chicago) and `ch`.
-async fn start(ch: Ch, db_url: Option<String>, extra: &[(&str, &str)]) -> Api {
+pub(crate) async fn start(ch: Ch, db_url: Option<String>, extra: &[(&str, &str)]) -> Api {
     start_in(ch, db_url, None, extra).await
 }
 
@@ -172,12 +172,12 @@ fn document() -> Value {
 }
 
 /// A reply, checked against the document.
-struct Reply {
-    status: u16,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
     headers: reqwest::header::HeaderMap,
-    text: String,
+    pub(crate) text: String,
     /// The body parsed as JSON (`Null` when it is not JSON).
-    json: Value,
+    pub(crate) json: Value,
 }
 
 impl Reply {
@@ -186,7 +186,7 @@ impl Reply {
     }
 
     /// Asserts a status and returns the body.
-    fn expect(&self, status: u16) -> &Value {
+    pub(crate) fn expect(&self, status: u16) -> &Value {
         assert_eq!(
             self.status, status,
             "unexpected status; body: {}",
@@ -196,7 +196,7 @@ impl Reply {
     }
 
     /// Asserts an error reply: status, `error.code`, and `error.field` when given.
-    fn expect_error(&self, status: u16, code: &str, field: Option<&str>) {
+    pub(crate) fn expect_error(&self, status: u16, code: &str, field: Option<&str>) {
         let body = self.expect(status);
         assert_eq!(body["error"]["code"], code, "body: {}", self.text);
         assert_eq!(
@@ -213,15 +213,15 @@ impl Reply {
 }
 
 /// The running handler and the document its replies are checked against.
-struct Api {
-    app: TestApp,
+pub(crate) struct Api {
+    pub(crate) app: TestApp,
     doc: Value,
     /// (path template, method, status) of every reply checked.
     seen: Mutex<BTreeSet<(String, String, u16)>>,
 }
 
 impl Api {
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: Method,
         path: &str,
@@ -297,7 +297,7 @@ impl Api {
         reply
     }
 
-    async fn get(&self, path: &str) -> Reply {
+    pub(crate) async fn get(&self, path: &str) -> Reply {
         self.call(Method::GET, path, None, &[]).await
     }
 
@@ -790,6 +790,12 @@ async fn every_route_answers_as_the_openapi_document_says() {
         .expect(200);
     api.get("/api/reports/live").await.expect(200);
     api.get("/api/reports/trend?period=7d").await.expect(200);
+    api.get(&format!("/api/reports/{}/changes", yesterday()))
+        .await
+        .expect(200);
+    api.get(&format!("/api/reports/calls?date={}", yesterday()))
+        .await
+        .expect(200);
 
     api.get("/api/orgs").await.expect(200);
     api.post("/api/orgs", second_org()).await.expect(201);

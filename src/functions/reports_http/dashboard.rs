@@ -1236,6 +1236,7 @@ mod tests {
                 ],
                 rng,
             ),
+            by_quarter: Default::default(),
         };
         let generated = date
             .succ_opt()

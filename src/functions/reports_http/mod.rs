@@ -4,6 +4,8 @@
 //! * [`stored`]: stored reports — listing, latest, by date, trend (listings read blob
 //!   metadata only; one report is one blob read).
 //! * [`live`]: a report computed from ClickHouse now, not stored.
+//! * [`insights`]: what changed against the same weekday of the previous 4 weeks, and the
+//!   calls behind a number.
 //! * [`generate`]: generate and backfill, through the timer's code path
 //!   ([`schedule::generate_range`](crate::daily_report::schedule::generate_range)),
 //!   create-only unless `force`.
@@ -24,6 +26,7 @@ pub mod delivery;
 pub mod errors;
 pub mod generate;
 pub mod health;
+pub mod insights;
 pub mod live;
 pub mod openapi;
 pub mod orgs;

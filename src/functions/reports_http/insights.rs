@@ -1,0 +1,198 @@
+//! The insight routes of `reports_http` (`docs/insights.md`, "Daily report: what changed" and
+//! "the calls behind a number"; `docs/http-api.md`, "Routes"):
+//!
+//! * `GET /api/reports/{date}/changes?org_id=&min_calls=` — [`changes`]: the day's stored
+//!   report against the same weekday of the previous 4 weeks ([`daily_report::changes`]).
+//! * `GET /api/reports/calls?org_id=&date=&<dimension>=<value>&hour=&limit=&cursor=` —
+//!   [`calls`]: the calls behind a breakdown value or an hour, live from ClickHouse
+//!   ([`daily_report::calls`]). JSON only here.
+//!
+//! Every malformed parameter is a 400 whose `error.field` names it.
+
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::{access, date_param, require_clickhouse, resolve_org};
+use crate::app::App;
+use crate::clickhouse::ClickHouseError;
+use crate::daily_report::calls::{self, Cursor, DEFAULT_LIMIT, Dimension, Filter, MAX_LIMIT};
+use crate::daily_report::changes::{self, DEFAULT_MIN_CALLS, LoadError};
+use crate::failure_analysis::window::parse_date;
+use crate::http::error::ApiError;
+use crate::http::request::Request;
+use crate::http::response::json_response;
+
+/// The largest `min_calls`.
+pub const MAX_MIN_CALLS: u64 = 1_000_000;
+
+/// The longest breakdown value a filter may name, in bytes.
+pub const MAX_VALUE_LEN: usize = 256;
+
+/// `GET /api/reports/{date}/changes?org_id=&min_calls=`: 200 with
+/// [`changes::Changes`]; 404 when the org or the day's report is absent; 400 for a bad `date`
+/// or `min_calls` (1..=[`MAX_MIN_CALLS`], default [`DEFAULT_MIN_CALLS`]). Reads the day's blob
+/// and its baseline dates' (at most 5 reads, no listing).
+pub async fn changes(app: &App, req: &Request) -> Result<Response, ApiError> {
+    let date = parse_date(&req.params[0], "date")?;
+    let min_calls = match req.query_param("min_calls") {
+        None => DEFAULT_MIN_CALLS,
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=MAX_MIN_CALLS).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "min_calls",
+                    format!("min_calls {v:?} must be an integer 1-{MAX_MIN_CALLS}"),
+                )
+            })?,
+    };
+    let org = resolve_org(app, req, req.query_param("org_id")).await?;
+    match changes::load(&app.storage, &org.org_id, date).await {
+        Ok(Some((day, baseline))) => Ok(json_response(
+            StatusCode::OK,
+            &changes::compare(date, &org.org_id, &day, &baseline, min_calls),
+        )),
+        Ok(None) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "report_not_found",
+            format!("no stored report for {} on {date}", org.org_id),
+        )),
+        Err(LoadError::Storage(e)) => Err(e.into()),
+        Err(e @ LoadError::Unreadable(..)) => {
+            tracing::error!(org_id = %org.org_id, %date, error = %e, "changes failed");
+            Err(ApiError::internal())
+        }
+    }
+}
+
+/// The query parameters of [`calls`] (`code` is the Functions key; `format` is the page's).
+const CALLS_PARAMS: [&str; 12] = [
+    "org_id",
+    "date",
+    "limit",
+    "cursor",
+    "hour",
+    "call_stage",
+    "call_classification",
+    "load_status",
+    "pricing_notes",
+    "carrier_end_state",
+    "code",
+    "format",
+];
+
+/// `GET /api/reports/calls?org_id=&date=&<dimension>=<value>&hour=&limit=&cursor=`: 200 with
+/// [`calls::Page`]. `date` defaults to the org's yesterday; at most one of the dimensions
+/// (`call_stage`, `call_classification`, `load_status`, `pricing_notes`, `carrier_end_state`;
+/// `UNKNOWN` = missing or empty) and `hour` (`HH`, 00-23) selects; `limit` 1..=500 (default
+/// 50); `cursor` is a previous page's `next_cursor`. `user_number` is whole only for a caller
+/// that may change organizations (the admin role, or no principal), masked otherwise.
+///
+/// Errors: 400 naming the parameter (unknown or repeated ones too), 404 unknown org, 503
+/// ClickHouse unavailable or not configured, 504 query timeout.
+pub async fn calls(app: &App, req: &Request) -> Result<Response, ApiError> {
+    for (i, (k, _)) in req.query.iter().enumerate() {
+        if k.is_empty() || !CALLS_PARAMS.contains(&k.as_str()) {
+            return Err(ApiError::invalid(
+                k.as_str(),
+                format!("unknown parameter {k:?}"),
+            ));
+        }
+        if req.query[..i].iter().any(|(p, _)| p == k) {
+            return Err(ApiError::invalid(
+                k.as_str(),
+                format!("{k} is given more than once"),
+            ));
+        }
+    }
+    let filter = calls_filter(req)?;
+    let limit = match req.query_param("limit") {
+        None => DEFAULT_LIMIT,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "limit",
+                    format!("limit {v:?} must be an integer 1-{MAX_LIMIT}"),
+                )
+            })?,
+    };
+    let cursor = req
+        .query_param("cursor")
+        .map(|v| {
+            Cursor::decode(v).ok_or_else(|| {
+                ApiError::invalid("cursor", "cursor is not a next_cursor of this route")
+            })
+        })
+        .transpose()?;
+    let date = date_param(req.query_param("date"), "date")?;
+    let org = resolve_org(app, req, req.query_param("org_id")).await?;
+    let date = date.unwrap_or_else(|| org.yesterday(chrono::Utc::now()));
+    let reveal_numbers = access::Access::of(req)?.require_admin().is_ok();
+    let ch = require_clickhouse(app)?;
+    let query = calls::Query {
+        filter,
+        limit,
+        cursor,
+        reveal_numbers,
+    };
+    match calls::fetch(ch, &org, date, &query).await {
+        Ok(page) => Ok(json_response(StatusCode::OK, &page)),
+        Err(e) => {
+            tracing::error!(org_id = %org.org_id, %date, error = %e, "calls query failed");
+            Err(match e {
+                ClickHouseError::Timeout => ApiError::new(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "query_timeout",
+                    "the ClickHouse query timed out",
+                ),
+                _ => ApiError::unavailable("ClickHouse"),
+            })
+        }
+    }
+}
+
+/// The one dimension or `hour` a request names, or none.
+fn calls_filter(req: &Request) -> Result<Filter, ApiError> {
+    let mut filter = Filter::All;
+    let mut named: Option<&str> = None;
+    for (key, value) in &req.query {
+        let next = if key == "hour" {
+            let hour = Some(value.as_str())
+                .filter(|v| v.len() == 2 && v.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|v| v.parse::<u32>().ok())
+                .filter(|h| *h < 24)
+                .ok_or_else(|| {
+                    ApiError::invalid("hour", format!("hour {value:?} must be HH, 00-23"))
+                })?;
+            Filter::Hour(hour)
+        } else if let Some(d) = Dimension::from_name(key) {
+            if value.is_empty()
+                || value.len() > MAX_VALUE_LEN
+                || value.chars().any(char::is_control)
+            {
+                return Err(ApiError::invalid(
+                    key.as_str(),
+                    format!(
+                        "{key} must be a breakdown value (1-{MAX_VALUE_LEN} bytes, UNKNOWN for missing)"
+                    ),
+                ));
+            }
+            Filter::Dimension(d, value.clone())
+        } else {
+            continue;
+        };
+        if let Some(first) = named {
+            return Err(ApiError::invalid(
+                key.as_str(),
+                format!("{key} and {first} given: select by one dimension or hour"),
+            ));
+        }
+        named = Some(key);
+        filter = next;
+    }
+    Ok(filter)
+}
