@@ -22,7 +22,8 @@ use crate::daily_report::report::DailyReport;
 use crate::daily_report::snapshots;
 use crate::orgs::{ChannelKind, Notification, Organization};
 
-/// One flagged change of a KPI against its baseline (the input a changes module supplies).
+/// One flagged change of a KPI against its baseline, as a digest lists it
+/// ([`ChangeLine::flagged`] takes them from `daily_report::changes`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChangeLine {
     /// KPI name, e.g. `success_rate_percent`.
@@ -31,10 +32,50 @@ pub struct ChangeLine {
     pub baseline: Option<f64>,
     /// `value - baseline`.
     pub delta: Option<f64>,
-    /// Why it is flagged, e.g. `drop` or `spike`.
+    /// `up` or `down`.
     pub flag: String,
     /// Whether the change is good news (`None`: neutral).
     pub good: Option<bool>,
+}
+
+impl ChangeLine {
+    /// The flagged KPIs of `changes`, in the order of the report's headline KPIs.
+    pub fn flagged(changes: &crate::daily_report::changes::Changes) -> Vec<ChangeLine> {
+        use crate::daily_report::changes::Flag;
+        let k = &changes.kpis;
+        [
+            ("total_calls", &k.total_calls),
+            ("classified_calls", &k.classified_calls),
+            ("success_rate_percent", &k.success_rate_percent),
+            ("avg_minutes_per_call", &k.avg_minutes_per_call),
+            ("carrier_not_qualified", &k.carrier_not_qualified),
+            (
+                "successfully_transferred_for_booking",
+                &k.successfully_transferred_for_booking,
+            ),
+            (
+                "carrier_transfer_over_total_call_attempts",
+                &k.carrier_transfer_over_total_call_attempts,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(kpi, c)| {
+            let flag = match c.flag {
+                Flag::Up => "up",
+                Flag::Down => "down",
+                Flag::None => return None,
+            };
+            Some(ChangeLine {
+                kpi: kpi.to_string(),
+                value: Some(c.value),
+                baseline: c.baseline,
+                delta: c.delta,
+                flag: flag.to_string(),
+                good: c.good,
+            })
+        })
+        .collect()
+    }
 }
 
 /// Everything a digest says, whatever the channel.
@@ -155,8 +196,8 @@ pub struct DeliveryOutcome {
     pub error: Option<String>,
 }
 
-/// The timer's hook: sends `org`'s digest of `report` (its newest due report) to every enabled
-/// channel, once per (org, date, channel). No flagged changes yet: see [`deliver_digests_with`].
+/// Sends `org`'s digest of `report` without flagged changes to every enabled channel, once
+/// per (org, date, channel); the timer uses [`after_timer`], which adds them.
 pub async fn deliver_digests(
     app: &App,
     org: &Organization,
@@ -167,14 +208,17 @@ pub async fn deliver_digests(
 }
 
 /// The timer's call after a firing's reports: when `org`'s report for `date` (its newest due
-/// date) was stored by this run or already existed, reads it and delivers its digests.
-/// Claims keep a report already delivered from being sent again.
+/// date) was stored by this run or already existed, reads it with its baseline reports
+/// (`daily_report::changes`, the same weekday of the previous 4 weeks) and delivers its
+/// digests with the flagged changes. Claims keep a report already delivered from being sent
+/// again.
 pub async fn after_timer(
     app: &App,
     org: &Organization,
     date: NaiveDate,
     runs: &[crate::daily_report::schedule::OrgRun],
 ) -> Vec<DeliveryOutcome> {
+    use crate::daily_report::changes;
     let stored = runs
         .iter()
         .find(|r| r.org_id == org.org_id)
@@ -182,13 +226,22 @@ pub async fn after_timer(
     if !stored {
         return Vec::new();
     }
-    let report = match snapshots::read(&app.storage, &org.org_id, date).await {
-        Ok(Some(o)) => serde_json::from_slice::<DailyReport>(&o.body).map_err(|e| e.to_string()),
-        Ok(None) => Err("the report is missing".into()),
-        Err(e) => Err(e.to_string()),
-    };
-    match report {
-        Ok(report) => deliver_digests(app, org, date, &report).await,
+    match changes::load(&app.storage, &org.org_id, date).await {
+        Ok(Some((report, baseline))) => {
+            let found = changes::compare(
+                date,
+                &org.org_id,
+                &report,
+                &baseline,
+                changes::DEFAULT_MIN_CALLS,
+            );
+            let lines = ChangeLine::flagged(&found);
+            deliver_digests_with(app, org, date, &report, lines).await
+        }
+        Ok(None) => {
+            tracing::error!(org_id = %org.org_id, %date, "report for the digest is missing");
+            Vec::new()
+        }
         Err(e) => {
             tracing::error!(org_id = %org.org_id, %date, error = %e, "report for the digest unreadable");
             Vec::new()
