@@ -5,7 +5,7 @@
 //!
 //! Each firing is [`schedule::fire`] (every active org's due reports, the result recorded for
 //! `GET /api/scheduler/status`); this module only speaks the protocol. The firing's time is
-//! the app's clock. The reply is non-2xx only when the invocation as a whole failed: the orgs
+//! the host's: `Metadata.sys.UtcNow` of the invocation, else the app's clock. The reply is non-2xx only when the invocation as a whole failed: the orgs
 //! could not be read, or every org failed. A manual run from the portal arrives the same way
 //! (`IsPastDue` false).
 
@@ -73,7 +73,17 @@ pub async fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
         .transpose()
         .map_err(|e| ApiError::invalid("Data.timer", e.to_string()))?
         .unwrap_or_default();
-    let result = schedule::fire(app, app.clock.now(), timer.is_past_due).await;
+    let now = match invocation.metadata.pointer("/sys/UtcNow") {
+        None | Some(Value::Null) => app.clock.now(),
+        Some(v) => v
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .ok_or_else(|| {
+                ApiError::invalid("Metadata.sys.UtcNow", "UtcNow must be an RFC 3339 instant")
+            })?,
+    };
+    let result = schedule::fire(app, now, timer.is_past_due).await;
     let status = match result.status {
         RunStatus::Failed => StatusCode::INTERNAL_SERVER_ERROR,
         RunStatus::Succeeded | RunStatus::Partial => StatusCode::OK,

@@ -68,7 +68,7 @@ impl OrgDef {
 
     /// The local date `days` days before today in the org's zone.
     fn days_ago(&self, days: i64) -> NaiveDate {
-        Utc::now().with_timezone(&self.tz).date_naive() - chrono::Duration::days(days)
+        firing_now().with_timezone(&self.tz).date_naive() - chrono::Duration::days(days)
     }
 
     /// `date` at local noon, in UTC: inside the date's window whatever the DST rules.
@@ -182,8 +182,22 @@ async fn spawn_sharing(other: &StorageSettings, mut env: Vec<(String, String)>) 
 }
 
 /// The timer trigger's invocation body, as the host sends it.
+/// The instant every firing of this run says it is (`Metadata.sys.UtcNow`, the host's clock,
+/// which the handler takes as the firing's time): today 12:00 UTC, when no zone of these
+/// tests is near its midnight, so no test waits for the clock.
+fn firing_now() -> DateTime<Utc> {
+    static NOW: std::sync::OnceLock<DateTime<Utc>> = std::sync::OnceLock::new();
+    *NOW.get_or_init(|| {
+        Utc::now()
+            .date_naive()
+            .and_hms_opt(12, 0, 0)
+            .expect("noon exists")
+            .and_utc()
+    })
+}
+
 fn invocation(is_past_due: bool) -> Value {
-    let now = Utc::now();
+    let now = firing_now();
     let hour = now.with_minute(0).unwrap().with_second(0).unwrap();
     json!({
         "Data": {"timer": {
@@ -325,22 +339,6 @@ fn due(org: &OrgDef, n: i64) -> Vec<NaiveDate> {
     (1..=n).rev().map(|k| org.days_ago(k)).collect()
 }
 
-/// Waits until no zone is within two minutes of local midnight, so that "yesterday" is the
-/// same date for the fixture and every firing of a test.
-async fn clear_of_midnight(zones: &[Tz]) {
-    loop {
-        let now = Utc::now();
-        let close = zones.iter().any(|tz| {
-            let secs = now.with_timezone(tz).num_seconds_from_midnight();
-            !(5..=86_400 - 120).contains(&secs)
-        });
-        if !close {
-            return;
-        }
-        tokio::time::sleep(Duration::from_secs(5)).await;
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // The timer through the handler
 // ---------------------------------------------------------------------------------------
@@ -350,7 +348,6 @@ async fn clear_of_midnight(zones: &[Tz]) {
 #[tokio::test]
 async fn timer_round_trip_as_the_host_sends_it_writes_every_due_report() {
     let org = OrgDef::new("Paul Logistics", chrono_tz::America::Chicago);
-    clear_of_midnight(&[org.tz]).await;
     let src = ClickHouseDb::fresh().await;
     let [d3, d2, d1] = <[NaiveDate; 3]>::try_from(due(&org, 3)).unwrap();
     let mut calls = Calls::default();
@@ -449,7 +446,6 @@ async fn timer_round_trip_as_the_host_sends_it_writes_every_due_report() {
 #[tokio::test]
 async fn rerun_generates_nothing_and_leaves_the_reports_untouched() {
     let org = OrgDef::new("Paul Logistics", chrono_tz::America::Chicago);
-    clear_of_midnight(&[org.tz]).await;
     let src = ClickHouseDb::fresh().await;
     let dates = due(&org, 3);
     let mut calls = Calls::default();
@@ -500,7 +496,6 @@ async fn rerun_generates_nothing_and_leaves_the_reports_untouched() {
 #[tokio::test]
 async fn past_due_firing_is_recorded_and_catches_up_the_missing_days() {
     let org = OrgDef::new("Paul Logistics", chrono_tz::America::New_York);
-    clear_of_midnight(&[org.tz]).await;
     let src = ClickHouseDb::fresh().await;
     let dates = due(&org, 5);
     let mut calls = Calls::default();
@@ -564,7 +559,6 @@ async fn orgs_in_different_zones_get_their_own_yesterday_and_inactive_orgs_none(
     let west = OrgDef::new("Pago Pago Freight", chrono_tz::Pacific::Pago_Pago);
     let east = OrgDef::new("Line Islands Haulage", chrono_tz::Pacific::Kiritimati);
     let idle = OrgDef::new("Dormant Carriers", chrono_tz::UTC);
-    clear_of_midnight(&[west.tz, east.tz, idle.tz]).await;
     let (yw, ye, yi) = (west.days_ago(1), east.days_ago(1), idle.days_ago(1));
     assert_ne!(yw, ye);
     let src = ClickHouseDb::fresh().await;
@@ -625,7 +619,6 @@ async fn orgs_in_different_zones_get_their_own_yesterday_and_inactive_orgs_none(
 #[tokio::test]
 async fn org_whose_node_has_no_data_gets_zero_reports_not_failures() {
     let org = OrgDef::new("Quiet Node Inc", chrono_tz::Europe::Berlin);
-    clear_of_midnight(&[org.tz]).await;
     let src = ClickHouseDb::fresh().await;
     let other_node = uuid::Uuid::new_v4().to_string();
     let [d2, d1] = <[NaiveDate; 2]>::try_from(due(&org, 2)).unwrap();
@@ -664,7 +657,6 @@ async fn org_whose_node_has_no_data_gets_zero_reports_not_failures() {
 async fn clickhouse_down_fails_the_invocation_with_a_shaped_500_and_writes_no_report() {
     let org = OrgDef::new("Paul Logistics", chrono_tz::America::Chicago);
     let second = OrgDef::new("Second Org", chrono_tz::Asia::Kolkata);
-    clear_of_midnight(&[org.tz, second.tz]).await;
     let closed = format!("http://127.0.0.1:{}", free_port());
     let app = spawn(handler_env_with_url(&closed, "default", &org, 2)).await;
     let storage = app.storage().await;
@@ -713,7 +705,6 @@ async fn clickhouse_down_fails_the_invocation_with_a_shaped_500_and_writes_no_re
 #[tokio::test]
 async fn concurrent_firings_leave_one_whole_report_per_date() {
     let org = OrgDef::new("Paul Logistics", chrono_tz::America::Chicago);
-    clear_of_midnight(&[org.tz]).await;
     let src = ClickHouseDb::fresh().await;
     let dates = due(&org, 4);
     let mut calls = Calls::default();
@@ -1090,7 +1081,6 @@ async fn concurrent_snapshot_writers_have_one_winner() {
 async fn one_orgs_query_error_does_not_stop_the_others() {
     let good = OrgDef::new("Working Freight", chrono_tz::UTC);
     let bad = OrgDef::new("Broken Haulage", chrono_tz::UTC);
-    clear_of_midnight(&[good.tz]).await;
     let y = good.days_ago(1);
     let src = ClickHouseDb::fresh().await;
     let mut calls = Calls::default();
@@ -1150,7 +1140,6 @@ async fn one_orgs_query_error_does_not_stop_the_others() {
 #[tokio::test]
 async fn an_unreadable_org_document_does_not_stop_the_others() {
     let good = OrgDef::new("Working Freight", chrono_tz::UTC);
-    clear_of_midnight(&[good.tz]).await;
     let y = good.days_ago(1);
     let src = ClickHouseDb::fresh().await;
     let mut calls = Calls::default();
@@ -1178,4 +1167,41 @@ async fn an_unreadable_org_document_does_not_stop_the_others() {
         "{}",
         app.log()
     );
+}
+
+/// The firing's time is the host's `Metadata.sys.UtcNow`: a firing that says it is
+/// 2025-12-16 12:00 UTC makes Chicago's 2025-12-15 (and only that) due, whatever the real
+/// clock says; an unreadable UtcNow is a 400 naming it.
+#[tokio::test]
+async fn the_firing_time_is_the_invocations_utc_now() {
+    let org = OrgDef::new("Paul Logistics", chrono_tz::America::Chicago);
+    let src = ClickHouseDb::fresh().await;
+    let app = spawn(handler_env(&src, &org, 1)).await;
+    let send = |utc_now: Value| {
+        let mut body = invocation(false);
+        body["Metadata"]["sys"]["UtcNow"] = utc_now;
+        app.forwarded(
+            reqwest::Method::POST,
+            "/daily_report_timer",
+            &uuid::Uuid::new_v4().to_string(),
+        )
+        .json(&body)
+        .send()
+    };
+    let r = send(json!("2025-12-16T12:00:00Z"))
+        .await
+        .expect("timer request");
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    let run: RunResult = serde_json::from_value(body["ReturnValue"].clone()).unwrap();
+    assert_eq!(run.started_at.to_rfc3339(), "2025-12-16T12:00:00+00:00");
+    assert_eq!(
+        org_run(&run, &org).generated,
+        vec!["2025-12-15".parse::<NaiveDate>().unwrap()]
+    );
+
+    let r = send(json!("yesterday")).await.expect("timer request");
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["field"], "Metadata.sys.UtcNow");
 }
