@@ -874,3 +874,63 @@ async fn a_test_send_is_not_recorded() {
         .unwrap();
     assert_eq!(records["deliveries"], json!([]));
 }
+
+/// `POST /api/reports/generate` sends no digest unless `notify: true`; with it, the digest of
+/// the date goes out once per channel (a second call finds the claim), as the timer sends it.
+#[tokio::test]
+async fn generate_sends_the_digest_only_when_asked_and_once() {
+    let hook = Receiver::start(vec![Answer::Status(200)]).await;
+    let ch = crate::helpers::ClickHouseDb::fresh().await;
+    let app = TestApp::spawn(Spawn {
+        db_url: None,
+        output_dir: None,
+        env: [
+            ("ORG_ID", ORG),
+            ("BROKER_NODE_PERSISTENT_ID", NODE),
+            ("CLIENT_NAME", "Paul Logistics"),
+            ("ALLOW_INSECURE_WEBHOOKS", "true"),
+            ("CLICKHOUSE_URL", &ch.url),
+            ("CLICKHOUSE_DATABASE", &ch.database),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+    })
+    .await;
+    set_notifications(
+        &app,
+        json!([{"id": "erp", "kind": "webhook", "url": hook.url, "secret": SECRET}]),
+    )
+    .await;
+    let date = store_yesterday(&app).await;
+    let generate = |notify: bool| {
+        app.client
+            .post(format!("{}/api/reports/generate", app.address))
+            .json(&json!({"date": date.to_string(), "notify": notify}))
+            .send()
+    };
+    let quiet: Value = generate(false).await.unwrap().json().await.unwrap();
+    assert_eq!(
+        quiet["orgs"][0]["skipped"],
+        json!([date.to_string()]),
+        "{quiet}"
+    );
+    assert!(quiet.get("deliveries").is_none(), "{quiet}");
+    assert!(hook.got().is_empty());
+
+    let told: Value = generate(true).await.unwrap().json().await.unwrap();
+    assert_eq!(told["deliveries"][0]["status"], "sent", "{told}");
+    assert_eq!(hook.got().len(), 1);
+    assert_eq!(hook.got()[0].json()["date"], date.to_string());
+
+    let again: Value = generate(true).await.unwrap().json().await.unwrap();
+    assert_eq!(
+        again["deliveries"][0]["status"], "already_claimed",
+        "{again}"
+    );
+    assert_eq!(
+        hook.got().len(),
+        1,
+        "no second digest for the same date and channel"
+    );
+}

@@ -13,9 +13,11 @@ use warp::reply::Response;
 use super::{date_param, require_clickhouse, target_orgs};
 use crate::app::App;
 use crate::daily_report::schedule::{self, GenerateOptions, OrgRun};
+use crate::delivery::{self, DeliveryOutcome};
 use crate::http::error::ApiError;
 use crate::http::request::{Request, parse_json_body};
 use crate::http::response::json_response;
+use crate::orgs::Organization;
 
 /// Longest range one backfill request may name.
 pub const MAX_BACKFILL_DAYS: i64 = 366;
@@ -27,6 +29,8 @@ struct GenerateBody {
     date: Option<String>,
     #[serde(default)]
     force: bool,
+    #[serde(default)]
+    notify: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -37,6 +41,8 @@ struct BackfillBody {
     to: String,
     #[serde(default)]
     force: bool,
+    #[serde(default)]
+    notify: bool,
 }
 
 /// The `error` member a 503 reply carries (every error reply has one).
@@ -50,6 +56,9 @@ pub struct RunsError {
 #[derive(Debug, Serialize)]
 pub struct GenerateReply {
     pub orgs: Vec<OrgRun>,
+    /// With `notify: true`: each digest's outcome.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deliveries: Vec<DeliveryOutcome>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<RunsError>,
 }
@@ -63,6 +72,9 @@ pub struct BackfillReply {
     pub complete: bool,
     pub resume_from: Option<NaiveDate>,
     pub orgs: Vec<OrgRun>,
+    /// With `notify: true`: each digest's outcome.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deliveries: Vec<DeliveryOutcome>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<RunsError>,
 }
@@ -111,13 +123,23 @@ pub async fn generate(app: &App, req: &Request) -> Result<Response, ApiError> {
         force: body.force,
         ..GenerateOptions::new(now)
     };
-    let range = |org: &crate::orgs::Organization| {
+    let range = |org: &Organization| {
         let d = date.unwrap_or_else(|| org.yesterday(now));
         (d, d)
     };
-    let orgs = schedule::generate_range(app, &orgs, range, &opts, |_, _| {}).await;
-    let (status, error) = runs_status(&orgs);
-    Ok(json_response(status, &GenerateReply { orgs, error }))
+    let runs = schedule::generate_range(app, &orgs, range, &opts, |_, _| {}).await;
+    let deliveries = if body.notify {
+        notify(app, &orgs, &runs, |org| range(org).1).await
+    } else {
+        vec![]
+    };
+    let (status, error) = runs_status(&runs);
+    let reply = GenerateReply {
+        orgs: runs,
+        deliveries,
+        error,
+    };
+    Ok(json_response(status, &reply))
 }
 
 /// `POST /api/reports/backfill {org_id?, from, to, force?}`.
@@ -145,20 +167,44 @@ pub async fn backfill(app: &App, req: &Request) -> Result<Response, ApiError> {
         deadline: Some(Instant::now() + budget),
         ..GenerateOptions::new(app.clock.now())
     };
-    let orgs = schedule::generate_range(app, &orgs, |_| (from, to), &opts, |_, _| {}).await;
-    let resume_from = orgs
+    let runs = schedule::generate_range(app, &orgs, |_| (from, to), &opts, |_, _| {}).await;
+    let deliveries = if body.notify {
+        notify(app, &orgs, &runs, |_| to).await
+    } else {
+        vec![]
+    };
+    let resume_from = runs
         .iter()
         .flat_map(|r| r.not_attempted.iter())
         .min()
         .copied();
-    let (status, error) = runs_status(&orgs);
+    let (status, error) = runs_status(&runs);
     let reply = BackfillReply {
         from,
         to,
         complete: resume_from.is_none(),
         resume_from,
-        orgs,
+        orgs: runs,
+        deliveries,
         error,
     };
     Ok(json_response(status, &reply))
+}
+
+/// `notify: true`: each org's digest of the newest date of its range (when that report is
+/// stored), once per channel, as the timer sends it.
+async fn notify(
+    app: &App,
+    orgs: &[Organization],
+    runs: &[OrgRun],
+    newest: impl Fn(&Organization) -> NaiveDate,
+) -> Vec<DeliveryOutcome> {
+    let mut outcomes = Vec::new();
+    for org in orgs
+        .iter()
+        .filter(|o| o.notifications.iter().any(|n| n.enabled))
+    {
+        outcomes.extend(delivery::after_timer(app, org, newest(org), runs).await);
+    }
+    outcomes
 }
