@@ -565,25 +565,34 @@ fn openapi_document_lists_every_route_with_its_methods() {
     let documented: BTreeSet<String> = paths.keys().cloned().collect();
     assert_eq!(documented, expected, "the document's paths are the routes");
 
-    // The function key, as Azure takes it.
+    // App Service Authentication in front (the routes are `authLevel: anonymous`): an Entra
+    // ID bearer token for services, the sign-in session cookie for people.
     let schemes = &doc["components"]["securitySchemes"];
-    let keys: BTreeSet<(String, String)> = schemes
+    let kinds: BTreeSet<(String, String)> = schemes
         .as_object()
         .unwrap()
         .values()
         .map(|s| {
-            assert_eq!(s["type"], "apiKey");
-            (
-                s["in"].as_str().unwrap().to_string(),
-                s["name"].as_str().unwrap().to_string(),
-            )
+            let kind = s["type"].as_str().unwrap().to_string();
+            let detail = match kind.as_str() {
+                "http" => s["scheme"].as_str().unwrap().to_string(),
+                _ => format!(
+                    "{}:{}",
+                    s["in"].as_str().unwrap(),
+                    s["name"].as_str().unwrap()
+                ),
+            };
+            (kind, detail)
         })
         .collect();
     assert_eq!(
-        keys,
+        kinds,
         BTreeSet::from([
-            ("header".to_string(), "x-functions-key".to_string()),
-            ("query".to_string(), "code".to_string())
+            ("http".to_string(), "bearer".to_string()),
+            (
+                "apiKey".to_string(),
+                "cookie:AppServiceAuthSession".to_string()
+            )
         ])
     );
     let required: BTreeSet<String> = doc["security"]
