@@ -10,6 +10,7 @@ pub mod error;
 pub mod failure_analysis;
 pub mod orgs;
 pub mod postgres;
+pub mod render;
 pub mod reports_http;
 pub mod routes;
 pub mod server;
