@@ -9,5 +9,6 @@ mod failure_analysis;
 mod helpers;
 mod host_protocol;
 mod package;
+mod pages;
 mod reports_http;
 mod storage;
