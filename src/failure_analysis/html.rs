@@ -270,6 +270,7 @@ fn page_data(a: &Analysis) -> PageData<'_> {
 mod tests {
     use super::super::model::{BucketUser, Options, Summary, UserStats};
     use super::*;
+    use crate::render::assert_self_contained;
     use chrono::{NaiveDate, TimeZone, Utc};
 
     /// A consistent Analysis from `(name, user_id, failed, total)` rows (test-only stand-in for
@@ -418,18 +419,6 @@ mod tests {
 
     const EVIL: &str = "</script><img src=x onerror=alert(1)>";
 
-    fn assert_offline(html: &str) {
-        for needle in [
-            "src=\"http",
-            "href=\"http",
-            "url(http",
-            "@import",
-            "src='http",
-        ] {
-            assert!(!html.contains(needle), "external reference {needle:?}");
-        }
-    }
-
     #[test]
     fn template_has_only_known_placeholders() {
         let html = to_html(&sample());
@@ -440,7 +429,7 @@ mod tests {
     #[test]
     fn self_contained_and_complete() {
         let html = to_html(&sample());
-        assert_offline(&html);
+        assert_self_contained(&html);
         assert!(html.starts_with("<!DOCTYPE html>"));
         assert!(html.contains("<h1>User failure rates</h1>"));
         assert!(html.contains("2025-05-21 to 2025-05-22 (Asia/Kolkata)"));
@@ -536,7 +525,7 @@ mod tests {
     fn empty_analysis_has_a_clear_state() {
         let a = build(&[], 15);
         let html = to_html(&a);
-        assert_offline(&html);
+        assert_self_contained(&html);
         assert!(html.contains("<h2>No sessions in this window</h2>"));
         assert!(!html.contains("<svg"));
         assert!(!html.contains("<table"));

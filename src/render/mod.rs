@@ -49,6 +49,31 @@ pub fn page(template: &impl askama::Template) -> String {
     template.render().expect("render a page template")
 }
 
+/// Asserts that a page refers to nothing outside itself: no external URL in markup or CSS, no
+/// stylesheet link or image, and no link but the inline favicon (which keeps browsers from
+/// fetching `/favicon.ico`). For the pages' unit tests.
+#[cfg(test)]
+pub(crate) fn assert_self_contained(html: &str) {
+    for needle in [
+        "src=\"http",
+        "href=\"http",
+        "url(http",
+        "@import",
+        "src='http",
+        "href='http",
+        "url('http",
+        "url(\"http",
+        "<link rel=\"stylesheet",
+        "<img",
+    ] {
+        assert!(!html.contains(needle), "external reference {needle:?}");
+    }
+    assert_eq!(
+        html.matches("<link").count(),
+        html.matches("<link rel=\"icon\" href=\"data:,\">").count()
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

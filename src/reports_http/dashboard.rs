@@ -842,6 +842,7 @@ mod tests {
     use crate::clickhouse::CallStats;
     use crate::daily_report::query::{Counts, DayCounts};
     use crate::daily_report::report::build;
+    use crate::render::assert_self_contained;
 
     const EVIL: &str = "</script><img src=x onerror=alert(1)>";
 
@@ -1031,28 +1032,6 @@ mod tests {
         period(30, &[4, 15, 16])
     }
 
-    fn assert_offline(html: &str) {
-        for needle in [
-            "src=\"http",
-            "href=\"http",
-            "url(http",
-            "@import",
-            "src='http",
-            "href='http",
-            "url('http",
-            "url(\"http",
-            "<link rel=\"stylesheet",
-            "<img",
-        ] {
-            assert!(!html.contains(needle), "external reference {needle:?}");
-        }
-        // The one link is the inline favicon, which keeps browsers from fetching /favicon.ico.
-        assert_eq!(
-            html.matches("<link").count(),
-            html.matches("<link rel=\"icon\" href=\"data:,\">").count()
-        );
-    }
-
     /// The `<svg>` element of one trend chart.
     fn chart<'h>(html: &'h str, field: &str) -> &'h str {
         let start = html
@@ -1112,7 +1091,7 @@ mod tests {
         assert!(html.contains("{{content}} &amp; &quot;Co&quot;</h1>"));
         // The placeholder-looking name was not expanded.
         assert_eq!(html.matches("class=\"tiles\"").count(), 1);
-        assert_offline(&html);
+        assert_self_contained(&html);
     }
 
     #[test]
@@ -1180,7 +1159,7 @@ mod tests {
         assert!(!html.contains("<svg"));
         assert!(!html.contains("class=\"card tile\""));
         assert!(!html.contains("{{"));
-        assert_offline(&html);
+        assert_self_contained(&html);
 
         // No dates at all.
         let html = render(&org("Acme"), &[], now());
@@ -1249,9 +1228,9 @@ mod tests {
 
     #[test]
     fn no_external_urls() {
-        assert_offline(&render(&org("Acme"), &sample(), now()));
-        assert_offline(&render(&org("Acme"), &period(30, &[0, 1, 2]), now()));
-        assert_offline(&render(&org("Acme"), &[], now()));
+        assert_self_contained(&render(&org("Acme"), &sample(), now()));
+        assert_self_contained(&render(&org("Acme"), &period(30, &[0, 1, 2]), now()));
+        assert_self_contained(&render(&org("Acme"), &[], now()));
     }
 
     /// Writes sample pages to `target/` for a visual check:
