@@ -14,6 +14,7 @@ pub mod http;
 pub mod links;
 pub mod orgs;
 pub mod postgres;
+pub mod render;
 pub mod storage;
 pub mod telemetry;
 pub mod time;

@@ -7,6 +7,7 @@
 #                                                     AZURITE_ACCOUNT_NAME, AZURITE_ACCOUNT_KEY
 #   chdb_up             chdb_front (ClickHouse HTTP front over embedded chdb) -> CLICKHOUSE_TEST_URL
 #   pg_down [--purge] | azurite_down | chdb_down | services_down [--purge] | services_status
+#   browser_install     npm ci in tests/browser (playwright-core for the page tests; not a service)
 #
 # Every *_up is idempotent: a service that is already up (pid alive, endpoint answering) is reused.
 # Its exports are set in the calling shell and written to $CA_RUN_DIR/services.env, which any other
@@ -14,9 +15,9 @@
 #   pg/ (data dir; /tmp/call-analytics-pg-$UID-<hash> instead when user postgres cannot reach it
 #   or the socket path would be too long), pg.log, azurite.pid|.port|.log, chdb.pid|.url|.log|.stdout,
 #   chdb/ (chdb data), env.d/*.env (one fragment per service), services.env (their concatenation).
-# Install steps are cached: tests/azurite `npm ci` runs only when package-lock.json changed
-# (stamp in node_modules), tests/.venv is (re)filled only when tests/chdb_front/requirements.txt
-# changed (stamp in the venv).
+# Install steps are cached: `npm ci` in tests/azurite and tests/browser runs only when its
+# package-lock.json changed (stamp in node_modules), tests/.venv is (re)filled only when
+# tests/chdb_front/requirements.txt changed (stamp in the venv).
 #
 # Each function runs its body in a fresh `bash -euo pipefail` (so errexit works even when the
 # caller writes `pg_up || …`) under a lock ($CA_RUN_DIR/.lock, so parallel callers do not race),
@@ -345,19 +346,7 @@ _ca_pg_down() {
 
 # Installs are shared by every run dir: one at a time, across run dirs too.
 _ca_azurite_install() { (flock 8; _ca_azurite_install_unlocked) 8>"$CA_REPO/tests/.install.lock"; }
-_ca_azurite_install_unlocked() {
-  local dir="$CA_REPO/tests/azurite" want have=""
-  [[ -f "$dir/package-lock.json" ]] || _ca_die "$dir/package-lock.json missing"
-  want=$(_ca_sha "$dir/package-lock.json")
-  if [[ -f "$dir/node_modules/.ca-lock.sha256" ]]; then have=$(<"$dir/node_modules/.ca-lock.sha256"); fi
-  if [[ "$want" == "$have" && -f "$dir/node_modules/azurite/dist/src/blob/main.js" ]]; then
-    return 0
-  fi
-  _ca_log "azurite: npm ci in $dir"
-  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >"$CA_RUN_DIR/azurite-npm.log" 2>&1 9>&-) \
-    || { tail -n 30 "$CA_RUN_DIR/azurite-npm.log" >&2; _ca_die "npm ci failed (log: $CA_RUN_DIR/azurite-npm.log)"; }
-  printf '%s\n' "$want" >"$dir/node_modules/.ca-lock.sha256"
-}
+_ca_azurite_install_unlocked() { _ca_npm_ci azurite tests/azurite azurite/dist/src/blob/main.js; }
 
 _ca_azurite_up() {
   [[ $# -eq 0 ]] || _ca_die "azurite_up takes no arguments"
@@ -528,4 +517,31 @@ _ca_services_status() {
   else
     printf 'chdb     down\n'
   fi
+}
+
+# ---------------------------------------------------------------- npm installs
+# browser_install: tests/browser (playwright-core, which drives /usr/bin/chromium in
+# tests/it/pages.rs; it never downloads a browser). Not a service: nothing to start or stop.
+
+browser_install() { _ca_svc _ca_browser_install; }
+
+_ca_browser_install() {
+  (flock 8; _ca_npm_ci browser tests/browser playwright-core/package.json) 8>"$CA_REPO/tests/.install.lock"
+}
+
+# _ca_npm_ci NAME DIR MARKER: `npm ci` in $CA_REPO/DIR unless node_modules already holds what
+# DIR/package-lock.json asks for (stamp node_modules/.ca-lock.sha256, and node_modules/MARKER).
+# The caller holds tests/.install.lock.
+_ca_npm_ci() {
+  local name=$1 dir="$CA_REPO/$2" marker=$3 want have=""
+  [[ -f "$dir/package-lock.json" ]] || _ca_die "$dir/package-lock.json missing"
+  want=$(_ca_sha "$dir/package-lock.json")
+  if [[ -f "$dir/node_modules/.ca-lock.sha256" ]]; then have=$(<"$dir/node_modules/.ca-lock.sha256"); fi
+  if [[ "$want" == "$have" && -f "$dir/node_modules/$marker" ]]; then
+    return 0
+  fi
+  _ca_log "$name: npm ci in $dir"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >"$CA_RUN_DIR/$name-npm.log" 2>&1 9>&-) \
+    || { tail -n 30 "$CA_RUN_DIR/$name-npm.log" >&2; _ca_die "npm ci failed (log: $CA_RUN_DIR/$name-npm.log)"; }
+  printf '%s\n' "$want" >"$dir/node_modules/.ca-lock.sha256"
 }

@@ -1,19 +1,18 @@
 //! The HTML report artifact, `user_failure_rates_YYYYMMDD_HHMMSS.html`
 //! (`spec/failure-analysis.md`, "Outputs"; seed 001, "Visualization").
 //!
-//! The page is built from `report.html` (inline CSS, a small inline script) by filling
-//! `{{name}}` placeholders in one pass, so text that looks like a placeholder inside user data
-//! is never expanded. Everything that is not static is escaped here: HTML text and attributes
-//! with [`escape`], the embedded JSON with [`json_for_script`].
+//! The page is the askama template `templates/failure_report.html` (on the shared
+//! `templates/base.html`); this module turns an [`Analysis`] into its view-model: formatted
+//! numbers, the histogram's geometry from [`crate::render::chart`], and the bucket lists the
+//! page's script shows, embedded as JSON. The template escapes everything it prints.
 
-use std::fmt::Write as _;
-
-use chrono::{DateTime, Utc};
+use askama::Template;
 use serde::Serialize;
 
 use super::model::{Analysis, Bucket, RankedUser, Window, percent};
-
-const TEMPLATE: &str = include_str!("report.html");
+use crate::render::chart::{self, Frame, HistogramBar};
+use crate::render::format::{thousands, utc_seconds};
+use crate::render::page;
 
 /// Users listed per bucket in the hover panel (and embedded in the page); the panel ends with
 /// "and N more" for the rest.
@@ -32,96 +31,81 @@ pub const BUCKET_LIST_LIMIT: usize = 50;
 /// Opening the page with `#bucket=K` (0-based) shows bucket K's panel straight away.
 ///
 /// The page works without the script too, except the bucket panel. The bucket lists are
-/// embedded as JSON in `<script type="application/json" id="data">`, with `<`, `>` and `&`
-/// written as `\u003c`, `\u003e`, `\u0026` so no user data can close the element; all other
-/// user data is HTML-escaped. With zero users the page shows "No sessions in this window"
-/// instead of the statistics, the chart and the table.
+/// embedded as JSON in `<script type="application/json" id="data">`, with `<`, `>`, `&` and
+/// `'` written as `\u003c`, `\u003e`, `\u0026`, `\u0027` so no user data can close the
+/// element; all other user data is HTML-escaped. With zero users the page shows "No sessions
+/// in this window" instead of the statistics, the chart and the table.
 pub fn to_html(a: &Analysis) -> String {
-    let empty = a.summary.total_users == 0;
-    let content = if empty {
-        empty_state(&a.window)
-    } else {
-        let mut c = summary_section(a);
-        c.push_str("<div class=\"layout\">\n");
-        c.push_str(&histogram_section(&a.histogram));
-        c.push_str(&top_users_section(a));
-        c.push_str("</div>\n");
-        c
-    };
-    let asked = window_asked(&a.window);
-    fill(
-        TEMPLATE,
-        &[
-            (
-                "page_title",
-                escape(&format!("User failure rates · {asked}")),
-            ),
-            ("window_asked", escape(&asked)),
-            ("window_utc", escape(&window_utc(&a.window))),
-            ("generated_at", escape(&utc(&a.generated_at))),
-            ("content", content),
-            ("data_json", json_for_script(&page_data(a))),
-        ],
-    )
+    page(&ReportPage {
+        window_asked: window_asked(&a.window),
+        window_utc: window_utc(&a.window),
+        generated_at: utc_seconds(&a.generated_at),
+        window_start: utc_seconds(&a.window.start_utc),
+        window_end: utc_seconds(&a.window.end_utc),
+        report: (a.summary.total_users > 0).then(|| report(a)),
+        data: page_data(a),
+    })
 }
 
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+/// `templates/failure_report.html`.
+#[derive(Template)]
+#[template(path = "failure_report.html")]
+struct ReportPage<'a> {
+    window_asked: String,
+    window_utc: String,
+    generated_at: String,
+    window_start: String,
+    window_end: String,
+    /// `None`: no user in the window, the page shows its empty state.
+    report: Option<Report<'a>>,
+    data: PageData<'a>,
 }
 
-/// Serializes `value` as JSON that is safe inside a `<script>` element: `<`, `>` and `&`
-/// (which JSON only has inside strings) become `\u003c`, `\u003e`, `\u0026`.
-pub fn json_for_script<T: Serialize>(value: &T) -> String {
-    // Serializing plain structs of strings and numbers cannot fail.
-    serde_json::to_string(value)
-        .expect("serialize report data")
-        .replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026")
+struct Report<'a> {
+    totals: [Stat; 4],
+    rates: [Stat; 5],
+    histogram: HistogramView,
+    top: TopUsers<'a>,
 }
 
-/// Replaces every `{{name}}` of `template` with its value, in one pass over the template only.
-/// Unknown names are left as they are (a test checks that the template has none).
-pub(crate) fn fill(template: &str, vars: &[(&str, String)]) -> String {
-    let mut out =
-        String::with_capacity(template.len() + vars.iter().map(|v| v.1.len()).sum::<usize>());
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else {
-            out.push_str(&rest[start..]);
-            return out;
-        };
-        let name = &after[..end];
-        match vars.iter().find(|(k, _)| *k == name) {
-            Some((_, v)) => out.push_str(v),
-            None => out.push_str(&rest[start..start + 2 + end + 2]),
-        }
-        rest = &after[end + 2..];
-    }
-    out.push_str(rest);
-    out
+/// A labelled, formatted value.
+struct Stat {
+    label: &'static str,
+    value: String,
+}
+
+struct HistogramView {
+    description: String,
+    geometry: chart::Histogram,
+    bars: Vec<BarView>,
+}
+
+struct BarView {
+    /// `20-30%: 5 users`, the bar's accessible name and hover text.
+    label: String,
+    count: usize,
+    geometry: HistogramBar,
+}
+
+struct TopUsers<'a> {
+    /// Follows the hint: ` Users with at least N sessions.`, or empty.
+    qualifier: String,
+    min_sessions: String,
+    rows: Vec<TopRow<'a>>,
+}
+
+struct TopRow<'a> {
+    rank: usize,
+    name: &'a str,
+    /// The meter's width, a whole percent.
+    meter_percent: f64,
+    rate: &'a str,
+    failed: String,
+    total: String,
 }
 
 // ---------------------------------------------------------------------------------------------
 // Header
-
-fn utc(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-}
 
 fn window_asked(w: &Window) -> String {
     match (w.from_date, w.to_date) {
@@ -136,247 +120,102 @@ fn window_asked(w: &Window) -> String {
 fn window_utc(w: &Window) -> String {
     format!(
         "{} to {} (end exclusive)",
-        utc(&w.start_utc),
-        utc(&w.end_utc)
-    )
-}
-
-fn empty_state(w: &Window) -> String {
-    format!(
-        "<section class=\"card empty\">\n<h2>No sessions in this window</h2>\n\
-         <p class=\"muted\">No call sessions were created between {} and {}, so there are no \
-         failure rates to show.</p>\n</section>\n",
-        escape(&utc(&w.start_utc)),
-        escape(&utc(&w.end_utc))
+        utc_seconds(&w.start_utc),
+        utc_seconds(&w.end_utc)
     )
 }
 
 // ---------------------------------------------------------------------------------------------
-// Summary
+// Content
 
-/// `1234567` → `1,234,567`.
-fn group(n: impl ToString) -> String {
-    let s = n.to_string();
-    let (sign, digits) = s.strip_prefix('-').map_or(("", s.as_str()), |d| ("-", d));
-    let mut out = String::from(sign);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn summary_section(a: &Analysis) -> String {
+fn report(a: &Analysis) -> Report<'_> {
     let s = &a.summary;
-    let mut h = String::from(
-        "<section aria-labelledby=\"summary-title\">\n\
-         <h2 id=\"summary-title\" class=\"visually-hidden\">Summary statistics</h2>\n\
-         <div class=\"totals\">\n",
-    );
-    for (label, value) in [
-        ("Users", group(s.total_users)),
-        ("Sessions", group(s.total_sessions)),
-        ("Failures", group(s.total_failures)),
-        ("Overall failure rate", percent(s.overall_failure_rate)),
-    ] {
-        let _ = writeln!(
-            h,
-            "<div class=\"card stat\"><div class=\"label\">{}</div><div class=\"value\">{}</div></div>",
-            escape(label),
-            escape(&value)
-        );
-    }
-    h.push_str(
-        "</div>\n<div class=\"card\">\n<h2>Per-user failure rates</h2>\n\
-         <p class=\"hint\">Unweighted: every user counts once. The overall rate above is \
-         weighted by sessions.</p>\n<dl class=\"rates\">\n",
-    );
-    for (label, rate) in [
-        ("Average", s.average),
-        ("Median", s.median),
-        ("Maximum", s.maximum),
-        ("Minimum", s.minimum),
-        ("Std deviation", s.std_deviation),
-    ] {
-        let _ = writeln!(h, "<div><dt>{label}</dt><dd>{}</dd></div>", percent(rate));
-    }
-    h.push_str("</dl>\n</div>\n</section>\n");
-    h
-}
-
-// ---------------------------------------------------------------------------------------------
-// Histogram
-
-/// SVG geometry, in viewBox units.
-const W: f64 = 520.0;
-const H: f64 = 340.0;
-const LEFT: f64 = 52.0;
-const RIGHT: f64 = 26.0;
-const TOP: f64 = 30.0;
-const BOTTOM: f64 = 56.0;
-
-/// A round tick step (1, 2, 5 × 10^k) giving at most five steps up to `max`.
-fn tick_step(max: usize) -> usize {
-    let mut magnitude = 1;
-    loop {
-        for m in [1, 2, 5] {
-            let step = m * magnitude;
-            if max.div_ceil(step) <= 5 {
-                return step;
-            }
-        }
-        magnitude *= 10;
+    let stat = |label, value| Stat { label, value };
+    Report {
+        totals: [
+            stat("Users", thousands(s.total_users)),
+            stat("Sessions", thousands(s.total_sessions)),
+            stat("Failures", thousands(s.total_failures)),
+            stat("Overall failure rate", percent(s.overall_failure_rate)),
+        ],
+        rates: [
+            stat("Average", percent(s.average)),
+            stat("Median", percent(s.median)),
+            stat("Maximum", percent(s.maximum)),
+            stat("Minimum", percent(s.minimum)),
+            stat("Std deviation", percent(s.std_deviation)),
+        ],
+        histogram: histogram(&a.histogram),
+        top: top_users(a),
     }
 }
+
+/// The histogram's viewBox and margins.
+const FRAME: Frame = Frame {
+    width: 520.0,
+    height: 340.0,
+    left: 52.0,
+    right: 26.0,
+    top: 30.0,
+    bottom: 56.0,
+};
 
 fn users_word(n: usize) -> &'static str {
     if n == 1 { "user" } else { "users" }
 }
 
-fn histogram_svg(buckets: &[Bucket]) -> String {
-    let n = buckets.len().max(1);
-    let max = buckets.iter().map(|b| b.count).max().unwrap_or(0).max(1);
-    let step = tick_step(max);
-    let y_max = max.div_ceil(step) * step;
-    let plot_w = W - LEFT - RIGHT;
-    let plot_h = H - TOP - BOTTOM;
-    let base = TOP + plot_h;
-    let slot = plot_w / n as f64;
-    let y = |v: usize| base - plot_h * v as f64 / y_max as f64;
-
-    let total: usize = buckets.iter().map(|b| b.count).sum();
-    let mut s = format!(
-        "<svg class=\"chart\" viewBox=\"0 0 {W} {H}\" aria-labelledby=\"chart-title chart-desc\">\n\
-         <title id=\"chart-title\">Failure-rate distribution</title>\n\
-         <desc id=\"chart-desc\">Bar chart of {total} {} by failure-rate range: {}.</desc>\n",
+fn histogram(buckets: &[Bucket]) -> HistogramView {
+    let counts: Vec<usize> = buckets.iter().map(|b| b.count).collect();
+    let geometry = chart::histogram(FRAME, &counts);
+    let total: usize = counts.iter().sum();
+    let description = format!(
+        "Bar chart of {total} {} by failure-rate range: {}.",
         users_word(total),
-        escape(
-            &buckets
-                .iter()
-                .map(|b| format!("{} {}", b.label, b.count))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
+        buckets
+            .iter()
+            .map(|b| format!("{} {}", b.label, b.count))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
-    // Grid and y axis.
-    for v in (0..=y_max).step_by(step) {
-        let yy = y(v);
-        let class = if v == 0 { "baseline" } else { "gridline" };
-        let _ = writeln!(
-            s,
-            "<line class=\"{class}\" x1=\"{LEFT}\" x2=\"{}\" y1=\"{yy:.1}\" y2=\"{yy:.1}\"/>\
-             <text x=\"{}\" y=\"{yy:.1}\" text-anchor=\"end\" dominant-baseline=\"middle\">{v}</text>",
-            W - RIGHT,
-            LEFT - 8.0
-        );
+    let bars = buckets
+        .iter()
+        .zip(&geometry.bars)
+        .map(|(b, g)| BarView {
+            label: format!("{}: {} {}", b.label, b.count, users_word(b.count)),
+            count: b.count,
+            geometry: *g,
+        })
+        .collect();
+    HistogramView {
+        description,
+        geometry,
+        bars,
     }
-    // Bars: a full-height transparent hit area (so short bars are easy to hover and tap),
-    // the visible bar and its count.
-    for (i, b) in buckets.iter().enumerate() {
-        let x = LEFT + slot * i as f64;
-        let top = y(b.count);
-        let label = escape(&format!("{}: {} {}", b.label, b.count, users_word(b.count)));
-        let _ = writeln!(
-            s,
-            "<g class=\"bar\" data-i=\"{i}\" tabindex=\"0\" role=\"button\" aria-pressed=\"false\" \
-             aria-label=\"{label}\"><title>{label}</title>\
-             <rect class=\"hit\" x=\"{x:.1}\" y=\"{TOP}\" width=\"{slot:.1}\" height=\"{plot_h}\" rx=\"4\"/>\
-             <rect class=\"fill\" x=\"{:.1}\" y=\"{top:.1}\" width=\"{:.1}\" height=\"{:.1}\" rx=\"3\"/>\
-             <text class=\"count\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text></g>",
-            x + slot * 0.12,
-            slot * 0.76,
-            base - top,
-            x + slot / 2.0,
-            top - 6.0,
-            b.count
-        );
-    }
-    // X axis: the bucket boundaries 0%, 10%, … 100%.
-    for i in 0..=n {
-        let _ = writeln!(
-            s,
-            "<text{} x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}%</text>",
-            // Every other boundary is hidden on narrow screens.
-            if i % 2 == 1 { " class=\"odd\"" } else { "" },
-            LEFT + slot * i as f64,
-            base + 20.0,
-            i * 100 / n
-        );
-    }
-    let _ = writeln!(
-        s,
-        "<text class=\"axis-title\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">Failure rate</text>\
-         <text class=\"axis-title\" transform=\"translate(14 {:.1}) rotate(-90)\" text-anchor=\"middle\">Users</text>\n</svg>",
-        LEFT + plot_w / 2.0,
-        H - 8.0,
-        TOP + plot_h / 2.0
-    );
-    s
 }
 
-fn histogram_section(buckets: &[Bucket]) -> String {
-    format!(
-        "<section class=\"card\" aria-labelledby=\"hist-title\">\n\
-         <h2 id=\"hist-title\">Failure-rate distribution</h2>\n\
-         <p class=\"hint\">Number of users in each failure-rate range.</p>\n\
-         {}<div id=\"bucket\" aria-live=\"polite\"><p class=\"muted\">Hover, focus or tap a bar to list the users in that range.</p></div>\n\
-         </section>\n",
-        histogram_svg(buckets)
-    )
-}
-
-// ---------------------------------------------------------------------------------------------
-// Top users
-
-fn top_users_section(a: &Analysis) -> String {
+fn top_users(a: &Analysis) -> TopUsers<'_> {
     let min = a.options.min_sessions;
-    let qualifier = if min > 1 {
-        format!(" Users with at least {} sessions.", group(min))
-    } else {
-        String::new()
-    };
-    let mut h = format!(
-        "<section class=\"card\" aria-labelledby=\"top-title\">\n\
-         <h2 id=\"top-title\">Top users by failure rate</h2>\n\
-         <p class=\"hint\">Highest failure rate first, then most failures.{}</p>\n",
-        escape(&qualifier)
-    );
-    if a.top_users.is_empty() {
-        let _ = writeln!(
-            h,
-            "<p class=\"muted\">No user has at least {} sessions.</p>",
-            group(min)
-        );
-    } else {
-        h.push_str(
-            "<div class=\"scroll tall\"><table>\n<thead><tr><th scope=\"col\" class=\"num\">#</th>\
-             <th scope=\"col\" class=\"name\">User</th><th scope=\"col\" class=\"num\">Failure rate</th>\
-             <th scope=\"col\" class=\"num\">Failed / total</th></tr></thead>\n<tbody>\n",
-        );
-        for r in &a.top_users {
-            h.push_str(&top_user_row(r));
-        }
-        h.push_str("</tbody></table></div>\n");
+    TopUsers {
+        qualifier: if min > 1 {
+            format!(" Users with at least {} sessions.", thousands(min))
+        } else {
+            String::new()
+        },
+        min_sessions: thousands(min),
+        rows: a.top_users.iter().map(top_row).collect(),
     }
-    h.push_str("</section>\n");
-    h
 }
 
-fn top_user_row(r: &RankedUser) -> String {
+fn top_row(r: &RankedUser) -> TopRow<'_> {
     let u = &r.user;
-    let width = (u.failure_rate.clamp(0.0, 1.0) * 100.0).round();
-    format!(
-        "<tr><td class=\"num\">{}</td><td class=\"name\">{}</td><td class=\"num\"><div class=\"rate\">\
-         <span class=\"meter\" aria-hidden=\"true\"><span style=\"width:{width}%\"></span></span>{}</div></td>\
-         <td class=\"num\">{} / {}</td></tr>\n",
-        r.rank,
-        escape(&u.user_name),
-        escape(&u.failure_rate_percent),
-        group(u.failed_sessions),
-        group(u.total_sessions)
-    )
+    TopRow {
+        rank: r.rank,
+        name: &u.user_name,
+        meter_percent: (u.failure_rate.clamp(0.0, 1.0) * 100.0).round(),
+        rate: &u.failure_rate_percent,
+        failed: thousands(u.failed_sessions),
+        total: thousands(u.total_sessions),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -431,7 +270,8 @@ fn page_data(a: &Analysis) -> PageData<'_> {
 mod tests {
     use super::super::model::{BucketUser, Options, Summary, UserStats};
     use super::*;
-    use chrono::{NaiveDate, TimeZone};
+    use crate::render::assert_self_contained;
+    use chrono::{NaiveDate, TimeZone, Utc};
 
     /// A consistent Analysis from `(name, user_id, failed, total)` rows (test-only stand-in for
     /// the real computation).
@@ -592,18 +432,6 @@ mod tests {
 
     const EVIL: &str = "</script><img src=x onerror=alert(1)>";
 
-    fn assert_offline(html: &str) {
-        for needle in [
-            "src=\"http",
-            "href=\"http",
-            "url(http",
-            "@import",
-            "src='http",
-        ] {
-            assert!(!html.contains(needle), "external reference {needle:?}");
-        }
-    }
-
     #[test]
     fn template_has_only_known_placeholders() {
         let html = to_html(&sample());
@@ -614,7 +442,7 @@ mod tests {
     #[test]
     fn self_contained_and_complete() {
         let html = to_html(&sample());
-        assert_offline(&html);
+        assert_self_contained(&html);
         assert!(html.starts_with("<!DOCTYPE html>"));
         assert!(html.contains("<h1>User failure rates</h1>"));
         assert!(html.contains("2025-05-21 to 2025-05-22 (Asia/Kolkata)"));
@@ -639,8 +467,8 @@ mod tests {
         let html = to_html(&a);
         assert!(html.contains("<div class=\"value\">1,234,567</div>"));
         assert!(html.contains("<dt>Median</dt><dd>12.35%</dd>"));
-        assert_eq!(group(-1000), "-1,000");
-        assert_eq!(group(999), "999");
+        assert_eq!(thousands(-1000), "-1,000");
+        assert_eq!(thousands(999), "999");
     }
 
     #[test]
@@ -710,7 +538,7 @@ mod tests {
     fn empty_analysis_has_a_clear_state() {
         let a = build(&[], 15);
         let html = to_html(&a);
-        assert_offline(&html);
+        assert_self_contained(&html);
         assert!(html.contains("<h2>No sessions in this window</h2>"));
         assert!(!html.contains("<svg"));
         assert!(!html.contains("<table"));
@@ -725,25 +553,6 @@ mod tests {
         let html = to_html(&a);
         assert!(html.contains("No user has at least 1,000 sessions."));
         assert!(html.contains("<svg"));
-    }
-
-    #[test]
-    fn ticks_are_round() {
-        assert_eq!(tick_step(1), 1);
-        assert_eq!(tick_step(5), 1);
-        assert_eq!(tick_step(6), 2);
-        assert_eq!(tick_step(11), 5);
-        assert_eq!(tick_step(26), 10);
-        assert_eq!(tick_step(480), 100);
-    }
-
-    #[test]
-    fn fill_is_single_pass() {
-        let out = fill(
-            "a {{x}} b {{y}} {{unknown}} {{open",
-            &[("x", "{{y}}".into()), ("y", "Y".into())],
-        );
-        assert_eq!(out, "a {{y}} b Y {{unknown}} {{open");
     }
 
     /// Writes sample pages to `target/` for a visual check:

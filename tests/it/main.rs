@@ -13,5 +13,6 @@ mod host_protocol;
 mod insights_dr;
 mod insights_fa;
 mod package;
+mod pages;
 mod reports_http;
 mod storage;

@@ -43,11 +43,11 @@ fn today() -> NaiveDate {
 }
 
 /// `n` days before today in the default org's zone (1 = yesterday).
-fn days_ago(n: i64) -> NaiveDate {
+pub(crate) fn days_ago(n: i64) -> NaiveDate {
     today() - chrono::Duration::days(n)
 }
 
-fn yesterday() -> NaiveDate {
+pub(crate) fn yesterday() -> NaiveDate {
     days_ago(1)
 }
 
@@ -102,7 +102,7 @@ async fn load_calls(database: &str, days: &[(NaiveDate, usize)]) {
 }
 
 /// The usual fixture: 4 calls yesterday (2 successes), 2 calls three days ago (1 success).
-async fn database_with_calls() -> String {
+pub(crate) async fn database_with_calls() -> String {
     let db = clickhouse_database().await;
     load_calls(&db, &[(yesterday(), 4), (days_ago(3), 2)]).await;
     db

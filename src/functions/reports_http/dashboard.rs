@@ -1,11 +1,12 @@
 //! The `GET /api/dashboard?org_id=` page (`docs/http-api.md`; seed 003's frontend, seed 004's
 //! dashboard): one org's stored daily reports over a period as one self-contained HTML page.
 //!
-//! Built like [`crate::failure_analysis::html`]: `dashboard.html` (inline CSS) with `{{name}}`
-//! placeholders filled in one pass, so text that looks like a placeholder inside data is never
-//! expanded, and every piece of data HTML-escaped with [`escape`]. The charts are inline SVG
-//! whose hover text is SVG `<title>`, so the page has no script and loads nothing: it works
-//! offline and from a file.
+//! The page is the askama template `templates/dashboard.html` (on the shared
+//! `templates/base.html`); this module turns the period's reports into its view-model:
+//! formatted numbers ([`crate::render::format`]) and chart geometry
+//! ([`crate::render::chart`]). The template escapes everything it prints. The charts are
+//! inline SVG whose hover text is SVG `<title>`, so the page has no script and loads nothing:
+//! it works offline and from a file.
 //!
 //! Decisions (the spec leaves them open):
 //! * The tiles, breakdowns and funnel show the latest date of the period that has a report;
@@ -17,24 +18,24 @@
 //! * A day without a report is a hatched column in every chart; lines are broken there, never
 //!   interpolated, and the header lists the missing dates.
 
-use std::fmt::Write as _;
-
+use askama::Template;
 use chrono::{DateTime, NaiveDate, Utc};
-use chrono_tz::Tz;
 
 use warp::reply::Response;
 
 use crate::app::App;
 use crate::daily_report::report::{self, BreakdownRow, DailyReport, FunnelStep};
 use crate::daily_report::snapshots;
-use crate::failure_analysis::html::{escape, fill};
 use crate::http::error::ApiError;
 use crate::http::request::Request;
 use crate::http::response::html_response;
 use crate::orgs::Organization;
+use crate::render::chart::{EdgeLabel, Frame, Gridline, Line, Px, Rect, Scale, Slots, Ticks};
+use crate::render::format::{
+    Unit, long_date, plural, round2, short_date, thousands, utc_and_local,
+};
+use crate::render::page as render_page;
 use crate::storage::StorageError;
-
-const TEMPLATE: &str = include_str!("dashboard.html");
 
 /// Missing dates (or ranges of them) listed by name in the header; the rest are counted.
 const MISSING_LISTED: usize = 8;
@@ -73,35 +74,19 @@ pub fn render(
         .iter()
         .filter_map(|d| d.report.map(|r| (d.date, r)))
         .collect();
-
-    let content = match reported.last() {
-        None => empty_state(org, &series),
-        Some(&(date, latest)) => {
-            let previous = reported.len().checked_sub(2).map(|i| reported[i]);
-            let mut c = latest_section(&series, date, latest, previous);
-            c.push_str(&trends_section(&series));
-            c.push_str(&breakdowns_section(date, latest));
-            c
-        }
-    };
-    fill(
-        TEMPLATE,
-        &[
-            (
-                "page_title",
-                escape(&format!("{} · Daily call report", org.name)),
-            ),
-            ("org_name", escape(&org.name)),
-            ("period", escape(&period_text(&series))),
-            ("timezone", escape(org.timezone.name())),
-            (
-                "generated_at",
-                escape(&generated_text(generated_at, org.timezone)),
-            ),
-            ("coverage", coverage(&series, reported.len())),
-            ("content", content),
-        ],
-    )
+    let reports = reported.last().map(|&(date, latest)| {
+        let previous = reported.len().checked_sub(2).map(|i| reported[i]);
+        reports(&series, date, latest, previous)
+    });
+    render_page(&DashboardPage {
+        org_name: &org.name,
+        period: period_text(&series),
+        timezone: org.timezone.name(),
+        generated_at: utc_and_local(generated_at, org.timezone),
+        coverage: coverage(&series, reported.len()),
+        reports,
+        backfill_body: backfill_body(org, &series),
+    })
 }
 
 /// One date of the period.
@@ -112,34 +97,139 @@ struct Day<'a> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Formatting
+// The view-model of `templates/dashboard.html`
 
-/// `1234567` → `1,234,567`.
-fn group(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct DashboardPage<'a> {
+    org_name: &'a str,
+    period: String,
+    timezone: &'a str,
+    generated_at: String,
+    coverage: Coverage,
+    /// `None`: no report in the period, the page shows its empty state.
+    reports: Option<Reports>,
+    /// The empty state's example request body.
+    backfill_body: String,
 }
 
-/// `Mon 2025-12-15`.
-fn long_date(d: NaiveDate) -> String {
-    d.format("%a %Y-%m-%d").to_string()
+struct Coverage {
+    /// Some day has no report.
+    partial: bool,
+    /// `27 of 30 days have a report`.
+    headline: String,
+    /// The missing dates, listed when some (not all) days have a report.
+    missing: Option<String>,
 }
 
-/// `Dec 15`.
-fn short_date(d: NaiveDate) -> String {
-    d.format("%b %-d").to_string()
+/// Everything shown when the period has a report.
+struct Reports {
+    /// The latest date with a report, `Mon 2025-12-15`.
+    date: String,
+    note: String,
+    tiles: Vec<Tile>,
+    trends: Vec<TrendCard>,
+    /// `240 classified calls of 304 calls`.
+    breakdown_note: String,
+    /// The latest report's classified calls, grouped.
+    classified: String,
+    /// Empty when no call reached the funnel.
+    funnel: Vec<FunnelRow>,
+    breakdowns: Vec<BreakdownCard>,
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{} {}", group(n as u64), if n == 1 { one } else { many })
+struct Tile {
+    field: &'static str,
+    label: &'static str,
+    /// The number and its unit; `None` when undefined that day (shown as `—`).
+    value: Option<(String, &'static str)>,
+    sub: String,
+    /// `None`: no earlier report to compare with.
+    delta: Option<Delta>,
 }
+
+struct Delta {
+    /// `good` or `bad` when a direction of change is better.
+    tone: Option<&'static str>,
+    /// `▲ 7.00 pp`, `no change`, `n/a`.
+    change: String,
+    /// The change is in percentage points.
+    in_points: bool,
+    vs_title: String,
+    /// The previous date with a report, `Dec 13`.
+    vs: String,
+}
+
+struct TrendCard {
+    title: &'static str,
+    /// The latest report's value (`None`: undefined) and date.
+    now: Option<Now>,
+    chart: TrendChart,
+    /// The bars' labels (outer, inner) when the chart draws one KPI inside another.
+    legend: Option<(&'static str, &'static str)>,
+}
+
+struct Now {
+    value: Option<String>,
+    date: String,
+}
+
+struct TrendChart {
+    id: &'static str,
+    view_box: String,
+    description: String,
+    gridlines: Vec<Gridline>,
+    /// Hatched columns, with their date.
+    missing: Vec<(NaiveDate, Rect)>,
+    /// Bars with their class (`bar`, `bar inner`), in drawing order.
+    bars: Vec<(&'static str, Rect)>,
+    line: Line,
+    x_labels: Vec<XLabel>,
+    x_label_y: Px,
+    /// One full-height hover column per date, with its hover text.
+    hits: Vec<(String, Rect)>,
+}
+
+struct XLabel {
+    x: Px,
+    anchor: &'static str,
+    text: String,
+}
+
+struct FunnelRow {
+    /// Branches from the stage before the previous one (drawn indented).
+    branch: bool,
+    stage: String,
+    /// The bar's width, a percent of the first stage, 2 decimals.
+    width: String,
+    reached: String,
+    /// `None` for the first stage.
+    drop: Option<FunnelDrop>,
+}
+
+struct FunnelDrop {
+    count: String,
+    percent: String,
+    /// Nothing dropped off.
+    none: bool,
+}
+
+struct BreakdownCard {
+    title: &'static str,
+    field: &'static str,
+    rows: Vec<BreakdownLine>,
+}
+
+struct BreakdownLine {
+    value: String,
+    count: String,
+    percent: String,
+    /// The bar's width, a percent, 2 decimals.
+    width: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Header
 
 fn period_text(series: &[Day<'_>]) -> String {
     match (series.first(), series.last()) {
@@ -154,14 +244,6 @@ fn period_text(series: &[Day<'_>]) -> String {
     }
 }
 
-fn generated_text(t: DateTime<Utc>, tz: Tz) -> String {
-    format!(
-        "{} UTC ({} local)",
-        t.format("%Y-%m-%d %H:%M"),
-        t.with_timezone(&tz).format("%Y-%m-%d %H:%M")
-    )
-}
-
 /// Runs of consecutive dates without a report, as `(first, last)`.
 fn missing_ranges(series: &[Day<'_>]) -> Vec<(NaiveDate, NaiveDate)> {
     let mut ranges: Vec<(NaiveDate, NaiveDate)> = Vec::new();
@@ -174,21 +256,21 @@ fn missing_ranges(series: &[Day<'_>]) -> Vec<(NaiveDate, NaiveDate)> {
     ranges
 }
 
-fn coverage(series: &[Day<'_>], reported: usize) -> String {
+fn coverage(series: &[Day<'_>], reported: usize) -> Coverage {
     let total = series.len();
     let headline = format!(
-        "<strong>{} of {} {} a report</strong>",
-        group(reported as u64),
+        "{} of {} {} a report",
+        thousands(reported),
         plural(total, "day", "days"),
         if total == 1 { "has" } else { "have" }
     );
-    if reported == total || reported == 0 {
-        let class = if reported == total {
-            "coverage"
-        } else {
-            "coverage partial"
+    let partial = reported != total;
+    if !partial || reported == 0 {
+        return Coverage {
+            partial,
+            headline,
+            missing: None,
         };
-        return format!("<p class=\"{class}\">{headline}.</p>\n");
     }
     let ranges = missing_ranges(series);
     let mut listed: Vec<String> = ranges
@@ -209,23 +291,15 @@ fn coverage(series: &[Day<'_>], reported: usize) -> String {
             .sum();
         listed.push(format!("and {} more", plural(rest, "day", "days")));
     }
-    format!(
-        "<p class=\"coverage partial\">{headline}. <span class=\"muted\">Missing: {}. \
-         Generate them with <code>POST /api/reports/backfill</code>.</span></p>\n",
-        escape(&listed.join(", "))
-    )
+    Coverage {
+        partial,
+        headline,
+        missing: Some(listed.join(", ")),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
 // KPIs
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Unit {
-    Count,
-    Hours,
-    Minutes,
-    Percent,
-}
 
 /// Which direction of change is good news.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -333,37 +407,9 @@ const TILES: [&Kpi; 8] = [
     &CARRIER_ASKED,
 ];
 
-/// Rounds to 2 decimals (values are stored with 2; this only removes float noise).
-fn round2(x: f64) -> f64 {
-    let r = (x * 100.0).round() / 100.0;
-    if r == 0.0 { 0.0 } else { r }
-}
-
-/// The number without its unit: `1,234`, `10.23`, `15.17`.
-fn number(unit: Unit, v: f64) -> String {
-    match unit {
-        Unit::Count => group(v.max(0.0).round() as u64),
-        _ => format!("{:.2}", round2(v)),
-    }
-}
-
-fn unit_suffix(unit: Unit) -> &'static str {
-    match unit {
-        Unit::Count => "",
-        Unit::Hours => " h",
-        Unit::Minutes => " min",
-        Unit::Percent => "%",
-    }
-}
-
-/// The number with its unit, as plain text: `15.17%`, `2.26 min`.
-fn with_unit(unit: Unit, v: f64) -> String {
-    format!("{}{}", number(unit, v), unit_suffix(unit))
-}
-
 /// The count behind a rate tile, e.g. `58 of 211 classified`.
 fn of_classified(count: u64, total: u64) -> String {
-    format!("{} of {} classified", group(count), group(total))
+    format!("{} of {} classified", thousands(count), thousands(total))
 }
 
 /// The small line under a tile's value.
@@ -377,14 +423,11 @@ fn tile_sub(kpi: &Kpi, r: &DailyReport) -> String {
         "total_calls" => "all calls that day".to_string(),
         "classified_calls" => format!(
             "{} of all calls",
-            with_unit(
-                Unit::Percent,
-                if k.total_calls == 0 {
-                    0.0
-                } else {
-                    100.0 * c as f64 / k.total_calls as f64
-                }
-            )
+            Unit::Percent.with_unit(if k.total_calls == 0 {
+                0.0
+            } else {
+                100.0 * c as f64 / k.total_calls as f64
+            })
         ),
         "success_rate_percent" => {
             // The count is the `success` row of the classification breakdown.
@@ -399,8 +442,8 @@ fn tile_sub(kpi: &Kpi, r: &DailyReport) -> String {
         "avg_minutes_per_call" if k.total_calls == 0 => "no calls".to_string(),
         "avg_minutes_per_call" => format!(
             "median {} · p90 {} min",
-            number(Unit::Minutes, k.median_minutes_per_call),
-            number(Unit::Minutes, k.p90_minutes_per_call)
+            Unit::Minutes.number(k.median_minutes_per_call),
+            Unit::Minutes.number(k.p90_minutes_per_call)
         ),
         "total_duration_hours" => "sum of call durations".to_string(),
         "carrier_not_qualified" => of_classified(k.carrier_not_qualified.count, c),
@@ -418,21 +461,22 @@ fn tile_sub(kpi: &Kpi, r: &DailyReport) -> String {
     }
 }
 
-/// The change line of a tile: against `previous` (the previous date with a report).
-fn delta(kpi: &Kpi, current: Option<f64>, previous: Option<(NaiveDate, &DailyReport)>) -> String {
-    let Some((date, prev)) = previous else {
-        return "<div class=\"delta\"><span class=\"vs\">No earlier report to compare</span></div>"
-            .to_string();
+/// The change of a tile against `previous` (the previous date with a report).
+fn delta(
+    kpi: &Kpi,
+    current: Option<f64>,
+    previous: Option<(NaiveDate, &DailyReport)>,
+) -> Option<Delta> {
+    let (date, prev) = previous?;
+    let against = |tone, change, in_points| Delta {
+        tone,
+        change,
+        in_points,
+        vs_title: format!("Change since {date}, the previous day with a report"),
+        vs: short_date(date),
     };
-    let vs = format!(
-        "<span class=\"vs\" title=\"{}\">vs {}</span>",
-        escape(&format!(
-            "Change since {date}, the previous day with a report"
-        )),
-        escape(&short_date(date))
-    );
     let (Some(now), Some(before)) = (current, (kpi.value)(prev)) else {
-        return format!("<div class=\"delta\"><span class=\"chg\">n/a</span> {vs}</div>");
+        return Some(against(None, "n/a".to_string(), false));
     };
     let diff = round2(now - before);
     let change = if diff == 0.0 {
@@ -441,77 +485,69 @@ fn delta(kpi: &Kpi, current: Option<f64>, previous: Option<(NaiveDate, &DailyRep
         let arrow = if diff > 0.0 { "▲" } else { "▼" };
         let amount = match kpi.unit {
             Unit::Percent => format!("{:.2} pp", diff.abs()),
-            unit => with_unit(unit, diff.abs()),
+            unit => unit.with_unit(diff.abs()),
         };
         format!("{arrow} {amount}")
     };
     let tone = match (kpi.better, diff.partial_cmp(&0.0)) {
         (Better::Up, Some(std::cmp::Ordering::Greater))
-        | (Better::Down, Some(std::cmp::Ordering::Less)) => " good",
+        | (Better::Down, Some(std::cmp::Ordering::Less)) => Some("good"),
         (Better::Up, Some(std::cmp::Ordering::Less))
-        | (Better::Down, Some(std::cmp::Ordering::Greater)) => " bad",
-        _ => "",
+        | (Better::Down, Some(std::cmp::Ordering::Greater)) => Some("bad"),
+        _ => None,
     };
-    let title = if kpi.unit == Unit::Percent {
-        " title=\"percentage points\""
-    } else {
-        ""
-    };
-    format!(
-        "<div class=\"delta{tone}\"><span class=\"chg\"{title}>{}</span> {vs}</div>",
-        escape(&change)
-    )
+    Some(against(tone, change, kpi.unit == Unit::Percent))
 }
 
-fn tile(kpi: &Kpi, r: &DailyReport, previous: Option<(NaiveDate, &DailyReport)>) -> String {
+fn tile(kpi: &'static Kpi, r: &DailyReport, previous: Option<(NaiveDate, &DailyReport)>) -> Tile {
     let current = (kpi.value)(r);
-    let value = match current {
-        Some(v) => format!(
-            "{}<span class=\"unit\">{}</span>",
-            escape(&number(kpi.unit, v)),
-            escape(unit_suffix(kpi.unit).trim())
-        ),
-        None => "—".to_string(),
-    };
-    format!(
-        "<div class=\"card tile\" data-kpi=\"{field}\" title=\"{field}\">\
-         <div class=\"label\">{label}</div><div class=\"value\">{value}</div>\
-         <div class=\"sub\">{sub}</div>{delta}</div>\n",
-        field = kpi.field,
-        label = escape(kpi.label),
-        sub = escape(&tile_sub(kpi, r)),
-        delta = delta(kpi, current, previous),
-    )
+    Tile {
+        field: kpi.field,
+        label: kpi.label,
+        value: current.map(|v| (kpi.unit.number(v), kpi.unit.suffix().trim())),
+        sub: tile_sub(kpi, r),
+        delta: delta(kpi, current, previous),
+    }
 }
 
-fn latest_section(
+fn reports(
     series: &[Day<'_>],
     date: NaiveDate,
     latest: &DailyReport,
     previous: Option<(NaiveDate, &DailyReport)>,
-) -> String {
+) -> Reports {
     let mut note = match previous {
         Some((p, _)) => format!("Changes are against {}.", long_date(p)),
         None => "This is the only report in the period.".to_string(),
     };
     if let Some(last) = series.last().filter(|d| d.date != date) {
-        let _ = write!(
-            note,
+        note.push_str(&format!(
             " The period ends {}; later days have no report.",
             last.date
-        );
+        ));
     }
-    let mut h = format!(
-        "<section aria-labelledby=\"latest-title\">\n<div class=\"section-head\">\
-         <h2 id=\"latest-title\">Latest report · {}</h2><p>{}</p></div>\n<div class=\"tiles\">\n",
-        escape(&long_date(date)),
-        escape(&note)
-    );
-    for kpi in TILES {
-        h.push_str(&tile(kpi, latest, previous));
+    let k = &latest.kpis;
+    Reports {
+        date: long_date(date),
+        note,
+        tiles: TILES
+            .iter()
+            .map(|kpi| tile(kpi, latest, previous))
+            .collect(),
+        trends: TRENDS.iter().map(|t| trend_card(t, series)).collect(),
+        breakdown_note: format!(
+            "{} of {}",
+            plural(
+                k.classified_calls as usize,
+                "classified call",
+                "classified calls"
+            ),
+            plural(k.total_calls as usize, "call", "calls"),
+        ),
+        classified: thousands(k.classified_calls),
+        funnel: funnel(&latest.breakdowns.funnel),
+        breakdowns: breakdowns(latest),
     }
-    h.push_str("</div>\n</section>\n");
-    h
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -565,13 +601,15 @@ const TRENDS: [Trend; 6] = [
     },
 ];
 
-/// SVG geometry, in viewBox units (the charts scale to their card).
-const CW: f64 = 360.0;
-const CH: f64 = 150.0;
-const CL: f64 = 42.0;
-const CR: f64 = 8.0;
-const CT: f64 = 8.0;
-const CB: f64 = 22.0;
+/// A trend chart's viewBox and margins (the charts scale to their card).
+const FRAME: Frame = Frame {
+    width: 360.0,
+    height: 150.0,
+    left: 42.0,
+    right: 8.0,
+    top: 8.0,
+    bottom: 22.0,
+};
 
 /// What one date contributes to a chart.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -583,52 +621,19 @@ enum Point {
     Value(f64),
 }
 
+impl Point {
+    fn value(self) -> Option<f64> {
+        match self {
+            Point::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
 fn point(kpi: &Kpi, day: &Day<'_>) -> Point {
     match day.report {
         None => Point::NoReport,
         Some(r) => (kpi.value)(r).map_or(Point::Undefined, Point::Value),
-    }
-}
-
-/// A round axis maximum and its step (1, 2, 2.5, 5 × 10^k; whole steps for counts) giving at
-/// most four steps up to `max`.
-fn nice_scale(max: f64, whole: bool) -> (f64, f64) {
-    let max = if max.is_finite() && max > 0.0 {
-        max
-    } else {
-        1.0
-    };
-    let mut magnitude = 10f64.powf((max / 4.0).log10().floor());
-    loop {
-        for m in [1.0, 2.0, 2.5, 5.0] {
-            let step = m * magnitude;
-            if whole && step.fract() != 0.0 {
-                continue;
-            }
-            let steps = (max / step - 1e-9).ceil().max(1.0);
-            if steps <= 4.0 {
-                return (steps * step, step);
-            }
-        }
-        magnitude *= 10.0;
-    }
-}
-
-/// An axis label: as many decimals as the step needs.
-fn tick_label(v: f64, step: f64, unit: Unit) -> String {
-    let text = if unit == Unit::Count {
-        group(v.round() as u64)
-    } else if step.fract() == 0.0 {
-        format!("{v:.0}")
-    } else if (step * 10.0).fract().abs() < 1e-9 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
-    };
-    if unit == Unit::Percent {
-        format!("{text}%")
-    } else {
-        text
     }
 }
 
@@ -644,19 +649,18 @@ fn hover(trend: &Trend, day: &Day<'_>) -> String {
         Some(v) => match trend.inner {
             Some(inner) => format!(
                 "{date}: {} {}, {} {}",
-                with_unit(trend.kpi.unit, v),
+                trend.kpi.unit.with_unit(v),
                 trend.kpi.label.to_lowercase(),
-                with_unit(inner.unit, (inner.value)(r).unwrap_or(0.0)),
+                inner.unit.with_unit((inner.value)(r).unwrap_or(0.0)),
                 inner.label.to_lowercase()
             ),
-            None => format!("{date}: {}", with_unit(trend.kpi.unit, v)),
+            None => format!("{date}: {}", trend.kpi.unit.with_unit(v)),
         },
     }
 }
 
-fn chart_svg(trend: &Trend, series: &[Day<'_>]) -> String {
-    let id = trend.kpi.field;
-    let n = series.len().max(1);
+fn trend_chart(trend: &Trend, series: &[Day<'_>]) -> TrendChart {
+    let unit = trend.kpi.unit;
     let points: Vec<Point> = series.iter().map(|d| point(trend.kpi, d)).collect();
     let inner: Vec<Option<f64>> = series
         .iter()
@@ -668,243 +672,133 @@ fn chart_svg(trend: &Trend, series: &[Day<'_>]) -> String {
         .collect();
     let max = points
         .iter()
-        .filter_map(|p| match p {
-            Point::Value(v) => Some(*v),
-            _ => None,
-        })
+        .filter_map(|p| p.value())
         .chain(inner.iter().flatten().copied())
         .fold(0.0, f64::max);
-    let (top, step) = nice_scale(max, trend.kpi.unit == Unit::Count);
-    let plot_w = CW - CL - CR;
-    let plot_h = CH - CT - CB;
-    let base = CT + plot_h;
-    let slot = plot_w / n as f64;
-    let y = |v: f64| base - plot_h * (v.clamp(0.0, top) / top);
-    let x = |i: usize| CL + slot * i as f64;
+    let scale = Scale::nice(max, unit == Unit::Count, Ticks::FOUR);
+    let slots = Slots::new(FRAME, series.len(), scale);
 
-    let missing = points.iter().filter(|p| **p == Point::NoReport).count();
-    let mut s = format!(
-        "<svg class=\"chart\" id=\"trend-{id}\" viewBox=\"0 0 {CW} {CH}\" role=\"img\" \
-         aria-labelledby=\"trend-{id}-t trend-{id}-d\">\n<title id=\"trend-{id}-t\">{}</title>\
-         <desc id=\"trend-{id}-d\">{}</desc>\n\
-         <defs><pattern id=\"hatch-{id}\" width=\"5\" height=\"5\" patternUnits=\"userSpaceOnUse\" \
-         patternTransform=\"rotate(45)\"><line class=\"hatch-line\" x1=\"0\" y1=\"0\" x2=\"0\" y2=\"5\"/>\
-         </pattern></defs>\n",
-        escape(trend.title),
-        escape(&format!(
-            "Daily {} over {}; {} without a report.",
-            trend.kpi.label.to_lowercase(),
-            plural(series.len(), "day", "days"),
-            plural(missing, "day", "days")
-        ))
-    );
-    // Grid and y axis.
-    let mut v = 0.0;
-    while v <= top + step * 1e-6 {
-        let yy = y(v);
-        let class = if v == 0.0 { "baseline" } else { "gridline" };
-        let _ = writeln!(
-            s,
-            "<line class=\"{class}\" x1=\"{CL}\" x2=\"{:.1}\" y1=\"{yy:.1}\" y2=\"{yy:.1}\"/>\
-             <text x=\"{:.1}\" y=\"{yy:.1}\" text-anchor=\"end\" dominant-baseline=\"middle\">{}</text>",
-            CW - CR,
-            CL - 6.0,
-            escape(&tick_label(v, step, trend.kpi.unit))
-        );
-        v += step;
-    }
-    // Days without a report: hatched columns.
-    for (i, p) in points.iter().enumerate() {
-        if *p == Point::NoReport {
-            let _ = writeln!(
-                s,
-                "<rect class=\"missing-bg\" x=\"{mx:.1}\" y=\"{CT}\" width=\"{mw:.1}\" height=\"{plot_h:.1}\"/>\
-                 <rect class=\"missing\" data-date=\"{}\" fill=\"url(#hatch-{id})\" x=\"{mx:.1}\" y=\"{CT}\" \
-                 width=\"{mw:.1}\" height=\"{plot_h:.1}\"/>",
-                series[i].date,
-                mx = x(i) + slot * 0.08,
-                mw = slot * 0.84
-            );
-        }
-    }
+    let missing: Vec<(NaiveDate, Rect)> = points
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| **p == Point::NoReport)
+        .map(|(i, _)| (series[i].date, slots.column(i, 0.08)))
+        .collect();
+    let mut bars = Vec::new();
+    let mut line = Line::default();
     if trend.bars {
         for (i, p) in points.iter().enumerate() {
             let Point::Value(v) = *p else { continue };
-            let bx = x(i) + slot * 0.14;
-            let bw = slot * 0.72;
             if v > 0.0 {
-                let _ = writeln!(
-                    s,
-                    "<rect class=\"bar\" x=\"{bx:.1}\" y=\"{:.1}\" width=\"{bw:.1}\" height=\"{:.1}\"/>",
-                    y(v),
-                    base - y(v)
-                );
+                bars.push(("bar", slots.bar(i, v, 0.14)));
             }
             if let Some(iv) = inner[i].filter(|iv| *iv > 0.0) {
-                let _ = writeln!(
-                    s,
-                    "<rect class=\"bar inner\" x=\"{bx:.1}\" y=\"{:.1}\" width=\"{bw:.1}\" height=\"{:.1}\"/>",
-                    y(iv),
-                    base - y(iv)
-                );
+                bars.push(("bar inner", slots.bar(i, iv, 0.14)));
             }
         }
     } else {
-        // The line restarts (`M`) after every gap: nothing is drawn across a missing day.
-        let mut d = String::new();
-        let mut drawing = false;
-        for (i, p) in points.iter().enumerate() {
-            match *p {
-                Point::Value(v) => {
-                    let cmd = if drawing { 'L' } else { 'M' };
-                    let _ = write!(d, "{cmd}{:.1} {:.1} ", x(i) + slot / 2.0, y(v));
-                    drawing = true;
-                }
-                _ => drawing = false,
-            }
-        }
-        if !d.is_empty() {
-            let _ = writeln!(s, "<path class=\"line\" d=\"{}\"/>", d.trim_end());
-        }
-        let latest = points.iter().rposition(|p| matches!(p, Point::Value(_)));
-        let r = (slot * 0.28).clamp(1.2, 2.6);
-        for (i, p) in points.iter().enumerate() {
-            if let Point::Value(v) = *p {
-                let (class, r) = if Some(i) == latest {
-                    ("dot latest", r.max(3.0))
-                } else {
-                    ("dot", r)
-                };
-                let _ = writeln!(
-                    s,
-                    "<circle class=\"{class}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"{r:.1}\"/>",
-                    x(i) + slot / 2.0,
-                    y(v)
-                );
-            }
-        }
+        let values: Vec<Option<f64>> = points.iter().map(|p| p.value()).collect();
+        line = slots.line(&values);
     }
-    // X axis: first, middle and last dates.
-    let mut labels = vec![(0, "start")];
-    if n >= 5 {
-        labels.push(((n - 1) / 2, "middle"));
+    let x_labels = slots
+        .edge_labels()
+        .into_iter()
+        .map(|EdgeLabel { index, x, anchor }| XLabel {
+            x,
+            anchor,
+            text: short_date(series.get(index).map_or(NaiveDate::MIN, |d| d.date)),
+        })
+        .collect();
+    TrendChart {
+        id: trend.kpi.field,
+        view_box: FRAME.view_box(),
+        description: format!(
+            "Daily {} over {}; {} without a report.",
+            trend.kpi.label.to_lowercase(),
+            plural(series.len(), "day", "days"),
+            plural(missing.len(), "day", "days")
+        ),
+        gridlines: slots.gridlines(6.0, |v| unit.tick_label(v, scale.step)),
+        missing,
+        bars,
+        line,
+        x_labels,
+        x_label_y: Px(FRAME.height - 5.0),
+        hits: series
+            .iter()
+            .enumerate()
+            .map(|(i, day)| (hover(trend, day), slots.column(i, 0.0)))
+            .collect(),
     }
-    if n > 1 {
-        labels.push((n - 1, "end"));
-    }
-    for (i, anchor) in labels {
-        let lx = match anchor {
-            "start" if n > 1 => x(i),
-            "end" => x(i) + slot,
-            _ => x(i) + slot / 2.0,
-        };
-        let anchor = if n == 1 { "middle" } else { anchor };
-        let _ = writeln!(
-            s,
-            "<text x=\"{lx:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}</text>",
-            CH - 5.0,
-            escape(&short_date(
-                series.get(i).map_or(NaiveDate::MIN, |d| d.date)
-            ))
-        );
-    }
-    // Hover areas last, so they are on top: one full-height column per date.
-    for (i, day) in series.iter().enumerate() {
-        let _ = writeln!(
-            s,
-            "<rect class=\"hit\" x=\"{:.1}\" y=\"{CT}\" width=\"{slot:.1}\" height=\"{plot_h:.1}\">\
-             <title>{}</title></rect>",
-            x(i),
-            escape(&hover(trend, day))
-        );
-    }
-    s.push_str("</svg>\n");
-    s
 }
 
-fn trend_card(trend: &Trend, series: &[Day<'_>]) -> String {
-    let latest = series
+fn trend_card(trend: &Trend, series: &[Day<'_>]) -> TrendCard {
+    let now = series
         .iter()
         .rev()
-        .find_map(|d| d.report.map(|r| (d.date, (trend.kpi.value)(r))));
-    let now = match latest {
-        Some((date, Some(v))) => format!(
-            "<b>{}</b> on {}",
-            escape(&with_unit(trend.kpi.unit, v)),
-            escape(&short_date(date))
-        ),
-        Some((date, None)) => format!("— on {}", escape(&short_date(date))),
-        None => String::new(),
-    };
-    let legend = match trend.inner {
-        Some(inner) => format!(
-            "<ul class=\"legend\"><li><span class=\"swatch soft\"></span>{}</li>\
-             <li><span class=\"swatch\"></span>{}</li>\
-             <li><span class=\"swatch hatch\"></span>No report</li></ul>\n",
-            escape(trend.kpi.label),
-            escape(inner.label)
-        ),
-        None => String::new(),
-    };
-    format!(
-        "<div class=\"card trend\">\n<div class=\"chart-head\"><h3>{}</h3><span class=\"now\">{now}</span></div>\n{}{legend}</div>\n",
-        escape(trend.title),
-        chart_svg(trend, series)
-    )
-}
-
-fn trends_section(series: &[Day<'_>]) -> String {
-    let mut h = String::from(
-        "<section aria-labelledby=\"trends-title\">\n<div class=\"section-head\">\
-         <h2 id=\"trends-title\">Trends</h2><p>One point per day; hover for values. \
-         Hatched columns are days without a report: lines are not drawn across them. \
-         Rates are over classified calls.</p></div>\n<div class=\"charts\">\n",
-    );
-    for trend in &TRENDS {
-        h.push_str(&trend_card(trend, series));
+        .find_map(|d| d.report.map(|r| (d.date, (trend.kpi.value)(r))))
+        .map(|(date, value)| Now {
+            value: value.map(|v| trend.kpi.unit.with_unit(v)),
+            date: short_date(date),
+        });
+    TrendCard {
+        title: trend.title,
+        now,
+        chart: trend_chart(trend, series),
+        legend: trend.inner.map(|inner| (trend.kpi.label, inner.label)),
     }
-    h.push_str("</div>\n</section>\n");
-    h
 }
 
 // ---------------------------------------------------------------------------------------------
 // Breakdowns and funnel
 
-fn breakdown_card(title: &str, field: &str, rows: &[BreakdownRow], classified: u64) -> String {
-    let mut h = format!(
-        "<div class=\"card breakdown\" data-breakdown=\"{field}\">\n<h3>{}</h3>\n\
-         <p class=\"hint\">Share of {} classified calls</p>\n",
-        escape(title),
-        group(classified)
-    );
-    if rows.is_empty() {
-        h.push_str("<p class=\"empty-note\">No classified calls on this day.</p>\n</div>\n");
-        return h;
-    }
-    h.push_str("<ul class=\"hbars\">\n");
-    for row in rows {
-        let width = if row.percentage.is_finite() {
-            row.percentage.clamp(0.0, 100.0)
-        } else {
-            0.0
-        };
-        let _ = writeln!(
-            h,
-            "<li><span class=\"v\">{}</span><span class=\"n\">{}</span><span class=\"p\">{}</span>\
-             <span class=\"track\" aria-hidden=\"true\"><span style=\"width:{width:.2}%\"></span></span></li>",
-            code_html(&row.value),
-            group(row.count),
-            escape(&with_unit(Unit::Percent, row.percentage))
-        );
-    }
-    h.push_str("</ul>\n</div>\n");
-    h
+/// A bar's width in percent, 2 decimals (0 for a value that is not a number).
+fn width(percent: f64) -> String {
+    let w = if percent.is_finite() {
+        percent.clamp(0.0, 100.0)
+    } else {
+        0.0
+    };
+    format!("{w:.2}")
 }
 
-/// A value code such as `AGREEMENT_REACHED_PENDING_CONFIRMATION`, escaped, with a line-break
-/// opportunity after each `_` so long codes wrap on a phone.
-fn code_html(value: &str) -> String {
-    escape(value).replace('_', "_<wbr>")
+fn breakdown_card(
+    title: &'static str,
+    field: &'static str,
+    rows: &[BreakdownRow],
+) -> BreakdownCard {
+    BreakdownCard {
+        title,
+        field,
+        rows: rows
+            .iter()
+            .map(|row| BreakdownLine {
+                value: row.value.clone(),
+                count: thousands(row.count),
+                percent: Unit::Percent.with_unit(row.percentage),
+                width: width(row.percentage),
+            })
+            .collect(),
+    }
+}
+
+fn breakdowns(r: &DailyReport) -> Vec<BreakdownCard> {
+    let b = &r.breakdowns;
+    vec![
+        breakdown_card(
+            "Call classification",
+            "call_classification",
+            &b.call_classification,
+        ),
+        breakdown_card(
+            "Carrier end state",
+            "carrier_end_state",
+            &b.carrier_end_state,
+        ),
+        breakdown_card("Call stage", "call_stage", &b.call_stage),
+        breakdown_card("Load status", "load_status", &b.load_status),
+        breakdown_card("Pricing notes", "pricing_notes", &b.pricing_notes),
+    ]
 }
 
 /// Stages that branch from the one before the previous (the spec's terminal siblings).
@@ -912,117 +806,41 @@ fn is_branch(stage: &str) -> bool {
     matches!(stage, "TRANSFER_SUCCEEDED" | "TRANSFER_FAILED")
 }
 
-fn funnel_card(steps: &[FunnelStep]) -> String {
-    let mut h = String::from(
-        "<div class=\"card funnel\">\n<h3>Funnel</h3>\n<p class=\"hint\">Classified calls that \
-         reached at least each stage, and the drop-off from the stage before. \
-         TRANSFER_<wbr>SUCCEEDED and TRANSFER_<wbr>FAILED both follow TRANSFER_<wbr>ATTEMPTED.</p>\n",
-    );
+/// The funnel's rows; none when no call reached its first stage.
+fn funnel(steps: &[FunnelStep]) -> Vec<FunnelRow> {
     let first = steps.first().map_or(0, |s| s.reached);
     if first == 0 {
-        h.push_str(
-            "<p class=\"empty-note\">No calls reached the funnel on this day.</p>\n</div>\n",
-        );
-        return h;
+        return Vec::new();
     }
-    h.push_str(
-        "<table>\n<thead><tr><th scope=\"col\">Stage</th>\
-         <th scope=\"col\" class=\"meter-cell\"><span class=\"visually-hidden\">Share of the first stage</span></th>\
-         <th scope=\"col\" class=\"num\">Reached</th><th scope=\"col\" class=\"num\">Drop-off</th>\
-         <th scope=\"col\" class=\"num\">Drop-off %</th></tr></thead>\n<tbody>\n",
-    );
-    for (i, step) in steps.iter().enumerate() {
-        let width = (100.0 * step.reached as f64 / first as f64).clamp(0.0, 100.0);
-        let (drop, pct) = if i == 0 {
-            (
-                "<td class=\"num drop none\">—</td>".to_string(),
-                "<td class=\"num drop none\">—</td>".to_string(),
-            )
-        } else {
-            let class = if step.drop_off == 0 {
-                "num drop none"
-            } else {
-                "num drop"
-            };
-            (
-                format!("<td class=\"{class}\">{}</td>", group(step.drop_off)),
-                format!(
-                    "<td class=\"{class}\">{}</td>",
-                    escape(&with_unit(Unit::Percent, step.drop_off_percent))
-                ),
-            )
-        };
-        let _ = writeln!(
-            h,
-            "<tr{}><td class=\"stage\">{}</td><td class=\"meter-cell\"><div class=\"meter\" aria-hidden=\"true\">\
-             <span style=\"width:{width:.2}%\"></span></div></td><td class=\"num\">{}</td>{drop}{pct}</tr>",
-            if is_branch(&step.stage) {
-                " class=\"branch\""
-            } else {
-                ""
-            },
-            code_html(&step.stage),
-            group(step.reached)
-        );
-    }
-    h.push_str("</tbody></table>\n</div>\n");
-    h
-}
-
-fn breakdowns_section(date: NaiveDate, r: &DailyReport) -> String {
-    let b = &r.breakdowns;
-    let c = r.kpis.classified_calls;
-    let mut h = format!(
-        "<section aria-labelledby=\"breakdowns-title\">\n<div class=\"section-head\">\
-         <h2 id=\"breakdowns-title\">Breakdown · {}</h2><p>{} of {}.</p></div>\n\
-         <div class=\"breakdowns\">\n",
-        escape(&long_date(date)),
-        plural(c as usize, "classified call", "classified calls"),
-        plural(r.kpis.total_calls as usize, "call", "calls"),
-    );
-    h.push_str(&funnel_card(&b.funnel));
-    for (title, field, rows) in [
-        (
-            "Call classification",
-            "call_classification",
-            &b.call_classification,
-        ),
-        (
-            "Carrier end state",
-            "carrier_end_state",
-            &b.carrier_end_state,
-        ),
-        ("Call stage", "call_stage", &b.call_stage),
-        ("Load status", "load_status", &b.load_status),
-        ("Pricing notes", "pricing_notes", &b.pricing_notes),
-    ] {
-        h.push_str(&breakdown_card(title, field, rows, c));
-    }
-    h.push_str("</div>\n</section>\n");
-    h
+    steps
+        .iter()
+        .enumerate()
+        .map(|(i, step)| FunnelRow {
+            branch: is_branch(&step.stage),
+            stage: step.stage.clone(),
+            width: width(100.0 * step.reached as f64 / first as f64),
+            reached: thousands(step.reached),
+            drop: (i > 0).then(|| FunnelDrop {
+                count: thousands(step.drop_off),
+                percent: Unit::Percent.with_unit(step.drop_off_percent),
+                none: step.drop_off == 0,
+            }),
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
 // Empty state
 
-fn empty_state(org: &Organization, series: &[Day<'_>]) -> String {
+/// The request body that backfills the period (placeholders without dates).
+fn backfill_body(org: &Organization, series: &[Day<'_>]) -> String {
     let (from, to) = match (series.first(), series.last()) {
         (Some(first), Some(last)) => (first.date.to_string(), last.date.to_string()),
         _ => ("YYYY-MM-DD".to_string(), "YYYY-MM-DD".to_string()),
     };
-    let body = format!(
+    format!(
         "{{\n  \"org_id\": {},\n  \"from\": \"{from}\",\n  \"to\": \"{to}\"\n}}",
         serde_json::Value::from(org.org_id.as_str())
-    );
-    format!(
-        "<section class=\"card empty\">\n<h2>No reports for this period yet</h2>\n\
-         <p>Daily reports appear here after the report timer runs: each morning, shortly after the \
-         scheduled hour (06:00 by default) in the organization's time zone ({}), it stores the \
-         previous day's report.</p>\n\
-         <p>To create reports for past days now, run a backfill:</p>\n\
-         <pre>POST /api/reports/backfill\n{}</pre>\n</section>\n",
-        escape(org.timezone.name()),
-        escape(&body)
     )
 }
 
@@ -1080,6 +898,7 @@ mod tests {
     use crate::clickhouse::CallStats;
     use crate::daily_report::query::{Counts, DayCounts};
     use crate::daily_report::report::build;
+    use crate::render::assert_self_contained;
 
     const EVIL: &str = "</script><img src=x onerror=alert(1)>";
 
@@ -1271,28 +1090,6 @@ mod tests {
         period(30, &[4, 15, 16])
     }
 
-    fn assert_offline(html: &str) {
-        for needle in [
-            "src=\"http",
-            "href=\"http",
-            "url(http",
-            "@import",
-            "src='http",
-            "href='http",
-            "url('http",
-            "url(\"http",
-            "<link rel=\"stylesheet",
-            "<img",
-        ] {
-            assert!(!html.contains(needle), "external reference {needle:?}");
-        }
-        // The one link is the inline favicon, which keeps browsers from fetching /favicon.ico.
-        assert_eq!(
-            html.matches("<link").count(),
-            html.matches("<link rel=\"icon\" href=\"data:,\">").count()
-        );
-    }
-
     /// The `<svg>` element of one trend chart.
     fn chart<'h>(html: &'h str, field: &str) -> &'h str {
         let start = html
@@ -1352,7 +1149,7 @@ mod tests {
         assert!(html.contains("{{content}} &amp; &quot;Co&quot;</h1>"));
         // The placeholder-looking name was not expanded.
         assert_eq!(html.matches("class=\"tiles\"").count(), 1);
-        assert_offline(&html);
+        assert_self_contained(&html);
     }
 
     #[test]
@@ -1420,7 +1217,7 @@ mod tests {
         assert!(!html.contains("<svg"));
         assert!(!html.contains("class=\"card tile\""));
         assert!(!html.contains("{{"));
-        assert_offline(&html);
+        assert_self_contained(&html);
 
         // No dates at all.
         let html = render(&org("Acme"), &[], now());
@@ -1471,7 +1268,10 @@ mod tests {
         // The breakdowns are the latest report's too.
         assert!(html.contains(&format!("Breakdown · {}", long_date(latest))));
         let classified = days[3].1.as_ref().unwrap().kpis.classified_calls;
-        assert!(html.contains(&format!("Share of {} classified calls", group(classified))));
+        assert!(html.contains(&format!(
+            "Share of {} classified calls",
+            thousands(classified)
+        )));
     }
 
     #[test]
@@ -1486,21 +1286,9 @@ mod tests {
 
     #[test]
     fn no_external_urls() {
-        assert_offline(&render(&org("Acme"), &sample(), now()));
-        assert_offline(&render(&org("Acme"), &period(30, &[0, 1, 2]), now()));
-        assert_offline(&render(&org("Acme"), &[], now()));
-    }
-
-    #[test]
-    fn scales_are_round() {
-        assert_eq!(nice_scale(0.0, true), (1.0, 1.0));
-        assert_eq!(nice_scale(3.0, true), (3.0, 1.0));
-        assert_eq!(nice_scale(271.0, true), (300.0, 100.0));
-        assert_eq!(nice_scale(17.3, false), (20.0, 5.0));
-        assert_eq!(nice_scale(2.41, false), (3.0, 1.0));
-        assert_eq!(nice_scale(98.0, false), (100.0, 25.0));
-        assert_eq!(tick_label(2.5, 2.5, Unit::Percent), "2.5%");
-        assert_eq!(tick_label(1200.0, 400.0, Unit::Count), "1,200");
+        assert_self_contained(&render(&org("Acme"), &sample(), now()));
+        assert_self_contained(&render(&org("Acme"), &period(30, &[0, 1, 2]), now()));
+        assert_self_contained(&render(&org("Acme"), &[], now()));
     }
 
     /// Writes sample pages to `target/` for a visual check:

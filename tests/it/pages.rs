@@ -1,0 +1,202 @@
+//! The two HTML pages in a real browser, made from real data: the failure-analysis report (a
+//! PostgreSQL fixture through `POST /api/failure_analysis`, the artifact opened from its
+//! folder) and the dashboard (ClickHouse calls, a backfill, `GET /api/dashboard` over HTTP).
+//!
+//! `tests/browser/check_page.mjs` (playwright-core driving Debian's `/usr/bin/chromium`;
+//! `scripts/test` runs `npm ci` there) loads each page, works its hover/focus interaction and
+//! fails on a console error, a failed or outside request, or an interaction that does not show
+//! what it should: the hovered or focused histogram bar's user list, the hovered chart day's
+//! tooltip and highlight. Each run leaves a full-page screenshot in `target/test-screenshots/`.
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde_json::json;
+
+use crate::daily_report::{PAUL_NODE, PAUL_ORG, clickhouse_url};
+use crate::helpers::{Call, Spawn, TestApp, connect, fresh_database, insert};
+use crate::reports_http::{database_with_calls, days_ago, yesterday};
+
+/// Runs the page driver with `args`; fails the test with its output unless every check passed.
+async fn check_page(args: &[String]) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let driver = root.join("tests/browser");
+    assert!(
+        driver
+            .join("node_modules/playwright-core/package.json")
+            .exists(),
+        "tests/browser/node_modules is missing: run scripts/test, which runs npm ci there"
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists(),
+        "{chromium} is missing: install Debian's chromium package"
+    );
+    let out = tokio::process::Command::new("node")
+        .arg(driver.join("check_page.mjs"))
+        .args(args)
+        .env("CHROMIUM", &chromium)
+        .output()
+        .await
+        .expect("run node (install Debian's nodejs package)");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "the page check failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("check_page: all "), "{stdout}");
+    stdout
+}
+
+/// `target/test-screenshots/NAME`, its folder made and any older file removed.
+fn screenshot(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// Asserts a real screenshot was written.
+fn assert_screenshot(path: &Path) {
+    let png = std::fs::read(path).expect("screenshot written");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "a real screenshot: {} bytes",
+        png.len()
+    );
+}
+
+/// The failure report: hovering the 50–60% bar lists Anushka, focusing the 100% bar lists the
+/// user whose name is markup (as text), ArrowLeft moves to the 90–100%'s neighbour.
+#[tokio::test]
+async fn failure_report_lists_a_buckets_users_on_hover_and_focus_in_chromium() {
+    const HOSTILE: &str = "<b>Tanvi</b> & 'Co' </script>";
+    let users = [
+        ("11111111-bbbb-4bbb-8bbb-000000000001", "Anushka", 4, 2),
+        ("11111111-bbbb-4bbb-8bbb-000000000002", "Ayush", 4, 1),
+        ("11111111-bbbb-4bbb-8bbb-000000000003", HOSTILE, 3, 3),
+        ("11111111-bbbb-4bbb-8bbb-000000000004", "Rahul", 5, 0),
+    ];
+    let url = fresh_database().await;
+    let db = connect(&url).await;
+    let mut calls = Vec::new();
+    for (id, _, sessions, failed) in users {
+        for i in 0..sessions {
+            calls.push(Call {
+                session_id: Some("s"),
+                user_id: Some(id),
+                // A session without a provider call id failed.
+                exotel_call_sid: (i >= failed).then_some("c0ffee00c0ffee00c0ffee00c0ffee00"),
+                created_on: "2025-05-21 06:00:00",
+            });
+        }
+    }
+    let names: Vec<(&str, Option<&str>)> = users.iter().map(|u| (u.0, Some(u.1))).collect();
+    insert(&db, &names, &calls).await;
+
+    let out = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn(Spawn {
+        db_url: Some(url),
+        output_dir: Some(out.path().to_path_buf()),
+        ..Default::default()
+    })
+    .await;
+    let r = app
+        .analyse(
+            "",
+            json!({"from_date": "2025-05-21", "to_date": "2025-05-21", "timezone": "Asia/Kolkata"}),
+        )
+        .await;
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let folder = out
+        .path()
+        .join("failure_analysis/20250520T183000Z_20250521T183000Z");
+    let page = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "html"))
+        .expect("the HTML artifact");
+
+    let shot = screenshot("failure_report.png");
+    check_page(&[
+        "--page".into(),
+        "report".into(),
+        "--url".into(),
+        format!("file://{}", page.display()),
+        "--hover".into(),
+        "5=Anushka".into(),
+        "--focus".into(),
+        format!("9={HOSTILE}"),
+        "--screenshot".into(),
+        shot.display().to_string(),
+    ])
+    .await;
+    assert_screenshot(&shot);
+}
+
+/// `Mon 2025-12-15`, as the dashboard names days.
+fn long(d: NaiveDate) -> String {
+    d.format("%a %Y-%m-%d").to_string()
+}
+
+/// The dashboard over a week of backfilled reports: hovering a day of a chart shows that day's
+/// value (or why there is none) as its tooltip and highlights it.
+#[tokio::test]
+async fn dashboard_shows_a_days_values_on_hover_in_chromium() {
+    let app = TestApp::spawn(Spawn {
+        env: [
+            ("ORG_ID", PAUL_ORG.to_string()),
+            ("BROKER_NODE_PERSISTENT_ID", PAUL_NODE.to_string()),
+            ("CLIENT_NAME", "Paul Logistics".to_string()),
+            ("DEFAULT_TIMEZONE", "America/Chicago".to_string()),
+            ("CLICKHOUSE_URL", clickhouse_url()),
+            ("CLICKHOUSE_DATABASE", database_with_calls().await),
+        ]
+        .map(|(k, v)| (k.to_string(), v))
+        .to_vec(),
+        ..Default::default()
+    })
+    .await;
+    // 4 calls yesterday (2 successes), none two days ago, 2 calls of 2 minutes three days ago.
+    let r = app
+        .forwarded(
+            reqwest::Method::POST,
+            "/api/reports/backfill",
+            "pages-backfill",
+        )
+        .json(&json!({"from": days_ago(6).to_string(), "to": yesterday().to_string()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+
+    let shot = screenshot("dashboard_hover.png");
+    let hovers = [
+        format!(
+            "total_calls:-1={}: 4 total calls, 4 classified calls",
+            long(yesterday())
+        ),
+        format!("success_rate_percent:-1={}: 50.00%", long(yesterday())),
+        format!(
+            "success_rate_percent:-2={}: no classified calls",
+            long(days_ago(2))
+        ),
+        format!("avg_minutes_per_call:-3={}: 2.00 min", long(days_ago(3))),
+    ];
+    let mut args: Vec<String> = vec![
+        "--page".into(),
+        "dashboard".into(),
+        "--url".into(),
+        format!("{}/api/dashboard?days=7", app.address),
+        "--screenshot".into(),
+        shot.display().to_string(),
+    ];
+    for h in hovers {
+        args.push("--hover".into());
+        args.push(h);
+    }
+    check_page(&args).await;
+    assert_screenshot(&shot);
+}
