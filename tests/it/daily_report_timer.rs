@@ -467,7 +467,7 @@ async fn timer_round_trip_as_the_host_sends_it_writes_every_due_report() {
     assert_eq!(kpis(d2), ("0", "0", "0", "0"));
     assert_eq!(kpis(d3), ("1", "0", "0", "0.01"));
     for (date, entry) in &blobs {
-        assert_eq!(meta(entry, "schema_version"), "1");
+        assert_eq!(meta(entry, "schema_version"), "2");
         let doc = report_doc(&storage, &org.id, *date).await;
         assert_eq!(doc.kpis.total_calls.to_string(), meta(entry, "total_calls"));
         assert_eq!(doc.metadata.org_id, org.id);
