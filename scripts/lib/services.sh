@@ -7,6 +7,7 @@
 #                                                     AZURITE_ACCOUNT_NAME, AZURITE_ACCOUNT_KEY
 #   chdb_up             chdb_front (ClickHouse HTTP front over embedded chdb) -> CLICKHOUSE_TEST_URL
 #   pg_down [--purge] | azurite_down | chdb_down | services_down [--purge] | services_status
+#   cards_install       not a service: `npm ci` in tests/cards (the Adaptive Card renderer test)
 #
 # Every *_up is idempotent: a service that is already up (pid alive, endpoint answering) is reused.
 # Its exports are set in the calling shell and written to $CA_RUN_DIR/services.env, which any other
@@ -14,8 +15,8 @@
 #   pg/ (data dir; /tmp/call-analytics-pg-$UID-<hash> instead when user postgres cannot reach it
 #   or the socket path would be too long), pg.log, azurite.pid|.port|.log, chdb.pid|.url|.log|.stdout,
 #   chdb/ (chdb data), env.d/*.env (one fragment per service), services.env (their concatenation).
-# Install steps are cached: tests/azurite `npm ci` runs only when package-lock.json changed
-# (stamp in node_modules), tests/.venv is (re)filled only when tests/chdb_front/requirements.txt
+# Install steps are cached: tests/azurite and tests/cards `npm ci` run only when their
+# package-lock.json changed (stamp in node_modules), tests/.venv is (re)filled only when tests/chdb_front/requirements.txt
 # changed (stamp in the venv).
 #
 # Each function runs its body in a fresh `bash -euo pipefail` (so errexit works even when the
@@ -49,6 +50,7 @@ services_down()   {
   return "$rc"
 }
 services_status() { _ca_svc _ca_services_status; }
+cards_install()   { _ca_svc _ca_cards_install; }
 
 # Run an implementation in a fresh strict bash, then load the exports into the caller.
 _ca_svc() {
@@ -356,6 +358,24 @@ _ca_azurite_install_unlocked() {
   _ca_log "azurite: npm ci in $dir"
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >"$CA_RUN_DIR/azurite-npm.log" 2>&1 9>&-) \
     || { tail -n 30 "$CA_RUN_DIR/azurite-npm.log" >&2; _ca_die "npm ci failed (log: $CA_RUN_DIR/azurite-npm.log)"; }
+  printf '%s\n' "$want" >"$dir/node_modules/.ca-lock.sha256"
+}
+
+# tests/cards: Microsoft's `adaptivecards` renderer and playwright-core (which drives Debian's
+# Chromium and downloads no browser), for tests/cards/render.mjs. Cached like Azurite's.
+_ca_cards_install() { (flock 8; _ca_cards_install_unlocked) 8>"$CA_REPO/tests/.install.lock"; }
+_ca_cards_install_unlocked() {
+  local dir="$CA_REPO/tests/cards" want have=""
+  [[ -f "$dir/package-lock.json" ]] || _ca_die "$dir/package-lock.json missing"
+  want=$(_ca_sha "$dir/package-lock.json")
+  if [[ -f "$dir/node_modules/.ca-lock.sha256" ]]; then have=$(<"$dir/node_modules/.ca-lock.sha256"); fi
+  if [[ "$want" == "$have" && -f "$dir/node_modules/adaptivecards/dist/adaptivecards.min.js" ]]; then
+    return 0
+  fi
+  _ca_log "cards: npm ci in $dir"
+  (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error \
+    >"$CA_RUN_DIR/cards-npm.log" 2>&1 9>&-) \
+    || { tail -n 30 "$CA_RUN_DIR/cards-npm.log" >&2; _ca_die "npm ci failed (log: $CA_RUN_DIR/cards-npm.log)"; }
   printf '%s\n' "$want" >"$dir/node_modules/.ca-lock.sha256"
 }
 
