@@ -8,6 +8,7 @@
 #   chdb_up             chdb_front (ClickHouse HTTP front over embedded chdb) -> CLICKHOUSE_TEST_URL
 #   pg_down [--purge] | azurite_down | chdb_down | services_down [--purge] | services_status
 #   browser_install     npm ci in tests/browser (playwright-core for the page tests; not a service)
+#   cards_install       not a service: `npm ci` in tests/cards (the Adaptive Card renderer test)
 #
 # Every *_up is idempotent: a service that is already up (pid alive, endpoint answering) is reused.
 # Its exports are set in the calling shell and written to $CA_RUN_DIR/services.env, which any other
@@ -15,8 +16,8 @@
 #   pg/ (data dir; /tmp/call-analytics-pg-$UID-<hash> instead when user postgres cannot reach it
 #   or the socket path would be too long), pg.log, azurite.pid|.port|.log, chdb.pid|.url|.log|.stdout,
 #   chdb/ (chdb data), env.d/*.env (one fragment per service), services.env (their concatenation).
-# Install steps are cached: `npm ci` in tests/azurite and tests/browser runs only when its
-# package-lock.json changed (stamp in node_modules), tests/.venv is (re)filled only when
+# Install steps are cached: `npm ci` in tests/azurite, tests/browser and tests/cards runs only
+# when its package-lock.json changed (stamp in node_modules), tests/.venv is (re)filled only when
 # tests/chdb_front/requirements.txt changed (stamp in the venv).
 #
 # Each function runs its body in a fresh `bash -euo pipefail` (so errexit works even when the
@@ -50,6 +51,7 @@ services_down()   {
   return "$rc"
 }
 services_status() { _ca_svc _ca_services_status; }
+cards_install()   { _ca_svc _ca_cards_install; }
 
 # Run an implementation in a fresh strict bash, then load the exports into the caller.
 _ca_svc() {
@@ -348,6 +350,11 @@ _ca_pg_down() {
 _ca_azurite_install() { (flock 8; _ca_azurite_install_unlocked) 8>"$CA_REPO/tests/.install.lock"; }
 _ca_azurite_install_unlocked() { _ca_npm_ci azurite tests/azurite azurite/dist/src/blob/main.js; }
 
+# tests/cards: Microsoft's `adaptivecards` renderer and playwright-core (which drives Debian's
+# Chromium and downloads no browser), for tests/cards/render.mjs. Cached like Azurite's.
+_ca_cards_install() { (flock 8; _ca_cards_install_unlocked) 8>"$CA_REPO/tests/.install.lock"; }
+_ca_cards_install_unlocked() { _ca_npm_ci cards tests/cards adaptivecards/dist/adaptivecards.min.js; }
+
 _ca_azurite_up() {
   [[ $# -eq 0 ]] || _ca_die "azurite_up takes no arguments"
   local pidfile="$CA_RUN_DIR/azurite.pid" log="$CA_RUN_DIR/azurite.log" main port pid i j
@@ -541,7 +548,8 @@ _ca_npm_ci() {
     return 0
   fi
   _ca_log "$name: npm ci in $dir"
-  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >"$CA_RUN_DIR/$name-npm.log" 2>&1 9>&-) \
+  (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error \
+    >"$CA_RUN_DIR/$name-npm.log" 2>&1 9>&-) \
     || { tail -n 30 "$CA_RUN_DIR/$name-npm.log" >&2; _ca_die "npm ci failed (log: $CA_RUN_DIR/$name-npm.log)"; }
   printf '%s\n' "$want" >"$dir/node_modules/.ca-lock.sha256"
 }

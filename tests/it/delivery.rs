@@ -611,12 +611,15 @@ async fn one_digest_per_channel_under_concurrent_firings_with_each_payload_shape
         text.contains("https://func-x.azurewebsites.net/api/dashboard?org_id="),
         "{text}"
     );
-    std::fs::create_dir_all(concat!(env!("CARGO_MANIFEST_DIR"), "/target/cards")).unwrap();
-    std::fs::write(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/target/cards/teams-card.json"),
-        serde_json::to_vec_pretty(card).unwrap(),
+    // Microsoft's renderer parses, validates and renders it; the screenshot stays at
+    // target/cards/teams-card.png.
+    let (ok, log) = render_card(
+        card,
+        "teams-card",
+        &["Paul Logistics", &date.to_string(), "Total calls", "42"],
     )
-    .unwrap();
+    .await;
+    assert!(ok, "the Teams card failed Microsoft's renderer: {log}");
 
     // Slack: text fallback and blocks with their documented fields and limits.
     let msg = slack.got()[0].json();
@@ -625,36 +628,12 @@ async fn one_digest_per_channel_under_concurrent_firings_with_each_payload_shape
             .as_str()
             .is_some_and(|t| t.contains("Paul Logistics"))
     );
-    for block in msg["blocks"].as_array().unwrap() {
-        match block["type"].as_str().unwrap() {
-            "header" => {
-                assert_eq!(block["text"]["type"], "plain_text");
-                assert!(block["text"]["text"].as_str().unwrap().chars().count() <= 150);
-            }
-            "context" => assert!(block["elements"].as_array().unwrap().len() <= 10),
-            "section" => {
-                if let Some(fields) = block["fields"].as_array() {
-                    assert!(fields.len() <= 10 && !fields.is_empty());
-                    for f in fields {
-                        assert_eq!(f["type"], "mrkdwn");
-                        assert!(f["text"].as_str().unwrap().len() <= 2000);
-                    }
-                } else {
-                    assert_eq!(block["text"]["type"], "mrkdwn");
-                    assert!(block["text"]["text"].as_str().unwrap().len() <= 3000);
-                }
-            }
-            "actions" => {
-                for e in block["elements"].as_array().unwrap() {
-                    assert_eq!(e["type"], "button");
-                    assert_eq!(e["text"]["type"], "plain_text");
-                    assert!(e["text"]["text"].as_str().unwrap().chars().count() <= 75);
-                    assert!(e["url"].as_str().unwrap().starts_with("https://"));
-                }
-            }
-            other => panic!("unexpected block type {other}"),
-        }
-    }
+    assert_eq!(block_kit_problems(&msg), Vec::<String>::new(), "{msg:#}");
+    let shown = msg["blocks"].to_string();
+    assert!(
+        shown.contains("Paul Logistics") && shown.contains("Total calls") && shown.contains("42"),
+        "{shown}"
+    );
 
     // Webhook: the signature verifies over timestamp + "." + body.
     let got = &hook.got()[0];
@@ -873,6 +852,628 @@ async fn a_test_send_is_not_recorded() {
         .await
         .unwrap();
     assert_eq!(records["deliveries"], json!([]));
+}
+
+// ---------------------------------------------------------------- payload checks
+
+/// Renders an Adaptive Card with Microsoft's own renderer (npm `adaptivecards`) in headless
+/// Chromium: `tests/cards/render.mjs` parses it for Adaptive Cards 1.4 (what the Teams
+/// Workflows webhook takes), validates it, renders it, checks that every `expect` text (and
+/// every TextBlock and fact of the card) shows, and screenshots it. The card goes to
+/// `target/cards/<name>.json`, the screenshot to `target/cards/<name>.png`.
+/// Returns (success, stdout + stderr).
+async fn render_card(card: &Value, name: &str, expect: &[&str]) -> (bool, String) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = root.join("tests/cards/render.mjs");
+    assert!(
+        root.join("tests/cards/node_modules/adaptivecards").is_dir(),
+        "tests/cards/node_modules is missing: scripts/test installs it (npm ci in tests/cards)"
+    );
+    let dir = root.join("target/cards");
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join(format!("{name}.json"));
+    let png = dir.join(format!("{name}.png"));
+    std::fs::write(&json, serde_json::to_vec_pretty(card).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&png);
+    let mut cmd = tokio::process::Command::new(std::env::var("NODE").unwrap_or("node".into()));
+    cmd.arg(&script).arg(&json).arg(&png);
+    for e in expect {
+        cmd.arg("--expect").arg(e);
+    }
+    let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
+        .await
+        .expect("render.mjs finishes within 2 minutes")
+        .expect("run node tests/cards/render.mjs");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    match out.status.code() {
+        Some(0) => {
+            let shot = std::fs::read(&png).expect("a screenshot");
+            assert!(
+                shot.starts_with(b"\x89PNG") && shot.len() > 5_000,
+                "a real screenshot: {} bytes",
+                shot.len()
+            );
+            (true, log)
+        }
+        Some(1) => (false, log),
+        _ => panic!("render.mjs could not run (not a card verdict): {log}"),
+    }
+}
+
+/// A digest as the timer builds it, with flagged changes of each kind and every link.
+fn sample_digest(org_name: &str, changes: usize) -> call_analytics::delivery::Digest {
+    use call_analytics::delivery::{ChangeLine, Digest};
+    let change = |i: usize| ChangeLine {
+        kpi: [
+            "success_rate_percent",
+            "total_calls",
+            "avg_minutes_per_call",
+        ][i % 3]
+            .into(),
+        value: Some(40.0 + i as f64),
+        baseline: Some(55.0),
+        delta: Some(i as f64 - 15.0),
+        flag: ["drop", "spike", "shift"][i % 3].into(),
+        good: [Some(false), Some(true), None][i % 3],
+    };
+    Digest {
+        org_id: ORG.into(),
+        org_name: org_name.into(),
+        date: chrono::NaiveDate::from_ymd_opt(2025, 5, 21).unwrap(),
+        timezone: "Europe/Berlin".into(),
+        kpis: vec![
+            ("Total calls", "total_calls", "42".into()),
+            ("Classified calls", "classified_calls", "40".into()),
+            ("Success rate", "success_rate_percent", "62.50%".into()),
+            (
+                "Avg minutes per call",
+                "avg_minutes_per_call",
+                "1.67".into(),
+            ),
+            ("Total hours", "total_duration_hours", "1.17".into()),
+            (
+                "Carrier not qualified",
+                "carrier_not_qualified_percent",
+                "5.00%".into(),
+            ),
+        ],
+        kpi_values: Default::default(),
+        changes: (0..changes).map(change).collect(),
+        report_url: format!(
+            "https://func-x.azurewebsites.net/api/artifacts/reports/{ORG}/2025-05-21.json"
+        ),
+        dashboard_url: Some(format!(
+            "https://func-x.azurewebsites.net/api/dashboard?org_id={ORG}"
+        )),
+        test: false,
+    }
+}
+
+/// The Teams card with flagged changes (Good, Attention and Default colours) and both links
+/// passes Microsoft's renderer; so does a test send's.
+#[tokio::test]
+async fn the_teams_card_with_changes_renders_in_microsofts_renderer() {
+    use call_analytics::delivery::teams;
+    let d = sample_digest("Paul Logistics & Söhne", 3);
+    let (ok, log) = render_card(
+        &teams::card(&d),
+        "teams-card-changes",
+        &[
+            "Daily report — Paul Logistics & Söhne",
+            "Total calls",
+            "42",
+            "drop",
+        ],
+    )
+    .await;
+    assert!(ok, "{log}");
+    let mut d = sample_digest("Paul Logistics", 0);
+    d.test = true;
+    d.dashboard_url = None;
+    let (ok, log) = render_card(&teams::card(&d), "teams-card-test-send", &["[TEST]"]).await;
+    assert!(ok, "{log}");
+}
+
+/// The renderer check can fail: broken cards (an unknown element, a version beyond 1.4, an
+/// element of 1.5, a link without its url, no version) and a KPI the card does not show are
+/// each reported, with the SDK's own reason.
+#[tokio::test]
+async fn broken_teams_cards_fail_the_renderer_check() {
+    use call_analytics::delivery::teams;
+    let good = teams::card(&sample_digest("Paul Logistics", 1));
+    let mutate = |f: &dyn Fn(&mut Value)| {
+        let mut c = good.clone();
+        f(&mut c);
+        c
+    };
+    let cases: Vec<(&str, Value, &[&str], &str)> = vec![
+        (
+            "unknown-element",
+            mutate(&|c| c["body"][0]["type"] = json!("FancyBlock")),
+            &[],
+            "UnknownElementType",
+        ),
+        (
+            "version-9.9",
+            mutate(&|c| c["version"] = json!("9.9")),
+            &[],
+            "UnsupportedCardVersion",
+        ),
+        (
+            "table-is-1.5",
+            mutate(&|c| {
+                c["body"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"type": "Table", "columns": [{"width": 1}], "rows": []}))
+            }),
+            &[],
+            "Unknown element type \"Table\"",
+        ),
+        (
+            "openurl-without-url",
+            mutate(&|c| {
+                c["actions"][0].as_object_mut().unwrap().remove("url");
+            }),
+            &[],
+            "Property \"url\" must be set",
+        ),
+        (
+            "bad-colour",
+            mutate(&|c| c["body"][0]["color"] = json!("Purple")),
+            &[],
+            "InvalidPropertyValue",
+        ),
+        (
+            "no-version",
+            mutate(&|c| {
+                c.as_object_mut().unwrap().remove("version");
+            }),
+            &[],
+            "no \"version\"",
+        ),
+        (
+            "kpi-not-shown",
+            good.clone(),
+            &["Answered calls"],
+            "not shown in the rendered card: \"Answered calls\"",
+        ),
+    ];
+    // Three browsers at a time.
+    use futures::StreamExt as _;
+    let verdicts: Vec<_> = futures::stream::iter(cases)
+        .map(|(name, card, expect, reason)| async move {
+            let (ok, log) = render_card(&card, &format!("broken-{name}"), expect).await;
+            (name, reason, ok, log)
+        })
+        .buffer_unordered(3)
+        .collect()
+        .await;
+    assert_eq!(verdicts.len(), 7);
+    for (name, reason, ok, log) in verdicts {
+        assert!(
+            !ok,
+            "{name}: the renderer check passed a broken card: {log}"
+        );
+        assert!(log.contains(reason), "{name}: want {reason:?} in: {log}");
+    }
+}
+
+/// Every problem of a Slack incoming-webhook message against Block Kit's documented fields:
+/// field names (unknown ones are problems), JSON types, required fields, length and count
+/// limits, and which text object types each place allows. Only the blocks and elements the
+/// digest may use are known (header, section, context, divider, actions, button, image in a
+/// context); anything else is a problem too.
+///
+/// Documentation (Slack developer docs):
+/// - blocks, at most 50 per message: https://api.slack.com/reference/block-kit/blocks
+/// - header: https://docs.slack.dev/reference/block-kit/blocks/header-block
+/// - section: https://docs.slack.dev/reference/block-kit/blocks/section-block
+/// - context: https://docs.slack.dev/reference/block-kit/blocks/context-block
+/// - divider: https://docs.slack.dev/reference/block-kit/blocks/divider-block
+/// - actions: https://docs.slack.dev/reference/block-kit/blocks/actions-block
+/// - button: https://docs.slack.dev/reference/block-kit/block-elements/button-element
+/// - text object: https://docs.slack.dev/reference/block-kit/composition-objects/text-object
+fn block_kit_problems(msg: &Value) -> Vec<String> {
+    let mut p = Vec::new();
+    let chars = |v: &Value| v.as_str().map(|s| s.chars().count());
+
+    // An object with only these fields, the required ones present.
+    fn fields(
+        p: &mut Vec<String>,
+        v: &Value,
+        at: &str,
+        allowed: &[&str],
+        required: &[&str],
+    ) -> bool {
+        let Some(o) = v.as_object() else {
+            p.push(format!("{at}: not an object"));
+            return false;
+        };
+        for k in o.keys() {
+            if !allowed.contains(&k.as_str()) {
+                p.push(format!("{at}: undocumented field {k:?}"));
+            }
+        }
+        for k in required {
+            if !o.contains_key(*k) {
+                p.push(format!("{at}: required field {k:?} missing"));
+            }
+        }
+        true
+    }
+    // An optional string of at most `max` characters.
+    let opt_str = |p: &mut Vec<String>, v: &Value, at: &str, max: usize| match v {
+        Value::Null => {}
+        Value::String(s) if s.chars().count() <= max => {}
+        Value::String(s) => p.push(format!(
+            "{at}: {} characters, at most {max}",
+            s.chars().count()
+        )),
+        _ => p.push(format!("{at}: not a string")),
+    };
+    // A text object of one of `types`, its text 1..=`max` characters (3000 at most anywhere).
+    let text = |p: &mut Vec<String>, v: &Value, at: &str, types: &[&str], max: usize| {
+        if !fields(
+            p,
+            v,
+            at,
+            &["type", "text", "emoji", "verbatim"],
+            &["type", "text"],
+        ) {
+            return;
+        }
+        let kind = v["type"].as_str().unwrap_or("");
+        if !types.contains(&kind) {
+            p.push(format!(
+                "{at}: text type {:?}, allowed here: {types:?}",
+                v["type"]
+            ));
+        }
+        match chars(&v["text"]) {
+            None => p.push(format!("{at}.text: not a string")),
+            Some(0) => p.push(format!("{at}.text: empty (at least 1 character)")),
+            Some(n) if n > max.min(3000) => p.push(format!(
+                "{at}.text: {n} characters, at most {}",
+                max.min(3000)
+            )),
+            Some(_) => {}
+        }
+        if !v["emoji"].is_null() && (kind != "plain_text" || !v["emoji"].is_boolean()) {
+            p.push(format!("{at}.emoji: a boolean, only on plain_text"));
+        }
+        if !v["verbatim"].is_null() && (kind != "mrkdwn" || !v["verbatim"].is_boolean()) {
+            p.push(format!("{at}.verbatim: a boolean, only on mrkdwn"));
+        }
+    };
+    // An array of `min..=max` items.
+    let array = |p: &mut Vec<String>, v: &Value, at: &str, min: usize, max: usize| -> Vec<Value> {
+        match v.as_array() {
+            None => {
+                p.push(format!("{at}: not an array"));
+                Vec::new()
+            }
+            Some(a) if a.len() < min || a.len() > max => {
+                p.push(format!("{at}: {} items, want {min}..={max}", a.len()));
+                a.clone()
+            }
+            Some(a) => a.clone(),
+        }
+    };
+    let button = |p: &mut Vec<String>, v: &Value, at: &str| {
+        let allowed = [
+            "type",
+            "text",
+            "action_id",
+            "url",
+            "value",
+            "style",
+            "confirm",
+            "accessibility_label",
+        ];
+        if !fields(p, v, at, &allowed, &["type", "text"]) {
+            return;
+        }
+        text(p, &v["text"], &format!("{at}.text"), &["plain_text"], 75);
+        opt_str(p, &v["action_id"], &format!("{at}.action_id"), 255);
+        opt_str(p, &v["url"], &format!("{at}.url"), 3000);
+        opt_str(p, &v["value"], &format!("{at}.value"), 2000);
+        opt_str(
+            p,
+            &v["accessibility_label"],
+            &format!("{at}.accessibility_label"),
+            75,
+        );
+        if !v["style"].is_null() && !matches!(v["style"].as_str(), Some("primary" | "danger")) {
+            p.push(format!(
+                "{at}.style: {:?}, want primary or danger",
+                v["style"]
+            ));
+        }
+        if !v["confirm"].is_null() && !v["confirm"].is_object() {
+            p.push(format!("{at}.confirm: not an object"));
+        }
+    };
+
+    fields(&mut p, msg, "message", &["text", "blocks"], &["blocks"]);
+    // The top-level text is the notification's fallback when blocks are sent.
+    if chars(&msg["text"]).is_none_or(|n| n == 0) {
+        p.push("message.text: the fallback text is missing or empty".into());
+    }
+    for (i, b) in array(&mut p, &msg["blocks"], "blocks", 1, 50)
+        .iter()
+        .enumerate()
+    {
+        let at = format!("blocks[{i}]");
+        let kind = b["type"].as_str().unwrap_or("");
+        let common = |extra: &[&'static str]| {
+            let mut f = vec!["type", "block_id"];
+            f.extend_from_slice(extra);
+            f
+        };
+        match kind {
+            "header" => {
+                fields(&mut p, b, &at, &common(&["text"]), &["type", "text"]);
+                text(
+                    &mut p,
+                    &b["text"],
+                    &format!("{at}.text"),
+                    &["plain_text"],
+                    150,
+                );
+            }
+            "section" => {
+                fields(
+                    &mut p,
+                    b,
+                    &at,
+                    &common(&["text", "fields", "accessory", "expand"]),
+                    &["type"],
+                );
+                if b["text"].is_null() && b["fields"].is_null() {
+                    p.push(format!("{at}: needs text or fields"));
+                }
+                if !b["text"].is_null() {
+                    text(
+                        &mut p,
+                        &b["text"],
+                        &format!("{at}.text"),
+                        &["plain_text", "mrkdwn"],
+                        3000,
+                    );
+                }
+                if !b["fields"].is_null() {
+                    for (j, f) in array(&mut p, &b["fields"], &format!("{at}.fields"), 1, 10)
+                        .iter()
+                        .enumerate()
+                    {
+                        text(
+                            &mut p,
+                            f,
+                            &format!("{at}.fields[{j}]"),
+                            &["plain_text", "mrkdwn"],
+                            2000,
+                        );
+                    }
+                }
+                if !b["accessory"].is_null() {
+                    if b["accessory"]["type"] == "button" {
+                        button(&mut p, &b["accessory"], &format!("{at}.accessory"));
+                    } else {
+                        p.push(format!("{at}.accessory: only a button is checked here"));
+                    }
+                }
+                if !b["expand"].is_null() && !b["expand"].is_boolean() {
+                    p.push(format!("{at}.expand: not a boolean"));
+                }
+            }
+            "context" => {
+                fields(
+                    &mut p,
+                    b,
+                    &at,
+                    &common(&["elements"]),
+                    &["type", "elements"],
+                );
+                for (j, e) in array(&mut p, &b["elements"], &format!("{at}.elements"), 1, 10)
+                    .iter()
+                    .enumerate()
+                {
+                    let eat = format!("{at}.elements[{j}]");
+                    if e["type"] == "image" {
+                        fields(
+                            &mut p,
+                            e,
+                            &eat,
+                            &["type", "image_url", "slack_file", "alt_text"],
+                            &["type", "alt_text"],
+                        );
+                        if e["image_url"].is_null() == e["slack_file"].is_null() {
+                            p.push(format!("{eat}: exactly one of image_url and slack_file"));
+                        }
+                    } else {
+                        text(&mut p, e, &eat, &["plain_text", "mrkdwn"], 3000);
+                    }
+                }
+            }
+            "divider" => {
+                fields(&mut p, b, &at, &common(&[]), &["type"]);
+            }
+            "actions" => {
+                fields(
+                    &mut p,
+                    b,
+                    &at,
+                    &common(&["elements"]),
+                    &["type", "elements"],
+                );
+                for (j, e) in array(&mut p, &b["elements"], &format!("{at}.elements"), 1, 25)
+                    .iter()
+                    .enumerate()
+                {
+                    let eat = format!("{at}.elements[{j}]");
+                    if e["type"] == "button" {
+                        button(&mut p, e, &eat);
+                    } else {
+                        p.push(format!(
+                            "{eat}: element type {:?} is not checked here",
+                            e["type"]
+                        ));
+                    }
+                }
+            }
+            _ => p.push(format!("{at}: unknown block type {:?}", b["type"])),
+        }
+        opt_str(&mut p, &b["block_id"], &format!("{at}.block_id"), 255);
+    }
+    p
+}
+
+/// The Slack message passes the Block Kit check, also with many changes and a long name (the
+/// texts are cut to the limits); and the check can fail: each documented rule broken once.
+#[test]
+fn slack_blocks_have_their_documented_fields_and_broken_ones_are_caught() {
+    use call_analytics::delivery::slack;
+    let good = slack::payload(&sample_digest("Paul Logistics & <Söhne>", 3));
+    assert_eq!(block_kit_problems(&good), Vec::<String>::new(), "{good:#}");
+    let types: Vec<&str> = good["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        ["header", "context", "section", "section", "actions"]
+    );
+    let long = slack::payload(&sample_digest(&"Ünïcode Logistics ".repeat(20), 200));
+    assert_eq!(block_kit_problems(&long), Vec::<String>::new());
+    assert!(block_kit_problems(&slack::payload(&sample_digest("X", 0))).is_empty());
+
+    let mutate = |f: &dyn Fn(&mut Value)| {
+        let mut m = good.clone();
+        f(&mut m);
+        m
+    };
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (
+            "header mrkdwn",
+            mutate(&|m| m["blocks"][0]["text"]["type"] = json!("mrkdwn")),
+            "allowed here: [\"plain_text\"]",
+        ),
+        (
+            "header 151",
+            mutate(&|m| m["blocks"][0]["text"]["text"] = json!("h".repeat(151))),
+            "151 characters, at most 150",
+        ),
+        (
+            "empty text",
+            mutate(&|m| m["blocks"][1]["elements"][0]["text"] = json!("")),
+            "empty",
+        ),
+        (
+            "11 fields",
+            mutate(&|m| {
+                let f = m["blocks"][2]["fields"][0].clone();
+                m["blocks"][2]["fields"] = json!(vec![f; 11]);
+            }),
+            "11 items, want 1..=10",
+        ),
+        (
+            "field 2001",
+            mutate(&|m| m["blocks"][2]["fields"][0]["text"] = json!("f".repeat(2001))),
+            "2001 characters, at most 2000",
+        ),
+        (
+            "section 3001",
+            mutate(&|m| m["blocks"][3]["text"]["text"] = json!("s".repeat(3001))),
+            "3001 characters, at most 3000",
+        ),
+        (
+            "section empty",
+            mutate(&|m| m["blocks"][3] = json!({"type": "section"})),
+            "needs text or fields",
+        ),
+        (
+            "section title",
+            mutate(&|m| m["blocks"][3]["title"] = json!("x")),
+            "undocumented field \"title\"",
+        ),
+        (
+            "context 11",
+            mutate(&|m| {
+                let e = m["blocks"][1]["elements"][0].clone();
+                m["blocks"][1]["elements"] = json!(vec![e; 11]);
+            }),
+            "11 items, want 1..=10",
+        ),
+        (
+            "emoji on mrkdwn",
+            mutate(&|m| m["blocks"][3]["text"]["emoji"] = json!(true)),
+            "only on plain_text",
+        ),
+        (
+            "button mrkdwn",
+            mutate(&|m| m["blocks"][4]["elements"][0]["text"]["type"] = json!("mrkdwn")),
+            "allowed here: [\"plain_text\"]",
+        ),
+        (
+            "button 76",
+            mutate(&|m| m["blocks"][4]["elements"][0]["text"]["text"] = json!("b".repeat(76))),
+            "76 characters, at most 75",
+        ),
+        (
+            "button style",
+            mutate(&|m| m["blocks"][4]["elements"][0]["style"] = json!("secondary")),
+            "want primary or danger",
+        ),
+        (
+            "button url",
+            mutate(&|m| m["blocks"][4]["elements"][0]["url"] = json!(42)),
+            "url: not a string",
+        ),
+        (
+            "block_id 256",
+            mutate(&|m| m["blocks"][0]["block_id"] = json!("i".repeat(256))),
+            "256 characters, at most 255",
+        ),
+        (
+            "divider text",
+            mutate(&|m| m["blocks"][1] = json!({"type": "divider", "text": "x"})),
+            "undocumented field \"text\"",
+        ),
+        (
+            "unknown block",
+            mutate(&|m| m["blocks"][1]["type"] = json!("table")),
+            "unknown block type",
+        ),
+        (
+            "51 blocks",
+            mutate(&|m| m["blocks"] = json!(vec![json!({"type": "divider"}); 51])),
+            "51 items, want 1..=50",
+        ),
+        (
+            "no fallback",
+            mutate(&|m| {
+                m.as_object_mut().unwrap().remove("text");
+            }),
+            "fallback text",
+        ),
+    ];
+    for (name, msg, want) in cases {
+        let problems = block_kit_problems(&msg);
+        assert!(
+            problems.iter().any(|p| p.contains(want)),
+            "{name}: want {want:?} among {problems:#?}"
+        );
+    }
+    // A divider as documented is fine.
+    let with_divider = mutate(&|m| m["blocks"][1] = json!({"type": "divider"}));
+    assert_eq!(block_kit_problems(&with_divider), Vec::<String>::new());
 }
 
 /// `POST /api/reports/generate` sends no digest unless `notify: true`; with it, the digest of
