@@ -1,17 +1,17 @@
-//! The ClickHouse source of the daily report (`../spec/daily-report.md`, "Source"): a thin
-//! wrapper over the official `clickhouse` crate that adds what seed 003's `db.py` did around
-//! `clickhouse-connect`: per-query limits, retries of transient failures, and errors that can be
-//! logged and shown to an operator.
+//! The ClickHouse source of the daily report (`docs/daily-report.md`, "Source"): a thin wrapper
+//! over the official `clickhouse` crate that adds what the old daily-report backend's `db.py` did
+//! around `clickhouse-connect`: per-query limits, retries of transient failures, and errors that
+//! can be logged and shown to an operator.
 //!
 //! * Connection: `CLICKHOUSE_URL`, `CLICKHOUSE_USERNAME`, `CLICKHOUSE_PASSWORD`,
 //!   `CLICKHOUSE_DATABASE` ([`ClickHouseSettings`]). Credentials travel in the
 //!   `X-ClickHouse-User` / `X-ClickHouse-Key` headers, never in the URL.
-//! * Limits (seed 003, "Error Handling"): every query carries `max_execution_time` =
-//!   `CLICKHOUSE_QUERY_TIMEOUT_SECS` (180 s) and `max_memory_usage` =
-//!   `CLICKHOUSE_MAX_MEMORY_USAGE` (10 GB). The account must be allowed to set them (a
-//!   SELECT-only grant or `readonly = 2`; a `readonly = 1` profile refuses any setting, code 164).
-//!   The client also gives up on an attempt [`CLIENT_MARGIN`] after that server-side limit,
-//!   which bounds a hung connection.
+//! * Limits (the old backend's, `docs/daily-report.md`, "Origins"): every query carries
+//!   `max_execution_time` = `CLICKHOUSE_QUERY_TIMEOUT_SECS` (180 s) and `max_memory_usage` =
+//!   `CLICKHOUSE_MAX_MEMORY_USAGE` (10 GB). The account must be allowed to set them (a SELECT-only
+//!   grant or `readonly = 2`; a `readonly = 1` profile refuses any setting, code 164). The client
+//!   also gives up on an attempt [`CLIENT_MARGIN`] after that server-side limit, which bounds a
+//!   hung connection.
 //! * Connect bound: each attempt starts with `SELECT 1`, answered within
 //!   `CLICKHOUSE_CONNECT_TIMEOUT` (default 10 s) or the call fails as unavailable (503).
 //! * Retries ([`RetryPolicy`], default 3 attempts, 200 ms then 800 ms, by `backon`): only failures that

@@ -62,7 +62,7 @@ pub enum StorageSettings {
     },
 }
 
-/// ClickHouse connection (seed 003's names).
+/// ClickHouse connection (the old daily-report backend's setting names).
 #[derive(Debug, Clone)]
 pub struct ClickHouseSettings {
     /// `CLICKHOUSE_URL`, e.g. `https://xxx.clickhouse.cloud:8443`.
@@ -73,14 +73,15 @@ pub struct ClickHouseSettings {
     pub password: Secret,
     /// `CLICKHOUSE_DATABASE` (default `default`).
     pub database: String,
-    /// `CLICKHOUSE_QUERY_TIMEOUT_SECS` (default 180, seed 003).
+    /// `CLICKHOUSE_QUERY_TIMEOUT_SECS` (default 180, as the old daily-report backend).
     pub query_timeout_secs: u64,
-    /// `CLICKHOUSE_MAX_MEMORY_USAGE` in bytes (default 10 GB, seed 003).
+    /// `CLICKHOUSE_MAX_MEMORY_USAGE` in bytes (default 10 GB, as the old daily-report backend).
     pub max_memory_usage: u64,
 }
 
-/// The default organization of seed 003 (`ORG_ID`, `BROKER_NODE_PERSISTENT_ID`, `CLIENT_NAME`,
-/// `DEFAULT_TIMEZONE`), created in storage on start when missing.
+/// The default organization (`docs/daily-report.md`, "Organizations": `ORG_ID`,
+/// `BROKER_NODE_PERSISTENT_ID`, `CLIENT_NAME`, `DEFAULT_TIMEZONE`), created in storage on start
+/// when missing.
 #[derive(Debug, Clone)]
 pub struct DefaultOrgSettings {
     pub org_id: String,
@@ -110,9 +111,11 @@ pub struct Settings {
     /// `AZURE_STORAGE_CONNECT_TIMEOUT` in seconds (default 10): how long Blob Storage may take
     /// to connect and start answering one request (503 when it does not).
     pub storage_connect_timeout: Duration,
-    /// `START_DATE` (UTC, `YYYY-MM-DD HH:MM:SS`): default window start (seed 001).
+    /// `START_DATE` (UTC, `YYYY-MM-DD HH:MM:SS`): default window start
+    /// (`docs/failure-analysis.md`, "Window").
     pub start_date: Option<NaiveDateTime>,
-    /// `END_DATE` (UTC, inclusive to the second): default window end (seed 001).
+    /// `END_DATE` (UTC, inclusive to the second): default window end
+    /// (`docs/failure-analysis.md`, "Window").
     pub end_date: Option<NaiveDateTime>,
     /// `MAX_WINDOW_DAYS` (default 366).
     pub max_window_days: i64,

@@ -1,5 +1,6 @@
-//! Organizations (`../spec/daily-report.md`, "Organizations"; seed 003's `organizations`
-//! table), one JSON document per org in storage at `orgs/{org_id}.json`, updated under ETags.
+//! Organizations (`docs/daily-report.md`, "Organizations"; they replace the old daily-report
+//! backend's SQLite table `organizations`), one JSON document per org in storage at
+//! `orgs/{org_id}.json`, updated under ETags.
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -160,7 +161,8 @@ pub fn check_notifications(
 }
 
 impl Organization {
-    /// The local date before `now`'s, in the org's zone (the default report date, seed 003).
+    /// The local date before `now`'s, in the org's zone (the default report date,
+    /// `docs/daily-report.md`, "Schedule").
     pub fn yesterday(&self, now: DateTime<Utc>) -> chrono::NaiveDate {
         now.with_timezone(&self.timezone).date_naive() - chrono::Duration::days(1)
     }
@@ -213,7 +215,7 @@ pub enum OrgError {
     Storage(StorageError),
 }
 
-/// The fields of `POST /api/orgs` (seed 003's create body) and of the default org.
+/// The fields of `POST /api/orgs` (`docs/daily-report.md`, "Organizations") and of the default org.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewOrganization {
@@ -437,9 +439,9 @@ pub async fn replace(
     }
 }
 
-/// Creates seed 003's default org from the settings when it does not exist yet (an existing
-/// one is left as it is: it may have been edited through the API). Returns whether it was
-/// created.
+/// Creates the default org of the settings (`docs/daily-report.md`, "Organizations") when it does
+/// not exist yet (an existing one is left as it is: it may have been edited through the API).
+/// Returns whether it was created.
 pub async fn ensure_default(
     storage: &Storage,
     d: &DefaultOrgSettings,

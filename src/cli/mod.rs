@@ -1,5 +1,6 @@
 //! The command line: `handler` (or `handler serve`) serves the host; `handler
-//! failure-analysis …` runs one analysis and prints seed 001's console summary.
+//! failure-analysis …` runs one analysis and prints its console summary
+//! (`docs/failure-analysis.md`, "Console summary").
 
 pub mod failure_analysis;
 pub mod org;

@@ -1,12 +1,12 @@
-//! Daily KPI reports per organization from ClickHouse (`../spec/daily-report.md`; seed 003).
+//! Daily KPI reports per organization from ClickHouse (`docs/daily-report.md`).
 //!
 //! * [`query`]: the one SQL query of a report (R, O, C, KPI counts, breakdowns) and its
 //!   execution through [`crate::clickhouse::ClickHouse`].
 //! * [`changes`]: what changed in a stored report against the same weekday of the previous
 //!   4 weeks (stored snapshots only).
 //! * [`calls`]: the calls behind a number of a report, live from ClickHouse, paginated.
-//! * [`report`]: the report document (seed 003's field names), the day window in the org's
-//!   zone, rounding, breakdown order, the funnel.
+//! * [`report`]: the report document (the old daily-report tool's field names), the day window in
+//!   the org's zone, rounding, breakdown order, the funnel.
 //! * [`snapshots`]: one stored report per (org, date), create-only unless forced.
 //! * [`schedule`]: which (org, date) are due, generating many of them (the timer's firing,
 //!   backfill) with bounded concurrency and one org's failure isolated from the others, and

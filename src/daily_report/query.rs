@@ -1,6 +1,6 @@
 //! The SQL of one daily report and its execution: ONE round trip per (org, day), each source
-//! table read once (`docs/daily-report.md`, "Scope of one report" and "KPIs"; seed 003
-//! sent about 12 queries per report).
+//! table read once (`docs/daily-report.md`, "Scope of one report", "KPIs" and "Round trips";
+//! the old daily-report tool sent about 12 queries per report).
 //!
 //! # Shape of the query ([`DAY_SQL`], the file `day.sql`)
 //! 1. `runs`: `public_runs` in the window `[start, end)` (its sort key starts with
@@ -67,7 +67,8 @@ pub const DAY_SQL: &str = include_str!("day.sql");
 /// ascending, counts ≥ 1.
 pub type Counts = (Vec<String>, Vec<u64>);
 
-/// The answer of [`DAY_SQL`]: raw counts and sums, before rounding (R, O, C as in the spec).
+/// The answer of [`DAY_SQL`]: raw counts and sums, before rounding (R, O, C as in
+/// `docs/daily-report.md`, "Scope of one report").
 #[derive(Debug, Clone, Default, PartialEq, clickhouse::Row, Deserialize)]
 pub struct DayCounts {
     /// |R|.

@@ -1,7 +1,7 @@
 //! The daily report document (`docs/daily-report.md`, "Report document"; field names are
-//! seed 003's, unchanged) and its computation from one query ([`super::query`]).
+//! the old daily-report tool's, unchanged) and its computation from one query ([`super::query`]).
 //!
-//! Rules, all from the spec unless said otherwise:
+//! Rules, all from `docs/daily-report.md` unless said otherwise:
 //! * Window: `[date 00:00, date+1 00:00)` local in the org's zone ([`day_window`]), 23 or 25
 //!   hours on DST days; a day whose midnight does not exist starts after the gap.
 //! * Numbers with decimals are rounded to 2 decimals, half away from zero; a zero denominator
@@ -9,14 +9,14 @@
 //! * Breakdowns are over C (runs with a non-empty classification), `{value, count, percentage}`
 //!   sorted by count descending then value ascending; a missing or empty value is `UNKNOWN`,
 //!   unknown values are kept as they are.
-//! * Funnel (this crate's decision, the spec leaves it open): over C, the calls whose
-//!   `call_stage` is one of the seven funnel stages; a call with another stage (`UNKNOWN`,
-//!   an unrecognized value) is visible in the `call_stage` breakdown only. A call at stage s
-//!   reached s and every stage before it; a call at `TRANSFER_SUCCEEDED` or
-//!   `TRANSFER_FAILED` reached `TRANSFER_ATTEMPTED`. The two terminal stages are siblings:
-//!   each one's `drop_off` is `reached(TRANSFER_ATTEMPTED) - reached(itself)` and its
-//!   `drop_off_percent` is relative to `reached(TRANSFER_ATTEMPTED)`. Every other stage's
-//!   drop-off is relative to the stage before it; `GREETING` has none (0).
+//! * Funnel (`docs/daily-report.md`, "Breakdowns"; the details are a decision of this crate): over
+//!   C, the calls whose `call_stage` is one of the seven funnel stages; a call with another stage
+//!   (`UNKNOWN`, an unrecognized value) is visible in the `call_stage` breakdown only. A call at
+//!   stage s reached s and every stage before it; a call at `TRANSFER_SUCCEEDED` or
+//!   `TRANSFER_FAILED` reached `TRANSFER_ATTEMPTED`. The two terminal stages are siblings: each
+//!   one's `drop_off` is `reached(TRANSFER_ATTEMPTED) - reached(itself)` and its `drop_off_percent`
+//!   is relative to `reached(TRANSFER_ATTEMPTED)`. Every other stage's drop-off is relative to the
+//!   stage before it; `GREETING` has none (0).
 //! * `by_hour` (`docs/insights.md`, "Daily report: the hours of the day"): one row per local
 //!   clock hour of the day in time order ([`day_hours`]): 23 on a spring-forward day, 25 on a
 //!   fall-back day (the repeated hour twice, told apart by the offset of `start`), zeros
@@ -36,8 +36,8 @@ use crate::orgs::Organization;
 /// 2: `breakdowns.by_hour` added (absent in version 1 snapshots, read as empty).
 pub const SCHEMA_VERSION: u32 = 2;
 
-/// The call stages in funnel order (spec, `result.call.call_stage`); the last two are the
-/// siblings that follow `TRANSFER_ATTEMPTED`.
+/// The call stages in funnel order (`docs/daily-report.md`, "Source", `result.call.call_stage`);
+/// the last two are the siblings that follow `TRANSFER_ATTEMPTED`.
 pub const FUNNEL_STAGES: [&str; 7] = [
     "GREETING",
     "LOAD_LOOKUP",
@@ -76,7 +76,8 @@ pub struct DateRange {
     pub end_date: DateTime<FixedOffset>,
 }
 
-/// Seed 003's KPIs plus the spec's additions (median, p90, `non_convertible_calls`).
+/// The old daily-report tool's KPIs plus the additions of `docs/daily-report.md`, "KPIs" (median,
+/// p90, `non_convertible_calls`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Kpis {
     /// |R|: runs in the window with an org session from a number not excluded.
@@ -114,7 +115,7 @@ pub struct Share {
     pub percentage: f64,
 }
 
-/// Seed 003's `carrier_transfer_over_total_call_attempts`.
+/// The old tool's `carrier_transfer_over_total_call_attempts` (`docs/daily-report.md`, "KPIs").
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct CarrierAsked {
     pub carrier_asked_count: u64,
@@ -123,7 +124,7 @@ pub struct CarrierAsked {
     pub carrier_asked_percentage: f64,
 }
 
-/// Seed 003's `successfully_transferred_for_booking`.
+/// The old tool's `successfully_transferred_for_booking` (`docs/daily-report.md`, "KPIs").
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TransferredForBooking {
     pub successfully_transferred_for_booking_count: u64,
@@ -544,8 +545,9 @@ mod tests {
     }
 
     #[test]
-    fn the_seed_sample_numbers_come_out_as_in_the_seed() {
-        // Seed 003's sample: 211 classified calls; 136 / 58 / 28 / 27 of them.
+    fn the_old_tools_sample_numbers_come_out_as_in_its_report() {
+        // The old tool's sample report (`docs/daily-report.md`, "Origins"): 211 classified calls;
+        // 136 / 58 / 28 / 27 of them.
         let c = DayCounts {
             total_calls: 271,
             total_duration_seconds: 10.23 * 3600.0,

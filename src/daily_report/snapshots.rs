@@ -1,4 +1,5 @@
-//! Report snapshots in storage (Blob Storage replaces seed 003's SQLite `daily_reports`):
+//! Report snapshots in storage (`docs/daily-report.md`, "Storage": Blob Storage replaces the old
+//! daily-report backend's SQLite table `daily_reports`):
 //! one document per (org, local date) at `reports/{org_id}/{YYYY-MM-DD}.json`, with the
 //! headline KPIs in its metadata ([`super::summary::ReportSummary`]) so listings read no report.
 //!

@@ -1,5 +1,5 @@
-//! The CLI's console summary, in the layout of seed 001's "Console Output" sample
-//! (`spec/failure-analysis.md`, "Outputs").
+//! The CLI's console summary, in the layout of the old failure-analysis script's
+//! (`docs/failure-analysis.md`, "Console summary").
 
 use std::fmt::Write as _;
 
@@ -7,7 +7,7 @@ use super::model::{Analysis, RankBy, RankedUser, percent};
 
 /// Width of the `=` rules.
 const RULE_WIDTH: usize = 80;
-/// Column widths of the top-users table (seed 001: `{:<6}{:<21}{:<16}{:<15}`).
+/// Column widths of the top-users table (the old script's `{:<6}{:<21}{:<16}{:<15}`).
 const RANK_WIDTH: usize = 6;
 const USER_WIDTH: usize = 21;
 const RATE_WIDTH: usize = 16;
@@ -15,7 +15,8 @@ const TOTAL_WIDTH: usize = 15;
 /// Length of the dash line under the table header.
 const DASH_WIDTH: usize = 55;
 
-/// Renders `a` as seed 001's console summary: an 80-`=` banner, `OVERALL STATISTICS:` (totals
+/// Renders `a` as the console summary (`docs/failure-analysis.md`, "Console summary"): an
+/// 80-`=` banner, `OVERALL STATISTICS:` (totals
 /// and the weighted overall rate, then its 95 % interval and, with `compare_previous`, the
 /// previous window's figures), `USER FAILURE RATE STATISTICS:` (average, median, maximum,
 /// minimum, std deviation of the per-user rates) and `TOP N USERS BY FAILURE RATE:` with
@@ -171,8 +172,9 @@ mod tests {
         }
     }
 
-    /// Seed 001's console figures, as they are (the spec notes they are not self-consistent).
-    fn seed_001() -> Analysis {
+    /// The old script's sample figures, as they are (not self-consistent:
+    /// `docs/failure-analysis.md`, "Console summary").
+    fn old_script_sample() -> Analysis {
         let t = Utc.with_ymd_and_hms(2025, 5, 20, 18, 30, 0).unwrap();
         let top_users = vec![
             ranked(1, "Anushka", 4, 8),
@@ -222,7 +224,7 @@ mod tests {
         }
     }
 
-    const SEED_001_HEAD: &str = "\
+    const OLD_SCRIPT_HEAD: &str = "\
 ================================================================================
 USER FAILURE RATE ANALYSIS SUMMARY
 ================================================================================
@@ -244,10 +246,10 @@ USER FAILURE RATE STATISTICS:
 ";
 
     #[test]
-    fn matches_seed_001_layout() {
-        // Seed 001 prints "TOP 10" over six rows; the contract is N = min(top_n, ranked users).
+    fn matches_the_old_scripts_layout() {
+        // The old script printed "TOP 10" over six rows; here N = min(top_n, ranked users).
         let expected = format!(
-            "{SEED_001_HEAD}\
+            "{OLD_SCRIPT_HEAD}\
 TOP 6 USERS BY FAILURE RATE:
 Ranked by: failure rate
 Rank  User                 Failure Rate    Failed/Total   95% Interval
@@ -260,12 +262,12 @@ Rank  User                 Failure Rate    Failed/Total   95% Interval
 6     Vishnu Vardhan       27.42%          34/124         20.34–35.86%
 "
         );
-        assert_eq!(summary(&seed_001(), 10), expected);
+        assert_eq!(summary(&old_script_sample(), 10), expected);
     }
 
     #[test]
     fn top_n_limits_the_table() {
-        let out = summary(&seed_001(), 2);
+        let out = summary(&old_script_sample(), 2);
         assert!(out.contains("TOP 2 USERS BY FAILURE RATE:\n"));
         assert!(
             out.ends_with(
@@ -273,12 +275,12 @@ Rank  User                 Failure Rate    Failed/Total   95% Interval
             )
         );
         assert!(!out.contains("Akhilesh"));
-        assert!(!summary(&seed_001(), 0).contains("TOP"));
+        assert!(!summary(&old_script_sample(), 0).contains("TOP"));
     }
 
     #[test]
     fn long_and_hostile_names_keep_the_columns() {
-        let mut a = seed_001();
+        let mut a = old_script_sample();
         a.top_users[0].user.user_name = "Abcdefghijklmnopqrstuvwxyz Long".into();
         a.top_users[1].user.user_name = "Exactly twenty chars".into();
         a.top_users[2].user.user_name = "two\nlines\x1b[31m".into();
@@ -310,7 +312,7 @@ Rank  User                 Failure Rate    Failed/Total   95% Interval
 
     #[test]
     fn zero_users_says_so() {
-        let mut a = seed_001();
+        let mut a = old_script_sample();
         a.summary = Summary {
             total_users: 0,
             total_sessions: 0,
@@ -335,7 +337,7 @@ Rank  User                 Failure Rate    Failed/Total   95% Interval
 
     #[test]
     fn the_order_used_and_the_previous_window_are_printed() {
-        let mut a = seed_001();
+        let mut a = old_script_sample();
         a.options.rank_by = RankBy::LowerBound;
         a.summary.previous = Some(PreviousSummary {
             window: a.window.clone(),
@@ -352,7 +354,7 @@ Rank  User                 Failure Rate    Failed/Total   95% Interval
 
     #[test]
     fn empty_ranking_is_explained() {
-        let mut a = seed_001();
+        let mut a = old_script_sample();
         a.options.min_sessions = 500;
         a.top_users.clear();
         let out = summary(&a, 10);

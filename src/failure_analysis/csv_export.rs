@@ -1,9 +1,10 @@
 //! The per-user CSV artifact, `user_failure_stats_YYYYMMDD_HHMMSS.csv`
-//! (`spec/failure-analysis.md`, "Results" and "Outputs"; schema from seed 001, "Output Data").
+//! (`docs/failure-analysis.md`, "Results" and "Artifacts").
 
 use super::model::{Analysis, UserStats};
 
-/// Column order: seed 001's six columns, then `user_id`, then the 95 % interval.
+/// Column order: the six columns of `docs/failure-analysis.md`, "Results", then `user_id`, then the
+/// 95 % interval.
 const HEADER: [&str; 9] = [
     "user_name",
     "total_sessions",
@@ -20,8 +21,9 @@ const HEADER: [&str; 9] = [
 /// `min_sessions` cut) as UTF-8 CSV with a header row and `\n` line ends.
 ///
 /// Columns: `user_name,total_sessions,failed_sessions,success_sessions,failure_rate,failure_rate_percent,user_id,failure_rate_lower,failure_rate_upper`
-/// — seed 001's six columns in its order, then `user_id` (empty for calls without a user),
-/// then the 95 % Wilson interval (`docs/insights.md`, "Failure analysis: how sure a rate is").
+/// — the six columns of `docs/failure-analysis.md`, "Results", in that order, then `user_id`
+/// (empty for calls without a user), then the 95 % Wilson interval (`docs/insights.md`,
+/// "Failure analysis: how sure a rate is").
 /// `failure_rate` and the bounds are fractions with four decimals (`0.2619`);
 /// `failure_rate_percent` is the model's string as-is (`26.19%`). Fields containing commas, quotes or line breaks are quoted
 /// by the `csv` crate, so such names round-trip.

@@ -1,5 +1,5 @@
 //! The failure analysis: per-user call-failure rates from PostgreSQL, written as
-//! CSV + HTML + JSON to storage (`../spec/failure-analysis.md`; seeds 000 and 001).
+//! CSV + HTML + JSON to storage (`docs/failure-analysis.md`).
 //!
 //! Flow of one invocation: validate the request → resolve the window → reuse a cached result
 //! when allowed → one aggregate query → [`stats::analyse`] → artifacts (CSV, HTML, JSON
@@ -49,7 +49,7 @@ pub struct AnalysisRequest {
     pub compare_previous: Option<bool>,
 }
 
-/// Query-string flags (seed 001).
+/// Query-string flags (`docs/failure-analysis.md`, "Request").
 #[derive(Debug, Clone, Copy)]
 pub struct Flags {
     /// `export_csv` (default true): write the CSV artifact.

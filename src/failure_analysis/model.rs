@@ -1,5 +1,5 @@
 //! The result of one failure analysis, as rendered into the HTTP response, the CSV, the HTML
-//! report, the JSON summary and the console summary (`../spec/failure-analysis.md`, "Results").
+//! report, the JSON summary and the console summary (`docs/failure-analysis.md`, "Results").
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};

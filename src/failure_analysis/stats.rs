@@ -1,5 +1,5 @@
 //! From per-user counts (what Postgres returns) to the analysis: display names, summary
-//! statistics, ranking and histogram (`../spec/failure-analysis.md`, "Definitions" and
+//! statistics, ranking and histogram (`docs/failure-analysis.md`, "Definitions" and
 //! "Results"), with the 95 % intervals, the daily series and the comparison with the previous
 //! window (`docs/insights.md`, "Failure analysis: how sure a rate is"). Pure functions,
 //! unit-tested against hand-computed values.

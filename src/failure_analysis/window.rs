@@ -1,4 +1,4 @@
-//! The analysed window (`../spec/failure-analysis.md`, "Window"): local dates in an IANA zone
+//! The analysed window (`docs/failure-analysis.md`, "Window"): local dates in an IANA zone
 //! become UTC instants `[from 00:00, to+1 00:00)`, DST-correct.
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};

@@ -232,7 +232,8 @@ mod tests {
     const DEV_KEY: &str =
         "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
-    /// Built by hand from the spec; the signature was computed independently with
+    /// Built by hand from Microsoft's Shared Key specification; the signature was computed
+    /// independently with
     /// `printf '%s' "$STRING" | openssl dgst -sha256 -mac HMAC -macopt hexkey:<key hex> -binary | base64`.
     #[test]
     fn string_to_sign_and_signature_match_a_hand_built_vector() {

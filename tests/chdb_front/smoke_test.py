@@ -24,7 +24,7 @@ import lz4.block
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 USER, PASSWORD = "tester", "s3cret"
-DDL = [  # exactly the source tables of shared/spec/daily-report.md
+DDL = [  # exactly the source tables of docs/daily-report.md ("Source")
     """CREATE TABLE public_runs (id String, timestamp DateTime64(3, 'UTC'))
   ENGINE = MergeTree ORDER BY (timestamp, id)""",
     """CREATE TABLE public_sessions (id String, run_id String, org_id String,

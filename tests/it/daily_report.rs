@@ -577,7 +577,7 @@ async fn kpis_of_a_small_day_match_the_hand_computed_values() {
         ]
     );
 
-    // The document: seed 003's shape.
+    // The document: the old tool's shape (`docs/daily-report.md`, "Report document").
     let json = serde_json::to_value(&r).unwrap();
     assert_eq!(json["date_range"]["tz"], "America/Chicago");
     assert_eq!(

@@ -1,6 +1,6 @@
-//! Org isolation by App Service Authentication (`docs/delivery-and-access.md`; seed 004's
-//! tenant isolation). In Azure, App Service Authentication (Entra ID) signs every caller in
-//! and injects a principal (`X-MS-CLIENT-PRINCIPAL`: base64 JSON with `claims`
+//! Org isolation by App Service Authentication (`docs/http-api.md`, "Access";
+//! `docs/delivery-and-access.md`, "Sign-in"). In Azure, App Service Authentication (Entra ID) signs
+//! every caller in and injects a principal (`X-MS-CLIENT-PRINCIPAL`: base64 JSON with `claims`
 //! `[{"typ", "val"}]`); the caller sees only the orgs its roles name:
 //!
 //! * role `org:<org_id>` — that org;

@@ -1,4 +1,4 @@
-//! `GET /api/health` (seeds 000, 003, 004): each configured dependency — PostgreSQL,
+//! `GET /api/health` (`docs/http-api.md`, "Routes"): each configured dependency — PostgreSQL,
 //! ClickHouse, storage — probed at once with a short timeout, its latency reported. 200 when
 //! every configured one answers, 503 otherwise; never slower than [`PROBE_TIMEOUT`].
 
