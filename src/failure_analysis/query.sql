@@ -16,11 +16,17 @@
 -- One scan: the rows are aggregated per (user, day) first, which PostgreSQL can do in
 -- parallel workers (it cannot for GROUPING SETS, which would aggregate the whole scan in one
 -- process); the (user, day) groups (users x days, tens of thousands) are then rolled up per
--- (user, window) and per day with GROUPING SETS. The day goes through unnest(ARRAY[...]) in
--- the subquery's target list because the planner estimates an expression of created_on to
--- have as many values as there are rows, which makes it pick a serial plan; through unnest
--- it assumes the default (200). Users are joined last. user_id is read as text, so a bigint
--- key works as well as a uuid.
+-- (user, window) and per day with GROUPING SETS. Users are joined last. user_id is read as
+-- text, so a bigint key works as well as a uuid.
+--
+-- The scan is a UNION ALL of its two parts, the previous window [$1, $3[$4]) (empty without
+-- compare_previous) and the window [$3[$4], $2): together one pass over [$1, $2), each row read
+-- once, by a Parallel Append of two parallel index scans. The planner estimates an expression of
+-- created_on (the day) to have as many values as there are rows, and then picks a serial plan;
+-- for the columns of a UNION ALL it assumes the default (200), and keeps the parallel partial
+-- aggregate. The day is computed in the scan itself: an unnest(ARRAY[day]) in the target list
+-- (a ProjectSet node per row) gets the same estimate but cost about 2x the per-user query
+-- (scripts/bench/failure-analysis).
 --
 -- Rows: is_day = false: one user (user_id, name) in the window (in_window) or the previous one;
 --       is_day = true: one day (day, its number in $3) over all users.
@@ -30,10 +36,18 @@ WITH per_user_day AS (
            count(*) AS total_sessions,
            count(*) FILTER (WHERE s.failed) AS failed_sessions
       FROM (SELECT c.user_id,
-                   unnest(ARRAY[width_bucket(c.created_on, $3::timestamp[])]) AS day,
+                   width_bucket(c.created_on, $3::timestamp[]) AS day,
                    c.exotel_call_sid IS NULL OR btrim(c.exotel_call_sid, E' \t\r\n') = '' AS failed
               FROM public.calllog c
-             WHERE c.created_on >= $1 AND c.created_on < $2
+             WHERE c.created_on >= $1 AND c.created_on < ($3::timestamp[])[$4::integer]
+               AND c.session_id IS NOT NULL
+               AND btrim(c.session_id, E' \t\r\n') <> ''
+            UNION ALL
+            SELECT c.user_id,
+                   width_bucket(c.created_on, $3::timestamp[]),
+                   c.exotel_call_sid IS NULL OR btrim(c.exotel_call_sid, E' \t\r\n') = ''
+              FROM public.calllog c
+             WHERE c.created_on >= ($3::timestamp[])[$4::integer] AND c.created_on < $2
                AND c.session_id IS NOT NULL
                AND btrim(c.session_id, E' \t\r\n') <> '') s
      GROUP BY s.user_id, s.day
