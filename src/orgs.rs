@@ -370,39 +370,49 @@ pub async fn get(
 /// Every readable org, by `org_id` (one listing, then one read per org: orgs are few). An
 /// unreadable document is logged and skipped.
 pub async fn list(storage: &Storage) -> Result<Vec<Organization>, OrgError> {
-    let mut orgs = Vec::new();
+    use futures::StreamExt;
+    let mut ids = Vec::new();
     let mut continuation = None;
     loop {
         let page = storage
             .list(PREFIX, continuation, 1000)
             .await
             .map_err(OrgError::Storage)?;
-        for entry in &page.entries {
-            let Some(org_id) = entry
-                .name
-                .strip_prefix(PREFIX)
-                .and_then(|n| n.strip_suffix(".json"))
-            else {
-                continue;
-            };
-            match get(storage, org_id).await {
-                Ok(Some((org, _))) => orgs.push(org),
-                Ok(None) => {}
-                // One unreadable document must not hide every other org (nor stop the timer).
-                Err(OrgError::Corrupt(name, why)) => {
-                    tracing::error!(document = %name, error = %why, "organization document unreadable; skipped")
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        ids.extend(page.entries.iter().filter_map(|entry| {
+            let id = entry.name.strip_prefix(PREFIX)?.strip_suffix(".json")?;
+            Some(id.to_string())
+        }));
         match page.next {
             Some(next) => continuation = Some(next),
             None => break,
         }
     }
+    // One read per document, READ_CONCURRENCY at a time (a timer over 1,000 orgs spent 7 s
+    // reading them one after another).
+    let mut reads = futures::stream::iter(ids)
+        .map(|id| {
+            let storage = storage.clone();
+            async move { get(&storage, &id).await }
+        })
+        .buffer_unordered(READ_CONCURRENCY);
+    let mut orgs = Vec::new();
+    while let Some(read) = reads.next().await {
+        match read {
+            Ok(Some((org, _))) => orgs.push(org),
+            Ok(None) => {}
+            // One unreadable document must not hide every other org (nor stop the timer).
+            Err(OrgError::Corrupt(name, why)) => {
+                tracing::error!(document = %name, error = %why, "organization document unreadable; skipped")
+            }
+            Err(e) => return Err(e),
+        }
+    }
     orgs.sort_by(|a, b| a.org_id.cmp(&b.org_id));
     Ok(orgs)
 }
+
+/// Organization documents read at once by [`list`].
+pub const READ_CONCURRENCY: usize = 16;
 
 fn put_org(org: &Organization, condition: Condition) -> (Bytes, Put) {
     // The stored document is the one place notifications are kept in full.
