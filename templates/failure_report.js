@@ -1,5 +1,19 @@
 (function () {
   'use strict';
+  // The top users' order switch: both orders are in the page, one tbody (and hint) each.
+  var buttons = Array.prototype.slice.call(document.querySelectorAll('.order-switch button'));
+  if (buttons.length) {
+    buttons[0].parentNode.hidden = false;
+    var order = function (key) {
+      buttons.forEach(function (b) { b.setAttribute('aria-pressed', b.getAttribute('data-order') === key ? 'true' : 'false'); });
+      document.querySelectorAll('tbody[data-order], p.hint[data-order]').forEach(function (e) {
+        e.hidden = e.getAttribute('data-order') !== key;
+      });
+    };
+    buttons.forEach(function (b) {
+      b.addEventListener('click', function () { order(b.getAttribute('data-order')); });
+    });
+  }
   var panel = document.getElementById('bucket');
   var bars = Array.prototype.slice.call(document.querySelectorAll('.chart .bar'));
   if (!panel || !bars.length) return;

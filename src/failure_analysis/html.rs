@@ -9,9 +9,13 @@
 use askama::Template;
 use serde::Serialize;
 
-use super::model::{Analysis, Bucket, RankedUser, Window, percent};
-use crate::render::chart::{self, Frame, HistogramBar};
-use crate::render::format::{thousands, utc_seconds};
+use super::model::{Analysis, Bucket, DailyPoint, RankBy, RankedUser, Window, percent};
+use crate::render::chart::{
+    self, Dot, EdgeLabel, Frame, Gridline, HistogramBar, Px, Scale, Slots, Ticks,
+};
+use crate::render::format::{
+    Unit, long_date, percent_interval, short_date, thousands, utc_seconds,
+};
 use crate::render::page;
 
 /// Users listed per bucket in the hover panel (and embedded in the page); the panel ends with
@@ -66,12 +70,15 @@ struct Report<'a> {
     rates: [Stat; 5],
     histogram: HistogramView,
     top: TopUsers<'a>,
+    daily: Option<DailyView>,
 }
 
-/// A labelled, formatted value.
+/// A labelled, formatted value, with an optional line under it (the overall rate's interval
+/// and previous window).
 struct Stat {
     label: &'static str,
     value: String,
+    notes: Vec<String>,
 }
 
 struct HistogramView {
@@ -91,6 +98,26 @@ struct TopUsers<'a> {
     /// Follows the hint: ` Users with at least N sessions.`, or empty.
     qualifier: String,
     min_sessions: String,
+    /// Whether the rows carry the previous window's rate (`compare_previous`).
+    compare: bool,
+    /// The initial order (`options.rank_by`) first, then the other one; both are in the
+    /// page, the switch shows one.
+    orders: [Order<'a>; 2],
+}
+
+impl TopUsers<'_> {
+    fn is_empty(&self) -> bool {
+        self.orders.iter().all(|o| o.rows.is_empty())
+    }
+}
+
+/// One order of the top users.
+struct Order<'a> {
+    /// `failure_rate` or `lower_bound`.
+    key: &'static str,
+    /// The switch's button text.
+    label: &'static str,
+    hint: &'static str,
     rows: Vec<TopRow<'a>>,
 }
 
@@ -99,9 +126,33 @@ struct TopRow<'a> {
     name: &'a str,
     /// The meter's width, a whole percent.
     meter_percent: f64,
+    /// The 95 % interval's whisker on the meter: left edge and width, in percent of the meter.
+    ci_left: String,
+    ci_width: String,
+    /// `82.1–100 %`.
+    interval: String,
     rate: &'a str,
     failed: String,
     total: String,
+    /// With `compare_previous`: the previous window's rate (`—` without sessions there) and
+    /// its failed / total.
+    previous: Option<(String, String)>,
+    /// `▲`/`▼` when the change is significant, else empty.
+    change: &'static str,
+}
+
+/// The `daily` series as a line over the days.
+struct DailyView {
+    view_box: String,
+    description: String,
+    gridlines: Vec<Gridline>,
+    path: Option<String>,
+    /// One per day with sessions, with its hover text.
+    dots: Vec<(Dot, String)>,
+    x_labels: Vec<(EdgeLabel, String)>,
+    x_label_y: Px,
+    /// The text fallback: date, rate, failed / total.
+    rows: Vec<(String, String, String)>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -130,13 +181,31 @@ fn window_utc(w: &Window) -> String {
 
 fn report(a: &Analysis) -> Report<'_> {
     let s = &a.summary;
-    let stat = |label, value| Stat { label, value };
+    let stat = |label, value| Stat {
+        label,
+        value,
+        notes: vec![],
+    };
+    let mut overall = stat("Overall failure rate", percent(s.overall_failure_rate));
+    overall.notes.push(format!(
+        "95 % interval {}",
+        percent_interval(s.failure_rate_lower, s.failure_rate_upper)
+    ));
+    if let Some(p) = &s.previous {
+        overall.notes.push(format!(
+            "Previous window ({}): {} of {} sessions, {}",
+            window_asked(&p.window),
+            thousands(p.total_failures),
+            thousands(p.total_sessions),
+            percent(p.overall_failure_rate)
+        ));
+    }
     Report {
         totals: [
             stat("Users", thousands(s.total_users)),
             stat("Sessions", thousands(s.total_sessions)),
             stat("Failures", thousands(s.total_failures)),
-            stat("Overall failure rate", percent(s.overall_failure_rate)),
+            overall,
         ],
         rates: [
             stat("Average", percent(s.average)),
@@ -147,6 +216,7 @@ fn report(a: &Analysis) -> Report<'_> {
         ],
         histogram: histogram(&a.histogram),
         top: top_users(a),
+        daily: daily(&a.daily),
     }
 }
 
@@ -202,20 +272,168 @@ fn top_users(a: &Analysis) -> TopUsers<'_> {
             String::new()
         },
         min_sessions: thousands(min),
-        rows: a.top_users.iter().map(top_row).collect(),
+        compare: a.options.compare_previous,
+        orders: {
+            let order = |by: RankBy| {
+                // `top_users` is the list of `rank_by`; the other comes from `rankings`.
+                let list = match by {
+                    _ if by == a.options.rank_by => &a.top_users,
+                    RankBy::FailureRate => &a.rankings.failure_rate,
+                    RankBy::LowerBound => &a.rankings.lower_bound,
+                };
+                let (label, hint) = match by {
+                    RankBy::FailureRate => (
+                        "By failure rate",
+                        "Highest failure rate first, then most failures.",
+                    ),
+                    RankBy::LowerBound => (
+                        "By lower bound (surest first)",
+                        "Highest lower end of the 95 % interval first: a high rate on many \
+                         sessions before the same rate on a few.",
+                    ),
+                };
+                Order {
+                    key: by.as_str(),
+                    label,
+                    hint,
+                    rows: list.iter().map(top_row).collect(),
+                }
+            };
+            let other = match a.options.rank_by {
+                RankBy::FailureRate => RankBy::LowerBound,
+                RankBy::LowerBound => RankBy::FailureRate,
+            };
+            [order(a.options.rank_by), order(other)]
+        },
     }
+}
+
+/// A percent of the meter with one decimal.
+fn meter(rate: f64) -> String {
+    format!("{:.1}", rate.clamp(0.0, 1.0) * 100.0)
 }
 
 fn top_row(r: &RankedUser) -> TopRow<'_> {
     let u = &r.user;
+    let (lo, hi) = (
+        u.failure_rate_lower,
+        u.failure_rate_upper.max(u.failure_rate_lower),
+    );
+    let c = u.comparison.as_ref();
+    let previous = c.map(|c| match &c.previous {
+        Some(p) => (
+            percent(p.failure_rate),
+            format!(
+                "{} / {}",
+                thousands(p.failed_sessions),
+                thousands(p.total_sessions)
+            ),
+        ),
+        None => ("\u{2014}".to_owned(), "no sessions".to_owned()),
+    });
+    let change = match c {
+        Some(c) if c.change_significant => match &c.previous {
+            Some(p) if p.failure_rate > u.failure_rate => "\u{25bc}",
+            _ => "\u{25b2}",
+        },
+        _ => "",
+    };
     TopRow {
         rank: r.rank,
         name: &u.user_name,
         meter_percent: (u.failure_rate.clamp(0.0, 1.0) * 100.0).round(),
+        ci_left: meter(lo),
+        ci_width: format!("{:.1}", (hi.clamp(0.0, 1.0) - lo.clamp(0.0, 1.0)) * 100.0),
+        interval: percent_interval(lo, hi),
         rate: &u.failure_rate_percent,
         failed: thousands(u.failed_sessions),
         total: thousands(u.total_sessions),
+        previous,
+        change,
     }
+}
+
+/// The daily line's viewBox and margins.
+const DAILY_FRAME: Frame = Frame {
+    width: 520.0,
+    height: 200.0,
+    left: 46.0,
+    right: 14.0,
+    top: 14.0,
+    bottom: 28.0,
+};
+
+/// The `daily` series as a line of failure rates (percent) over the days; days without
+/// sessions are gaps. `None` without any day.
+fn daily(days: &[DailyPoint]) -> Option<DailyView> {
+    if days.is_empty() {
+        return None;
+    }
+    let value = |d: &DailyPoint| (d.total_sessions > 0).then_some(d.failure_rate * 100.0);
+    let values: Vec<Option<f64>> = days.iter().map(value).collect();
+    let max = values.iter().flatten().copied().fold(0.0, f64::max);
+    let scale = Scale::nice(max, false, Ticks::FOUR);
+    let slots = Slots::new(DAILY_FRAME, days.len(), scale);
+    let line = slots.line(&values);
+    let hover = |d: &DailyPoint| {
+        format!(
+            "{}: {} ({} of {} sessions failed)",
+            long_date(d.date),
+            percent(d.failure_rate),
+            thousands(d.failed_sessions),
+            thousands(d.total_sessions)
+        )
+    };
+    // `line.dots` has one dot per day with a value, in order.
+    let dots = days
+        .iter()
+        .filter(|d| value(d).is_some())
+        .zip(line.dots)
+        .map(|(d, dot)| (dot, hover(d)))
+        .collect();
+    let without = values.iter().filter(|v| v.is_none()).count();
+    Some(DailyView {
+        view_box: DAILY_FRAME.view_box(),
+        description: format!(
+            "Line of the daily failure rate over {} {}, from {} to {}{}.",
+            days.len(),
+            if days.len() == 1 { "day" } else { "days" },
+            days[0].date,
+            days[days.len() - 1].date,
+            if without > 0 {
+                format!("; {without} without sessions (gaps)")
+            } else {
+                String::new()
+            }
+        ),
+        gridlines: slots.gridlines(6.0, |v| Unit::Percent.tick_label(v, scale.step)),
+        path: line.path,
+        dots,
+        x_labels: slots
+            .edge_labels()
+            .into_iter()
+            .map(|l| (l, short_date(days[l.index].date)))
+            .collect(),
+        x_label_y: Px(DAILY_FRAME.height - 8.0),
+        rows: days
+            .iter()
+            .map(|d| {
+                (
+                    long_date(d.date),
+                    if d.total_sessions > 0 {
+                        percent(d.failure_rate)
+                    } else {
+                        "no sessions".to_owned()
+                    },
+                    format!(
+                        "{} / {}",
+                        thousands(d.failed_sessions),
+                        thousands(d.total_sessions)
+                    ),
+                )
+            })
+            .collect(),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -553,6 +771,154 @@ mod tests {
         let html = to_html(&a);
         assert!(html.contains("No user has at least 1,000 sessions."));
         assert!(html.contains("<svg"));
+    }
+
+    #[test]
+    fn whiskers_show_each_users_interval() {
+        let mut a = sample();
+        a.top_users[0].user.failure_rate_lower = 0.821_4;
+        a.top_users[0].user.failure_rate_upper = 1.0;
+        a.summary.failure_rate_lower = 0.201_2;
+        a.summary.failure_rate_upper = 0.254_9;
+        let html = to_html(&a);
+        let name = &a.top_users[0].user.user_name;
+        let row = html
+            .lines()
+            .find(|l| l.contains(&format!("<td class=\"name\">{name}</td>")))
+            .unwrap();
+        assert!(row.contains("<span class=\"ci\" style=\"left:82.1%;width:17.9%\"></span>"));
+        assert!(row.contains("<td class=\"num ci-text\">82.1\u{2013}100 %</td>"));
+        assert!(html.contains("<div class=\"note\">95 % interval 20.1\u{2013}25.5 %</div>"));
+        assert_eq!(html.matches("class=\"ci\"").count(), 15);
+    }
+
+    /// `a`'s top users reversed, as the lower-bound order.
+    fn with_lower_bound(a: &mut Analysis) {
+        a.rankings.failure_rate = a.top_users.clone();
+        a.rankings.lower_bound = a
+            .top_users
+            .iter()
+            .rev()
+            .enumerate()
+            .map(|(i, r)| RankedUser {
+                rank: i + 1,
+                user: r.user.clone(),
+            })
+            .collect();
+    }
+
+    /// The first row's name of the `tbody` of `key`, and whether that tbody is hidden.
+    fn first_of(html: &str, key: &str) -> (String, bool) {
+        let open = format!("<tbody data-order=\"{key}\"");
+        let start = html.find(&open).expect("the order's tbody");
+        let rest = &html[start + open.len()..];
+        let hidden = rest.starts_with(" hidden>");
+        let name = rest.split("<td class=\"name\">").nth(1).unwrap();
+        (name[..name.find("</td>").unwrap()].to_owned(), hidden)
+    }
+
+    #[test]
+    fn both_orders_are_in_the_page() {
+        let mut a = sample();
+        with_lower_bound(&mut a);
+        let html = to_html(&a);
+        assert_eq!(html.matches("<td class=\"name\">").count(), 30);
+        let top = a.top_users[0].user.user_name.clone();
+        let last = a.top_users[14].user.user_name.clone();
+        assert_eq!(first_of(&html, "failure_rate"), (top.clone(), false));
+        assert_eq!(first_of(&html, "lower_bound"), (last.clone(), true));
+        assert!(html.contains(
+            "<button type=\"button\" data-order=\"failure_rate\" aria-pressed=\"true\">By failure rate</button>"
+        ));
+        assert!(html.contains(
+            "<button type=\"button\" data-order=\"lower_bound\" aria-pressed=\"false\">By lower bound (surest first)</button>"
+        ));
+
+        // rank_by lower_bound: that order first and shown.
+        a.options.rank_by = RankBy::LowerBound;
+        a.top_users = a.rankings.lower_bound.clone();
+        let html = to_html(&a);
+        assert_eq!(first_of(&html, "lower_bound"), (last, false));
+        assert_eq!(first_of(&html, "failure_rate"), (top, true));
+        assert!(
+            html.find("data-order=\"lower_bound\" aria-pressed=\"true\"")
+                .unwrap()
+                < html
+                    .find("data-order=\"failure_rate\" aria-pressed=\"false\"")
+                    .unwrap()
+        );
+    }
+
+    #[test]
+    fn the_daily_line_has_a_point_per_day() {
+        let mut a = sample();
+        let day = |d: u32, failed: i64, total: i64| DailyPoint {
+            date: NaiveDate::from_ymd_opt(2025, 5, d).unwrap(),
+            total_sessions: total,
+            failed_sessions: failed,
+            failure_rate: if total == 0 {
+                0.0
+            } else {
+                failed as f64 / total as f64
+            },
+        };
+        a.daily = vec![day(19, 1, 4), day(20, 11, 42), day(21, 0, 9), day(22, 3, 3)];
+        let html = to_html(&a);
+        assert_eq!(html.matches("<circle class=\"dot").count(), 4);
+        assert_eq!(html.matches("<path class=\"line\" d=\"M").count(), 1);
+        assert!(html.contains("<title>Tue 2025-05-20: 26.19% (11 of 42 sessions failed)</title>"));
+        assert!(html.contains("<tr><td>Thu 2025-05-22</td><td class=\"num\">100.00%</td><td class=\"num\">3 / 3</td></tr>"));
+        let path = html.split("<path class=\"line\" d=\"").nth(1).unwrap();
+        let path = &path[..path.find('"').unwrap()];
+        assert_eq!(path.matches('L').count(), 3, "{path}");
+
+        // A day without sessions is a gap, not a point at 0 %.
+        a.daily[2] = day(21, 0, 0);
+        let html = to_html(&a);
+        assert_eq!(html.matches("<circle class=\"dot").count(), 3);
+        assert!(html.contains("<td>Wed 2025-05-21</td><td class=\"num\">no sessions</td>"));
+        assert!(html.contains("1 without sessions (gaps)"));
+    }
+
+    #[test]
+    fn previous_window_and_significant_changes() {
+        use super::super::model::{Comparison, PeriodCounts, PreviousSummary};
+        let mut a = sample();
+        let html = to_html(&a);
+        assert!(!html.contains("Previous"));
+        a.options.compare_previous = true;
+        let mut prev_window = a.window.clone();
+        prev_window.from_date = NaiveDate::from_ymd_opt(2025, 5, 19);
+        prev_window.to_date = NaiveDate::from_ymd_opt(2025, 5, 20);
+        a.summary.previous = Some(PreviousSummary {
+            window: prev_window,
+            total_sessions: 1200,
+            total_failures: 150,
+            overall_failure_rate: 0.125,
+        });
+        a.top_users[0].user.comparison = Some(Comparison {
+            previous: Some(PeriodCounts {
+                total_sessions: 40,
+                failed_sessions: 4,
+                failure_rate: 0.1,
+            }),
+            change_significant: true,
+        });
+        a.top_users[1].user.comparison = Some(Comparison {
+            previous: None,
+            change_significant: false,
+        });
+        let html = to_html(&a);
+        assert!(html.contains(
+            "Previous window (2025-05-19 to 2025-05-20 (Asia/Kolkata)): 150 of 1,200 sessions, 12.50%"
+        ));
+        assert!(html.contains("<th scope=\"col\" class=\"num\">Previous</th>"));
+        assert!(html.contains("<td class=\"num prev\">10.00% <span class=\"sig\" title=\"Significant change (95 %)\">\u{25b2}"));
+        assert!(html.contains("<div class=\"sub\">4 / 40</div>"));
+        assert!(
+            html.contains("<td class=\"num prev\">\u{2014}<div class=\"sub\">no sessions</div>")
+        );
+        assert_eq!(html.matches("class=\"sig\"").count(), 1);
     }
 
     /// Writes sample pages to `target/` for a visual check:

@@ -87,6 +87,15 @@ impl Unit {
     }
 }
 
+/// A rate interval (0.0–1.0 each end) as percents with at most one decimal: `82.1–100 %`.
+pub fn percent_interval(lower: f64, upper: f64) -> String {
+    fn one(r: f64) -> String {
+        let t = format!("{:.1}", (r * 100.0).clamp(0.0, 100.0));
+        t.strip_suffix(".0").map(str::to_owned).unwrap_or(t)
+    }
+    format!("{}\u{2013}{} %", one(lower), one(upper))
+}
+
 /// `Mon 2025-12-15`.
 pub fn long_date(d: NaiveDate) -> String {
     d.format("%a %Y-%m-%d").to_string()
@@ -114,6 +123,13 @@ pub fn utc_and_local(t: DateTime<Utc>, tz: Tz) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percent_intervals() {
+        assert_eq!(percent_interval(0.821_4, 1.0), "82.1\u{2013}100 %");
+        assert_eq!(percent_interval(0.0, 0.209_6), "0\u{2013}21 %");
+        assert_eq!(percent_interval(0.123_45, 0.5), "12.3\u{2013}50 %");
+    }
 
     #[test]
     fn thousands_are_grouped() {

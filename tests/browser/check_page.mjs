@@ -6,14 +6,16 @@
 //   * the failure report (--page report): hovering a histogram bar (--hover I=TEXT) or
 //     focusing one (--focus I=TEXT) must open that bucket's panel (heading with the bucket's
 //     label, a row with TEXT, the bar marked active), and ArrowLeft from a focused bar must
-//     move focus and the panel to the bar before it;
+//     move focus and the panel to the bar before it; with --order KEY=NAME, clicking the
+//     order switch's KEY button and then pressing Enter and Space on the other one must show
+//     that order's table (first row NAME for KEY, and back), with aria-pressed following;
 //   * the dashboard (--page dashboard): hovering a day of a trend chart (--hover CHART:I=TEXT,
 //     I from 0, negative from the end) must put that day's hover column on top under the
 //     pointer, with the hover text TEXT (its SVG <title>, which the browser shows as the
 //     tooltip), and highlight the column while hovered only.
 //
 //   node tests/browser/check_page.mjs --page report|dashboard --url URL
-//        [--hover SPEC]... [--focus SPEC]... [--screenshot PATH]
+//        [--hover SPEC]... [--focus SPEC]... [--order KEY=NAME]... [--screenshot PATH]
 //
 // CHROMIUM overrides /usr/bin/chromium. Prints one line per check; the last line is
 // `check_page: all N checks passed` or `not ok - …` with the first failure.
@@ -23,7 +25,7 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
 function parseArgs(argv) {
-  const opts = { hover: [], focus: [] };
+  const opts = { hover: [], focus: [], order: [] };
   for (let i = 0; i < argv.length; i += 2) {
     const [key, value] = [argv[i], argv[i + 1]];
     if (value === undefined) throw new Error(`${key} needs a value`);
@@ -33,12 +35,19 @@ function parseArgs(argv) {
       case '--screenshot': opts.screenshot = value; break;
       case '--hover': opts.hover.push(spec(value)); break;
       case '--focus': opts.focus.push(spec(value)); break;
+      case '--order': {
+        const eq = value.indexOf('=');
+        if (eq < 0) throw new Error(`expected KEY=NAME, got ${value}`);
+        opts.order.push({ key: value.slice(0, eq), name: value.slice(eq + 1) });
+        break;
+      }
       default: throw new Error(`unknown argument ${key}`);
     }
   }
   if (!['report', 'dashboard'].includes(opts.page)) throw new Error('--page must be report or dashboard');
   if (!opts.url) throw new Error('--url is required');
   if (opts.page === 'dashboard' && opts.focus.length) throw new Error('the dashboard has nothing to focus');
+  if (opts.page === 'dashboard' && opts.order.length) throw new Error('the dashboard has no order switch');
   if (!opts.hover.length && !opts.focus.length) throw new Error('give at least one --hover or --focus');
   return opts;
 }
@@ -128,6 +137,45 @@ async function checkReport(page, opts) {
   }
 }
 
+// The top users' order switch: the first row of the visible table, and which button is pressed.
+async function checkOrder(page, opts) {
+  if (!opts.order.length) return;
+  const buttons = page.locator('.order-switch button');
+  check(await buttons.count() === 2 && await page.locator('.order-switch').isVisible(),
+    'the order switch shows two buttons', `${await buttons.count()} buttons`);
+  const firstRow = async () => {
+    const visible = page.locator('table#top-users tbody:visible');
+    const n = await visible.count();
+    if (n !== 1) return `${n} visible tables`;
+    return (await visible.locator('tr').first().locator('td.name').innerText()).trim();
+  };
+  const pressed = () => buttons.evaluateAll((bs) => bs.map((b) => `${b.dataset.order}=${b.getAttribute('aria-pressed')}`).join(' '));
+  const expectOrder = async (key, name, how) => {
+    let got;
+    for (let t = 0; t < 20; t += 1) {
+      got = await firstRow();
+      if (got === name) break;
+      await page.waitForTimeout(100);
+    }
+    check(got === name, `${how}: the first row is ${JSON.stringify(name)}`, `it is ${JSON.stringify(got)}`);
+    const p = await pressed();
+    check(p.includes(`${key}=true`) && !/=true.*=true/.test(p), `${how}: ${key} alone is pressed`, p);
+  };
+  const keys = await buttons.evaluateAll((bs) => bs.map((b) => b.dataset.order));
+  for (const { key, name } of opts.order) {
+    check(keys.includes(key), `the switch has a ${key} button`, keys.join(', '));
+    await page.locator(`.order-switch button[data-order="${key}"]`).click();
+    await expectOrder(key, name, `clicking ${key}`);
+  }
+  // The keyboard: Enter on one button and Space on the other switch back and forth.
+  const [a, b] = [opts.order[0], opts.order[opts.order.length - 1]];
+  for (const [{ key, name }, press] of [[b, 'Enter'], [a, 'Space'], [b, 'Space'], [a, 'Enter']]) {
+    await page.locator(`.order-switch button[data-order="${key}"]`).focus();
+    await page.keyboard.press(press);
+    await expectOrder(key, name, `${press} on ${key}`);
+  }
+}
+
 async function checkDashboard(page, opts) {
   const transparent = (fill) => fill === 'none' || fill === 'transparent' || /rgba\(.*,\s*0\)$/.test(fill);
   for (const { chart, index, text } of opts.hover) {
@@ -189,7 +237,7 @@ async function main() {
 
     const response = await page.goto(opts.url, { waitUntil: 'load' });
     check(response === null || response.ok(), 'the page loads', response && `HTTP ${response.status()}`);
-    if (opts.page === 'report') await checkReport(page, opts);
+    if (opts.page === 'report') { await checkReport(page, opts); await checkOrder(page, opts); }
     else await checkDashboard(page, opts);
     if (opts.screenshot) await page.screenshot({ path: opts.screenshot, fullPage: true });
     check(problems.length === 0, 'no console error, exception or failed or outside request', problems.join('; '));

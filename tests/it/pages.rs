@@ -69,7 +69,9 @@ fn assert_screenshot(path: &Path) {
 }
 
 /// The failure report: hovering the 50–60% bar lists Anushka, focusing the 100% bar lists the
-/// user whose name is markup (as text), ArrowLeft moves to the 90–100%'s neighbour.
+/// user whose name is markup (as text), ArrowLeft moves to the 90–100%'s neighbour; the
+/// top users' order switch (click, Enter, Space) puts the markup name (3 of 3, 100 %) first by
+/// failure rate and Volkan (20 of 24, lower bound 64 %) first by lower bound.
 #[tokio::test]
 async fn failure_report_lists_a_buckets_users_on_hover_and_focus_in_chromium() {
     const HOSTILE: &str = "<b>Tanvi</b> & 'Co' </script>";
@@ -78,6 +80,7 @@ async fn failure_report_lists_a_buckets_users_on_hover_and_focus_in_chromium() {
         ("11111111-bbbb-4bbb-8bbb-000000000002", "Ayush", 4, 1),
         ("11111111-bbbb-4bbb-8bbb-000000000003", HOSTILE, 3, 3),
         ("11111111-bbbb-4bbb-8bbb-000000000004", "Rahul", 5, 0),
+        ("11111111-bbbb-4bbb-8bbb-000000000005", "Volkan", 24, 20),
     ];
     let url = fresh_database().await;
     let db = connect(&url).await;
@@ -129,6 +132,10 @@ async fn failure_report_lists_a_buckets_users_on_hover_and_focus_in_chromium() {
         "5=Anushka".into(),
         "--focus".into(),
         format!("9={HOSTILE}"),
+        "--order".into(),
+        "lower_bound=Volkan".into(),
+        "--order".into(),
+        format!("failure_rate={HOSTILE}"),
         "--screenshot".into(),
         shot.display().to_string(),
     ])
