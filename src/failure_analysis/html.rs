@@ -1,5 +1,5 @@
 //! The HTML report artifact, `user_failure_rates_YYYYMMDD_HHMMSS.html`
-//! (`spec/failure-analysis.md`, "Outputs"; seed 001, "Visualization").
+//! (`docs/failure-analysis.md`, "Outputs").
 //!
 //! The page is the askama template `templates/failure_report.html` (on the shared
 //! `templates/base.html`); this module turns an [`Analysis`] into its view-model: formatted
