@@ -662,3 +662,105 @@ async fn bad_parameters_are_400_naming_them() {
         assert_eq!(reply.expect(200)["calls"], json!([]), "{ok}");
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The dashboard's comparison and its links to the calls
+// ---------------------------------------------------------------------------------------
+
+/// Yesterday's stored report against its 4 baseline weeks (success 22/30 against 15/30 each:
+/// flagged): the dashboard lists the flagged change first and links rows and hours to the
+/// calls, whose HTML page (`format=html`, `Accept: text/html`) lists them.
+#[tokio::test]
+async fn the_dashboard_flags_changes_and_links_to_the_calls_page() {
+    let y = crate::reports_http::yesterday();
+    let db = clickhouse_database().await;
+    let mut f = Fixture::default();
+    for i in 0..3u32 {
+        let ts = format!("{y} 18:{:02}:00.000", i * 5);
+        let run = format!("h{i}");
+        f.call(&run, &ts, PAUL_ORG, "+13125550100", 60.0);
+        f.output(&run, PAUL_NODE, &ts, data(Some("success"), Some("ACTIVE")));
+    }
+    load(&db, &mut f).await;
+    let api = start(Ch::Database(db), None, &[]).await;
+    let storage = Storage::connect(&api.app.storage_settings)
+        .await
+        .expect("storage");
+    let day = report(&y.to_string(), 40, 30, 22);
+    snapshots::write(&storage, PAUL_ORG, y, &day, false)
+        .await
+        .expect("write");
+    for w in 1..=4 {
+        let b = y - chrono::Duration::days(7 * w);
+        snapshots::write(
+            &storage,
+            PAUL_ORG,
+            b,
+            &report(&b.to_string(), 30, 30, 15),
+            false,
+        )
+        .await
+        .expect("write");
+    }
+    let page = api.get("/api/dashboard?days=7").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let html = &page.text;
+    let weekday = y.format("%A").to_string();
+    assert!(
+        html.contains(&format!("median of 4 previous {weekday}s")),
+        "{html}"
+    );
+    let strip = &html
+        [html.find("id=\"changed-title\"").unwrap()..html.find("id=\"latest-title\"").unwrap()];
+    assert!(
+        strip.contains("data-kpi=\"success_rate_percent\""),
+        "{strip}"
+    );
+    assert!(strip.contains("<li class=\"card change good\""), "{strip}");
+    let link = format!(
+        "reports/calls?org_id={PAUL_ORG}&amp;date={y}&amp;call_classification=success&amp;format=html"
+    );
+    assert!(html.contains(&format!("href=\"{link}\"")), "{html}");
+
+    let path = format!("/api/{}", link.replace("&amp;", "&"));
+    let calls = api.get(&path).await;
+    assert_eq!(calls.status, 200, "{}", calls.text);
+    assert!(
+        calls
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(calls.text.starts_with("<!DOCTYPE html>"));
+    assert!(calls.text.contains("call_classification = success"));
+    for run in ["h0", "h1", "h2"] {
+        assert!(
+            calls.text.contains(&format!("data-run=\"{run}\"")),
+            "{}",
+            calls.text
+        );
+    }
+    let by_accept = api
+        .call(
+            Method::GET,
+            &format!("/api/reports/calls?date={y}"),
+            None,
+            &[("Accept", "text/html")],
+        )
+        .await;
+    assert_eq!(by_accept.status, 200);
+    assert!(
+        by_accept
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert_eq!(by_accept.text.matches("<tr data-run=").count(), 3);
+    // JSON stays the default; a bad format is a 400 naming it.
+    api.get(&format!("/api/reports/calls?date={y}"))
+        .await
+        .expect(200);
+    api.get(&format!("/api/reports/calls?date={y}&format=xml"))
+        .await
+        .expect_error(400, "invalid_field", Some("format"));
+}

@@ -10,8 +10,12 @@
 //!
 //! Decisions (the spec leaves them open):
 //! * The tiles, breakdowns and funnel show the latest date of the period that has a report;
-//!   changes compare it with the previous date that has one (named on the page), not with the
-//!   calendar day before.
+//!   changes compare it with the median of the same weekday of the previous 4 weeks
+//!   ([`changes::compare`], `docs/insights.md`, "Daily report: what changed"), named on the
+//!   page (`median of 4 previous Mondays`, `no baseline`); the flagged ones come first, in a
+//!   "What changed" strip and as the first tiles.
+//! * Every breakdown row and every hour of `by_hour` links to the HTML page of its calls
+//!   (`GET /api/reports/calls?…&format=html`, relative, values percent-encoded).
 //! * A rate over classified calls on a day with no classified calls is undefined: its tile
 //!   shows `—`, its chart a gap (the stored report says 0, which would read as a real 0%).
 //!   The same holds for the average call length on a day with no calls.
@@ -24,7 +28,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use warp::reply::Response;
 
 use crate::app::App;
-use crate::daily_report::report::{self, BreakdownRow, DailyReport, FunnelStep};
+use crate::daily_report::changes::{self, Changes, Flag, KpiChange};
+use crate::daily_report::report::{self, BreakdownRow, DailyReport, FunnelStep, HourRow};
 use crate::daily_report::snapshots;
 use crate::http::error::ApiError;
 use crate::http::request::Request;
@@ -47,11 +52,13 @@ const MISSING_LISTED: usize = 8;
 /// many days have a report (the missing dates listed, with the backfill route); then, for the
 /// latest date that has a report: KPI tiles (total and classified calls, success rate, average
 /// minutes per call with median and p90, total hours, carrier not qualified, transferred for
-/// booking, carrier asked for transfer), each with its change from the previous date that has
-/// a report (▲/▼, coloured when a direction is better); one small trend chart per headline
+/// booking, carrier asked for transfer), each with its change from the median of the same
+/// weekday of the previous 4 weeks (▲/▼; the flagged ones first, coloured good or bad, and
+/// listed with value, baseline and change in a "What changed" strip above the tiles); one small trend chart per headline
 /// KPI over the whole period (calls as bars, rates and minutes as lines; missing days as
 /// hatched gaps; each day's value as hover text); the funnel (reached, drop-off, drop-off %)
-/// and the five breakdowns (value, count, percentage) as bar lists. Without any report the
+/// and the five breakdowns (value, count, percentage) as bar lists, and the calls by hour; each
+/// breakdown row and hour links to its calls. Without any report the
 /// page explains that reports appear after the daily timer runs or after
 /// `POST /api/reports/backfill`, with a request body for the period.
 ///
@@ -59,6 +66,17 @@ const MISSING_LISTED: usize = 8;
 pub fn render(
     org: &Organization,
     days: &[(NaiveDate, Option<DailyReport>)],
+    generated_at: DateTime<Utc>,
+) -> String {
+    render_with(org, days, &[], generated_at)
+}
+
+/// [`render`] with `extra`: stored reports before the period (the latest day's baseline dates
+/// that the period does not cover), used only for the comparison.
+pub fn render_with(
+    org: &Organization,
+    days: &[(NaiveDate, Option<DailyReport>)],
+    extra: &[(NaiveDate, DailyReport)],
     generated_at: DateTime<Utc>,
 ) -> String {
     let mut series: Vec<Day<'_>> = days
@@ -75,8 +93,31 @@ pub fn render(
         .filter_map(|d| d.report.map(|r| (d.date, r)))
         .collect();
     let reports = reported.last().map(|&(date, latest)| {
-        let previous = reported.len().checked_sub(2).map(|i| reported[i]);
-        reports(&series, date, latest, previous)
+        // The same weekday of the previous 4 weeks, from the period or `extra`, nearest first.
+        let baseline: Vec<(NaiveDate, DailyReport)> = changes::baseline_candidates(date)
+            .into_iter()
+            .filter_map(|b| {
+                reported
+                    .iter()
+                    .find(|(d, _)| *d == b)
+                    .map(|(_, r)| *r)
+                    .or_else(|| extra.iter().find(|(d, _)| *d == b).map(|(_, r)| r))
+                    .map(|r| (b, r.clone()))
+            })
+            .collect();
+        let compared = changes::compare(
+            date,
+            &org.org_id,
+            latest,
+            &baseline,
+            changes::DEFAULT_MIN_CALLS,
+        );
+        let hours = compare_hours(latest, &baseline);
+        let links = Links {
+            org_id: &org.org_id,
+            date,
+        };
+        reports(&series, date, latest, &compared, hours, &links)
     });
     render_page(&DashboardPage {
         org_name: &org.name,
@@ -127,6 +168,13 @@ struct Reports {
     /// The latest date with a report, `Mon 2025-12-15`.
     date: String,
     note: String,
+    /// `median of 4 previous Mondays`, `no baseline`.
+    basis: String,
+    /// The baseline dates, for the basis's hover text.
+    basis_title: String,
+    /// The flagged changes, in tile order ("What changed").
+    flagged: Vec<ChangeItem>,
+    /// Flagged tiles first.
     tiles: Vec<Tile>,
     trends: Vec<TrendCard>,
     /// `240 classified calls of 304 calls`.
@@ -136,6 +184,36 @@ struct Reports {
     /// Empty when no call reached the funnel.
     funnel: Vec<FunnelRow>,
     breakdowns: Vec<BreakdownCard>,
+    /// The report's `by_hour` (empty in reports written before it existed).
+    hours: Vec<HourLine>,
+    /// The calls page of every call of the day.
+    all_calls_href: String,
+}
+
+/// A flagged change: the day's value, the baseline and the difference.
+struct ChangeItem {
+    field: &'static str,
+    label: &'static str,
+    /// `good` or `bad` when the direction matters.
+    tone: Option<&'static str>,
+    value: String,
+    baseline: Option<String>,
+    change: String,
+    in_points: bool,
+}
+
+/// One local hour of the day.
+struct HourLine {
+    /// `HH:00`.
+    hour: String,
+    /// Its first instant (RFC 3339), which tells the two `01:00` of a fall-back day apart.
+    start: String,
+    total: String,
+    classified: String,
+    success: String,
+    /// The bar's width, a percent of the busiest hour.
+    width: String,
+    href: String,
 }
 
 struct Tile {
@@ -144,19 +222,22 @@ struct Tile {
     /// The number and its unit; `None` when undefined that day (shown as `—`).
     value: Option<(String, &'static str)>,
     sub: String,
-    /// `None`: no earlier report to compare with.
+    /// The comparison flags the change.
+    flagged: bool,
+    /// `None`: no baseline to compare with.
     delta: Option<Delta>,
 }
 
 struct Delta {
-    /// `good` or `bad` when a direction of change is better.
+    /// `good` or `bad` for a flagged change whose direction matters, `flagged` for another
+    /// flagged one.
     tone: Option<&'static str>,
     /// `▲ 7.00 pp`, `no change`, `n/a`.
     change: String,
     /// The change is in percentage points.
     in_points: bool,
     vs_title: String,
-    /// The previous date with a report, `Dec 13`.
+    /// The basis, `median of 4 previous Mondays`.
     vs: String,
 }
 
@@ -226,6 +307,8 @@ struct BreakdownLine {
     percent: String,
     /// The bar's width, a percent, 2 decimals.
     width: String,
+    /// The calls behind the row.
+    href: String,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -301,21 +384,12 @@ fn coverage(series: &[Day<'_>], reported: usize) -> Coverage {
 // ---------------------------------------------------------------------------------------------
 // KPIs
 
-/// Which direction of change is good news.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Better {
-    Up,
-    Down,
-    Neither,
-}
-
-/// One headline KPI: its report field, how it reads, and its value in a report (`None` when
+/// One headline KPI (whether a move is good news is the changes' `good`): its report field, how it reads, and its value in a report (`None` when
 /// undefined that day).
 struct Kpi {
     field: &'static str,
     label: &'static str,
     unit: Unit,
-    better: Better,
     value: fn(&DailyReport) -> Option<f64>,
 }
 
@@ -328,49 +402,42 @@ const TOTAL_CALLS: Kpi = Kpi {
     field: "total_calls",
     label: "Total calls",
     unit: Unit::Count,
-    better: Better::Neither,
     value: |r| Some(r.kpis.total_calls as f64),
 };
 const CLASSIFIED_CALLS: Kpi = Kpi {
     field: "classified_calls",
     label: "Classified calls",
     unit: Unit::Count,
-    better: Better::Neither,
     value: |r| Some(r.kpis.classified_calls as f64),
 };
 const SUCCESS_RATE: Kpi = Kpi {
     field: "success_rate_percent",
     label: "Success rate",
     unit: Unit::Percent,
-    better: Better::Up,
     value: |r| over_classified(r, r.kpis.success_rate_percent),
 };
 const AVG_MINUTES: Kpi = Kpi {
     field: "avg_minutes_per_call",
     label: "Avg minutes per call",
     unit: Unit::Minutes,
-    better: Better::Neither,
     value: |r| (r.kpis.total_calls > 0).then_some(r.kpis.avg_minutes_per_call),
 };
 const TOTAL_HOURS: Kpi = Kpi {
     field: "total_duration_hours",
     label: "Total call time",
     unit: Unit::Hours,
-    better: Better::Neither,
     value: |r| Some(r.kpis.total_duration_hours),
 };
 const NOT_QUALIFIED: Kpi = Kpi {
     field: "carrier_not_qualified",
     label: "Carrier not qualified",
     unit: Unit::Percent,
-    better: Better::Down,
     value: |r| over_classified(r, r.kpis.carrier_not_qualified.percentage),
 };
 const TRANSFERRED: Kpi = Kpi {
     field: "successfully_transferred_for_booking",
     label: "Transferred for booking",
     unit: Unit::Percent,
-    better: Better::Up,
     value: |r| {
         over_classified(
             r,
@@ -384,7 +451,6 @@ const CARRIER_ASKED: Kpi = Kpi {
     field: "carrier_transfer_over_total_call_attempts",
     label: "Carrier asked for transfer",
     unit: Unit::Percent,
-    better: Better::Neither,
     value: |r| {
         over_classified(
             r,
@@ -461,52 +527,173 @@ fn tile_sub(kpi: &Kpi, r: &DailyReport) -> String {
     }
 }
 
-/// The change of a tile against `previous` (the previous date with a report).
-fn delta(
-    kpi: &Kpi,
-    current: Option<f64>,
-    previous: Option<(NaiveDate, &DailyReport)>,
-) -> Option<Delta> {
-    let (date, prev) = previous?;
-    let against = |tone, change, in_points| Delta {
-        tone,
-        change,
-        in_points,
-        vs_title: format!("Change since {date}, the previous day with a report"),
-        vs: short_date(date),
-    };
-    let (Some(now), Some(before)) = (current, (kpi.value)(prev)) else {
-        return Some(against(None, "n/a".to_string(), false));
-    };
-    let diff = round2(now - before);
-    let change = if diff == 0.0 {
-        "no change".to_string()
-    } else {
-        let arrow = if diff > 0.0 { "▲" } else { "▼" };
-        let amount = match kpi.unit {
-            Unit::Percent => format!("{:.2} pp", diff.abs()),
-            unit => unit.with_unit(diff.abs()),
-        };
-        format!("{arrow} {amount}")
-    };
-    let tone = match (kpi.better, diff.partial_cmp(&0.0)) {
-        (Better::Up, Some(std::cmp::Ordering::Greater))
-        | (Better::Down, Some(std::cmp::Ordering::Less)) => Some("good"),
-        (Better::Up, Some(std::cmp::Ordering::Less))
-        | (Better::Down, Some(std::cmp::Ordering::Greater)) => Some("bad"),
-        _ => None,
-    };
-    Some(against(tone, change, kpi.unit == Unit::Percent))
+/// The change of `kpi` from the comparison: the KPI's own, or (total call time, which the
+/// changes do not cover) `hours`.
+fn kpi_change<'c>(kpi: &Kpi, c: &'c Changes, hours: &'c KpiChange) -> &'c KpiChange {
+    let k = &c.kpis;
+    match kpi.field {
+        "total_calls" => &k.total_calls,
+        "classified_calls" => &k.classified_calls,
+        "success_rate_percent" => &k.success_rate_percent,
+        "avg_minutes_per_call" => &k.avg_minutes_per_call,
+        "carrier_not_qualified" => &k.carrier_not_qualified,
+        "successfully_transferred_for_booking" => &k.successfully_transferred_for_booking,
+        "carrier_transfer_over_total_call_attempts" => &k.carrier_transfer_over_total_call_attempts,
+        _ => hours,
+    }
 }
 
-fn tile(kpi: &'static Kpi, r: &DailyReport, previous: Option<(NaiveDate, &DailyReport)>) -> Tile {
+/// Total call time against the baseline, by the count and duration rule of the changes.
+fn compare_hours(day: &DailyReport, baseline: &[(NaiveDate, DailyReport)]) -> KpiChange {
+    let values: Vec<f64> = baseline
+        .iter()
+        .map(|(_, r)| r.kpis.total_duration_hours)
+        .collect();
+    changes::level_change(day.kpis.total_duration_hours, &values, None)
+}
+
+/// What the comparison is against: `median of 4 previous Mondays`, or `no baseline`.
+fn basis_label(date: NaiveDate, baseline_dates: &[NaiveDate]) -> String {
+    if baseline_dates.is_empty() {
+        return "no baseline".to_string();
+    }
+    let weekday = date.format("%A").to_string();
+    format!(
+        "median of {}",
+        plural(
+            baseline_dates.len(),
+            &format!("previous {weekday}"),
+            &format!("previous {weekday}s")
+        )
+    )
+}
+
+/// `▲ 7.00 pp`, `▼ 70`, `no change`.
+fn change_text(kpi: &Kpi, diff: f64) -> String {
+    let diff = round2(diff);
+    if diff == 0.0 {
+        return "no change".to_string();
+    }
+    let arrow = if diff > 0.0 { "▲" } else { "▼" };
+    let amount = match kpi.unit {
+        Unit::Percent => format!("{:.2} pp", diff.abs()),
+        unit => unit.with_unit(diff.abs()),
+    };
+    format!("{arrow} {amount}")
+}
+
+/// `good` or `bad` for a flagged change whose direction matters; `None` otherwise.
+fn tone(change: &KpiChange) -> Option<&'static str> {
+    match (change.flag, change.good) {
+        (Flag::None, _) | (_, None) => None,
+        (_, Some(true)) => Some("good"),
+        (_, Some(false)) => Some("bad"),
+    }
+}
+
+/// The change of a tile against the baseline (`None`: no baseline).
+fn delta(kpi: &Kpi, current: Option<f64>, change: &KpiChange, basis: &Basis) -> Option<Delta> {
+    if basis.dates.is_empty() {
+        return None;
+    }
+    let text = match (current, change.delta) {
+        (Some(_), Some(diff)) => change_text(kpi, diff),
+        _ => "n/a".to_string(),
+    };
+    let flagged = change.flag != Flag::None;
+    Some(Delta {
+        tone: tone(change).or(flagged.then_some("flagged")),
+        change: text,
+        in_points: kpi.unit == Unit::Percent,
+        vs_title: basis.title.clone(),
+        vs: basis.label.clone(),
+    })
+}
+
+/// The comparison's basis, as the page names it.
+struct Basis {
+    dates: Vec<NaiveDate>,
+    /// `median of 4 previous Mondays`, `no baseline`.
+    label: String,
+    /// The dates behind it.
+    title: String,
+}
+
+fn basis(c: &Changes) -> Basis {
+    let dates: Vec<String> = c.baseline_dates.iter().map(|d| d.to_string()).collect();
+    Basis {
+        dates: c.baseline_dates.clone(),
+        label: basis_label(c.date, &c.baseline_dates),
+        title: if dates.is_empty() {
+            format!(
+                "No stored report on the same weekday of the previous {} weeks",
+                changes::BASELINE_WEEKS
+            )
+        } else {
+            format!(
+                "Median of the stored reports of {} (the same weekday of the previous {} weeks)",
+                dates.join(", "),
+                changes::BASELINE_WEEKS
+            )
+        },
+    }
+}
+
+fn tile(kpi: &'static Kpi, r: &DailyReport, change: &KpiChange, basis: &Basis) -> Tile {
     let current = (kpi.value)(r);
     Tile {
         field: kpi.field,
         label: kpi.label,
         value: current.map(|v| (kpi.unit.number(v), kpi.unit.suffix().trim())),
         sub: tile_sub(kpi, r),
-        delta: delta(kpi, current, previous),
+        flagged: change.flag != Flag::None,
+        delta: delta(kpi, current, change, basis),
+    }
+}
+
+/// One flagged change of the "What changed" strip.
+fn flagged_change(kpi: &'static Kpi, change: &KpiChange) -> Option<ChangeItem> {
+    if change.flag == Flag::None {
+        return None;
+    }
+    Some(ChangeItem {
+        field: kpi.field,
+        label: kpi.label,
+        tone: tone(change),
+        value: kpi.unit.with_unit(change.value),
+        baseline: change.baseline.map(|b| kpi.unit.with_unit(b)),
+        change: change
+            .delta
+            .map_or_else(|| "n/a".to_string(), |d| change_text(kpi, d)),
+        in_points: kpi.unit == Unit::Percent,
+    })
+}
+
+/// Where the calls page of the latest report's date is.
+struct Links<'a> {
+    org_id: &'a str,
+    date: NaiveDate,
+}
+
+/// Percent-encodes a query value (everything but ASCII letters, digits and `-._~`).
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+impl Links<'_> {
+    /// The relative link (from `/api/dashboard`) to the HTML page of the calls behind
+    /// `dimension=value` (`GET /api/reports/calls`), values percent-encoded.
+    fn calls(&self, dimension: &str, value: &str) -> String {
+        let enc = |v: &str| percent_encoding::utf8_percent_encode(v, QUERY_VALUE).to_string();
+        format!(
+            "reports/calls?org_id={}&date={}&{}={}&format=html",
+            enc(self.org_id),
+            self.date,
+            enc(dimension),
+            enc(value)
+        )
     }
 }
 
@@ -514,11 +701,18 @@ fn reports(
     series: &[Day<'_>],
     date: NaiveDate,
     latest: &DailyReport,
-    previous: Option<(NaiveDate, &DailyReport)>,
+    compared: &Changes,
+    hours: KpiChange,
+    links: &Links<'_>,
 ) -> Reports {
-    let mut note = match previous {
-        Some((p, _)) => format!("Changes are against {}.", long_date(p)),
-        None => "This is the only report in the period.".to_string(),
+    let basis = basis(compared);
+    let mut note = if basis.dates.is_empty() {
+        format!(
+            "No baseline: no stored report on the same weekday of the previous {} weeks.",
+            changes::BASELINE_WEEKS
+        )
+    } else {
+        format!("Changes are against the {}.", basis.label)
     };
     if let Some(last) = series.last().filter(|d| d.date != date) {
         note.push_str(&format!(
@@ -527,13 +721,23 @@ fn reports(
         ));
     }
     let k = &latest.kpis;
+    let mut tiles: Vec<Tile> = TILES
+        .iter()
+        .map(|kpi| tile(kpi, latest, kpi_change(kpi, compared, &hours), &basis))
+        .collect();
+    // Flagged tiles first (a stable sort keeps the page order otherwise).
+    tiles.sort_by_key(|t| !t.flagged);
+    let flagged = TILES
+        .iter()
+        .filter_map(|kpi| flagged_change(kpi, kpi_change(kpi, compared, &hours)))
+        .collect();
     Reports {
         date: long_date(date),
         note,
-        tiles: TILES
-            .iter()
-            .map(|kpi| tile(kpi, latest, previous))
-            .collect(),
+        basis: basis.label.clone(),
+        basis_title: basis.title.clone(),
+        flagged,
+        tiles,
         trends: TRENDS.iter().map(|t| trend_card(t, series)).collect(),
         breakdown_note: format!(
             "{} of {}",
@@ -545,9 +749,37 @@ fn reports(
             plural(k.total_calls as usize, "call", "calls"),
         ),
         classified: thousands(k.classified_calls),
+        all_calls_href: format!(
+            "reports/calls?org_id={}&date={date}&format=html",
+            percent_encoding::utf8_percent_encode(links.org_id, QUERY_VALUE)
+        ),
         funnel: funnel(&latest.breakdowns.funnel),
-        breakdowns: breakdowns(latest),
+        breakdowns: breakdowns(latest, links),
+        hours: hour_lines(&latest.breakdowns.by_hour, links),
     }
+}
+
+/// The report's `by_hour`, one line per local hour, each linked to its calls.
+fn hour_lines(rows: &[HourRow], links: &Links<'_>) -> Vec<HourLine> {
+    let max = rows.iter().map(|h| h.total_calls).max().unwrap_or(0);
+    rows.iter()
+        .map(|h| {
+            let hh = h.hour.get(..2).unwrap_or(&h.hour);
+            HourLine {
+                hour: h.hour.clone(),
+                start: h.start.to_rfc3339(),
+                total: thousands(h.total_calls),
+                classified: thousands(h.classified_calls),
+                success: thousands(h.success_count),
+                width: width(if max == 0 {
+                    0.0
+                } else {
+                    100.0 * h.total_calls as f64 / max as f64
+                }),
+                href: links.calls("hour", hh),
+            }
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -766,6 +998,7 @@ fn breakdown_card(
     title: &'static str,
     field: &'static str,
     rows: &[BreakdownRow],
+    links: &Links<'_>,
 ) -> BreakdownCard {
     BreakdownCard {
         title,
@@ -777,27 +1010,30 @@ fn breakdown_card(
                 count: thousands(row.count),
                 percent: Unit::Percent.with_unit(row.percentage),
                 width: width(row.percentage),
+                href: links.calls(field, &row.value),
             })
             .collect(),
     }
 }
 
-fn breakdowns(r: &DailyReport) -> Vec<BreakdownCard> {
+fn breakdowns(r: &DailyReport, links: &Links<'_>) -> Vec<BreakdownCard> {
     let b = &r.breakdowns;
     vec![
         breakdown_card(
             "Call classification",
             "call_classification",
             &b.call_classification,
+            links,
         ),
         breakdown_card(
             "Carrier end state",
             "carrier_end_state",
             &b.carrier_end_state,
+            links,
         ),
-        breakdown_card("Call stage", "call_stage", &b.call_stage),
-        breakdown_card("Load status", "load_status", &b.load_status),
-        breakdown_card("Pricing notes", "pricing_notes", &b.pricing_notes),
+        breakdown_card("Call stage", "call_stage", &b.call_stage, links),
+        breakdown_card("Load status", "load_status", &b.load_status, links),
+        breakdown_card("Pricing notes", "pricing_notes", &b.pricing_notes, links),
     ]
 }
 
@@ -847,6 +1083,8 @@ fn backfill_body(org: &Organization, series: &[Day<'_>]) -> String {
 // ---------------------------------------------------------------- the route
 
 /// `GET /api/dashboard?org_id=&days=`: the HTML page over the last `days` (default 30) days.
+/// One listing (the period and the 4 weeks before its last day) and one blob read per stored
+/// day of the period and per baseline date of the latest day before the period.
 pub async fn page(app: &App, req: &Request) -> Result<Response, ApiError> {
     let org = super::resolve_org(app, req, req.query_param("org_id")).await?;
     let days: i64 = match req.query_param("days") {
@@ -861,12 +1099,21 @@ pub async fn page(app: &App, req: &Request) -> Result<Response, ApiError> {
     let to = org.yesterday(now);
     let from = to - chrono::Duration::days(days - 1);
     let present: std::collections::BTreeSet<NaiveDate> =
-        super::stored::listed(app, &org, Some(from), Some(to))
+        // One listing, reaching back to the baseline dates of the period's last day.
+        super::stored::listed(app, &org, Some(from.min(to - chrono::Duration::days(7 * changes::BASELINE_WEEKS))), Some(to))
             .await?
             .into_iter()
             .map(|r| r.date)
             .collect();
-    let reads = from.iter_days().take_while(|d| *d <= to).map(|d| {
+    // The latest reported day of the period, and its baseline dates before the period.
+    let latest = present.range(from..=to).next_back().copied();
+    let before: Vec<NaiveDate> = latest
+        .map(changes::baseline_candidates)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|b| *b < from && present.contains(b))
+        .collect();
+    let reads = from.iter_days().take_while(|d| *d <= to).chain(before.iter().copied()).map(|d| {
         let app = app.clone();
         let org_id = org.org_id.clone();
         let has = present.contains(&d);
@@ -887,9 +1134,14 @@ pub async fn page(app: &App, req: &Request) -> Result<Response, ApiError> {
             ))
         }
     });
-    let days: Vec<(NaiveDate, Option<report::DailyReport>)> =
+    let mut days: Vec<(NaiveDate, Option<report::DailyReport>)> =
         futures::future::try_join_all(reads).await?;
-    Ok(html_response(render(&org, &days, now)))
+    let extra: Vec<(NaiveDate, DailyReport)> = days
+        .split_off(days.len() - before.len())
+        .into_iter()
+        .filter_map(|(d, r)| r.map(|r| (d, r)))
+        .collect();
+    Ok(html_response(render_with(&org, &days, &extra, now)))
 }
 
 #[cfg(test)]
@@ -1101,7 +1353,10 @@ mod tests {
 
     /// The tile of one KPI.
     fn tile_of<'h>(html: &'h str, field: &str) -> &'h str {
-        let start = html.find(&format!("data-kpi=\"{field}\"")).expect("tile");
+        // The tile, not its entry in "What changed" (which has no title).
+        let start = html
+            .find(&format!("data-kpi=\"{field}\" title="))
+            .expect("tile");
         let end = start + html[start..].find("</div>\n").unwrap();
         &html[start..end]
     }
@@ -1120,7 +1375,8 @@ mod tests {
         assert!(html.contains("2025-12-16 12:00 UTC (2025-12-16 06:00 local)"));
         assert!(html.contains("27 of 30 days have a report"));
         assert!(html.contains("Missing: 2025-11-20, 2025-12-01 to 2025-12-02."));
-        assert_eq!(html.matches("class=\"card tile\"").count(), 8);
+        // Flagged tiles have a `flagged` class too.
+        assert_eq!(html.matches("class=\"card tile").count(), 8);
         assert_eq!(html.matches("<svg class=\"chart\"").count(), 6);
         assert_eq!(html.matches("data-breakdown=").count(), 5);
         assert_eq!(html.matches("<td class=\"stage\">").count(), 7);
@@ -1226,62 +1482,224 @@ mod tests {
         assert!(html.contains("no dates"));
     }
 
-    #[test]
-    fn tiles_show_the_latest_report_present() {
-        // Reports on days 0, 2 and 3 of five; day 4 (the period's last) has none.
-        let mut days = period(5, &[1, 4]);
-        for (i, calls) in [(0, 100), (2, 180), (3, 250)] {
-            let r = days[i].1.as_mut().unwrap();
-            r.kpis.total_calls = calls;
-            r.kpis.success_rate_percent = calls as f64 / 10.0;
-            r.kpis.carrier_not_qualified.percentage = 30.0;
+    /// Sets a report's counts: calls, classified calls, successes, carriers not qualified.
+    fn set(r: &mut DailyReport, total: u64, classified: u64, success: u64, not_qualified: u64) {
+        let k = &mut r.kpis;
+        k.total_calls = total;
+        k.classified_calls = classified;
+        k.success_rate_percent = 100.0 * success as f64 / classified as f64;
+        k.carrier_not_qualified = report::Share {
+            count: not_qualified,
+            total_calls: classified,
+            percentage: 100.0 * not_qualified as f64 / classified as f64,
+        };
+        r.breakdowns.call_classification = vec![
+            BreakdownRow {
+                value: "success".into(),
+                count: success,
+                percentage: 100.0 * success as f64 / classified as f64,
+            },
+            BreakdownRow {
+                value: "non_convertible".into(),
+                count: classified - success,
+                percentage: 100.0 * (classified - success) as f64 / classified as f64,
+            },
+        ];
+    }
+
+    /// 29 days ending Monday 2025-12-15: the latest day and its 4 baseline Mondays are the same
+    /// report but for the counts `set` gives; the days between have none.
+    fn mondays() -> Vec<(NaiveDate, Option<DailyReport>)> {
+        let mut days = period(29, &[]);
+        let base = days[28].1.clone().unwrap();
+        for (i, day) in days.iter_mut().enumerate() {
+            day.1 = (i % 7 == 0).then(|| {
+                let mut r = base.clone();
+                if i == 28 {
+                    // More calls (good), a higher success rate (good), fewer carriers not
+                    // qualified (good).
+                    set(&mut r, 250, 100, 60, 10);
+                } else {
+                    set(&mut r, 100, 100, 30, 30);
+                }
+                r
+            });
         }
-        days[3]
-            .1
-            .as_mut()
-            .unwrap()
-            .kpis
-            .carrier_not_qualified
-            .percentage = 27.5;
+        days
+    }
+
+    // Changed by design: the tiles compare with the median of the same weekday of the previous
+    // 4 weeks (`changes::compare`), not with the previous date that has a report.
+    #[test]
+    fn tiles_compare_with_the_same_weekday_of_previous_weeks() {
+        let days = mondays();
         let html = render(&org("Acme"), &days, now());
-        let latest = days[3].0;
+        let latest = days[28].0;
         assert!(html.contains(&format!("Latest report · {}", long_date(latest))));
-        assert!(html.contains("The period ends 2025-12-15; later days have no report."));
-        assert!(html.contains(&format!("Changes are against {}.", long_date(days[2].0))));
+        assert!(html.contains("Changes are against the median of 4 previous Mondays."));
+        assert!(html.contains("5 of 29 days have a report"));
 
         let t = tile_of(&html, "total_calls");
         assert!(t.contains("<div class=\"value\">250<span"), "{t}");
-        assert!(t.contains("▲ 70"), "{t}");
-        assert!(t.contains("vs Dec 13"), "{t}");
-        let t = tile_of(&html, "success_rate_percent");
-        assert!(t.contains("25.00<span class=\"unit\">%</span>"), "{t}");
+        assert!(t.contains("▲ 150"), "{t}");
+        assert!(t.contains("vs median of 4 previous Mondays"), "{t}");
         assert!(
-            t.contains("class=\"delta good\"") && t.contains("▲ 7.00 pp"),
+            t.contains("2025-12-08, 2025-12-01, 2025-11-24, 2025-11-17"),
+            "{t}"
+        );
+        let t = tile_of(&html, "success_rate_percent");
+        assert!(t.contains("60.00<span class=\"unit\">%</span>"), "{t}");
+        assert!(
+            t.contains("class=\"delta good\"") && t.contains("▲ 30.00 pp"),
             "{t}"
         );
         // Lower is better for carriers not qualified.
         let t = tile_of(&html, "carrier_not_qualified");
         assert!(
-            t.contains("class=\"delta good\"") && t.contains("▼ 2.50 pp"),
+            t.contains("class=\"delta good\"") && t.contains("▼ 20.00 pp"),
+            "{t}"
+        );
+        // Unflagged: no colour.
+        let t = tile_of(&html, "classified_calls");
+        assert!(
+            t.contains("class=\"delta\"") && t.contains("no change"),
             "{t}"
         );
         // The breakdowns are the latest report's too.
         assert!(html.contains(&format!("Breakdown · {}", long_date(latest))));
-        let classified = days[3].1.as_ref().unwrap().kpis.classified_calls;
+        assert!(html.contains("Share of 100 classified calls"));
+    }
+
+    #[test]
+    fn flagged_changes_come_first() {
+        let html = render(&org("Acme"), &mondays(), now());
+        // The "What changed" strip: the flagged KPIs, in tile order, with value, baseline and
+        // change, before the tiles.
+        let strip = &html
+            [html.find("id=\"changed-title\"").unwrap()..html.find("id=\"latest-title\"").unwrap()];
+        let items: Vec<&str> = strip.split("<li class=\"card change").skip(1).collect();
+        assert_eq!(items.len(), 3, "{strip}");
+        assert!(
+            items[0].starts_with(" good\" data-kpi=\"total_calls\""),
+            "{}",
+            items[0]
+        );
+        assert!(
+            items[0].contains("<span class=\"value\">250</span>"),
+            "{}",
+            items[0]
+        );
+        assert!(
+            items[0].contains("<span class=\"chg\">▲ 150</span>"),
+            "{}",
+            items[0]
+        );
+        assert!(items[0].contains("baseline 100"), "{}", items[0]);
+        assert!(items[1].contains("data-kpi=\"success_rate_percent\""));
+        assert!(items[1].contains("baseline 30.00%"), "{}", items[1]);
+        assert!(items[2].contains("data-kpi=\"carrier_not_qualified\""));
+        assert!(items[2].starts_with(" good"), "{}", items[2]);
+        // The tiles: the flagged first, then the others in page order.
+        let order: Vec<&str> = html
+            .split("<div class=\"card tile")
+            .skip(1)
+            .map(|t| {
+                let t = &t[t.find("data-kpi=\"").unwrap() + 10..];
+                &t[..t.find('"').unwrap()]
+            })
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "total_calls",
+                "success_rate_percent",
+                "carrier_not_qualified",
+                "classified_calls",
+                "avg_minutes_per_call",
+                "total_duration_hours",
+                "successfully_transferred_for_booking",
+                "carrier_transfer_over_total_call_attempts",
+            ]
+        );
+        assert_eq!(html.matches("class=\"card tile flagged\"").count(), 3);
+    }
+
+    #[test]
+    fn the_baseline_is_named() {
+        let monday = d("2025-12-15");
+        assert_eq!(basis_label(monday, &[]), "no baseline");
+        assert_eq!(
+            basis_label(monday, &[d("2025-12-08")]),
+            "median of 1 previous Monday"
+        );
+        assert_eq!(
+            basis_label(monday, &changes::baseline_candidates(monday)),
+            "median of 4 previous Mondays"
+        );
+        assert_eq!(
+            basis_label(d("2025-12-16"), &[d("2025-12-09"), d("2025-12-02")]),
+            "median of 2 previous Tuesdays"
+        );
+        // A baseline from reports before the period (`extra`).
+        let days = mondays();
+        let html = render_with(
+            &org("Acme"),
+            &days[21..],
+            &[(days[14].0, days[14].1.clone().unwrap())],
+            now(),
+        );
+        assert!(html.contains("vs median of 2 previous Mondays"), "{html}");
+    }
+
+    #[test]
+    fn rows_and_hours_link_to_their_calls() {
+        let links = Links {
+            org_id: "org 1&2",
+            date: d("2025-12-15"),
+        };
+        assert_eq!(
+            links.calls("pricing_notes", "A&B é/x=y?"),
+            "reports/calls?org_id=org%201%262&date=2025-12-15&pricing_notes=A%26B%20%C3%A9%2Fx%3Dy%3F&format=html"
+        );
+        let mut days = mondays();
+        let r = days[28].1.as_mut().unwrap();
+        r.breakdowns.load_status = vec![BreakdownRow {
+            value: EVIL.into(),
+            count: 3,
+            percentage: 3.0,
+        }];
+        let html = render(&org("Acme"), &days, now());
+        let org_id = "01951f56-8c6e-7a93-a971-3d06a81a1ab0";
         assert!(html.contains(&format!(
-            "Share of {} classified calls",
-            thousands(classified)
+            "href=\"reports/calls?org_id={org_id}&amp;date=2025-12-15&amp;call_classification=success&amp;format=html\""
+        )));
+        assert!(html.contains(&format!(
+            "href=\"reports/calls?org_id={org_id}&amp;date=2025-12-15&amp;load_status=%3C%2Fscript%3E%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E&amp;format=html\""
+        )), "{html}");
+        assert!(html.contains(&format!(
+            "href=\"reports/calls?org_id={org_id}&amp;date=2025-12-15&amp;format=html\""
+        )));
+        let hours = days[28].1.as_ref().unwrap().breakdowns.by_hour.len();
+        assert!(hours >= 23, "{hours}");
+        assert_eq!(html.matches("<td class=\"hour\"><a href=").count(), hours);
+        assert!(html.contains(&format!(
+            "href=\"reports/calls?org_id={org_id}&amp;date=2025-12-15&amp;hour=09&amp;format=html\""
         )));
     }
 
+    // Changed by design: without a baseline week the tiles say "no baseline" (was: "No earlier
+    // report to compare").
     #[test]
     fn a_single_report_has_nothing_to_compare() {
         let days = period(3, &[0, 1]);
         let html = render(&org("Acme"), &days, now());
         assert!(html.contains("1 of 3 days have a report"));
         assert!(html.contains("Missing: 2025-12-13 to 2025-12-14."));
-        assert!(html.contains("This is the only report in the period."));
-        assert_eq!(html.matches("No earlier report to compare").count(), 8);
+        assert!(html.contains(
+            "No baseline: no stored report on the same weekday of the previous 4 weeks."
+        ));
+        assert_eq!(html.matches("\">no baseline</span>").count(), 8);
+        assert!(!html.contains("<li class=\"card change"));
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //!   report against the same weekday of the previous 4 weeks ([`daily_report::changes`]).
 //! * `GET /api/reports/calls?org_id=&date=&<dimension>=<value>&hour=&limit=&cursor=` —
 //!   [`calls`]: the calls behind a breakdown value or an hour, live from ClickHouse
-//!   ([`daily_report::calls`]). JSON only here.
+//!   ([`daily_report::calls`]). JSON by default; an HTML page (`templates/calls.html`) for
+//!   `format=html` or `Accept: text/html`, with a "Next page" link.
 //!
 //! Every malformed parameter is a 400 whose `error.field` names it.
 
@@ -20,7 +21,7 @@ use crate::daily_report::changes::{self, DEFAULT_MIN_CALLS, LoadError};
 use crate::failure_analysis::window::parse_date;
 use crate::http::error::ApiError;
 use crate::http::request::Request;
-use crate::http::response::json_response;
+use crate::http::response::{html_response, json_response};
 
 /// The largest `min_calls`.
 pub const MAX_MIN_CALLS: u64 = 1_000_000;
@@ -106,6 +107,7 @@ pub async fn calls(app: &App, req: &Request) -> Result<Response, ApiError> {
             ));
         }
     }
+    let html = wants_html(req)?;
     let filter = calls_filter(req)?;
     let limit = match req.query_param("limit") {
         None => DEFAULT_LIMIT,
@@ -140,6 +142,7 @@ pub async fn calls(app: &App, req: &Request) -> Result<Response, ApiError> {
         reveal_numbers,
     };
     match calls::fetch(ch, &org, date, &query).await {
+        Ok(page) if html => Ok(html_response(calls_page(req, &query.filter, &page))),
         Ok(page) => Ok(json_response(StatusCode::OK, &page)),
         Err(e) => {
             tracing::error!(org_id = %org.org_id, %date, error = %e, "calls query failed");
@@ -195,4 +198,111 @@ fn calls_filter(req: &Request) -> Result<Filter, ApiError> {
         filter = next;
     }
     Ok(filter)
+}
+
+/// Whether the reply is the HTML page: `format=html`, or no `format` and an `Accept` that
+/// names `text/html`. `format` is `json` or `html` (400 otherwise).
+fn wants_html(req: &Request) -> Result<bool, ApiError> {
+    match req.query_param("format") {
+        Some("html") => Ok(true),
+        Some("json") => Ok(false),
+        Some(v) => Err(ApiError::invalid(
+            "format",
+            format!("format {v:?} must be json or html"),
+        )),
+        None => Ok(req
+            .header("accept")
+            .is_some_and(|a| a.to_ascii_lowercase().contains("text/html"))),
+    }
+}
+
+/// The view-model of `templates/calls.html`.
+#[derive(askama::Template)]
+#[template(path = "calls.html")]
+struct CallsPage<'a> {
+    org_id: &'a str,
+    date: String,
+    /// `call_stage = TRANSFER_FAILED`, `hour 09`, `every call of the day`.
+    filter: String,
+    calls: Vec<CallLine>,
+    /// The page had a `cursor`.
+    cursor_given: bool,
+    /// The relative link to the next page; `None` on the last.
+    next_href: Option<String>,
+}
+
+/// One call, formatted.
+struct CallLine {
+    run_id: String,
+    started_at: String,
+    duration: String,
+    classification: String,
+    stage: String,
+    load_status: String,
+    pricing_notes: String,
+    carrier_end_state: String,
+    carrier: String,
+    reference: String,
+    rate: String,
+    number: String,
+}
+
+/// A query value, percent-encoded (all but ASCII letters, digits and `-._~`).
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The request's query with `cursor` set to `next` (and the Functions `code` kept), as a
+/// relative link to this route.
+fn next_href(req: &Request, next: &str) -> String {
+    let enc = |v: &str| percent_encoding::utf8_percent_encode(v, QUERY_VALUE).to_string();
+    let mut parts: Vec<String> = req
+        .query
+        .iter()
+        .filter(|(k, _)| k != "cursor")
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect();
+    parts.push(format!("cursor={}", enc(next)));
+    format!("calls?{}", parts.join("&"))
+}
+
+fn calls_page(req: &Request, filter: &Filter, page: &calls::Page) -> String {
+    let text = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".to_string());
+    let minutes = |s: f64| {
+        let s = s.max(0.0).round() as u64;
+        format!("{}:{:02}", s / 60, s % 60)
+    };
+    crate::render::page(&CallsPage {
+        org_id: &page.org_id,
+        date: page.date.to_string(),
+        filter: match filter {
+            Filter::All => "every call of the day".to_string(),
+            Filter::Dimension(d, v) => format!("{} = {v}", d.name()),
+            Filter::Hour(h) => format!("hour {h:02} (local)"),
+        },
+        calls: page
+            .calls
+            .iter()
+            .map(|c| CallLine {
+                run_id: c.run_id.clone(),
+                started_at: c.started_at.format("%Y-%m-%d %H:%M:%S %:z").to_string(),
+                duration: minutes(c.duration_seconds),
+                classification: text(&c.call_classification),
+                stage: text(&c.call_stage),
+                load_status: text(&c.load_status),
+                pricing_notes: text(&c.pricing_notes),
+                carrier_end_state: text(&c.carrier_end_state),
+                carrier: text(&c.carrier_name),
+                reference: text(&c.reference_number),
+                rate: c
+                    .agreed_upon_rate
+                    .map_or_else(|| "—".to_string(), |r| format!("{r:.2}")),
+                number: c.user_number.clone(),
+            })
+            .collect(),
+        cursor_given: req.query_param("cursor").is_some(),
+        next_href: page.next_cursor.as_deref().map(|n| next_href(req, n)),
+    })
 }
