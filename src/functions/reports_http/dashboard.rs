@@ -1,5 +1,6 @@
-//! The `GET /api/dashboard?org_id=` page (`docs/http-api.md`; seed 003's frontend, seed 004's
-//! dashboard): one org's stored daily reports over a period as one self-contained HTML page.
+//! The `GET /api/dashboard?org_id=` page (`docs/http-api.md`, "Routes"; the old tools'
+//! frontend and dashboard): one org's stored daily reports over a period as one
+//! self-contained HTML page.
 //!
 //! The page is the askama template `templates/dashboard.html` (on the shared
 //! `templates/base.html`); this module turns the period's reports into its view-model:
@@ -8,7 +9,7 @@
 //! inline SVG whose hover text is SVG `<title>`, so the page has no script and loads nothing:
 //! it works offline and from a file.
 //!
-//! Decisions (the spec leaves them open):
+//! Decisions of this crate:
 //! * The tiles, breakdowns and funnel show the latest date of the period that has a report;
 //!   changes compare it with the median of the same weekday of the previous 4 weeks
 //!   ([`changes::compare`], `docs/insights.md`, "Daily report: what changed"), named on the
@@ -1037,7 +1038,8 @@ fn breakdowns(r: &DailyReport, links: &Links<'_>) -> Vec<BreakdownCard> {
     ]
 }
 
-/// Stages that branch from the one before the previous (the spec's terminal siblings).
+/// Stages that branch from the one before the previous (terminal siblings in the `call_stage`
+/// order of `docs/daily-report.md`, "Source").
 fn is_branch(stage: &str) -> bool {
     matches!(stage, "TRANSFER_SUCCEEDED" | "TRANSFER_FAILED")
 }
@@ -1222,7 +1224,7 @@ mod tests {
     }
 
     /// A realistic report for `date`: weekday volume ~260 calls (weekends less), ~78%
-    /// classified, seed 003's proportions.
+    /// classified, the proportions of the old tool's sample report.
     fn synthetic(date: NaiveDate, rng: &mut Lcg) -> DailyReport {
         use chrono::Datelike;
         let weekend = date.weekday().number_from_monday() >= 6;
