@@ -189,17 +189,11 @@ pub async fn fire(app: &App, now: DateTime<Utc>, is_past_due: bool) -> RunResult
                 |_, _| {},
             )
             .await;
-            // The morning digest of each org's newest due report (only that day), once per
-            // channel; a failed delivery fails neither the report nor the run.
-            for org in active
-                .iter()
-                .filter(|o| o.notifications.iter().any(|n| n.enabled))
-            {
-                let date = latest_due(org, now, at);
-                result
-                    .deliveries
-                    .extend(crate::delivery::after_timer(app, org, date, &result.orgs).await);
-            }
+            // The morning digest of each org's newest due report (only that day).
+            result.deliveries = crate::delivery::after_run(app, &active, &result.orgs, |org| {
+                latest_due(org, now, at)
+            })
+            .await;
             let failed = result.orgs.iter().filter(|o| !o.failed.is_empty()).count();
             result.status = match failed {
                 0 => RunStatus::Succeeded,

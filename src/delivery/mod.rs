@@ -5,8 +5,8 @@
 //! ([`slack`]) or signed JSON ([`webhook`]). A failed delivery never fails the report or the
 //! other channels; it is recorded, and shows in the scheduler status.
 //!
-//! Flagged changes come in as [`ChangeLine`]s: the caller supplies them (the timer passes
-//! none until the report-changes module is connected; see [`deliver_digests_with`]).
+//! Flagged changes come in as [`ChangeLine`]s, taken from `daily_report::changes` (the same
+//! weekday of the previous 4 weeks) by [`after_timer`].
 
 pub mod claims;
 pub mod send;
@@ -196,15 +196,23 @@ pub struct DeliveryOutcome {
     pub error: Option<String>,
 }
 
-/// Sends `org`'s digest of `report` without flagged changes to every enabled channel, once
-/// per (org, date, channel); the timer uses [`after_timer`], which adds them.
-pub async fn deliver_digests(
+/// After a run's reports (the timer's firing, or `generate`/`backfill` with `notify: true`):
+/// for every org of `orgs` with an enabled channel, [`after_timer`] on its `newest` date.
+/// A failed delivery fails neither the report nor the run.
+pub async fn after_run(
     app: &App,
-    org: &Organization,
-    date: NaiveDate,
-    report: &DailyReport,
+    orgs: &[Organization],
+    runs: &[crate::daily_report::schedule::OrgRun],
+    newest: impl Fn(&Organization) -> NaiveDate,
 ) -> Vec<DeliveryOutcome> {
-    deliver_digests_with(app, org, date, report, Vec::new()).await
+    let mut outcomes = Vec::new();
+    for org in orgs
+        .iter()
+        .filter(|o| o.notifications.iter().any(|n| n.enabled))
+    {
+        outcomes.extend(after_timer(app, org, newest(org), runs).await);
+    }
+    outcomes
 }
 
 /// The timer's call after a firing's reports: when `org`'s report for `date` (its newest due
@@ -236,7 +244,7 @@ pub async fn after_timer(
                 changes::DEFAULT_MIN_CALLS,
             );
             let lines = ChangeLine::flagged(&found);
-            deliver_digests_with(app, org, date, &report, lines).await
+            deliver_digests(app, org, date, &report, lines).await
         }
         Ok(None) => {
             tracing::error!(org_id = %org.org_id, %date, "report for the digest is missing");
@@ -249,8 +257,9 @@ pub async fn after_timer(
     }
 }
 
-/// [`deliver_digests`] with the report's flagged changes.
-pub async fn deliver_digests_with(
+/// Sends `org`'s digest of `report`, with its flagged `changes`, to every enabled channel,
+/// once per (org, date, channel).
+pub async fn deliver_digests(
     app: &App,
     org: &Organization,
     date: NaiveDate,
@@ -279,7 +288,7 @@ async fn deliver_one(app: &App, digest: &Digest, channel: &Notification) -> Deli
         attempts: 0,
         error: None,
     };
-    let claim = match claims::claim(&app.storage, digest, channel, Utc::now()).await {
+    let claim = match claims::claim(&app.storage, digest, channel, app.clock.now()).await {
         Ok(Some(c)) => c,
         Ok(None) => return outcome,
         Err(e) => {
@@ -302,7 +311,7 @@ async fn deliver_one(app: &App, digest: &Digest, channel: &Notification) -> Deli
             tracing::warn!(org_id = %digest.org_id, date = %digest.date, channel = %channel.id, error = %e, attempts = result.attempts, "digest failed");
         }
     }
-    if let Err(e) = claims::finish(&app.storage, claim, &result, Utc::now()).await {
+    if let Err(e) = claims::finish(&app.storage, claim, &result, app.clock.now()).await {
         tracing::error!(org_id = %digest.org_id, channel = %channel.id, error = %e, "delivery record not written");
     }
     outcome

@@ -9,31 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{Call, Spawn, TestApp, connect, fresh_database, insert};
-
-const USER: &str = "11111111-aaaa-4aaa-8aaa-000000000001";
-
-/// A database with one user's two calls on 2025-05-21 (UTC).
-async fn calls_db() -> String {
-    let url = fresh_database().await;
-    let db = connect(&url).await;
-    let call = |sid: Option<&'static str>, t: &'static str| Call {
-        session_id: Some("s"),
-        user_id: Some(USER),
-        exotel_call_sid: sid,
-        created_on: t,
-    };
-    insert(
-        &db,
-        &[(USER, Some("Anushka"))],
-        &[
-            call(Some("c0ffee"), "2025-05-21 03:00:00"),
-            call(None, "2025-05-21 04:00:00"),
-        ],
-    )
-    .await;
-    url
-}
+use crate::helpers::{Spawn, TestApp, two_calls_database};
 
 fn principal(roles: &[&str]) -> String {
     let claims: Vec<Value> = roles
@@ -73,7 +49,7 @@ async fn raw_get(app: &TestApp, path: &str) -> u16 {
 /// type, from both storage backends; `locations` keeps where the objects are stored.
 #[tokio::test]
 async fn every_failure_analysis_link_opens_with_its_content_type() {
-    let pg = calls_db().await;
+    let pg = two_calls_database().await;
     let dir = tempfile::tempdir().unwrap();
     for local in [false, true] {
         let app = TestApp::spawn(Spawn {
@@ -128,7 +104,7 @@ async fn every_failure_analysis_link_opens_with_its_content_type() {
 /// With `PUBLIC_BASE_URL` the links are absolute under it.
 #[tokio::test]
 async fn links_are_absolute_under_the_public_base_url() {
-    let pg = calls_db().await;
+    let pg = two_calls_database().await;
     let app = TestApp::spawn(Spawn {
         db_url: Some(pg),
         output_dir: None,

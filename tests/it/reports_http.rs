@@ -24,8 +24,7 @@ use serde_json::{Value, json};
 
 use crate::daily_report::{Fixture, PAUL_NODE, PAUL_ORG, outcome};
 use crate::helpers::{
-    Call, ClickHouseDb, Spawn, TestApp, clickhouse_settings, clickhouse_url, closed_port, connect,
-    fresh_database, insert,
+    ClickHouseDb, Spawn, TestApp, clickhouse_settings, clickhouse_url, closed_port, fresh_database,
 };
 
 const TZ: Tz = chrono_tz::America::Chicago;
@@ -739,24 +738,7 @@ fn openapi_document_schemas_compile_and_refs_resolve() {
 /// accepts; the served document is the file.
 #[tokio::test]
 async fn every_route_answers_as_the_openapi_document_says() {
-    let pg = fresh_database().await;
-    let db = connect(&pg).await;
-    let user = "11111111-aaaa-4aaa-8aaa-000000000001";
-    let call = |sid: Option<&'static str>, t: &'static str| Call {
-        session_id: Some("s"),
-        user_id: Some(user),
-        exotel_call_sid: sid,
-        created_on: t,
-    };
-    insert(
-        &db,
-        &[(user, Some("Anushka"))],
-        &[
-            call(Some("c0ffee"), "2025-05-21 03:00:00"),
-            call(None, "2025-05-21 04:00:00"),
-        ],
-    )
-    .await;
+    let pg = crate::helpers::two_calls_database().await;
     let api = start(
         Ch::Database(database_with_calls().await),
         Some(pg),

@@ -129,7 +129,7 @@ pub async fn generate(app: &App, req: &Request) -> Result<Response, ApiError> {
     };
     let runs = schedule::generate_range(app, &orgs, range, &opts, |_, _| {}).await;
     let deliveries = if body.notify {
-        notify(app, &orgs, &runs, |org| range(org).1).await
+        delivery::after_run(app, &orgs, &runs, |org| range(org).1).await
     } else {
         vec![]
     };
@@ -169,7 +169,7 @@ pub async fn backfill(app: &App, req: &Request) -> Result<Response, ApiError> {
     };
     let runs = schedule::generate_range(app, &orgs, |_| (from, to), &opts, |_, _| {}).await;
     let deliveries = if body.notify {
-        notify(app, &orgs, &runs, |_| to).await
+        delivery::after_run(app, &orgs, &runs, |_| to).await
     } else {
         vec![]
     };
@@ -189,22 +189,4 @@ pub async fn backfill(app: &App, req: &Request) -> Result<Response, ApiError> {
         error,
     };
     Ok(json_response(status, &reply))
-}
-
-/// `notify: true`: each org's digest of the newest date of its range (when that report is
-/// stored), once per channel, as the timer sends it.
-async fn notify(
-    app: &App,
-    orgs: &[Organization],
-    runs: &[OrgRun],
-    newest: impl Fn(&Organization) -> NaiveDate,
-) -> Vec<DeliveryOutcome> {
-    let mut outcomes = Vec::new();
-    for org in orgs
-        .iter()
-        .filter(|o| o.notifications.iter().any(|n| n.enabled))
-    {
-        outcomes.extend(delivery::after_timer(app, org, newest(org), runs).await);
-    }
-    outcomes
 }

@@ -132,7 +132,7 @@ pub async fn calls(app: &App, req: &Request) -> Result<Response, ApiError> {
         .transpose()?;
     let date = date_param(req.query_param("date"), "date")?;
     let org = resolve_org(app, req, req.query_param("org_id")).await?;
-    let date = date.unwrap_or_else(|| org.yesterday(chrono::Utc::now()));
+    let date = date.unwrap_or_else(|| org.yesterday(app.clock.now()));
     let reveal_numbers = access::Access::of(req)?.require_admin().is_ok();
     let ch = require_clickhouse(app)?;
     let query = calls::Query {

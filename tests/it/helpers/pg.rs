@@ -79,3 +79,27 @@ pub async fn insert(
         .expect("insert call");
     }
 }
+
+/// A fresh database with one user (`11111111-aaaa-4aaa-8aaa-000000000001`, "Anushka") and two
+/// sessions on 2025-05-21 (UTC), one of them failed; returns its URL.
+pub async fn two_calls_database() -> String {
+    let url = fresh_database().await;
+    let db = connect(&url).await;
+    let user = "11111111-aaaa-4aaa-8aaa-000000000001";
+    let call = |sid: Option<&'static str>, t: &'static str| Call {
+        session_id: Some("s"),
+        user_id: Some(user),
+        exotel_call_sid: sid,
+        created_on: t,
+    };
+    insert(
+        &db,
+        &[(user, Some("Anushka"))],
+        &[
+            call(Some("c0ffee"), "2025-05-21 03:00:00"),
+            call(None, "2025-05-21 04:00:00"),
+        ],
+    )
+    .await;
+    url
+}
