@@ -147,6 +147,65 @@ async fn counts_sessions_and_failures_per_user_as_worked_out_by_hand() {
     assert_eq!(body["cached"], false);
 }
 
+/// Blank is empty or only ' ', \t, \r, \n (docs/failure-analysis.md, "Definitions"), and a value
+/// that merely starts with one of them is not blank: the query tests the first character
+/// before it trims (src/failure_analysis/query.sql), so both sides of that test are here.
+#[tokio::test]
+async fn blank_means_empty_or_only_spaces_tabs_and_line_breaks() {
+    let url = fresh_database().await;
+    let db = connect(&url).await;
+    let at = "2025-05-21 06:00:00";
+    let call = |s: &'static str, sid: Option<&'static str>| Call {
+        session_id: Some(s),
+        user_id: Some(ANUSHKA),
+        exotel_call_sid: sid,
+        created_on: at,
+    };
+    let calls = vec![
+        // Not sessions: blank session_id of every kind.
+        call("", Some("c0ffee")),
+        call(" ", Some("c0ffee")),
+        call("\t\r\n", Some("c0ffee")),
+        call("\n", None),
+        // Sessions that succeeded: the session_id or the sid starts with whitespace, or with a
+        // character that only looks like it (NO-BREAK SPACE, vertical tab).
+        call("\ts", Some(" c0ffee")),
+        call(" s", Some("\nc0ffee\r")),
+        call("\u{a0}", Some("\u{b}")),
+        call("s", Some("c0ffee")),
+        // Sessions that failed: NULL, empty or blank sid of every kind.
+        call("s", None),
+        call("\r\ns", Some("")),
+        call("s", Some("\t")),
+        call("s", Some(" \r\n\t ")),
+    ];
+    insert(&db, &[(ANUSHKA, Some("Anushka"))], &calls).await;
+    let app = TestApp::spawn(Spawn {
+        db_url: Some(url),
+        ..Default::default()
+    })
+    .await;
+
+    let r = app.analyse("", day()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    let s = &body["summary"];
+    assert_eq!(
+        (s["total_sessions"].as_i64(), s["total_failures"].as_i64()),
+        (Some(8), Some(4)),
+        "{s}"
+    );
+    let day = &body["daily"][0];
+    assert_eq!(
+        (
+            day["total_sessions"].as_i64(),
+            day["failed_sessions"].as_i64()
+        ),
+        (Some(8), Some(4)),
+        "{day}"
+    );
+}
+
 #[tokio::test]
 async fn ranking_honours_max_users_and_min_sessions_but_totals_keep_everyone() {
     let app = app_with_fixture().await;
