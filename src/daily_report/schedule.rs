@@ -30,7 +30,8 @@ pub const RUN_BUDGET: std::time::Duration = std::time::Duration::from_secs(8 * 6
 pub const CONCURRENCY: usize = 4;
 
 /// Report listings (one per org) made at once before generating: a firing over 1,000 orgs
-/// spent 18 s listing them one after another (`scripts/bench/timer-1000`).
+/// spent 18 s listing them one after another, 1.9 s 16 at a time (`scripts/bench/timer-1000`,
+/// its README's figures).
 pub const LISTING_CONCURRENCY: usize = 16;
 
 /// How a set of reports is generated ([`generate_range`]).
