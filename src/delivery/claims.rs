@@ -3,7 +3,9 @@
 //! (status, attempts, at) or `failed` (last error, attempts) over its own version (ETag). Two
 //! timer runs, or two instances, race on the create and only one sends. A claim still
 //! `pending` after [`STALE_AFTER`] (a crash mid-send) is taken over by the next firing, again
-//! conditionally: at-least-once in that one case.
+//! conditionally: at-least-once in that one case. A delivery `failed` for a reason that may
+//! pass ([`SendResult::retry_later`]) is taken over the same way by the next firings, until
+//! [`MAX_FIRINGS`] have tried it (`docs/delivery-and-access.md`, "The morning digest").
 
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -20,6 +22,10 @@ pub const PREFIX: &str = "deliveries/";
 /// A pending claim older than this is retried.
 pub const STALE_AFTER: chrono::Duration = chrono::Duration::minutes(10);
 
+/// Firings that try one delivery at most: the first, and two more after transient failures
+/// (with the hourly timer, the digest is given up about two hours after its first try).
+pub const MAX_FIRINGS: u32 = 3;
+
 /// The record of one delivery (no URL, no secret).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
@@ -30,8 +36,15 @@ pub struct Record {
     /// `pending`, `sent` or `failed`.
     pub state: String,
     pub claimed_at: DateTime<Utc>,
+    /// HTTP attempts over every firing that tried it.
     #[serde(default)]
     pub attempts: u32,
+    /// Firings that tried it (1 for the first; records written before this field: 0).
+    #[serde(default)]
+    pub firings: u32,
+    /// A `failed` delivery that the next firing will try again.
+    #[serde(default)]
+    pub retry_later: bool,
     /// The endpoint's 2xx status, when sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
@@ -84,6 +97,8 @@ pub async fn claim(
         state: "pending".into(),
         claimed_at: now,
         attempts: 0,
+        firings: 1,
+        retry_later: false,
         status: None,
         at: None,
         last_error: None,
@@ -109,10 +124,14 @@ pub async fn claim(
     let Ok(previous) = serde_json::from_slice::<Record>(&existing.body) else {
         return Ok(None);
     };
-    if previous.state != "pending" || now - previous.claimed_at <= STALE_AFTER {
+    let stale = previous.state == "pending" && now - previous.claimed_at > STALE_AFTER;
+    let retry = previous.state == "failed" && previous.retry_later;
+    if !stale && !retry {
         return Ok(None);
     }
-    record.takeovers = previous.takeovers + 1;
+    record.attempts = previous.attempts;
+    record.firings = previous.firings.max(1) + 1;
+    record.takeovers = previous.takeovers + u32::from(stale);
     match storage
         .put(
             &name,
@@ -139,7 +158,8 @@ pub async fn finish(
     now: DateTime<Utc>,
 ) -> Result<Record, StorageError> {
     let mut record = claim.record;
-    record.attempts = result.attempts;
+    record.attempts += result.attempts;
+    record.retry_later = result.retry_later && record.firings < MAX_FIRINGS;
     record.at = Some(now);
     match &result.outcome {
         Ok(status) => {

@@ -1,7 +1,9 @@
 //! Sending one digest: an HTTP POST of JSON with a time bound per attempt, up to
 //! [`MAX_ATTEMPTS`] attempts with backoff on connection errors, timeouts, 5xx and 429
-//! (`Retry-After` honoured, capped at [`MAX_RETRY_AFTER`]); any other 4xx fails at once. Error
-//! texts never carry the URL (it is a secret).
+//! (`Retry-After` honoured, capped at [`MAX_RETRY_AFTER`]); any other 4xx fails at once. A
+//! failure of the first kind is worth another try later ([`SendResult::retry_later`]; the next
+//! firing makes it, `claims`), a refusal is not. Error texts never carry the URL (it is a
+//! secret).
 
 use std::time::Duration;
 
@@ -20,6 +22,9 @@ pub struct SendResult {
     pub attempts: u32,
     /// The 2xx status, or the last error (no URL in it).
     pub outcome: Result<u16, String>,
+    /// Failed for a reason that may pass (no connection, no answer in time, 5xx, 429), so a
+    /// later firing may send it; `false` when sent, or refused (another 4xx).
+    pub retry_later: bool,
 }
 
 /// POSTs `body` (JSON) to `url` with `headers`.
@@ -35,6 +40,7 @@ pub async fn post(url: &str, headers: Vec<(&'static str, String)>, body: Vec<u8>
             return SendResult {
                 attempts: 0,
                 outcome: Err(format!("HTTP client: {}", e.without_url())),
+                retry_later: true,
             };
         }
     };
@@ -53,6 +59,7 @@ pub async fn post(url: &str, headers: Vec<(&'static str, String)>, body: Vec<u8>
                 return SendResult {
                     attempts,
                     outcome: Ok(r.status().as_u16()),
+                    retry_later: false,
                 };
             }
             Ok(r) => {
@@ -67,6 +74,7 @@ pub async fn post(url: &str, headers: Vec<(&'static str, String)>, body: Vec<u8>
                     return SendResult {
                         attempts,
                         outcome: Err(error),
+                        retry_later: false,
                     };
                 }
                 (error, retry_after)
@@ -86,6 +94,7 @@ pub async fn post(url: &str, headers: Vec<(&'static str, String)>, body: Vec<u8>
             return SendResult {
                 attempts,
                 outcome: Err(error),
+                retry_later: true,
             };
         }
         tokio::time::sleep(wait.unwrap_or(BACKOFF * 2u32.pow(attempts - 1))).await;

@@ -793,6 +793,96 @@ async fn a_stale_pending_claim_is_resent_once() {
     );
 }
 
+/// A delivery that failed for a reason that may pass (5xx) is tried again by the next
+/// firings, 3 firings at most; a refusal (400) is final; a success ends the retries.
+#[tokio::test]
+async fn a_transient_failure_is_tried_again_by_the_next_firings_and_a_refusal_is_not() {
+    // Three attempts per firing: down for two firings, up in the third.
+    let recovering =
+        Receiver::start([vec![Answer::Status(503); 6], vec![Answer::Status(200)]].concat()).await;
+    let down = Receiver::start(vec![Answer::Status(503)]).await;
+    let refusing = Receiver::start(vec![Answer::Status(400)]).await;
+    let app = digest_app(None).await;
+    set_notifications(
+        &app,
+        json!([
+            {"id": "down", "kind": "slack", "url": down.url},
+            {"id": "recovering", "kind": "webhook", "url": recovering.url,
+             "secret": "a-signing-secret-of-32-characters"},
+            {"id": "refusing", "kind": "teams", "url": refusing.url},
+        ]),
+    )
+    .await;
+    store_yesterday(&app).await;
+    let mut firings = Vec::new();
+    for _ in 0..4 {
+        let run = fire(&app).await;
+        let mut statuses: Vec<String> = run["ReturnValue"]["deliveries"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{run}"))
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} {}",
+                    d["channel_id"].as_str().unwrap(),
+                    d["status"].as_str().unwrap()
+                )
+            })
+            .collect();
+        statuses.sort();
+        firings.push(statuses.join(", "));
+    }
+    assert_eq!(
+        firings,
+        [
+            "down failed, recovering failed, refusing failed",
+            "down failed, recovering failed, refusing already_claimed",
+            "down failed, recovering sent, refusing already_claimed",
+            "down already_claimed, recovering already_claimed, refusing already_claimed",
+        ]
+    );
+    assert_eq!(
+        (
+            down.got().len(),
+            recovering.got().len(),
+            refusing.got().len()
+        ),
+        (9, 7, 1)
+    );
+    let records: Value = app
+        .client
+        .get(format!("{}/api/deliveries?org_id={ORG}", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let summary: Vec<String> = records["deliveries"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{records}"))
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} attempts {} firings {} retry_later {}",
+                r["channel_id"].as_str().unwrap(),
+                r["state"].as_str().unwrap(),
+                r["attempts"],
+                r["firings"],
+                r["retry_later"]
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            "down failed attempts 9 firings 3 retry_later false",
+            "recovering sent attempts 7 firings 3 retry_later false",
+            "refusing failed attempts 1 firings 1 retry_later false",
+        ]
+    );
+}
+
 /// The test route sends a test digest and records no delivery.
 #[tokio::test]
 async fn a_test_send_is_not_recorded() {
