@@ -15,6 +15,7 @@ pub mod links;
 pub mod orgs;
 pub mod postgres;
 pub mod render;
+pub mod scheduler;
 pub mod storage;
 pub mod telemetry;
 pub mod time;

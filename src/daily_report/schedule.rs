@@ -1,30 +1,21 @@
-//! The scheduler (`docs/daily-report.md`, "Schedule"): which reports are due, generating a
-//! set of them, and the state of the timer's firings.
+//! Which reports are due and generating a set of them (`docs/daily-report.md`, "Schedule").
 //!
 //! Each org gets yesterday's report (its own local date) once its local time is past
 //! `SCHEDULER_HOUR:SCHEDULER_MINUTE`, and missing days up to `CATCHUP_DAYS` back are caught
-//! up. One org's failure does not stop the others. A firing ([`fire`]) records its
-//! [`RunResult`] at [`LAST_RUN`] for `GET /api/scheduler/status`. The timer trigger's
-//! invocation protocol is not here: it is `functions::daily_report_timer`.
+//! up ([`due_window`]). [`generate_range`] is the one path of the timer's firing
+//! (`crate::scheduler::fire`), `generate`, `backfill` and the CLI: existing dates skipped,
+//! bounded concurrency, a deadline. One org's failure does not stop the others.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use bytes::Bytes;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::snapshots::{self, Written};
 use crate::app::App;
-use crate::orgs::{self, Organization};
-use crate::storage::{Put, Storage, StorageError};
-
-/// Where the last firing's [`RunResult`] is kept.
-pub const LAST_RUN: &str = "scheduler/last_run.json";
-
-/// A firing stops starting new reports after this long (the Functions timeout is 10 min).
-pub const RUN_BUDGET: std::time::Duration = std::time::Duration::from_secs(8 * 60);
+use crate::orgs::Organization;
 
 /// Reports generated at once, by default (timer, `generate`, `backfill`).
 pub const CONCURRENCY: usize = 4;
@@ -86,7 +77,7 @@ pub fn due_window(
 }
 
 /// One failed date.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Failure {
     pub date: NaiveDate,
     /// Safe to show a caller ([`super::GenerateError::public_message`]).
@@ -97,7 +88,7 @@ pub struct Failure {
 }
 
 /// What a run did for one org.
-#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct OrgRun {
     pub org_id: String,
     pub org_name: String,
@@ -109,124 +100,6 @@ pub struct OrgRun {
     /// Dates not attempted because the run's deadline came first (resume from here).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub not_attempted: Vec<NaiveDate>,
-}
-
-/// How a firing ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    /// Every org has its due reports.
-    Succeeded,
-    /// Some org failed; the others have theirs.
-    Partial,
-    /// The orgs could not be read, or every org failed.
-    Failed,
-}
-
-impl RunStatus {
-    /// `succeeded`, `partial` or `failed`, as serialized.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Succeeded => "succeeded",
-            RunStatus::Partial => "partial",
-            RunStatus::Failed => "failed",
-        }
-    }
-}
-
-/// The result of one firing (the timer's `ReturnValue`, and the document at [`LAST_RUN`]).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunResult {
-    pub started_at: DateTime<Utc>,
-    pub finished_at: DateTime<Utc>,
-    pub is_past_due: bool,
-    pub status: RunStatus,
-    pub orgs: Vec<OrgRun>,
-    /// Why the whole run failed, when it did before reaching the orgs.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub error: Option<String>,
-    /// The morning digests this run sent or failed to send ([`crate::delivery`]).
-    #[serde(default)]
-    pub deliveries: Vec<crate::delivery::DeliveryOutcome>,
-}
-
-/// One firing at `now`: every active org's due reports (create-only, within [`RUN_BUDGET`]),
-/// then the result recorded at [`LAST_RUN`] (a failure to record it is logged, not fatal).
-pub async fn fire(app: &App, now: DateTime<Utc>, is_past_due: bool) -> RunResult {
-    let started = Instant::now();
-    let settings = &app.settings;
-    let at = NaiveTime::from_hms_opt(settings.scheduler_hour, settings.scheduler_minute, 0)
-        .expect("validated");
-    let mut result = RunResult {
-        started_at: now,
-        finished_at: now,
-        is_past_due,
-        status: RunStatus::Failed,
-        orgs: vec![],
-        error: None,
-        deliveries: vec![],
-    };
-    match orgs::list(&app.storage).await {
-        Err(e) => {
-            tracing::error!(error = %e, "cannot read organizations");
-            result.error = Some("cannot read organizations (see the handler's log)".into());
-        }
-        Ok(all) => {
-            let active: Vec<_> = all.into_iter().filter(|o| o.is_active).collect();
-            if active.is_empty() {
-                tracing::warn!(
-                    "no active organization: nothing to generate (set ORG_ID & co or POST /api/orgs)"
-                );
-            }
-            let opts = GenerateOptions {
-                deadline: Some(started + RUN_BUDGET),
-                ..GenerateOptions::new(now)
-            };
-            result.orgs = generate_range(
-                app,
-                &active,
-                |org| due_window(org, now, at, settings.catchup_days),
-                &opts,
-                |_, _| {},
-            )
-            .await;
-            // The morning digest of each org's newest due report (only that day).
-            result.deliveries = crate::delivery::after_run(app, &active, &result.orgs, |org| {
-                latest_due(org, now, at)
-            })
-            .await;
-            let failed = result.orgs.iter().filter(|o| !o.failed.is_empty()).count();
-            result.status = match failed {
-                0 => RunStatus::Succeeded,
-                n if n == result.orgs.len() => RunStatus::Failed,
-                _ => RunStatus::Partial,
-            };
-        }
-    }
-    result.finished_at = now + Duration::from_std(started.elapsed()).unwrap_or_default();
-    tracing::info!(
-        status = result.status.as_str(),
-        orgs = result.orgs.len(),
-        is_past_due,
-        "daily_report_timer run done"
-    );
-    let body = Bytes::from(serde_json::to_vec_pretty(&result).expect("run result serializes"));
-    if let Err(e) = app
-        .storage
-        .put(LAST_RUN, body, &Put::new("application/json"))
-        .await
-    {
-        tracing::warn!(error = %e, "could not record the scheduler run");
-    }
-    result
-}
-
-/// The last firing's result, if one was recorded and is readable.
-pub async fn last_run(storage: &Storage) -> Result<Option<RunResult>, StorageError> {
-    Ok(storage
-        .get(LAST_RUN)
-        .await?
-        .and_then(|o| serde_json::from_slice(&o.body).ok()))
 }
 
 /// After the deadline, how long reports already running may still finish before they are
@@ -414,124 +287,5 @@ mod tests {
         );
         let (from, to) = due_window(&org(chrono_tz::UTC), now, six, 0);
         assert_eq!(from, to);
-    }
-}
-
-// ---------------------------------------------------------------- NCRONTAB
-
-/// An NCRONTAB expression (`DAILY_REPORT_SCHEDULE`) that does not parse.
-#[derive(Debug, thiserror::Error)]
-#[error("invalid NCRONTAB expression {expression:?}: {reason}")]
-pub struct InvalidSchedule {
-    /// The expression as given.
-    pub expression: String,
-    /// Why the parser refused it.
-    pub reason: String,
-}
-
-/// The next `n` firings strictly after `after` of an NCRONTAB expression, the Functions timer's
-/// syntax: six fields (`second minute hour day month day-of-week`), day of week 0-6 from Sunday
-/// (7 is Sunday too) or names (`Mon-Fri`). A day must match both the day-of-month and the
-/// day-of-week field, as in NCRONTAB. Times are UTC, as the timer's are by default.
-pub fn next_firings(
-    ncrontab: &str,
-    after: DateTime<Utc>,
-    n: usize,
-) -> Result<Vec<DateTime<Utc>>, InvalidSchedule> {
-    let invalid = |reason: String| InvalidSchedule {
-        expression: ncrontab.to_string(),
-        reason,
-    };
-    // croner would also take five fields or a seventh (year): NCRONTAB has exactly six.
-    let fields = ncrontab.split_whitespace().count();
-    if fields != 6 {
-        return Err(invalid(format!("{fields} fields, NCRONTAB has 6")));
-    }
-    let cron = croner::parser::CronParser::builder()
-        .seconds(croner::parser::Seconds::Required)
-        .dom_and_dow(true)
-        .build()
-        .parse(ncrontab)
-        .map_err(|e| invalid(e.to_string()))?;
-    Ok(cron.iter_after(after).take(n).collect())
-}
-
-#[cfg(test)]
-mod ncrontab_tests {
-    use super::next_firings;
-    use chrono::{DateTime, Utc};
-
-    /// The weekdays (`Mon`…) of the first `n` firings after Monday 2025-12-15 00:00 UTC.
-    fn days(expression: &str, n: usize) -> Vec<String> {
-        let monday: DateTime<Utc> = "2025-12-15T00:00:00Z".parse().unwrap();
-        next_firings(expression, monday, n)
-            .unwrap()
-            .iter()
-            .map(|t| t.format("%a").to_string())
-            .collect()
-    }
-
-    #[test]
-    fn hourly_fires_on_the_hour_strictly_after_the_start() {
-        let start: DateTime<Utc> = "2025-12-15T10:00:00Z".parse().unwrap();
-        let next = next_firings("0 0 * * * *", start, 3).unwrap();
-        let shown: Vec<String> = next.iter().map(|t| t.to_rfc3339()).collect();
-        assert_eq!(
-            shown,
-            [
-                "2025-12-15T11:00:00+00:00",
-                "2025-12-15T12:00:00+00:00",
-                "2025-12-15T13:00:00+00:00"
-            ]
-        );
-    }
-
-    #[test]
-    fn days_of_week_count_from_sunday_zero() {
-        // 1-5 is Monday-Friday.
-        assert_eq!(
-            days("0 30 6 * * 1-5", 6),
-            ["Mon", "Tue", "Wed", "Thu", "Fri", "Mon"]
-        );
-        assert_eq!(days("0 0 6 * * 0,6", 4), ["Sat", "Sun", "Sat", "Sun"]);
-        // */2 steps from Sunday: Sunday, Tuesday, Thursday, Saturday.
-        assert_eq!(
-            days("0 0 6 * * */2", 5),
-            ["Tue", "Thu", "Sat", "Sun", "Tue"]
-        );
-        assert_eq!(days("0 0 6 * * 7", 2), ["Sun", "Sun"]);
-    }
-
-    #[test]
-    fn day_names_are_read() {
-        assert_eq!(
-            days("0 0 6 * * Mon-Fri", 6),
-            ["Mon", "Tue", "Wed", "Thu", "Fri", "Mon"]
-        );
-        assert_eq!(days("0 0 6 * * SAT,sun", 3), ["Sat", "Sun", "Sat"]);
-    }
-
-    #[test]
-    fn day_of_month_and_day_of_week_must_both_match() {
-        // The 1st of a month that is a Monday: 2025-12-01, then 2026-06-01.
-        let start: DateTime<Utc> = "2025-11-15T00:00:00Z".parse().unwrap();
-        let next = next_firings("0 0 0 1 * 1", start, 2).unwrap();
-        let shown: Vec<String> = next.iter().map(|t| t.date_naive().to_string()).collect();
-        assert_eq!(shown, ["2025-12-01", "2026-06-01"]);
-    }
-
-    #[test]
-    fn malformed_expressions_are_refused() {
-        let now = Utc::now();
-        for bad in [
-            "",
-            "0 * * * *",
-            "0 0 * * * * 2030",
-            "0 0 25 * * *",
-            "x 0 * * * *",
-        ] {
-            let err = next_firings(bad, now, 1).expect_err(bad);
-            assert_eq!(err.expression, bad);
-        }
     }
 }

@@ -3,7 +3,7 @@
 //! "IsPastDue"}}, "Metadata": {...}}` (custom-handler invocation protocol) and is answered
 //! `{"Outputs": {}, "Logs": [...], "ReturnValue": <run result>}`.
 //!
-//! Each firing is [`schedule::fire`] (every active org's due reports, the result recorded for
+//! Each firing is [`scheduler::fire`] (every active org's due reports, the result recorded for
 //! `GET /api/scheduler/status`); this module only speaks the protocol. The firing's time is
 //! the host's: `Metadata.sys.UtcNow` of the invocation, else the app's clock. The reply is non-2xx only when the invocation as a whole failed: the orgs
 //! could not be read, or every org failed. A manual run from the portal arrives the same way
@@ -15,10 +15,10 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use crate::app::App;
-use crate::daily_report::schedule::{self, RunResult, RunStatus};
 use crate::http::error::ApiError;
 use crate::http::request::Request;
 use crate::http::response::json_response;
+use crate::scheduler::{self, RunResult, RunStatus};
 
 /// The invocation request body.
 #[derive(Debug, Deserialize)]
@@ -83,7 +83,7 @@ pub async fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
                 ApiError::invalid("Metadata.sys.UtcNow", "UtcNow must be an RFC 3339 instant")
             })?,
     };
-    let result = schedule::fire(app, now, timer.is_past_due).await;
+    let result = scheduler::fire(app, now, timer.is_past_due).await;
     let status = match result.status {
         RunStatus::Failed => StatusCode::INTERNAL_SERVER_ERROR,
         RunStatus::Succeeded | RunStatus::Partial => StatusCode::OK,

@@ -7,9 +7,9 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use crate::app::App;
-use crate::daily_report::schedule::{self, RunResult};
 use crate::http::error::ApiError;
 use crate::http::response::json_response;
+use crate::scheduler::{self, RunResult};
 
 /// The reply.
 #[derive(Debug, Serialize)]
@@ -31,7 +31,7 @@ pub async fn status(app: &App) -> Result<Response, ApiError> {
     let settings = &app.settings;
     let expression = settings.daily_report_schedule.clone();
     let now = app.clock.now();
-    let next_firings = schedule::next_firings(&expression, now, 5).unwrap_or_default();
+    let next_firings = scheduler::next_firings(&expression, now, 5).unwrap_or_default();
     let reply = SchedulerStatus {
         function: "daily_report_timer",
         schedule: expression,
@@ -41,7 +41,7 @@ pub async fn status(app: &App) -> Result<Response, ApiError> {
             settings.scheduler_hour, settings.scheduler_minute
         ),
         catchup_days: settings.catchup_days,
-        last_run: schedule::last_run(&app.storage).await?,
+        last_run: scheduler::last_run(&app.storage).await?,
     };
     Ok(json_response(StatusCode::OK, &reply))
 }
