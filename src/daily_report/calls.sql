@@ -1,6 +1,10 @@
 -- The calls behind a number of a daily report (src/daily_report/calls.rs explains it), with the
 -- report's scoping (day.sql): runs in [start, end) with a session of the org from a number not
 -- excluded, each with the latest output of the org's node, its flat_data parsed once.
+-- The runs, scoped and latest CTEs repeat day.sql's (this one also keeps each run's start and
+-- number); each file is sent as it is, so each is readable and benchmarked alone. What keeps
+-- the two from drifting apart is a test: the calls of every breakdown value, over all pages,
+-- are exactly the report's count for it (tests/it/insights_dr.rs).
 -- Parameters: org_id, node_id, excluded, start, end (UTC), dimension ('' = every call), value,
 -- before_ms, before_run (keyset: only calls before (before_ms, before_run)), limit.
 WITH

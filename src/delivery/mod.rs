@@ -298,7 +298,7 @@ async fn deliver_one(app: &App, digest: &Digest, channel: &Notification) -> Deli
             return outcome;
         }
     };
-    let result = send_digest(digest, channel).await;
+    let result = send_digest(digest, channel, app.clock.now()).await;
     outcome.attempts = result.attempts;
     match &result.outcome {
         Ok(status) => {
@@ -317,8 +317,14 @@ async fn deliver_one(app: &App, digest: &Digest, channel: &Notification) -> Deli
     outcome
 }
 
-/// Builds the channel's payload and sends it (no claim: tests sends use this directly).
-pub async fn send_digest(digest: &Digest, channel: &Notification) -> send::SendResult {
+/// Builds the channel's payload and sends it (no claim: test sends use this directly). `now`
+/// is the webhook signature's timestamp (the receiver's replay check compares it with its
+/// clock).
+pub async fn send_digest(
+    digest: &Digest,
+    channel: &Notification,
+    now: chrono::DateTime<Utc>,
+) -> send::SendResult {
     let body = match channel.kind {
         ChannelKind::Teams => teams::payload(digest),
         ChannelKind::Slack => slack::payload(digest),
@@ -327,7 +333,7 @@ pub async fn send_digest(digest: &Digest, channel: &Notification) -> send::SendR
     let body = serde_json::to_vec(&body).expect("payload serializes");
     let headers = match (&channel.kind, &channel.secret) {
         (ChannelKind::Webhook, Some(secret)) => {
-            webhook::signature_headers(secret.expose(), Utc::now().timestamp(), &body)
+            webhook::signature_headers(secret.expose(), now.timestamp(), &body)
         }
         _ => Vec::new(),
     };

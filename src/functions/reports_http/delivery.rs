@@ -61,7 +61,7 @@ pub async fn test_send(app: &App, req: &Request) -> Result<Response, ApiError> {
     })?;
     let mut digest = Digest::new(app, &org, latest.date, &report, Vec::new());
     digest.test = true;
-    let sent = delivery::send_digest(&digest, channel).await;
+    let sent = delivery::send_digest(&digest, channel, app.clock.now()).await;
     let (status, error) = match &sent.outcome {
         Ok(_) => ("sent", None),
         Err(e) => ("failed", Some(e.clone())),
