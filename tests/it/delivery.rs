@@ -501,6 +501,18 @@ fn timer_body() -> Value {
            "Metadata": {}})
 }
 
+/// `GET /api/deliveries?org_id=` of the default org: the delivery records.
+async fn deliveries(app: &TestApp) -> Value {
+    app.client
+        .get(format!("{}/api/deliveries?org_id={ORG}", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn fire(app: &TestApp) -> Value {
     let r = app
         .client
@@ -641,15 +653,7 @@ async fn one_digest_per_channel_under_concurrent_firings_with_each_payload_shape
         (teams.got().len(), slack.got().len(), hook.got().len()),
         (1, 1, 1)
     );
-    let records: Value = a
-        .client
-        .get(format!("{}/api/deliveries?org_id={ORG}", a.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let records = deliveries(&a).await;
     let states: Vec<&str> = records["deliveries"]
         .as_array()
         .unwrap()
@@ -849,15 +853,7 @@ async fn a_transient_failure_is_tried_again_by_the_next_firings_and_a_refusal_is
         ),
         (9, 7, 1)
     );
-    let records: Value = app
-        .client
-        .get(format!("{}/api/deliveries?org_id={ORG}", app.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let records = deliveries(&app).await;
     let summary: Vec<String> = records["deliveries"]
         .as_array()
         .unwrap_or_else(|| panic!("{records}"))
@@ -908,15 +904,7 @@ async fn a_test_send_is_not_recorded() {
         .unwrap();
     assert_eq!(r["status"], "sent", "{r}");
     assert_eq!(hook.got()[0].json()["test"], true);
-    let records: Value = app
-        .client
-        .get(format!("{}/api/deliveries?org_id={ORG}", app.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let records = deliveries(&app).await;
     assert_eq!(records["deliveries"], json!([]));
 }
 
