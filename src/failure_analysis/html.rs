@@ -920,38 +920,4 @@ mod tests {
         );
         assert_eq!(html.matches("class=\"sig\"").count(), 1);
     }
-
-    /// Writes sample pages to `target/` for a visual check:
-    /// `cargo test sample_report -- --ignored`, then open `target/sample_report.html`
-    /// (`#bucket=2` opens a bucket panel), `sample_report_large.html`, `sample_report_empty.html`.
-    #[test]
-    #[ignore]
-    fn write_sample_report() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("sample_report.html"), to_html(&sample())).unwrap();
-        let rows: Vec<(String, i64, i64)> = (0..700)
-            .map(|i| {
-                (
-                    format!("Agent {i:03}"),
-                    (i * 7 % 23) as i64,
-                    20 + (i % 17) as i64,
-                )
-            })
-            .collect();
-        let refs: Vec<(&str, Option<&str>, i64, i64)> = rows
-            .iter()
-            .map(|(n, f, t)| (n.as_str(), None, (*f).min(*t), *t))
-            .collect();
-        std::fs::write(
-            dir.join("sample_report_large.html"),
-            to_html(&build(&refs, 100)),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join("sample_report_empty.html"),
-            to_html(&build(&[], 15)),
-        )
-        .unwrap();
-    }
 }

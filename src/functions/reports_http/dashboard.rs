@@ -1710,36 +1710,4 @@ mod tests {
         assert_self_contained(&render(&org("Acme"), &period(30, &[0, 1, 2]), now()));
         assert_self_contained(&render(&org("Acme"), &[], now()));
     }
-
-    /// Writes sample pages to `target/` for a visual check:
-    /// `cargo test dashboard_sample -- --ignored`, then open `target/dashboard_sample.html`
-    /// (30 days, 3 without a report), `dashboard_sample_90.html` (90 days, the latest missing)
-    /// and `dashboard_sample_empty.html`.
-    #[test]
-    #[ignore]
-    fn write_dashboard_sample() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("dashboard_sample.html"),
-            render(&org("Paul Logistics"), &sample(), now()),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join("dashboard_sample_90.html"),
-            render(
-                &org("Paul Logistics"),
-                &period(90, &[3, 40, 41, 42, 43, 44, 45, 46, 60, 89]),
-                now(),
-            ),
-        )
-        .unwrap();
-        let empty: Vec<(NaiveDate, Option<DailyReport>)> =
-            sample().into_iter().map(|(date, _)| (date, None)).collect();
-        std::fs::write(
-            dir.join("dashboard_sample_empty.html"),
-            render(&org("Paul Logistics"), &empty, now()),
-        )
-        .unwrap();
-    }
 }
