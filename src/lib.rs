@@ -1,5 +1,5 @@
 //! call-analytics: one Azure Functions custom handler serving the call platform's analytics.
-//! See `ARCHITECTURE.md` for the map; [`http::routes::ROUTES`] is the route table.
+//! See `ARCHITECTURE.md` for the map; [`server::routes::ROUTES`] is the route table.
 
 pub mod app;
 pub mod cli;
@@ -16,6 +16,7 @@ pub mod orgs;
 pub mod postgres;
 pub mod render;
 pub mod scheduler;
+pub mod server;
 pub mod storage;
 pub mod telemetry;
 pub mod time;

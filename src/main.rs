@@ -9,7 +9,7 @@ use clap::Parser;
 use call_analytics::app::App;
 use call_analytics::cli::{self, Cli, Command};
 use call_analytics::configuration::Settings;
-use call_analytics::http::server;
+use call_analytics::server;
 use call_analytics::telemetry;
 
 #[tokio::main]

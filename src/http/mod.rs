@@ -1,10 +1,9 @@
-//! The HTTP layer: the warp server the Functions host talks to ([`server`]), the route table
-//! ([`routes`]), and the leaves every function adapter uses — [`request::Request`],
-//! [`response`] builders and [`error::ApiError`]. Below this layer (domain modules, outside
-//! systems) nothing imports warp, a status code or a request.
+//! The HTTP vocabulary of the function adapters: [`request::Request`] (a forwarded request,
+//! its JSON body rules), [`response`] builders and [`error::ApiError`] (the one error body).
+//! A leaf: it imports no other module of the crate but `error`. The server that builds these
+//! and dispatches them is `crate::server`. Below the adapters (domain modules, outside systems)
+//! nothing imports warp, a status code or a request.
 
 pub mod error;
 pub mod request;
 pub mod response;
-pub mod routes;
-pub mod server;

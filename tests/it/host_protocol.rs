@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use call_analytics::http::routes::{ROUTES, match_path};
+use call_analytics::server::routes::{ROUTES, match_path};
 use serde_json::Value;
 
 fn root() -> &'static Path {

@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use call_analytics::clickhouse::ClickHouse;
-use call_analytics::http::routes::{ROUTES, match_path};
+use call_analytics::server::routes::{ROUTES, match_path};
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use reqwest::Method;

@@ -5,7 +5,7 @@
 
 use warp::http::Method;
 
-/// What a request is for, once routed: one variant per handler, so [`super::server`]
+/// What a request is for, once routed: one variant per handler, so [`crate::server`]
 /// dispatches with one exhaustive `match`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RouteId {

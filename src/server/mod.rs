@@ -1,5 +1,5 @@
 //! The HTTP server the Functions host talks to: binds `127.0.0.1:port`, turns each request
-//! into a [`Request`], routes it through [`super::routes`] and dispatches it to its function
+//! into a [`Request`], routes it through [`routes`] and dispatches it to its function
 //! adapter in one exhaustive `match` ([`dispatch`]). Limits (URI, headers, body) answer the
 //! JSON error body. Shuts down gracefully on SIGTERM/SIGINT, finishing requests in flight.
 
@@ -13,12 +13,14 @@ use warp::Filter;
 use warp::http::{HeaderMap, Method, StatusCode};
 use warp::reply::Response;
 
-use super::error::ApiError;
-use super::request::Request;
-use super::response::{error_response, json_response};
-use super::routes::{self, NoRoute, RouteId};
+pub mod routes;
+
 use crate::app::App;
 use crate::functions::{daily_report_timer, failure_analysis, reports_http as reports};
+use crate::http::error::ApiError;
+use crate::http::request::Request;
+use crate::http::response::{error_response, json_response};
+use routes::{NoRoute, RouteId};
 
 /// Largest request body accepted (413 above it).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
