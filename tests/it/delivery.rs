@@ -4,21 +4,11 @@
 
 use std::time::Duration;
 
-use base64::Engine as _;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{Spawn, TestApp, two_calls_database};
-
-fn principal(roles: &[&str]) -> String {
-    let claims: Vec<Value> = roles
-        .iter()
-        .map(|r| json!({"typ": "roles", "val": r}))
-        .collect();
-    base64::engine::general_purpose::STANDARD
-        .encode(json!({"auth_typ": "aad", "claims": claims, "role_typ": "roles"}).to_string())
-}
+use crate::helpers::{Spawn, TestApp, principal, two_calls_database};
 
 /// A raw `GET path` (no client-side URL normalization, so `..` and `%2e%2e` reach the
 /// handler as sent): the status code.

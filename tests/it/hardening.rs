@@ -9,15 +9,16 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use call_analytics::clickhouse::ClickHouse;
 use call_analytics::configuration::{Secret, StorageSettings};
 use call_analytics::storage::Storage;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::daily_report::{PAUL_NODE, PAUL_ORG, clickhouse_url, settings};
-use crate::helpers::{Call, Spawn, TestApp, azurite, connect, fresh_database, insert, unique};
+use crate::daily_report::{PAUL_NODE, PAUL_ORG, clickhouse_url};
+use crate::helpers::{
+    Call, Spawn, TestApp, azurite, clickhouse_database, connect, fresh_database, insert, unique,
+};
 
 // ---------------------------------------------------------------------------------------
 // Fault equipment
@@ -312,29 +313,6 @@ async fn health_within_budget(app: &TestApp, down: &str) {
     assert!(took < Duration::from_millis(4500), "health took {took:?}");
     assert_eq!(status, 503, "{text}");
     assert_eq!(json["checks"][down]["status"], "down", "{text}");
-}
-
-/// A fresh ClickHouse database with the report's source tables (no rows).
-async fn clickhouse_database() -> String {
-    let url = clickhouse_url();
-    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-    ClickHouse::new(&settings(&url, "default"))
-        .unwrap()
-        .execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    let ch = ClickHouse::new(&settings(&url, &name)).unwrap();
-    for statement in include_str!("../../demo/clickhouse/schema.sql").split(';') {
-        let sql: String = statement
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("--"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        if !sql.trim().is_empty() {
-            ch.execute(&sql).await.unwrap();
-        }
-    }
-    name
 }
 
 // ---------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeSet;
 
-use base64::Engine as _;
 use call_analytics::clickhouse::{CallStats, ClickHouse};
 use call_analytics::daily_report::query::DayCounts;
 use call_analytics::daily_report::report::{DailyReport, build};
@@ -18,7 +17,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::daily_report::{Fixture, PAUL_NODE, PAUL_ORG, clickhouse_url, outcome, settings};
-use crate::reports_http::{Api, Ch, clickhouse_database, start};
+use crate::helpers::{clickhouse_database, principal};
+use crate::reports_http::{Api, Ch, start};
 
 const OTHER_NODE: &str = "019b099d-7802-7a31-8c5e-40f2b9d7e118";
 const TEST_LINE: &str = "+19259898099";
@@ -44,16 +44,6 @@ fn data(classification: Option<&str>, load: Option<&str>) -> Value {
 async fn load(db: &str, f: &mut Fixture) {
     let ch = ClickHouse::new(&settings(&clickhouse_url(), db)).expect("client");
     f.load(&ch).await;
-}
-
-/// The `X-MS-CLIENT-PRINCIPAL` of a caller with `roles`.
-fn principal(roles: &[&str]) -> String {
-    let claims: Vec<Value> = roles
-        .iter()
-        .map(|r| json!({"typ": "roles", "val": r}))
-        .collect();
-    base64::engine::general_purpose::STANDARD
-        .encode(json!({"auth_typ": "aad", "claims": claims, "role_typ": "roles"}).to_string())
 }
 
 /// Every page of `query` (a `/api/reports/calls` query string), `limit` at a time: the calls in

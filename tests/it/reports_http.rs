@@ -24,7 +24,8 @@ use serde_json::{Value, json};
 
 use crate::daily_report::{Fixture, PAUL_NODE, PAUL_ORG, outcome};
 use crate::helpers::{
-    ClickHouseDb, Spawn, TestApp, clickhouse_settings, clickhouse_url, closed_port, fresh_database,
+    Spawn, TestApp, clickhouse_database, clickhouse_settings, clickhouse_url, closed_port,
+    fresh_database, principal,
 };
 
 const TZ: Tz = chrono_tz::America::Chicago;
@@ -48,11 +49,6 @@ pub(crate) fn days_ago(n: i64) -> NaiveDate {
 
 pub(crate) fn yesterday() -> NaiveDate {
     days_ago(1)
-}
-
-/// A fresh ClickHouse database with the four source tables; returns its name.
-pub(crate) async fn clickhouse_database() -> String {
-    ClickHouseDb::fresh().await.database
 }
 
 /// `(date, n)`: `n` classified calls of the default org at local noon of `date`, 2 minutes
@@ -1932,17 +1928,8 @@ async fn dashboard_loads_in_headless_chromium_without_errors_and_is_screenshotte
 /// With App Service Authentication's principal, a caller sees only the orgs its roles name.
 #[tokio::test]
 async fn a_principal_sees_only_the_orgs_its_roles_name() {
-    use base64::Engine as _;
     let api = start(Ch::Unset, None, &[]).await;
     assert_eq!(api.post("/api/orgs", second_org()).await.status, 201);
-    let principal = |roles: &[&str]| {
-        let claims: Vec<Value> = roles
-            .iter()
-            .map(|r| json!({"typ": "roles", "val": r}))
-            .collect();
-        base64::engine::general_purpose::STANDARD
-            .encode(json!({"auth_typ": "aad", "claims": claims, "role_typ": "roles"}).to_string())
-    };
     let paul_only = principal(&[&format!("org:{PAUL_ORG}")]);
     let h = [("X-MS-CLIENT-PRINCIPAL", paul_only.as_str())];
     let r = api.call(Method::GET, "/api/orgs", None, &h).await;

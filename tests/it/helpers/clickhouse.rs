@@ -24,6 +24,11 @@ pub fn clickhouse_settings(url: &str, database: &str) -> ClickHouseSettings {
     }
 }
 
+/// A fresh ClickHouse database with the four source tables (no rows); returns its name.
+pub async fn clickhouse_database() -> String {
+    ClickHouseDb::fresh().await.database
+}
+
 /// A fresh database `t_<uuid>` with the four source tables of `demo/clickhouse/schema.sql`.
 pub struct ClickHouseDb {
     /// The front's URL (`CLICKHOUSE_TEST_URL`).

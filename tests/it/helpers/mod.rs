@@ -206,3 +206,16 @@ pub fn free_port() -> u16 {
 pub fn closed_port() -> u16 {
     free_port()
 }
+
+/// The `X-MS-CLIENT-PRINCIPAL` header App Service Authentication forwards for a caller with
+/// `roles` (base64 of `{"auth_typ": "aad", "claims": [{"typ": "roles", "val": …}], …}`).
+pub fn principal(roles: &[&str]) -> String {
+    use base64::Engine as _;
+    let claims: Vec<serde_json::Value> = roles
+        .iter()
+        .map(|r| serde_json::json!({"typ": "roles", "val": r}))
+        .collect();
+    base64::engine::general_purpose::STANDARD.encode(
+        serde_json::json!({"auth_typ": "aad", "claims": claims, "role_typ": "roles"}).to_string(),
+    )
+}
