@@ -1089,14 +1089,7 @@ fn backfill_body(org: &Organization, series: &[Day<'_>]) -> String {
 /// day of the period and per baseline date of the latest day before the period.
 pub async fn page(app: &App, req: &Request) -> Result<Response, ApiError> {
     let org = super::resolve_org(app, req, req.query_param("org_id")).await?;
-    let days: i64 = match req.query_param("days") {
-        None => 30,
-        Some(d) => d
-            .parse()
-            .ok()
-            .filter(|d| (1..=90).contains(d))
-            .ok_or_else(|| ApiError::invalid("days", "days must be 1-90"))?,
-    };
+    let days: i64 = super::int_param(req, "days", 1..=90, 30)?;
     let now = app.clock.now();
     let to = org.yesterday(now);
     let from = to - chrono::Duration::days(days - 1);

@@ -35,19 +35,7 @@ pub const MAX_VALUE_LEN: usize = 256;
 /// and its baseline dates' (at most 5 reads, no listing).
 pub async fn changes(app: &App, req: &Request) -> Result<Response, ApiError> {
     let date = parse_date(&req.params[0], "date")?;
-    let min_calls = match req.query_param("min_calls") {
-        None => DEFAULT_MIN_CALLS,
-        Some(v) => v
-            .parse::<u64>()
-            .ok()
-            .filter(|n| (1..=MAX_MIN_CALLS).contains(n))
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    "min_calls",
-                    format!("min_calls {v:?} must be an integer 1-{MAX_MIN_CALLS}"),
-                )
-            })?,
-    };
+    let min_calls = super::int_param(req, "min_calls", 1..=MAX_MIN_CALLS, DEFAULT_MIN_CALLS)?;
     let org = resolve_org(app, req, req.query_param("org_id")).await?;
     match changes::load(&app.storage, &org.org_id, date).await {
         Ok(Some((day, baseline))) => Ok(json_response(
@@ -109,19 +97,7 @@ pub async fn calls(app: &App, req: &Request) -> Result<Response, ApiError> {
     }
     let html = wants_html(req)?;
     let filter = calls_filter(req)?;
-    let limit = match req.query_param("limit") {
-        None => DEFAULT_LIMIT,
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    "limit",
-                    format!("limit {v:?} must be an integer 1-{MAX_LIMIT}"),
-                )
-            })?,
-    };
+    let limit = super::int_param(req, "limit", 1..=MAX_LIMIT, DEFAULT_LIMIT)?;
     let cursor = req
         .query_param("cursor")
         .map(|v| {

@@ -108,6 +108,35 @@ fn date_param(value: Option<&str>, field: &str) -> Result<Option<NaiveDate>, Api
         .transpose()?)
 }
 
+/// An optional integer query parameter `name` in `range` (`default` when absent); anything
+/// else is a 400 naming `name`.
+fn int_param<T>(
+    req: &Request,
+    name: &str,
+    range: std::ops::RangeInclusive<T>,
+    default: T,
+) -> Result<T, ApiError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    let Some(v) = req.query_param(name) else {
+        return Ok(default);
+    };
+    v.parse::<T>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                name,
+                format!(
+                    "{name} {v:?} must be an integer {}-{}",
+                    range.start(),
+                    range.end()
+                ),
+            )
+        })
+}
+
 /// The ClickHouse client, or 503 `not_configured` without `CLICKHOUSE_URL`.
 fn require_clickhouse(app: &App) -> Result<&ClickHouse, ApiError> {
     app.clickhouse.as_ref().ok_or_else(|| {

@@ -114,14 +114,7 @@ pub async fn list(app: &App, req: &Request) -> Result<Response, ApiError> {
     {
         return Err(ApiError::invalid("from", "from is after to"));
     }
-    let limit = match req.query_param("limit") {
-        None => 30,
-        Some(l) => l
-            .parse::<usize>()
-            .ok()
-            .filter(|l| (1..=366).contains(l))
-            .ok_or_else(|| ApiError::invalid("limit", "limit must be 1-366"))?,
-    };
+    let limit: usize = super::int_param(req, "limit", 1..=366, 30)?;
     let to = match (to, before) {
         (Some(t), Some(b)) => Some(t.min(b - Duration::days(1))),
         (t, b) => t.or(b.map(|b| b - Duration::days(1))),
