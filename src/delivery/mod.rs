@@ -111,45 +111,52 @@ impl Digest {
         changes: Vec<ChangeLine>,
     ) -> Self {
         let k = &report.kpis;
-        let kpis = vec![
-            ("Total calls", "total_calls", k.total_calls.to_string()),
+        // (label, key, value, shown): each headline KPI once, for the text and as a number.
+        let headline = [
+            (
+                "Total calls",
+                "total_calls",
+                k.total_calls as f64,
+                k.total_calls.to_string(),
+            ),
             (
                 "Classified calls",
                 "classified_calls",
+                k.classified_calls as f64,
                 k.classified_calls.to_string(),
             ),
             (
                 "Success rate",
                 "success_rate_percent",
+                k.success_rate_percent,
                 format!("{:.2}%", k.success_rate_percent),
             ),
             (
                 "Avg minutes per call",
                 "avg_minutes_per_call",
+                k.avg_minutes_per_call,
                 format!("{:.2}", k.avg_minutes_per_call),
             ),
             (
                 "Total hours",
                 "total_duration_hours",
+                k.total_duration_hours,
                 format!("{:.2}", k.total_duration_hours),
             ),
             (
                 "Carrier not qualified",
                 "carrier_not_qualified_percent",
+                k.carrier_not_qualified.percentage,
                 format!("{:.2}%", k.carrier_not_qualified.percentage),
             ),
         ];
-        let kpi_values = crate::daily_report::summary::ReportSummary::of(report)
-            .to_metadata()
+        let kpi_values = headline
+            .iter()
+            .map(|&(_, key, value, _)| (key.to_string(), serde_json::Value::from(value)))
+            .collect();
+        let kpis = headline
             .into_iter()
-            .filter(|(key, _)| kpis.iter().any(|(_, k, _)| k == key))
-            .map(|(key, v)| {
-                let n = v
-                    .parse::<f64>()
-                    .map(serde_json::Value::from)
-                    .unwrap_or(v.into());
-                (key, n)
-            })
+            .map(|(label, key, _, shown)| (label, key, shown))
             .collect();
         let settings = &app.settings;
         Digest {
