@@ -97,7 +97,7 @@ impl TestApp {
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
             .expect("start handler");
-        let app = TestApp {
+        let mut app = TestApp {
             address: format!("http://127.0.0.1:{port}"),
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(120))
@@ -112,9 +112,15 @@ impl TestApp {
         app
     }
 
-    async fn wait_ready(&self) {
+    async fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "handler exited ({status}) before it was ready; log:\n{}",
+                    self.log()
+                );
+            }
             if self.client.get(&self.address).send().await.is_ok() {
                 return;
             }
@@ -193,13 +199,31 @@ impl Drop for TestApp {
     }
 }
 
-/// A port nobody listens on right now.
+/// A port nobody listens on right now, never handed out before in this test process.
+///
+/// Taken from below the kernel's ephemeral range (`/proc/sys/net/ipv4/ip_local_port_range`,
+/// 32768-60999 by default), so no `bind(…:0)` or outgoing connection of a proxy, receiver or
+/// service can be given it between this call and the handler binding it. A port from `bind(0)`
+/// could: the handler then failed to bind and the test talked to another test's handler.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const COUNT: u32 = 12_000;
+    // A start that differs between processes, so two test runs on one machine rarely meet.
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        std::process::id() % COUNT,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..COUNT {
+        let port = (FIRST + NEXT.fetch_add(1, Ordering::SeqCst) % COUNT) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {FIRST}-{}", FIRST + COUNT - 1)
 }
 
 /// A port nothing listens on (bound once, then released).
@@ -218,4 +242,21 @@ pub fn principal(roles: &[&str]) -> String {
     base64::engine::general_purpose::STANDARD.encode(
         serde_json::json!({"auth_typ": "aad", "claims": claims, "role_typ": "roles"}).to_string(),
     )
+}
+
+/// The CI failure this guards against: `free_port` took a port from `bind(0)`, a proxy in
+/// another test was given the same one, the handler could not bind it and the test read
+/// another handler's settings.
+#[test]
+fn free_ports_are_never_repeated_and_never_ephemeral() {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .unwrap_or_else(|_| "32768 60999".into());
+    let low: u16 = range.split_whitespace().next().unwrap().parse().unwrap();
+    let ports: Vec<u16> = (0..500).map(|_| free_port()).collect();
+    let distinct: std::collections::HashSet<_> = ports.iter().collect();
+    assert_eq!(distinct.len(), ports.len(), "a port handed out twice");
+    assert!(
+        ports.iter().all(|&p| p < low),
+        "{ports:?} meets the ephemeral range from {low}"
+    );
 }
