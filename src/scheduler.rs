@@ -25,8 +25,14 @@ use crate::storage::{Put, Storage, StorageError};
 /// Where the last firing's [`RunResult`] is kept.
 pub const LAST_RUN: &str = "scheduler/last_run.json";
 
-/// A firing stops starting new reports after this long (the Functions timeout is 10 min).
+/// A firing stops starting new reports after this long (the Functions timeout, `host.json`'s
+/// `functionTimeout`, is 10 min); a report started runs at most `schedule::GRACE` longer.
 pub const RUN_BUDGET: std::time::Duration = std::time::Duration::from_secs(8 * 60);
+
+/// A firing's digests are sent by this long after it started (`delivery::after_run`): later
+/// ones are deferred to the next firing, so the run is recorded at [`LAST_RUN`] before the
+/// host's timeout ends the invocation.
+pub const DIGESTS_UNTIL: std::time::Duration = std::time::Duration::from_secs(9 * 60 + 30);
 
 /// How a firing ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,9 +114,14 @@ pub async fn fire(app: &App, now: DateTime<Utc>, is_past_due: bool) -> RunResult
             )
             .await;
             // The morning digest of each org's newest due report (only that day).
-            result.deliveries =
-                delivery::after_run(app, &active, &result.orgs, |org| latest_due(org, now, at))
-                    .await;
+            result.deliveries = delivery::after_run(
+                app,
+                &active,
+                &result.orgs,
+                |org| latest_due(org, now, at),
+                started + DIGESTS_UNTIL,
+            )
+            .await;
             let failed = result.orgs.iter().filter(|o| !o.failed.is_empty()).count();
             result.status = match failed {
                 0 => RunStatus::Succeeded,
@@ -182,6 +193,33 @@ pub fn next_firings(
         .parse(ncrontab)
         .map_err(|e| invalid(e.to_string()))?;
     Ok(cron.iter_after(after).take(n).collect())
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::{DIGESTS_UNTIL, RUN_BUDGET};
+    use crate::daily_report::schedule::GRACE;
+
+    /// The shipped `host.json`'s `functionTimeout` (`hh:mm:ss`).
+    fn function_timeout() -> std::time::Duration {
+        let host: serde_json::Value = serde_json::from_str(include_str!("../host.json")).unwrap();
+        let t = host["functionTimeout"]
+            .as_str()
+            .expect("functionTimeout is set");
+        let s: Vec<u64> = t.split(':').map(|p| p.parse().unwrap()).collect();
+        std::time::Duration::from_secs(s[0] * 3600 + s[1] * 60 + s[2])
+    }
+
+    /// Reports (budget + grace), then digests, then the run's record, inside the timeout.
+    #[test]
+    fn a_firing_ends_inside_the_hosts_function_timeout() {
+        assert!(RUN_BUDGET + GRACE < DIGESTS_UNTIL);
+        assert!(
+            DIGESTS_UNTIL + std::time::Duration::from_secs(20) <= function_timeout(),
+            "{DIGESTS_UNTIL:?} leaves no time to record the run within {:?}",
+            function_timeout()
+        );
+    }
 }
 
 #[cfg(test)]

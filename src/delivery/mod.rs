@@ -14,6 +14,8 @@ pub mod slack;
 pub mod teams;
 pub mod webhook;
 
+use std::time::Instant;
+
 use chrono::{NaiveDate, Utc};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -197,7 +199,8 @@ pub struct DeliveryOutcome {
     pub date: NaiveDate,
     pub channel_id: String,
     pub kind: ChannelKind,
-    /// `sent`, `failed`, or `already_claimed` (another run has it, or had it).
+    /// `sent`, `failed`, `already_claimed` (another run has it, or had it), or `deferred`
+    /// (the run's time ran out before it; not claimed, so a later run sends it).
     pub status: String,
     pub attempts: u32,
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -212,19 +215,21 @@ pub const CONCURRENCY: usize = 16;
 /// After a run's reports (the timer's firing, or `generate`/`backfill` with `notify: true`):
 /// for every org of `orgs` with an enabled channel, [`after_timer`] on its `newest` date,
 /// [`CONCURRENCY`] orgs at a time; the outcomes in the order of `orgs`. A failed delivery
-/// fails neither the report nor the run.
+/// fails neither the report nor the run. Returns by `deadline` (plus the records' writes): a
+/// digest not begun by then is `deferred`, unclaimed, for a later run.
 pub async fn after_run(
     app: &App,
     orgs: &[Organization],
     runs: &[crate::daily_report::schedule::OrgRun],
     newest: impl Fn(&Organization) -> NaiveDate,
+    deadline: Instant,
 ) -> Vec<DeliveryOutcome> {
     // The futures are made first (an async fn does nothing until polled), so that the stream
     // holds no closure over borrowed orgs (which would not be `Send` for every lifetime).
     let digests: Vec<_> = orgs
         .iter()
         .filter(|o| o.notifications.iter().any(|n| n.enabled))
-        .map(|org| after_timer(app, org, newest(org), runs))
+        .map(|org| after_timer(app, org, newest(org), runs, deadline))
         .collect();
     let per_org: Vec<Vec<DeliveryOutcome>> = futures::stream::iter(digests)
         .buffered(CONCURRENCY)
@@ -236,13 +241,14 @@ pub async fn after_run(
 /// The timer's call after a firing's reports: when `org`'s report for `date` (its newest due
 /// date) was stored by this run or already existed, reads it with its baseline reports
 /// (`daily_report::changes`, the same weekday of the previous 4 weeks) and delivers its
-/// digests with the flagged changes. Claims keep a report already delivered from being sent
-/// again.
+/// digests with the flagged changes, by `deadline` ([`deliver_digests`]). Claims keep a
+/// report already delivered from being sent again.
 pub async fn after_timer(
     app: &App,
     org: &Organization,
     date: NaiveDate,
     runs: &[crate::daily_report::schedule::OrgRun],
+    deadline: Instant,
 ) -> Vec<DeliveryOutcome> {
     use crate::daily_report::changes;
     let stored = runs
@@ -262,7 +268,7 @@ pub async fn after_timer(
                 changes::DEFAULT_MIN_CALLS,
             );
             let lines = ChangeLine::flagged(&found);
-            deliver_digests(app, org, date, &report, lines).await
+            deliver_digests(app, org, date, &report, lines, deadline).await
         }
         Ok(None) => {
             tracing::error!(org_id = %org.org_id, %date, "report for the digest is missing");
@@ -276,13 +282,16 @@ pub async fn after_timer(
 }
 
 /// Sends `org`'s digest of `report`, with its flagged `changes`, to every enabled channel,
-/// once per (org, date, channel).
+/// once per (org, date, channel), by `deadline`: a channel reached after it is `deferred`
+/// and left unclaimed, and a send is cut at it (`send::post`; `failed`, tried again by a
+/// later firing).
 pub async fn deliver_digests(
     app: &App,
     org: &Organization,
     date: NaiveDate,
     report: &DailyReport,
     changes: Vec<ChangeLine>,
+    deadline: Instant,
 ) -> Vec<DeliveryOutcome> {
     let digest = Digest::new(app, org, date, report, changes);
     let sends = org
@@ -291,12 +300,17 @@ pub async fn deliver_digests(
         .filter(|n| n.enabled)
         .map(|channel| {
             let digest = &digest;
-            async move { deliver_one(app, digest, channel).await }
+            async move { deliver_one(app, digest, channel, deadline).await }
         });
     futures::future::join_all(sends).await
 }
 
-async fn deliver_one(app: &App, digest: &Digest, channel: &Notification) -> DeliveryOutcome {
+async fn deliver_one(
+    app: &App,
+    digest: &Digest,
+    channel: &Notification,
+    deadline: Instant,
+) -> DeliveryOutcome {
     let mut outcome = DeliveryOutcome {
         org_id: digest.org_id.clone(),
         date: digest.date,
@@ -306,6 +320,13 @@ async fn deliver_one(app: &App, digest: &Digest, channel: &Notification) -> Deli
         attempts: 0,
         error: None,
     };
+    if Instant::now() >= deadline {
+        tracing::warn!(org_id = %digest.org_id, date = %digest.date, channel = %channel.id, "digest deferred: the run's time ran out");
+        outcome.status = "deferred".into();
+        outcome.error =
+            Some("not sent: the run's time ran out before it; a later run sends it".into());
+        return outcome;
+    }
     let claim = match claims::claim(&app.storage, digest, channel, app.clock.now()).await {
         Ok(Some(c)) => c,
         Ok(None) => return outcome,
@@ -316,7 +337,7 @@ async fn deliver_one(app: &App, digest: &Digest, channel: &Notification) -> Deli
             return outcome;
         }
     };
-    let result = send_digest(digest, channel, app.clock.now()).await;
+    let result = send_digest(digest, channel, app.clock.now(), deadline).await;
     outcome.attempts = result.attempts;
     match &result.outcome {
         Ok(status) => {
@@ -335,13 +356,14 @@ async fn deliver_one(app: &App, digest: &Digest, channel: &Notification) -> Deli
     outcome
 }
 
-/// Builds the channel's payload and sends it (no claim: test sends use this directly). `now`
-/// is the webhook signature's timestamp (the receiver's replay check compares it with its
-/// clock).
+/// Builds the channel's payload and sends it by `deadline` (no claim: test sends use this
+/// directly). `now` is the webhook signature's timestamp (the receiver's replay check
+/// compares it with its clock).
 pub async fn send_digest(
     digest: &Digest,
     channel: &Notification,
     now: chrono::DateTime<Utc>,
+    deadline: Instant,
 ) -> send::SendResult {
     let body = match channel.kind {
         ChannelKind::Teams => teams::payload(digest),
@@ -355,5 +377,5 @@ pub async fn send_digest(
         }
         _ => Vec::new(),
     };
-    send::post(channel.url.expose(), headers, body).await
+    send::post(channel.url.expose(), headers, body, deadline).await
 }

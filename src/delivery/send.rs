@@ -2,10 +2,11 @@
 //! [`MAX_ATTEMPTS`] attempts with backoff on connection errors, timeouts, 5xx and 429
 //! (`Retry-After` honoured, capped at [`MAX_RETRY_AFTER`]); any other 4xx fails at once. A
 //! failure of the first kind is worth another try later ([`SendResult::retry_later`]; the next
-//! firing makes it, `claims`), a refusal is not. Error texts never carry the URL (it is a
-//! secret).
+//! firing makes it, `claims`), a refusal is not. Nothing runs past the caller's deadline: the
+//! last attempt is cut short, and an attempt or a wait that would end after it is left to a
+//! later run. Error texts never carry the URL (it is a secret).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Attempts per digest.
 pub const MAX_ATTEMPTS: u32 = 3;
@@ -27,8 +28,14 @@ pub struct SendResult {
     pub retry_later: bool,
 }
 
-/// POSTs `body` (JSON) to `url` with `headers`.
-pub async fn post(url: &str, headers: Vec<(&'static str, String)>, body: Vec<u8>) -> SendResult {
+/// POSTs `body` (JSON) to `url` with `headers`, returning by `deadline` (plus scheduling):
+/// an attempt is bounded by [`ATTEMPT_TIMEOUT`] or the time left, whichever is shorter.
+pub async fn post(
+    url: &str,
+    headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+    deadline: Instant,
+) -> SendResult {
     let client = match reqwest::Client::builder()
         .timeout(ATTEMPT_TIMEOUT)
         .connect_timeout(ATTEMPT_TIMEOUT)
@@ -46,9 +53,18 @@ pub async fn post(url: &str, headers: Vec<(&'static str, String)>, body: Vec<u8>
     };
     let mut attempts = 0;
     loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return SendResult {
+                attempts,
+                outcome: Err("not sent: the run's time ran out".into()),
+                retry_later: true,
+            };
+        }
         attempts += 1;
         let mut req = client
             .post(url)
+            .timeout(left.min(ATTEMPT_TIMEOUT))
             .header("Content-Type", "application/json")
             .body(body.clone());
         for (k, v) in &headers {
@@ -90,6 +106,7 @@ pub async fn post(url: &str, headers: Vec<(&'static str, String)>, body: Vec<u8>
                 (format!("{what}: {}", e.without_url()), None)
             }
         };
+        let wait = wait.unwrap_or(BACKOFF * 2u32.pow(attempts - 1));
         if attempts >= MAX_ATTEMPTS {
             return SendResult {
                 attempts,
@@ -97,6 +114,16 @@ pub async fn post(url: &str, headers: Vec<(&'static str, String)>, body: Vec<u8>
                 retry_later: true,
             };
         }
-        tokio::time::sleep(wait.unwrap_or(BACKOFF * 2u32.pow(attempts - 1))).await;
+        if Instant::now() + wait >= deadline {
+            return SendResult {
+                attempts,
+                outcome: Err(format!(
+                    "{error}; no time left in this run for attempt {}",
+                    attempts + 1
+                )),
+                retry_later: true,
+            };
+        }
+        tokio::time::sleep(wait).await;
     }
 }

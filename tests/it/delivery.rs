@@ -746,6 +746,144 @@ async fn retries_count_and_failures_show_in_the_scheduler_status() {
     assert!(!status.to_string().contains(URL_TOKEN));
 }
 
+/// The handler's `App` in this process, over `app`'s storage (to call `delivery::after_run`
+/// with a deadline of the test's choosing).
+async fn in_process(app: &TestApp) -> call_analytics::app::App {
+    use call_analytics::configuration::{Settings, StorageSettings};
+    let StorageSettings::ConnectionString {
+        connection_string,
+        container,
+    } = &app.storage_settings
+    else {
+        unreachable!()
+    };
+    let env = [
+        (
+            "AZURE_STORAGE_CONNECTION_STRING",
+            connection_string.expose(),
+        ),
+        ("AZURE_STORAGE_CONTAINER", container.as_str()),
+        ("ALLOW_INSECURE_WEBHOOKS", "true"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    call_analytics::app::App::build(Settings::from_map(&env).unwrap())
+        .await
+        .unwrap()
+}
+
+/// Digests end at the run's deadline: one not begun by then is `deferred` and left unclaimed
+/// (the next firing sends it); a send under way is cut at it (one attempt, not three of 10 s
+/// each) and `failed` with `retry_later` (the next firing sends it too).
+#[tokio::test]
+async fn digests_stop_at_the_runs_deadline_and_the_next_firing_sends_them() {
+    use call_analytics::daily_report::schedule::OrgRun;
+    use call_analytics::delivery;
+    use std::time::Instant;
+    let hanging = Receiver::start(vec![Answer::Hang]).await;
+    let ok = Receiver::start(vec![Answer::Status(200)]).await;
+    let app = digest_app(None).await;
+    let date = store_yesterday(&app).await;
+    let lib = in_process(&app).await;
+    let after_run = |deadline: Instant| {
+        let lib = &lib;
+        async move {
+            let (org, _) = call_analytics::orgs::get(&lib.storage, ORG)
+                .await
+                .unwrap()
+                .unwrap();
+            let run = OrgRun {
+                org_id: ORG.into(),
+                skipped: vec![date],
+                ..OrgRun::default()
+            };
+            let outcomes = delivery::after_run(lib, &[org], &[run], |_| date, deadline).await;
+            serde_json::to_value(outcomes).unwrap()
+        }
+    };
+    let record = |records: &Value, id: &str| {
+        records["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["channel_id"] == id)
+            .cloned()
+    };
+
+    // Past the deadline before it begins: deferred, nothing sent, nothing claimed.
+    set_notifications(
+        &app,
+        json!([{"id": "a", "kind": "slack", "url": hanging.url}]),
+    )
+    .await;
+    let outcomes = after_run(Instant::now()).await;
+    assert_eq!(outcomes[0]["status"], "deferred", "{outcomes}");
+    assert_eq!(outcomes[0]["attempts"], 0);
+    assert_eq!(hanging.got().len(), 0);
+    assert_eq!(record(&deliveries(&app).await, "a"), None, "not claimed");
+    set_notifications(&app, json!([{"id": "a", "kind": "slack", "url": ok.url}])).await;
+    let run = fire(&app).await;
+    assert_eq!(
+        run["ReturnValue"]["deliveries"][0]["status"], "sent",
+        "{run}"
+    );
+    assert_eq!(ok.got().len(), 1);
+
+    // Under way at the deadline: cut there, failed, tried again by the next firing.
+    set_notifications(
+        &app,
+        json!([{"id": "a", "kind": "slack", "url": ok.url},
+               {"id": "b", "kind": "slack", "url": hanging.url}]),
+    )
+    .await;
+    let started = Instant::now();
+    let outcomes = after_run(started + Duration::from_secs(2)).await;
+    let took = started.elapsed();
+    assert_eq!(outcomes[0]["status"], "already_claimed", "{outcomes}");
+    let b = &outcomes[1];
+    assert_eq!(
+        (b["status"].clone(), b["attempts"].clone()),
+        (json!("failed"), json!(1)),
+        "{b}"
+    );
+    let error = b["error"].as_str().unwrap();
+    assert!(
+        error.contains("no answer in time") && error.contains("no time left"),
+        "{error}"
+    );
+    assert!(
+        took < Duration::from_secs(9),
+        "cut at the 2 s deadline, not after an attempt's 10 s: {took:?}"
+    );
+    let b = record(&deliveries(&app).await, "b").expect("claimed");
+    assert_eq!(
+        (b["state"].clone(), b["retry_later"].clone()),
+        (json!("failed"), json!(true))
+    );
+    set_notifications(
+        &app,
+        json!([{"id": "a", "kind": "slack", "url": ok.url},
+               {"id": "b", "kind": "slack", "url": ok.url}]),
+    )
+    .await;
+    let run = fire(&app).await;
+    let sent: Vec<_> = run["ReturnValue"]["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {}",
+                d["channel_id"].as_str().unwrap(),
+                d["status"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(sent, ["a already_claimed", "b sent"], "{run}");
+    assert_eq!(ok.got().len(), 2);
+}
+
 /// A claim left pending (a crash between claim and send) is resent once when older than
 /// 10 minutes, and not while fresh.
 #[tokio::test]

@@ -35,6 +35,7 @@ pub async fn list(app: &App, req: &Request) -> Result<Response, ApiError> {
 
 /// `POST /api/orgs/{org_id}/notifications/{id}/test` (admin).
 pub async fn test_send(app: &App, req: &Request) -> Result<Response, ApiError> {
+    let deadline = std::time::Instant::now() + super::generate::DIGESTS_UNTIL;
     access::Access::of(req)?.require_admin()?;
     let org = resolve_org(app, req, Some(&req.params[0])).await?;
     let id = &req.params[1];
@@ -61,7 +62,7 @@ pub async fn test_send(app: &App, req: &Request) -> Result<Response, ApiError> {
     })?;
     let mut digest = Digest::new(app, &org, latest.date, &report, Vec::new());
     digest.test = true;
-    let sent = delivery::send_digest(&digest, channel, app.clock.now()).await;
+    let sent = delivery::send_digest(&digest, channel, app.clock.now(), deadline).await;
     let (status, error) = match &sent.outcome {
         Ok(_) => ("sent", None),
         Err(e) => ("failed", Some(e.clone())),

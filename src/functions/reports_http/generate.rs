@@ -19,6 +19,10 @@ use crate::http::request::{Request, parse_json_body};
 use crate::http::response::json_response;
 use crate::orgs::Organization;
 
+/// Digests asked for with `notify: true` are sent by this long after the request arrived
+/// (later ones are deferred): the Functions front end ends an HTTP request at 230 s.
+pub const DIGESTS_UNTIL: StdDuration = StdDuration::from_secs(220);
+
 /// Longest range one backfill request may name.
 pub const MAX_BACKFILL_DAYS: i64 = 366;
 
@@ -114,6 +118,7 @@ fn runs_status(runs: &[OrgRun]) -> (StatusCode, Option<RunsError>) {
 
 /// `POST /api/reports/generate {org_id?, date?, force?}` (default: yesterday, every active org).
 pub async fn generate(app: &App, req: &Request) -> Result<Response, ApiError> {
+    let received = Instant::now();
     let body: GenerateBody = parse_json_body(&req.body)?;
     let date = date_param(body.date.as_deref(), "date")?;
     require_clickhouse(app)?;
@@ -129,7 +134,14 @@ pub async fn generate(app: &App, req: &Request) -> Result<Response, ApiError> {
     };
     let runs = schedule::generate_range(app, &orgs, range, &opts, |_, _| {}).await;
     let deliveries = if body.notify {
-        delivery::after_run(app, &orgs, &runs, |org| range(org).1).await
+        delivery::after_run(
+            app,
+            &orgs,
+            &runs,
+            |org| range(org).1,
+            received + DIGESTS_UNTIL,
+        )
+        .await
     } else {
         vec![]
     };
@@ -144,6 +156,7 @@ pub async fn generate(app: &App, req: &Request) -> Result<Response, ApiError> {
 
 /// `POST /api/reports/backfill {org_id?, from, to, force?}`.
 pub async fn backfill(app: &App, req: &Request) -> Result<Response, ApiError> {
+    let received = Instant::now();
     let body: BackfillBody = parse_json_body(&req.body)?;
     let from = crate::failure_analysis::window::parse_date(&body.from, "from")?;
     let to = crate::failure_analysis::window::parse_date(&body.to, "to")?;
@@ -164,12 +177,12 @@ pub async fn backfill(app: &App, req: &Request) -> Result<Response, ApiError> {
     let budget = StdDuration::from_secs(app.settings.backfill_budget_seconds);
     let opts = GenerateOptions {
         force: body.force,
-        deadline: Some(Instant::now() + budget),
+        deadline: Some(received + budget),
         ..GenerateOptions::new(app.clock.now())
     };
     let runs = schedule::generate_range(app, &orgs, |_| (from, to), &opts, |_, _| {}).await;
     let deliveries = if body.notify {
-        delivery::after_run(app, &orgs, &runs, |_| to).await
+        delivery::after_run(app, &orgs, &runs, |_| to, received + DIGESTS_UNTIL).await
     } else {
         vec![]
     };
