@@ -746,6 +746,22 @@ async fn retries_count_and_failures_show_in_the_scheduler_status() {
     assert!(!status.to_string().contains(URL_TOKEN));
 }
 
+/// A firing's deliveries as `"<channel_id> <status>"`, in the run's order.
+fn statuses(run: &Value) -> Vec<String> {
+    run["ReturnValue"]["deliveries"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{run}"))
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {}",
+                d["channel_id"].as_str().unwrap(),
+                d["status"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
 /// The handler's `App` in this process, over `app`'s storage (to call `delivery::after_run`
 /// with a deadline of the test's choosing).
 async fn in_process(app: &TestApp) -> call_analytics::app::App {
@@ -868,19 +884,7 @@ async fn digests_stop_at_the_runs_deadline_and_the_next_firing_sends_them() {
     )
     .await;
     let run = fire(&app).await;
-    let sent: Vec<_> = run["ReturnValue"]["deliveries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            format!(
-                "{} {}",
-                d["channel_id"].as_str().unwrap(),
-                d["status"].as_str().unwrap()
-            )
-        })
-        .collect();
-    assert_eq!(sent, ["a already_claimed", "b sent"], "{run}");
+    assert_eq!(statuses(&run), ["a already_claimed", "b sent"], "{run}");
     assert_eq!(ok.got().len(), 2);
 }
 
@@ -949,18 +953,7 @@ async fn a_transient_failure_is_tried_again_by_the_next_firings_and_a_refusal_is
     let mut firings = Vec::new();
     for _ in 0..4 {
         let run = fire(&app).await;
-        let mut statuses: Vec<String> = run["ReturnValue"]["deliveries"]
-            .as_array()
-            .unwrap_or_else(|| panic!("{run}"))
-            .iter()
-            .map(|d| {
-                format!(
-                    "{} {}",
-                    d["channel_id"].as_str().unwrap(),
-                    d["status"].as_str().unwrap()
-                )
-            })
-            .collect();
+        let mut statuses = statuses(&run);
         statuses.sort();
         firings.push(statuses.join(", "));
     }
