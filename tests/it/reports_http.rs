@@ -1063,6 +1063,7 @@ async fn generate_is_create_only_unless_forced() {
     let y = s(yesterday());
 
     let first = api.post("/api/reports/generate", json!({})).await;
+    assert_eq!(first.expect(200)["complete"], true);
     let run = run_of(first.expect(200), PAUL_ORG);
     assert_eq!(dates(&run["generated"]), [y.as_str()]);
     assert_eq!(dates(&run["skipped"]), Vec::<String>::new());
@@ -1151,6 +1152,38 @@ async fn generate_is_create_only_unless_forced() {
     api.post("/api/reports/generate", json!({"org_id": UNKNOWN_ORG}))
         .await
         .expect_error(404, "org_not_found", None);
+}
+
+/// `generate` has the backfill's budget: spent, it starts no report and says so (200,
+/// `complete: false`, the date `not_attempted`, nothing stored); a call with time generates it.
+#[tokio::test]
+async fn generate_past_its_budget_says_what_it_left() {
+    let db = database_with_calls().await;
+    let storage = tempfile::tempdir().expect("temp dir");
+    let dir = || Some(storage.path().to_path_buf());
+    let spent = start_in(
+        Ch::Database(db.clone()),
+        None,
+        dir(),
+        &[("BACKFILL_BUDGET_SECONDS", "0")],
+    )
+    .await;
+    let y = s(yesterday());
+    let left = spent.post("/api/reports/generate", json!({})).await;
+    let reply = left.expect(200).clone();
+    assert_eq!(reply["complete"], false, "{}", left.text);
+    let run = run_of(&reply, PAUL_ORG);
+    assert_eq!(dates(&run["not_attempted"]), [y.as_str()]);
+    assert_eq!(dates(&run["generated"]), Vec::<String>::new());
+    spent.get(&format!("/api/reports/{y}")).await.expect(404);
+
+    let api = start_in(Ch::Database(db), None, dir(), &[]).await;
+    let done = api.post("/api/reports/generate", json!({})).await;
+    assert_eq!(done.expect(200)["complete"], true);
+    assert_eq!(
+        dates(&run_of(done.expect(200), PAUL_ORG)["generated"]),
+        [y.as_str()]
+    );
 }
 
 /// A backfill whose budget is spent answers `complete: false` and where to resume; calling

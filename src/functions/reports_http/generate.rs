@@ -1,7 +1,8 @@
 //! `POST /api/reports/generate` and `POST /api/reports/backfill` (`docs/http-api.md`,
 //! "Routes"): the timer's code path ([`schedule::generate_range`]), create-only unless
-//! `force`. A backfill stops starting reports after `BACKFILL_BUDGET_SECONDS` (150 s by
-//! default, inside the Functions front end's 230 s HTTP limit) and says where to resume.
+//! `force`. Both stop starting reports after `BACKFILL_BUDGET_SECONDS` (150 s by default,
+//! inside the Functions front end's 230 s HTTP limit) and say what was left (`complete`,
+//! `not_attempted`; a backfill also where to resume).
 
 use std::time::{Duration as StdDuration, Instant};
 
@@ -59,6 +60,8 @@ pub struct RunsError {
 /// `POST /api/reports/generate`: what was done per org.
 #[derive(Debug, Serialize)]
 pub struct GenerateReply {
+    /// False when the time budget ran out: the orgs' `not_attempted` dates (call again).
+    pub complete: bool,
     pub orgs: Vec<OrgRun>,
     /// With `notify: true`: each digest's outcome.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -126,6 +129,7 @@ pub async fn generate(app: &App, req: &Request) -> Result<Response, ApiError> {
     let now = app.clock.now();
     let opts = GenerateOptions {
         force: body.force,
+        deadline: Some(received + StdDuration::from_secs(app.settings.backfill_budget_seconds)),
         ..GenerateOptions::new(now)
     };
     let range = |org: &Organization| {
@@ -147,6 +151,7 @@ pub async fn generate(app: &App, req: &Request) -> Result<Response, ApiError> {
     };
     let (status, error) = runs_status(&runs);
     let reply = GenerateReply {
+        complete: runs.iter().all(|r| r.not_attempted.is_empty()),
         orgs: runs,
         deliveries,
         error,
