@@ -1,0 +1,443 @@
+//! The `GET /api/dashboard?org_id=` page (`docs/http-api.md`, "Routes"; the old tools'
+//! frontend and dashboard): one org's stored daily reports over a period as one
+//! self-contained HTML page.
+//!
+//! The page is the askama template `templates/dashboard.html` (on the shared
+//! `templates/base.html`); this module turns the period's reports into its view-model:
+//! formatted numbers ([`crate::render::format`]) and chart geometry
+//! ([`crate::render::chart`]). The template escapes everything it prints. The charts are
+//! inline SVG whose hover text is SVG `<title>`, so the page has no script and loads nothing:
+//! it works offline and from a file.
+//!
+//! Here: the view-model, its assembly ([`render`]) and the route ([`page`]). The parts of
+//! the page are built by `coverage` (the period, missing days, the empty state), `kpis`
+//! (tiles and their changes), `trends` (a chart per KPI) and `breakdowns` (breakdowns, hours
+//! and funnel, linked to their calls).
+//!
+//! Decisions of this crate:
+//! * The tiles, breakdowns and funnel show the latest date of the period that has a report;
+//!   changes compare it with the median of the same weekday of the previous 4 weeks
+//!   ([`changes::compare`], `docs/insights.md`, "Daily report: what changed"), named on the
+//!   page (`median of 4 previous Mondays`, `no baseline`); the flagged ones come first, in a
+//!   "What changed" strip and as the first tiles.
+//! * Every breakdown row and every hour of `by_hour` links to the HTML page of its calls
+//!   (`GET /api/reports/calls?…&format=html`, relative, values percent-encoded).
+//! * A rate over classified calls on a day with no classified calls is undefined: its tile
+//!   shows `—`, its chart a gap (the stored report says 0, which would read as a real 0%).
+//!   The same holds for the average call length on a day with no calls.
+//! * A day without a report is a hatched column in every chart; lines are broken there, never
+//!   interpolated, and the header lists the missing dates.
+
+mod breakdowns;
+mod coverage;
+mod kpis;
+#[cfg(test)]
+mod tests;
+mod trends;
+
+use askama::Template;
+use chrono::{DateTime, NaiveDate, Utc};
+use warp::reply::Response;
+
+use self::breakdowns::{Links, QUERY_VALUE};
+use self::kpis::TILES;
+use crate::app::App;
+use crate::daily_report::changes::{self, Changes, KpiChange};
+use crate::daily_report::report::DailyReport;
+use crate::daily_report::snapshots;
+use crate::http::error::ApiError;
+use crate::http::request::Request;
+use crate::http::response::html_response;
+use crate::orgs::Organization;
+use crate::render::chart::{Gridline, Line, Px, Rect};
+use crate::render::format::{long_date, plural, thousands, utc_and_local};
+use crate::render::page as render_page;
+use crate::storage::StorageError;
+
+/// Renders `org`'s dashboard over `days` (the period, in date order, e.g. the last 30 days;
+/// `None` where no report is stored) as one HTML page that needs no network and no script.
+///
+/// Content: the org's name and time zone, the period, `generated_at` (UTC and local), and how
+/// many days have a report (the missing dates listed, with the backfill route); then, for the
+/// latest date that has a report: KPI tiles (total and classified calls, success rate, average
+/// minutes per call with median and p90, total hours, carrier not qualified, transferred for
+/// booking, carrier asked for transfer), each with its change from the median of the same
+/// weekday of the previous 4 weeks (▲/▼; the flagged ones first, coloured good or bad, and
+/// listed with value, baseline and change in a "What changed" strip above the tiles); one
+/// small trend chart per headline KPI over the whole period (calls as bars, rates and minutes
+/// as lines; missing days as hatched gaps; each day's value as hover text); the funnel
+/// (reached, drop-off, drop-off %) and the five breakdowns (value, count, percentage) as bar
+/// lists, and the calls by hour; each breakdown row and hour links to its calls. Without any
+/// report the page explains that reports appear after the daily timer runs or after
+/// `POST /api/reports/backfill`, with a request body for the period.
+///
+/// All data (org name, breakdown values, …) is escaped.
+pub fn render(
+    org: &Organization,
+    days: &[(NaiveDate, Option<DailyReport>)],
+    generated_at: DateTime<Utc>,
+) -> String {
+    render_with(org, days, &[], generated_at)
+}
+
+/// [`render`] with `extra`: stored reports before the period (the latest day's baseline dates
+/// that the period does not cover), used only for the comparison.
+pub fn render_with(
+    org: &Organization,
+    days: &[(NaiveDate, Option<DailyReport>)],
+    extra: &[(NaiveDate, DailyReport)],
+    generated_at: DateTime<Utc>,
+) -> String {
+    let mut series: Vec<Day<'_>> = days
+        .iter()
+        .map(|(date, report)| Day {
+            date: *date,
+            report: report.as_ref(),
+        })
+        .collect();
+    // The caller gives date order; a stable sort keeps that promise cheap to rely on.
+    series.sort_by_key(|d| d.date);
+    let reported: Vec<(NaiveDate, &DailyReport)> = series
+        .iter()
+        .filter_map(|d| d.report.map(|r| (d.date, r)))
+        .collect();
+    let reports = reported.last().map(|&(date, latest)| {
+        // The same weekday of the previous 4 weeks, from the period or `extra`, nearest first.
+        let baseline: Vec<(NaiveDate, DailyReport)> = changes::baseline_candidates(date)
+            .into_iter()
+            .filter_map(|b| {
+                reported
+                    .iter()
+                    .find(|(d, _)| *d == b)
+                    .map(|(_, r)| *r)
+                    .or_else(|| extra.iter().find(|(d, _)| *d == b).map(|(_, r)| r))
+                    .map(|r| (b, r.clone()))
+            })
+            .collect();
+        let compared = changes::compare(
+            date,
+            &org.org_id,
+            latest,
+            &baseline,
+            changes::DEFAULT_MIN_CALLS,
+        );
+        let hours = kpis::compare_hours(latest, &baseline);
+        let links = Links {
+            org_id: &org.org_id,
+            date,
+        };
+        reports(&series, date, latest, &compared, hours, &links)
+    });
+    render_page(&DashboardPage {
+        org_name: &org.name,
+        period: coverage::period_text(&series),
+        timezone: org.timezone.name(),
+        generated_at: utc_and_local(generated_at, org.timezone),
+        coverage: coverage::summary(&series, reported.len()),
+        reports,
+        backfill_body: coverage::backfill_body(org, &series),
+    })
+}
+
+/// One date of the period.
+#[derive(Debug, Clone, Copy)]
+struct Day<'a> {
+    date: NaiveDate,
+    report: Option<&'a DailyReport>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The view-model of `templates/dashboard.html`
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct DashboardPage<'a> {
+    org_name: &'a str,
+    period: String,
+    timezone: &'a str,
+    generated_at: String,
+    coverage: Coverage,
+    /// `None`: no report in the period, the page shows its empty state.
+    reports: Option<Reports>,
+    /// The empty state's example request body.
+    backfill_body: String,
+}
+
+struct Coverage {
+    /// Some day has no report.
+    partial: bool,
+    /// `27 of 30 days have a report`.
+    headline: String,
+    /// The missing dates, listed when some (not all) days have a report.
+    missing: Option<String>,
+}
+
+/// Everything shown when the period has a report.
+struct Reports {
+    /// The latest date with a report, `Mon 2025-12-15`.
+    date: String,
+    note: String,
+    /// `median of 4 previous Mondays`, `no baseline`.
+    basis: String,
+    /// The baseline dates, for the basis's hover text.
+    basis_title: String,
+    /// The flagged changes, in tile order ("What changed").
+    flagged: Vec<ChangeItem>,
+    /// Flagged tiles first.
+    tiles: Vec<Tile>,
+    trends: Vec<TrendCard>,
+    /// `240 classified calls of 304 calls`.
+    breakdown_note: String,
+    /// The latest report's classified calls, grouped.
+    classified: String,
+    /// Empty when no call reached the funnel.
+    funnel: Vec<FunnelRow>,
+    breakdowns: Vec<BreakdownCard>,
+    /// The report's `by_hour` (empty in reports written before it existed).
+    hours: Vec<HourLine>,
+    /// The calls page of every call of the day.
+    all_calls_href: String,
+}
+
+/// A flagged change: the day's value, the baseline and the difference.
+struct ChangeItem {
+    field: &'static str,
+    label: &'static str,
+    /// `good` or `bad` when the direction matters.
+    tone: Option<&'static str>,
+    value: String,
+    baseline: Option<String>,
+    change: String,
+    in_points: bool,
+}
+
+/// One local hour of the day.
+struct HourLine {
+    /// `HH:00`.
+    hour: String,
+    /// Its first instant (RFC 3339), which tells the two `01:00` of a fall-back day apart.
+    start: String,
+    total: String,
+    classified: String,
+    success: String,
+    /// The bar's width, a percent of the busiest hour.
+    width: String,
+    href: String,
+}
+
+struct Tile {
+    field: &'static str,
+    label: &'static str,
+    /// The number and its unit; `None` when undefined that day (shown as `—`).
+    value: Option<(String, &'static str)>,
+    sub: String,
+    /// The comparison flags the change.
+    flagged: bool,
+    /// `None`: no baseline to compare with.
+    delta: Option<Delta>,
+}
+
+struct Delta {
+    /// `good` or `bad` for a flagged change whose direction matters, `flagged` for another
+    /// flagged one.
+    tone: Option<&'static str>,
+    /// `▲ 7.00 pp`, `no change`, `n/a`.
+    change: String,
+    /// The change is in percentage points.
+    in_points: bool,
+    vs_title: String,
+    /// The basis, `median of 4 previous Mondays`.
+    vs: String,
+}
+
+struct TrendCard {
+    title: &'static str,
+    /// The latest report's value (`None`: undefined) and date.
+    now: Option<Now>,
+    chart: TrendChart,
+    /// The bars' labels (outer, inner) when the chart draws one KPI inside another.
+    legend: Option<(&'static str, &'static str)>,
+}
+
+struct Now {
+    value: Option<String>,
+    date: String,
+}
+
+struct TrendChart {
+    id: &'static str,
+    view_box: String,
+    description: String,
+    gridlines: Vec<Gridline>,
+    /// Hatched columns, with their date.
+    missing: Vec<(NaiveDate, Rect)>,
+    /// Bars with their class (`bar`, `bar inner`), in drawing order.
+    bars: Vec<(&'static str, Rect)>,
+    line: Line,
+    x_labels: Vec<XLabel>,
+    x_label_y: Px,
+    /// One full-height hover column per date, with its hover text.
+    hits: Vec<(String, Rect)>,
+}
+
+struct XLabel {
+    x: Px,
+    anchor: &'static str,
+    text: String,
+}
+
+struct FunnelRow {
+    /// Branches from the stage before the previous one (drawn indented).
+    branch: bool,
+    stage: String,
+    /// The bar's width, a percent of the first stage, 2 decimals.
+    width: String,
+    reached: String,
+    /// `None` for the first stage.
+    drop: Option<FunnelDrop>,
+}
+
+struct FunnelDrop {
+    count: String,
+    percent: String,
+    /// Nothing dropped off.
+    none: bool,
+}
+
+struct BreakdownCard {
+    title: &'static str,
+    field: &'static str,
+    rows: Vec<BreakdownLine>,
+}
+
+struct BreakdownLine {
+    value: String,
+    count: String,
+    percent: String,
+    /// The bar's width, a percent, 2 decimals.
+    width: String,
+    /// The calls behind the row.
+    href: String,
+}
+
+fn reports(
+    series: &[Day<'_>],
+    date: NaiveDate,
+    latest: &DailyReport,
+    compared: &Changes,
+    hours: KpiChange,
+    links: &Links<'_>,
+) -> Reports {
+    let basis = kpis::basis(compared);
+    let mut note = if basis.dates.is_empty() {
+        format!(
+            "No baseline: no stored report on the same weekday of the previous {} weeks.",
+            changes::BASELINE_WEEKS
+        )
+    } else {
+        format!("Changes are against the {}.", basis.label)
+    };
+    if let Some(last) = series.last().filter(|d| d.date != date) {
+        note.push_str(&format!(
+            " The period ends {}; later days have no report.",
+            last.date
+        ));
+    }
+    let k = &latest.kpis;
+    let mut tiles: Vec<Tile> = TILES
+        .iter()
+        .map(|kpi| kpis::tile(kpi, latest, kpis::kpi_change(kpi, compared, &hours), &basis))
+        .collect();
+    // Flagged tiles first (a stable sort keeps the page order otherwise).
+    tiles.sort_by_key(|t| !t.flagged);
+    let flagged = TILES
+        .iter()
+        .filter_map(|kpi| kpis::flagged_change(kpi, kpis::kpi_change(kpi, compared, &hours)))
+        .collect();
+    Reports {
+        date: long_date(date),
+        note,
+        basis: basis.label.clone(),
+        basis_title: basis.title.clone(),
+        flagged,
+        tiles,
+        trends: trends::ALL
+            .iter()
+            .map(|t| trends::card(t, series))
+            .collect(),
+        breakdown_note: format!(
+            "{} of {}",
+            plural(
+                k.classified_calls as usize,
+                "classified call",
+                "classified calls"
+            ),
+            plural(k.total_calls as usize, "call", "calls"),
+        ),
+        classified: thousands(k.classified_calls),
+        all_calls_href: format!(
+            "reports/calls?org_id={}&date={date}&format=html",
+            percent_encoding::utf8_percent_encode(links.org_id, QUERY_VALUE)
+        ),
+        funnel: breakdowns::funnel(&latest.breakdowns.funnel),
+        breakdowns: breakdowns::cards(latest, links),
+        hours: breakdowns::hour_lines(&latest.breakdowns.by_hour, links),
+    }
+}
+
+// ---------------------------------------------------------------- the route
+
+/// `GET /api/dashboard?org_id=&days=`: the HTML page over the last `days` (default 30) days.
+/// One listing (the period and the 4 weeks before its last day) and one blob read per stored
+/// day of the period and per baseline date of the latest day before the period.
+pub async fn page(app: &App, req: &Request) -> Result<Response, ApiError> {
+    let org = super::resolve_org(app, req, req.query_param("org_id")).await?;
+    let days: i64 = super::int_param(req, "days", 1..=90, 30)?;
+    let now = app.clock.now();
+    let to = org.yesterday(now);
+    let from = to - chrono::Duration::days(days - 1);
+    // One listing, reaching back to the baseline dates of the period's last day.
+    let reach = from.min(to - chrono::Duration::days(7 * changes::BASELINE_WEEKS));
+    let present: std::collections::BTreeSet<NaiveDate> =
+        super::stored::listed(app, &org, Some(reach), Some(to))
+            .await?
+            .into_iter()
+            .map(|r| r.date)
+            .collect();
+    // The latest reported day of the period, and its baseline dates before the period.
+    let latest = present.range(from..=to).next_back().copied();
+    let before: Vec<NaiveDate> = latest
+        .map(changes::baseline_candidates)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|b| *b < from && present.contains(b))
+        .collect();
+    let period = from.iter_days().take_while(|d| *d <= to);
+    let reads = period.chain(before.iter().copied()).map(|d| {
+        let (app, org_id) = (app.clone(), org.org_id.clone());
+        let stored = present.contains(&d);
+        async move {
+            if !stored {
+                return Ok((d, None));
+            }
+            let object = snapshots::read(&app.storage, &org_id, d).await?;
+            let report = object.and_then(|o| {
+                serde_json::from_slice::<DailyReport>(&o.body)
+                    .inspect_err(|e| {
+                        let why = "stored report unreadable; shown as missing";
+                        tracing::error!(%org_id, date = %d, error = %e, "{why}");
+                    })
+                    .ok()
+            });
+            Ok::<_, StorageError>((d, report))
+        }
+    });
+    let mut days: Vec<(NaiveDate, Option<DailyReport>)> =
+        futures::future::try_join_all(reads).await?;
+    let extra: Vec<(NaiveDate, DailyReport)> = days
+        .split_off(days.len() - before.len())
+        .into_iter()
+        .filter_map(|(d, r)| r.map(|r| (d, r)))
+        .collect();
+    Ok(html_response(render_with(&org, &days, &extra, now)))
+}
