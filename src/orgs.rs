@@ -49,7 +49,7 @@ pub enum ChannelKind {
 
 /// One digest channel. `url` and `secret` are secrets: serializing a `Notification` (every
 /// reply, any log) shows `url` as scheme and host only (`https://hooks.slack.com/…`) and never
-/// `secret`; [`Notification::stored`] is the one full form, written to storage only.
+/// `secret`; `Notification::stored` is the one full form, written to storage only.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Notification {

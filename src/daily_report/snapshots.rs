@@ -43,7 +43,7 @@ pub enum Written {
 /// ([`StorageError::ConditionFailed`]; the route answers 409).
 pub const FORCED_ATTEMPTS: usize = 5;
 
-/// The metadata key of the write id: a uuid per [`write`] call, so that a write whose reply
+/// The metadata key of the write id: a uuid per [`write()`] call, so that a write whose reply
 /// was lost can recognize its own object when its retry finds one.
 pub const WRITE_ID: &str = "write_id";
 

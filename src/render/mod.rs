@@ -1,5 +1,5 @@
 //! Everything the HTML pages share: the [`Html`] escaper every template uses, number and date
-//! formats ([`format`]) and chart geometry ([`chart`]).
+//! formats ([`mod@format`]) and chart geometry ([`chart`]).
 //!
 //! The pages themselves are askama templates under `templates/` (one base layout,
 //! `base.html`, with the shared stylesheet `base.css` inlined; one template per page). A page

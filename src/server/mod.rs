@@ -1,6 +1,6 @@
 //! The HTTP server the Functions host talks to: binds `127.0.0.1:port`, turns each request
 //! into a [`Request`], routes it through [`routes`] and dispatches it to its function
-//! adapter in one exhaustive `match` ([`dispatch`]). Limits (URI, headers, body) answer the
+//! adapter in one exhaustive `match` (`dispatch`). Limits (URI, headers, body) answer the
 //! JSON error body. Shuts down gracefully on SIGTERM/SIGINT, finishing requests in flight.
 
 use std::net::SocketAddr;

@@ -246,14 +246,14 @@ impl fmt::Debug for BlobStore {
 }
 
 impl BlobStore {
-    /// Connects with `ConnectionString` or `AccountUrl` settings (see [`choose_auth`]) and
+    /// Connects with `ConnectionString` or `AccountUrl` settings (see `choose_auth`) and
     /// creates the container when it does not exist.
     ///
     /// Errors: `Config` for bad settings, `Unauthorized` when the key or identity is refused,
     /// `Unavailable` when the service does not answer.
     ///
     /// Each try of each request must get its response headers within `connect_timeout`
-    /// ([`TryTimeoutPolicy`]); a try that does not is not retried, so a service that accepts
+    /// (`TryTimeoutPolicy`); a try that does not is not retried, so a service that accepts
     /// connections and never answers fails a call in about `connect_timeout`.
     pub async fn connect(
         settings: &StorageSettings,

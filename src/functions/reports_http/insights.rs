@@ -1,11 +1,11 @@
 //! The insight routes of `reports_http` (`docs/insights.md`, "Daily report: what changed" and
 //! "the calls behind a number"; `docs/http-api.md`, "Routes"):
 //!
-//! * `GET /api/reports/{date}/changes?org_id=&min_calls=` — [`changes`]: the day's stored
-//!   report against the same weekday of the previous 4 weeks ([`daily_report::changes`]).
+//! * `GET /api/reports/{date}/changes?org_id=&min_calls=` — [`changes()`]: the day's stored
+//!   report against the same weekday of the previous 4 weeks ([`crate::daily_report::changes`]).
 //! * `GET /api/reports/calls?org_id=&date=&<dimension>=<value>&hour=&limit=&cursor=` —
-//!   [`calls`]: the calls behind a breakdown value or an hour, live from ClickHouse
-//!   ([`daily_report::calls`]). JSON by default; an HTML page (`templates/calls.html`) for
+//!   [`calls()`]: the calls behind a breakdown value or an hour, live from ClickHouse
+//!   ([`crate::daily_report::calls`]). JSON by default; an HTML page (`templates/calls.html`) for
 //!   `format=html` or `Accept: text/html`, with a "Next page" link.
 //!
 //! Every malformed parameter is a 400 whose `error.field` names it.
