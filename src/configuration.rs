@@ -131,8 +131,8 @@ pub struct Settings {
     pub scheduler_minute: u32,
     /// `CATCHUP_DAYS` (default 7).
     pub catchup_days: u32,
-    /// `BACKFILL_BUDGET_SECONDS` (default 150): a backfill or generate call starts no report after this
-    /// long, so that it answers inside the Functions front end's 230 s HTTP limit.
+    /// `BACKFILL_BUDGET_SECONDS` (default 150): a backfill or generate call starts no report
+    /// after this long, so that it answers inside the Functions front end's 230 s HTTP limit.
     pub backfill_budget_seconds: u64,
     /// `DAILY_REPORT_SCHEDULE`: the timer's NCRONTAB (default hourly, `0 0 * * * *`).
     pub daily_report_schedule: String,
