@@ -179,6 +179,8 @@ struct Reports {
     note: String,
     /// `median of 4 previous Mondays`, `no baseline`.
     basis: String,
+    /// Some report of the same weekday of the previous 4 weeks is stored.
+    has_baseline: bool,
     /// The baseline dates, for the basis's hover text.
     basis_title: String,
     /// The flagged changes, in tile order ("What changed").
@@ -358,6 +360,7 @@ fn reports(
         date: long_date(date),
         note,
         basis: basis.label.clone(),
+        has_baseline: !basis.dates.is_empty(),
         basis_title: basis.title.clone(),
         flagged,
         tiles,

@@ -555,6 +555,11 @@ fn a_single_report_has_nothing_to_compare() {
     );
     assert_eq!(html.matches("\">no baseline</span>").count(), 8);
     assert!(!html.contains("<li class=\"card change"));
+    assert!(
+        html.contains("weeks\">No baseline.</p>"),
+        "the What changed heading"
+    );
+    assert!(!html.contains("Against the no baseline"));
 }
 
 #[test]
