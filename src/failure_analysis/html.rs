@@ -193,7 +193,7 @@ fn report(a: &Analysis) -> Report<'_> {
     ));
     if let Some(p) = &s.previous {
         overall.notes.push(format!(
-            "Previous window ({}): {} of {} sessions, {}",
+            "Previous window {}: {} of {} sessions failed, {}",
             window_asked(&p.window),
             thousands(p.total_failures),
             thousands(p.total_sessions),
@@ -910,7 +910,7 @@ mod tests {
         });
         let html = to_html(&a);
         assert!(html.contains(
-            "Previous window (2025-05-19 to 2025-05-20 (Asia/Kolkata)): 150 of 1,200 sessions, 12.50%"
+            "Previous window 2025-05-19 to 2025-05-20 (Asia/Kolkata): 150 of 1,200 sessions failed, 12.50%"
         ));
         assert!(html.contains("<th scope=\"col\" class=\"num\">Previous</th>"));
         assert!(html.contains("<td class=\"num prev\">10.00% <span class=\"sig\" title=\"Significant change (95 %)\">\u{25b2}"));

@@ -12,7 +12,9 @@
 //   * the dashboard (--page dashboard): hovering a day of a trend chart (--hover CHART:I=TEXT,
 //     I from 0, negative from the end) must put that day's hover column on top under the
 //     pointer, with the hover text TEXT (its SVG <title>, which the browser shows as the
-//     tooltip), and highlight the column while hovered only.
+//     tooltip), and highlight the column while hovered only;
+//   * either page at 1280 px: a table wider than its box, or a one-word cell broken across
+//     lines.
 //
 //   node tests/browser/check_page.mjs --page report|dashboard --url URL
 //        [--hover SPEC]... [--focus SPEC]... [--order KEY=NAME]... [--screenshot PATH]
@@ -208,6 +210,26 @@ async function checkDashboard(page, opts) {
   }
 }
 
+// At the page's width (1280 px), every table fits its box (no column scrolled out of sight)
+// and no one-word cell (a name, a number) is broken across lines.
+async function checkLayout(page) {
+  const clipped = await page.evaluate(() => [...document.querySelectorAll('.scroll')]
+    .filter((el) => el.offsetParent !== null && el.scrollWidth > el.clientWidth + 1)
+    .map((el) => `${el.querySelector('table')?.id || el.className}: ${el.scrollWidth} > ${el.clientWidth} px`));
+  check(clipped.length === 0, 'every table fits its box', clipped.join('; '));
+  const broken = await page.evaluate(() => [...document.querySelectorAll('td')]
+    .filter((td) => td.offsetParent !== null && td.childNodes.length === 1
+      && td.firstChild.nodeType === Node.TEXT_NODE && /^\S{1,16}$/.test(td.textContent.trim()))
+    .filter((td) => {
+      const range = document.createRange();
+      range.selectNodeContents(td);
+      const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+      return lines.size > 1;
+    })
+    .map((td) => JSON.stringify(td.textContent.trim())));
+  check(broken.length === 0, 'no one-word cell is broken across lines', broken.join(', '));
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const profile = mkdtempSync(join(tmpdir(), 'ca-chromium-'));
@@ -239,6 +261,7 @@ async function main() {
     check(response === null || response.ok(), 'the page loads', response && `HTTP ${response.status()}`);
     if (opts.page === 'report') { await checkReport(page, opts); await checkOrder(page, opts); }
     else await checkDashboard(page, opts);
+    await checkLayout(page);
     if (opts.screenshot) await page.screenshot({ path: opts.screenshot, fullPage: true });
     check(problems.length === 0, 'no console error, exception or failed or outside request', problems.join('; '));
     console.log(`check_page: all ${passed} checks passed`);

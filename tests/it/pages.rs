@@ -109,7 +109,9 @@ async fn failure_report_lists_a_buckets_users_on_hover_and_focus_in_chromium() {
     let r = app
         .analyse(
             "",
-            json!({"from_date": "2025-05-21", "to_date": "2025-05-21", "timezone": "Asia/Kolkata"}),
+            // With the previous window: the widest top-users table.
+            json!({"from_date": "2025-05-21", "to_date": "2025-05-21", "timezone": "Asia/Kolkata",
+                   "compare_previous": true}),
         )
         .await;
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
