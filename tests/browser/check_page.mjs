@@ -13,11 +13,11 @@
 //     I from 0, negative from the end) must put that day's hover column on top under the
 //     pointer, with the hover text TEXT (its SVG <title>, which the browser shows as the
 //     tooltip), and highlight the column while hovered only;
-//   * either page at 1280 px: a table wider than its box, or a one-word cell broken across
-//     lines.
+//   * either page, at --width (default 1280 px): the page scrolling sideways, a one-word cell
+//     broken across lines, and from 1000 px a table wider than its box.
 //
 //   node tests/browser/check_page.mjs --page report|dashboard --url URL
-//        [--hover SPEC]... [--focus SPEC]... [--order KEY=NAME]... [--screenshot PATH]
+//        [--hover SPEC]... [--focus SPEC]... [--order KEY=NAME]... [--width PX] [--screenshot PATH]
 //
 // CHROMIUM overrides /usr/bin/chromium. Prints one line per check; the last line is
 // `check_page: all N checks passed` or `not ok - …` with the first failure.
@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
 function parseArgs(argv) {
-  const opts = { hover: [], focus: [], order: [] };
+  const opts = { hover: [], focus: [], order: [], width: 1280 };
   for (let i = 0; i < argv.length; i += 2) {
     const [key, value] = [argv[i], argv[i + 1]];
     if (value === undefined) throw new Error(`${key} needs a value`);
@@ -35,6 +35,7 @@ function parseArgs(argv) {
       case '--page': opts.page = value; break;
       case '--url': opts.url = value; break;
       case '--screenshot': opts.screenshot = value; break;
+      case '--width': opts.width = Number(value); break;
       case '--hover': opts.hover.push(spec(value)); break;
       case '--focus': opts.focus.push(spec(value)); break;
       case '--order': {
@@ -48,6 +49,7 @@ function parseArgs(argv) {
   }
   if (!['report', 'dashboard'].includes(opts.page)) throw new Error('--page must be report or dashboard');
   if (!opts.url) throw new Error('--url is required');
+  if (!Number.isInteger(opts.width) || opts.width < 320) throw new Error('--width must be a whole number >= 320');
   if (opts.page === 'dashboard' && opts.focus.length) throw new Error('the dashboard has nothing to focus');
   if (opts.page === 'dashboard' && opts.order.length) throw new Error('the dashboard has no order switch');
   if (!opts.hover.length && !opts.focus.length) throw new Error('give at least one --hover or --focus');
@@ -187,6 +189,7 @@ async function checkDashboard(page, opts) {
     check(n > 0, `chart ${chart} has hover columns`, `found ${n}`);
     const i = index < 0 ? n + index : index;
     const hit = hits.nth(i);
+    await hit.scrollIntoViewIfNeeded();
     const box = await hit.boundingBox();
     check(box !== null && box.width > 0 && box.height > 0, `${chart} day ${i} has a hover column on screen`);
     const [x, y] = [box.x + box.width / 2, box.y + box.height * 0.75];
@@ -210,13 +213,21 @@ async function checkDashboard(page, opts) {
   }
 }
 
-// At the page's width (1280 px), every table fits its box (no column scrolled out of sight)
-// and no one-word cell (a name, a number) is broken across lines.
-async function checkLayout(page) {
+// At any width the page itself never scrolls sideways (a wide table scrolls in its own box),
+// and no one-word cell (a name, a number) is broken across lines; on a laptop (>= 1000 px)
+// every table also fits its box (no column scrolled out of sight).
+async function checkLayout(page, width) {
+  const sideways = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(sideways <= 0, `at ${width} px the page does not scroll sideways`, `${sideways} px too wide`);
+  if (width < 1000) return checkCells(page);
   const clipped = await page.evaluate(() => [...document.querySelectorAll('.scroll')]
     .filter((el) => el.offsetParent !== null && el.scrollWidth > el.clientWidth + 1)
     .map((el) => `${el.querySelector('table')?.id || el.className}: ${el.scrollWidth} > ${el.clientWidth} px`));
   check(clipped.length === 0, 'every table fits its box', clipped.join('; '));
+  return checkCells(page);
+}
+
+async function checkCells(page) {
   const broken = await page.evaluate(() => [...document.querySelectorAll('td')]
     .filter((td) => td.offsetParent !== null && td.childNodes.length === 1
       && td.firstChild.nodeType === Node.TEXT_NODE && /^\S{1,16}$/.test(td.textContent.trim()))
@@ -239,7 +250,7 @@ async function main() {
     context = await chromium.launchPersistentContext(profile, {
       executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
       headless: true,
-      viewport: { width: 1280, height: 2000 },
+      viewport: { width: opts.width, height: 2000 },
       args: [
         '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
         '--disable-component-update', '--disable-sync',
@@ -261,7 +272,7 @@ async function main() {
     check(response === null || response.ok(), 'the page loads', response && `HTTP ${response.status()}`);
     if (opts.page === 'report') { await checkReport(page, opts); await checkOrder(page, opts); }
     else await checkDashboard(page, opts);
-    await checkLayout(page);
+    await checkLayout(page, opts.width);
     if (opts.screenshot) await page.screenshot({ path: opts.screenshot, fullPage: true });
     check(problems.length === 0, 'no console error, exception or failed or outside request', problems.join('; '));
     console.log(`check_page: all ${passed} checks passed`);

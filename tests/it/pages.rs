@@ -58,6 +58,22 @@ fn screenshot(name: &str) -> PathBuf {
     path
 }
 
+/// [`check_page`] at 1280 px and at a phone's 390 px, each leaving a screenshot
+/// (`NAME.png`, `NAME_phone.png`).
+async fn check_on_laptop_and_phone(name: &str, args: Vec<String>) {
+    for (width, file) in [
+        ("1280", format!("{name}.png")),
+        ("390", format!("{name}_phone.png")),
+    ] {
+        let shot = screenshot(&file);
+        let mut run = args.clone();
+        run.extend(["--width".into(), width.into()]);
+        run.extend(["--screenshot".into(), shot.display().to_string()]);
+        check_page(&run).await;
+        assert_screenshot(&shot);
+    }
+}
+
 /// Asserts a real screenshot was written.
 fn assert_screenshot(path: &Path) {
     let png = std::fs::read(path).expect("screenshot written");
@@ -124,25 +140,24 @@ async fn failure_report_lists_a_buckets_users_on_hover_and_focus_in_chromium() {
         .find(|p| p.extension().is_some_and(|x| x == "html"))
         .expect("the HTML artifact");
 
-    let shot = screenshot("failure_report.png");
-    check_page(&[
-        "--page".into(),
-        "report".into(),
-        "--url".into(),
-        format!("file://{}", page.display()),
-        "--hover".into(),
-        "5=Anushka".into(),
-        "--focus".into(),
-        format!("9={HOSTILE}"),
-        "--order".into(),
-        "lower_bound=Volkan".into(),
-        "--order".into(),
-        format!("failure_rate={HOSTILE}"),
-        "--screenshot".into(),
-        shot.display().to_string(),
-    ])
+    check_on_laptop_and_phone(
+        "failure_report",
+        vec![
+            "--page".into(),
+            "report".into(),
+            "--url".into(),
+            format!("file://{}", page.display()),
+            "--hover".into(),
+            "5=Anushka".into(),
+            "--focus".into(),
+            format!("9={HOSTILE}"),
+            "--order".into(),
+            "lower_bound=Volkan".into(),
+            "--order".into(),
+            format!("failure_rate={HOSTILE}"),
+        ],
+    )
     .await;
-    assert_screenshot(&shot);
 }
 
 /// `Mon 2025-12-15`, as the dashboard names days.
@@ -181,7 +196,6 @@ async fn dashboard_shows_a_days_values_on_hover_in_chromium() {
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 
-    let shot = screenshot("dashboard_hover.png");
     let hovers = [
         format!(
             "total_calls:-1={}: 4 total calls, 4 classified calls",
@@ -199,13 +213,10 @@ async fn dashboard_shows_a_days_values_on_hover_in_chromium() {
         "dashboard".into(),
         "--url".into(),
         format!("{}/api/dashboard?days=7", app.address),
-        "--screenshot".into(),
-        shot.display().to_string(),
     ];
     for h in hovers {
         args.push("--hover".into());
         args.push(h);
     }
-    check_page(&args).await;
-    assert_screenshot(&shot);
+    check_on_laptop_and_phone("dashboard_hover", args).await;
 }
