@@ -13,10 +13,12 @@
 //     I from 0, negative from the end) must put that day's hover column on top under the
 //     pointer, with the hover text TEXT (its SVG <title>, which the browser shows as the
 //     tooltip), and highlight the column while hovered only;
-//   * either page, at --width (default 1280 px): the page scrolling sideways, a one-word cell
-//     broken across lines, and from 1000 px a table wider than its box.
+//   * the calls page (--page calls --rows N): N calls in its table;
+//   * every page, at --width (default 1280 px): the page scrolling sideways, a one-word cell
+//     broken across lines, and from 1000 px a table wider than its box (but the calls page,
+//     whose eleven columns scroll in their box by design).
 //
-//   node tests/browser/check_page.mjs --page report|dashboard --url URL
+//   node tests/browser/check_page.mjs --page report|dashboard|calls --url URL
 //        [--hover SPEC]... [--focus SPEC]... [--order KEY=NAME]... [--width PX] [--screenshot PATH]
 //
 // CHROMIUM overrides /usr/bin/chromium. Prints one line per check; the last line is
@@ -36,6 +38,7 @@ function parseArgs(argv) {
       case '--url': opts.url = value; break;
       case '--screenshot': opts.screenshot = value; break;
       case '--width': opts.width = Number(value); break;
+      case '--rows': opts.rows = Number(value); break;
       case '--hover': opts.hover.push(spec(value)); break;
       case '--focus': opts.focus.push(spec(value)); break;
       case '--order': {
@@ -47,12 +50,13 @@ function parseArgs(argv) {
       default: throw new Error(`unknown argument ${key}`);
     }
   }
-  if (!['report', 'dashboard'].includes(opts.page)) throw new Error('--page must be report or dashboard');
+  if (!['report', 'dashboard', 'calls'].includes(opts.page)) throw new Error('--page must be report, dashboard or calls');
   if (!opts.url) throw new Error('--url is required');
   if (!Number.isInteger(opts.width) || opts.width < 320) throw new Error('--width must be a whole number >= 320');
   if (opts.page === 'dashboard' && opts.focus.length) throw new Error('the dashboard has nothing to focus');
   if (opts.page === 'dashboard' && opts.order.length) throw new Error('the dashboard has no order switch');
-  if (!opts.hover.length && !opts.focus.length) throw new Error('give at least one --hover or --focus');
+  if (opts.page === 'calls' && !Number.isInteger(opts.rows)) throw new Error('the calls page needs --rows N');
+  if (opts.page !== 'calls' && !opts.hover.length && !opts.focus.length) throw new Error('give at least one --hover or --focus');
   return opts;
 }
 
@@ -216,10 +220,10 @@ async function checkDashboard(page, opts) {
 // At any width the page itself never scrolls sideways (a wide table scrolls in its own box),
 // and no one-word cell (a name, a number) is broken across lines; on a laptop (>= 1000 px)
 // every table also fits its box (no column scrolled out of sight).
-async function checkLayout(page, width) {
+async function checkLayout(page, width, wideTables) {
   const sideways = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(sideways <= 0, `at ${width} px the page does not scroll sideways`, `${sideways} px too wide`);
-  if (width < 1000) return checkCells(page);
+  if (width < 1000 || wideTables) return checkCells(page);
   const clipped = await page.evaluate(() => [...document.querySelectorAll('.scroll')]
     .filter((el) => el.offsetParent !== null && el.scrollWidth > el.clientWidth + 1)
     .map((el) => `${el.querySelector('table')?.id || el.className}: ${el.scrollWidth} > ${el.clientWidth} px`));
@@ -271,8 +275,12 @@ async function main() {
     const response = await page.goto(opts.url, { waitUntil: 'load' });
     check(response === null || response.ok(), 'the page loads', response && `HTTP ${response.status()}`);
     if (opts.page === 'report') { await checkReport(page, opts); await checkOrder(page, opts); }
-    else await checkDashboard(page, opts);
-    await checkLayout(page, opts.width);
+    else if (opts.page === 'dashboard') await checkDashboard(page, opts);
+    else {
+      const rows = await page.locator('table tbody tr').count();
+      check(rows === opts.rows, `the calls page lists ${opts.rows} calls`, `it lists ${rows}`);
+    }
+    await checkLayout(page, opts.width, opts.page === 'calls');
     if (opts.screenshot) await page.screenshot({ path: opts.screenshot, fullPage: true });
     check(problems.length === 0, 'no console error, exception or failed or outside request', problems.join('; '));
     console.log(`check_page: all ${passed} checks passed`);

@@ -219,4 +219,19 @@ async fn dashboard_shows_a_days_values_on_hover_in_chromium() {
         args.push(h);
     }
     check_on_laptop_and_phone("dashboard_hover", args).await;
+
+    // The page its "All calls of the day" link opens: yesterday's 4 calls.
+    let calls = vec![
+        "--page".into(),
+        "calls".into(),
+        "--url".into(),
+        format!(
+            "{}/api/reports/calls?date={}&format=html",
+            app.address,
+            yesterday()
+        ),
+        "--rows".into(),
+        "4".into(),
+    ];
+    check_on_laptop_and_phone("calls", calls).await;
 }

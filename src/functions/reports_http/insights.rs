@@ -22,6 +22,7 @@ use crate::failure_analysis::window::parse_date;
 use crate::http::error::ApiError;
 use crate::http::request::Request;
 use crate::http::response::{html_response, json_response};
+use crate::orgs::Organization;
 
 /// The largest `min_calls`.
 pub const MAX_MIN_CALLS: u64 = 1_000_000;
@@ -118,7 +119,7 @@ pub async fn calls(app: &App, req: &Request) -> Result<Response, ApiError> {
         reveal_numbers,
     };
     match calls::fetch(ch, &org, date, &query).await {
-        Ok(page) if html => Ok(html_response(calls_page(req, &query.filter, &page))),
+        Ok(page) if html => Ok(html_response(calls_page(req, &org, &query.filter, &page))),
         Ok(page) => Ok(json_response(StatusCode::OK, &page)),
         Err(e) => {
             tracing::error!(org_id = %org.org_id, %date, error = %e, "calls query failed");
@@ -196,7 +197,10 @@ fn wants_html(req: &Request) -> Result<bool, ApiError> {
 #[derive(askama::Template)]
 #[template(path = "calls.html")]
 struct CallsPage<'a> {
+    org_name: &'a str,
     org_id: &'a str,
+    /// The org's IANA zone, which the started times are in.
+    timezone: &'a str,
     date: String,
     /// `call_stage = TRANSFER_FAILED`, `hour 09`, `every call of the day`.
     filter: String,
@@ -210,7 +214,10 @@ struct CallsPage<'a> {
 /// One call, formatted.
 struct CallLine {
     run_id: String,
-    started_at: String,
+    /// Local time of day, `12:03:00`; the date is the page's.
+    started: String,
+    /// Its UTC offset, `-06:00` (two on a fall-back day).
+    offset: String,
     duration: String,
     classification: String,
     stage: String,
@@ -244,14 +251,16 @@ fn next_href(req: &Request, next: &str) -> String {
     format!("calls?{}", parts.join("&"))
 }
 
-fn calls_page(req: &Request, filter: &Filter, page: &calls::Page) -> String {
+fn calls_page(req: &Request, org: &Organization, filter: &Filter, page: &calls::Page) -> String {
     let text = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".to_string());
     let minutes = |s: f64| {
         let s = s.max(0.0).round() as u64;
         format!("{}:{:02}", s / 60, s % 60)
     };
     crate::render::page(&CallsPage {
+        org_name: &org.name,
         org_id: &page.org_id,
+        timezone: org.timezone.name(),
         date: page.date.to_string(),
         filter: match filter {
             Filter::All => "every call of the day".to_string(),
@@ -263,7 +272,8 @@ fn calls_page(req: &Request, filter: &Filter, page: &calls::Page) -> String {
             .iter()
             .map(|c| CallLine {
                 run_id: c.run_id.clone(),
-                started_at: c.started_at.format("%Y-%m-%d %H:%M:%S %:z").to_string(),
+                started: c.started_at.format("%H:%M:%S").to_string(),
+                offset: c.started_at.format("%:z").to_string(),
                 duration: minutes(c.duration_seconds),
                 classification: text(&c.call_classification),
                 stage: text(&c.call_stage),
