@@ -336,6 +336,9 @@ async fn deliver_one(
     channel: &Notification,
     deadline: Instant,
 ) -> DeliveryOutcome {
+    if Instant::now() >= deadline {
+        return DeliveryOutcome::deferred(&digest.org_id, digest.date, channel);
+    }
     let mut outcome = DeliveryOutcome {
         org_id: digest.org_id.clone(),
         date: digest.date,
@@ -345,9 +348,6 @@ async fn deliver_one(
         attempts: 0,
         error: None,
     };
-    if Instant::now() >= deadline {
-        return DeliveryOutcome::deferred(&digest.org_id, digest.date, channel);
-    }
     let claim = match claims::claim(&app.storage, digest, channel, app.clock.now()).await {
         Ok(Some(c)) => c,
         Ok(None) => return outcome,

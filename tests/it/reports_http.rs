@@ -1154,11 +1154,10 @@ async fn generate_is_create_only_unless_forced() {
         .expect_error(404, "org_not_found", None);
 }
 
-/// `generate` has the backfill's budget: spent, it starts no report and says so (200,
-/// `complete: false`, the date `not_attempted`, nothing stored); a call with time generates it.
-#[tokio::test]
-async fn generate_past_its_budget_says_what_it_left() {
-    let db = database_with_calls().await;
+/// Two handlers over ClickHouse database `db` and one local storage folder (kept while the
+/// returned `TempDir` lives): the first with its budget spent (`BACKFILL_BUDGET_SECONDS=0`),
+/// the second with the default.
+async fn spent_and_unspent(db: String) -> (tempfile::TempDir, Api, Api) {
     let storage = tempfile::tempdir().expect("temp dir");
     let dir = || Some(storage.path().to_path_buf());
     let spent = start_in(
@@ -1168,6 +1167,15 @@ async fn generate_past_its_budget_says_what_it_left() {
         &[("BACKFILL_BUDGET_SECONDS", "0")],
     )
     .await;
+    let unspent = start_in(Ch::Database(db), None, dir(), &[]).await;
+    (storage, spent, unspent)
+}
+
+/// `generate` has the backfill's budget: spent, it starts no report and says so (200,
+/// `complete: false`, the date `not_attempted`, nothing stored); a call with time generates it.
+#[tokio::test]
+async fn generate_past_its_budget_says_what_it_left() {
+    let (_storage, spent, api) = spent_and_unspent(database_with_calls().await).await;
     let y = s(yesterday());
     let left = spent.post("/api/reports/generate", json!({})).await;
     let reply = left.expect(200).clone();
@@ -1177,7 +1185,6 @@ async fn generate_past_its_budget_says_what_it_left() {
     assert_eq!(dates(&run["generated"]), Vec::<String>::new());
     spent.get(&format!("/api/reports/{y}")).await.expect(404);
 
-    let api = start_in(Ch::Database(db), None, dir(), &[]).await;
     let done = api.post("/api/reports/generate", json!({})).await;
     assert_eq!(done.expect(200)["complete"], true);
     assert_eq!(
@@ -1193,16 +1200,7 @@ async fn generate_past_its_budget_says_what_it_left() {
 async fn backfill_resumes_where_its_budget_ran_out() {
     let db = clickhouse_database().await;
     load_calls(&db, &[(days_ago(5), 3), (days_ago(20), 1)]).await;
-    let storage = tempfile::tempdir().expect("temp dir");
-    let dir = || Some(storage.path().to_path_buf());
-    let spent = start_in(
-        Ch::Database(db.clone()),
-        None,
-        dir(),
-        &[("BACKFILL_BUDGET_SECONDS", "0")],
-    )
-    .await;
-    let api = start_in(Ch::Database(db), None, dir(), &[]).await;
+    let (_storage, spent, api) = spent_and_unspent(db).await;
     let (from, to) = (days_ago(30), days_ago(1));
     let range: BTreeSet<String> = from.iter_days().take_while(|d| *d <= to).map(s).collect();
     assert_eq!(range.len(), 30);

@@ -24,6 +24,12 @@ use crate::orgs::Organization;
 /// (later ones are deferred): the Functions front end ends an HTTP request at 230 s.
 pub const DIGESTS_UNTIL: StdDuration = StdDuration::from_secs(220);
 
+/// When a generate or backfill request that arrived at `received` starts no more reports
+/// (`BACKFILL_BUDGET_SECONDS` later).
+fn reports_deadline(app: &App, received: Instant) -> Instant {
+    received + StdDuration::from_secs(app.settings.backfill_budget_seconds)
+}
+
 /// Longest range one backfill request may name.
 pub const MAX_BACKFILL_DAYS: i64 = 366;
 
@@ -129,7 +135,7 @@ pub async fn generate(app: &App, req: &Request) -> Result<Response, ApiError> {
     let now = app.clock.now();
     let opts = GenerateOptions {
         force: body.force,
-        deadline: Some(received + StdDuration::from_secs(app.settings.backfill_budget_seconds)),
+        deadline: Some(reports_deadline(app, received)),
         ..GenerateOptions::new(now)
     };
     let range = |org: &Organization| {
@@ -179,10 +185,9 @@ pub async fn backfill(app: &App, req: &Request) -> Result<Response, ApiError> {
     }
     require_clickhouse(app)?;
     let orgs = target_orgs(app, req, body.org_id.as_deref()).await?;
-    let budget = StdDuration::from_secs(app.settings.backfill_budget_seconds);
     let opts = GenerateOptions {
         force: body.force,
-        deadline: Some(received + budget),
+        deadline: Some(reports_deadline(app, received)),
         ..GenerateOptions::new(app.clock.now())
     };
     let runs = schedule::generate_range(app, &orgs, |_| (from, to), &opts, |_, _| {}).await;
