@@ -53,7 +53,7 @@ locals {
     LOG_FORMAT                = "json"
     DB_URL                    = "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault_secret.db_url.versionless_id})"
     DB_POOL_MAX_SIZE          = tostring(var.db_pool_max_size)
-    MAX_WINDOW_DAYS           = tostring(var.max_window_days)
+    FAILURE_ANALYSIS_MAX_DAYS = tostring(var.failure_analysis_max_days)
     AZURE_STORAGE_ACCOUNT_URL = trimsuffix(azurerm_storage_account.reports.primary_blob_endpoint, "/")
     AZURE_CLIENT_ID           = azurerm_user_assigned_identity.handler.client_id
     AZURE_STORAGE_CONTAINER   = azurerm_storage_container.reports.name
@@ -422,4 +422,40 @@ resource "azurerm_linux_function_app" "main" {
     azurerm_role_assignment.handler_reports_blob,
     azurerm_role_assignment.handler_kv_secrets_user,
   ]
+}
+
+# ---------------------------------------------------------------- Sign-in: who may get in
+# Only users, groups and applications assigned one of the app roles below can sign in
+# (appRoleAssignmentRequired on the enterprise application of `auth_client_id`), and the
+# roles are the ones the handler reads (../docs/access-and-safety.md, "Who may do what"):
+# analytics.admin, analytics.failures and one org:<org_id> per `org_reader_roles`. Role ids
+# are name-based UUIDs, so a role keeps its id (and its assignments) across applies.
+data "azuread_application" "auth" {
+  client_id = var.auth_client_id
+}
+
+resource "azuread_service_principal" "auth" {
+  client_id                    = var.auth_client_id
+  use_existing                 = true
+  app_role_assignment_required = true
+}
+
+locals {
+  app_roles = merge(
+    {
+      "analytics.admin"    = "Everything: every organization's reports, organizations and notifications, generate and backfill, the failure analysis."
+      "analytics.failures" = "Run the failure analysis (every user of the platform) and open its artifacts."
+    },
+    { for id in var.org_reader_roles : "org:${id}" => "Read organization ${id}'s reports, dashboard, calls (numbers masked) and deliveries." },
+  )
+}
+
+resource "azuread_application_app_role" "handler" {
+  for_each             = local.app_roles
+  application_id       = data.azuread_application.auth.id
+  role_id              = uuidv5("url", "https://call-analytics.invalid/app-roles/${each.key}")
+  allowed_member_types = ["User", "Application"]
+  display_name         = each.key
+  description          = each.value
+  value                = each.key
 }

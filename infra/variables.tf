@@ -166,10 +166,10 @@ variable "end_date" {
   default     = ""
 }
 
-variable "max_window_days" {
-  description = "MAX_WINDOW_DAYS: longest window a request may ask for."
+variable "failure_analysis_max_days" {
+  description = "FAILURE_ANALYSIS_MAX_DAYS: longest failure-analysis window a request may ask for, in days."
   type        = number
-  default     = 366
+  default     = 93
 }
 
 variable "org_id" {
@@ -281,6 +281,17 @@ variable "log_retention_days" {
 variable "auth_client_id" {
   description = "Application (client) ID of the Entra ID app registration people and services sign in to (its app roles analytics.admin and org:<org_id> decide what they see; see ../README.md, Deploy, Sign-in)."
   type        = string
+}
+
+variable "org_reader_roles" {
+  description = "Org ids that get an app role org:<org_id> (read-only access to that organization's reports) on the sign-in app registration; analytics.admin and analytics.failures are always defined."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.org_reader_roles : can(regex("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", id))])
+    error_message = "org_reader_roles holds lower-case hyphenated UUIDs (the org_id of each organization)."
+  }
 }
 
 variable "auth_tenant_id" {

@@ -15,6 +15,13 @@ terraform {
       source  = "hashicorp/azurerm"
       version = "~> 4.42"
     }
+    # The sign-in's enterprise application (assignment required) and its app roles
+    # (main.tf, "Sign-in"): `azuread_service_principal.use_existing` and
+    # `azuread_application_app_role` are in 3.x.
+    azuread = {
+      source  = "hashicorp/azuread"
+      version = "~> 3.0"
+    }
   }
 }
 

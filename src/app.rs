@@ -2,6 +2,9 @@
 //! at start and shared by every invocation.
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::clickhouse::ClickHouse;
 use crate::configuration::Settings;
@@ -22,6 +25,48 @@ pub struct Inner {
     pub clickhouse: Option<ClickHouse>,
     /// Every "now" of a request or a firing.
     pub clock: Arc<dyn Clock>,
+    /// Failure analyses that query at once (`FAILURE_ANALYSIS_CONCURRENCY`).
+    pub analyses: Gate,
+    /// Live ClickHouse queries at once (`CLICKHOUSE_LIVE_CONCURRENCY`).
+    pub live_queries: Gate,
+}
+
+/// At most N of one kind of work at once in this instance, and a bounded wait for a turn
+/// (`docs/access-and-safety.md`, "Bounded for every caller"): a `tokio` semaphore with
+/// `BUSY_WAIT_SECONDS` of patience.
+pub struct Gate {
+    permits: Arc<Semaphore>,
+    wait: Duration,
+}
+
+/// No turn came within the wait; the route answers 503 `busy` with `Retry-After`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("busy: no turn within {:?}", .retry_after)]
+pub struct Busy {
+    /// What to tell the caller to wait before trying again (the wait, in whole seconds).
+    pub retry_after: Duration,
+}
+
+impl Gate {
+    /// `permits` at once (at least 1); a caller waits at most `wait` for one.
+    pub fn new(permits: usize, wait: Duration) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(permits.max(1))),
+            wait,
+        }
+    }
+
+    /// A turn, held until the permit is dropped; [`Busy`] when none frees up within the
+    /// wait.
+    pub async fn enter(&self) -> Result<OwnedSemaphorePermit, Busy> {
+        match tokio::time::timeout(self.wait, self.permits.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            // Timed out (the semaphore is never closed).
+            _ => Err(Busy {
+                retry_after: Duration::from_secs(self.wait.as_secs().max(1)),
+            }),
+        }
+    }
 }
 
 impl std::ops::Deref for App {
@@ -49,6 +94,7 @@ impl App {
                 url,
                 settings.db_pool_max_size,
                 settings.db_connect_timeout,
+                settings.in_app_service,
             )?),
             None => None,
         };
@@ -88,12 +134,34 @@ impl App {
             clickhouse = clickhouse.is_some(),
             "clients ready"
         );
+        let analyses = Gate::new(settings.failure_analysis_concurrency, settings.busy_wait);
+        let live_queries = Gate::new(settings.clickhouse_live_concurrency, settings.busy_wait);
         Ok(App(Arc::new(Inner {
             settings,
             pg,
             storage,
             clickhouse,
             clock,
+            analyses,
+            live_queries,
         })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_gate_lets_n_in_and_tells_the_next_to_come_back_after_the_wait() {
+        let gate = Gate::new(1, Duration::from_millis(50));
+        let held = gate.enter().await.unwrap();
+        let started = std::time::Instant::now();
+        let busy = gate.enter().await.unwrap_err();
+        assert!(started.elapsed() >= Duration::from_millis(50));
+        // Retry-After is whole seconds, at least 1.
+        assert_eq!(busy.retry_after, Duration::from_secs(1));
+        drop(held);
+        assert!(gate.enter().await.is_ok(), "the permit came back");
     }
 }

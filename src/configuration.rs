@@ -65,7 +65,10 @@ pub enum StorageSettings {
 /// ClickHouse connection (the old daily-report backend's setting names).
 #[derive(Debug, Clone)]
 pub struct ClickHouseSettings {
-    /// `CLICKHOUSE_URL`, e.g. `https://xxx.clickhouse.cloud:8443`.
+    /// `CLICKHOUSE_URL`, e.g. `https://xxx.clickhouse.cloud:8443`. In App Service
+    /// (`WEBSITE_SITE_NAME` set) it must be `https://`, else the handler refuses to start,
+    /// unless `ALLOW_INSECURE_CLICKHOUSE=true` (default false) allows `http://`
+    /// (`docs/access-and-safety.md`, "Dependencies reached safely").
     pub url: String,
     /// `CLICKHOUSE_USERNAME` (default `default`).
     pub username: String,
@@ -98,7 +101,10 @@ pub struct Settings {
     pub port: u16,
     /// `LOG_LEVEL` (default `info`): a `tracing` filter such as `debug` or `call_analytics=debug`.
     pub log_level: String,
-    /// `DB_URL`: PostgreSQL URL; `sslmode=require` turns TLS on.
+    /// `DB_URL`: PostgreSQL URL. `sslmode` as libpq reads it (`prefer` when absent: TLS when
+    /// the server offers it); in App Service only an explicit `sslmode=disable` connects
+    /// without TLS (see [`crate::postgres`]; `docs/access-and-safety.md`, "Dependencies
+    /// reached safely").
     pub db_url: Option<Secret>,
     /// `DB_POOL_MAX_SIZE` (default 4).
     pub db_pool_max_size: usize,
@@ -117,8 +123,26 @@ pub struct Settings {
     /// `END_DATE` (UTC, inclusive to the second): default window end
     /// (`docs/failure-analysis.md`, "Window").
     pub end_date: Option<NaiveDateTime>,
-    /// `MAX_WINDOW_DAYS` (default 366).
-    pub max_window_days: i64,
+    /// `FAILURE_ANALYSIS_MAX_DAYS` (default 93, at least 1): the longest failure-analysis
+    /// window a request may ask for, in local days (a longer one is a 400 naming `to_date`;
+    /// for `START_DATE`/`END_DATE`, `END_DATE`). With `compare_previous` the window before is
+    /// scanned too, so at most twice this many days are read (`docs/access-and-safety.md`,
+    /// "Bounded for every caller"). Formerly `MAX_WINDOW_DAYS`, which is no longer read.
+    pub failure_analysis_max_days: i64,
+    /// `FAILURE_ANALYSIS_CONCURRENCY` (default 2, at least 1): failure analyses that query
+    /// PostgreSQL at once in one instance; another waits up to [`Settings::busy_wait`], then
+    /// gets 503 `busy` (`docs/access-and-safety.md`, "Bounded for every caller"). Keep it at
+    /// most `DB_POOL_MAX_SIZE`.
+    pub failure_analysis_concurrency: usize,
+    /// `CLICKHOUSE_LIVE_CONCURRENCY` (default 4, at least 1): live ClickHouse queries
+    /// (`/api/reports/live`, `/api/reports/calls`) at once in one instance; another waits up
+    /// to [`Settings::busy_wait`], then gets 503 `busy` (`docs/access-and-safety.md`,
+    /// "Bounded for every caller").
+    pub clickhouse_live_concurrency: usize,
+    /// `BUSY_WAIT_SECONDS` (default 10, 1-3600): how long a failure analysis or live query
+    /// waits for one of the permits above before the 503 `busy`, whose `Retry-After` is this
+    /// many seconds.
+    pub busy_wait: Duration,
     /// `AZURE_STORAGE_*` / `OUTPUT_DIR`.
     pub storage: StorageSettings,
     /// `CLICKHOUSE_*`; `None` when `CLICKHOUSE_URL` is unset.
@@ -136,10 +160,15 @@ pub struct Settings {
     pub backfill_budget_seconds: u64,
     /// `DAILY_REPORT_SCHEDULE`: the timer's NCRONTAB (default hourly, `0 0 * * * *`).
     pub daily_report_schedule: String,
-    /// `REQUIRE_PRINCIPAL` (default false): a request without a valid `X-MS-CLIENT-PRINCIPAL`
-    /// is a 401. Where `WEBSITE_SITE_NAME` is set (App Service), it needs
-    /// `WEBSITE_AUTH_ENABLED=True` (App Service Authentication on), else the handler refuses
-    /// to start: only the platform's authentication makes the header trustworthy.
+    /// `WEBSITE_SITE_NAME` is set: the handler runs in App Service (Azure Functions), where
+    /// the stricter defaults of `docs/access-and-safety.md` apply.
+    pub in_app_service: bool,
+    /// `REQUIRE_PRINCIPAL`: a request without a valid `X-MS-CLIENT-PRINCIPAL` is a 401
+    /// (`docs/access-and-safety.md`, "No principal"). Default: true in App Service, false
+    /// elsewhere (the local operator acts as admin). In App Service it fails closed: `false`
+    /// must be set explicitly (the handler then warns at start), and without App Service
+    /// Authentication (`WEBSITE_AUTH_ENABLED` not `True`) the handler refuses to start unless
+    /// it is, since only the platform's authentication makes the header trustworthy.
     pub require_principal: bool,
     /// `PUBLIC_BASE_URL` (e.g. `https://<app>.azurewebsites.net`, no trailing `/`): links in
     /// responses and digests are absolute under it; unset, they are relative (`/api/...`).
@@ -213,6 +242,7 @@ impl Settings {
             Some(_) => parse(get, "FUNCTIONS_CUSTOMHANDLER_PORT", DEFAULT_PORT)?,
             None => parse(get, "FUNCTIONS_HTTPWORKER_PORT", DEFAULT_PORT)?,
         };
+        let in_app_service = get("WEBSITE_SITE_NAME").is_some();
         let settings = Self {
             port,
             log_level: get("LOG_LEVEL").unwrap_or("info").to_lowercase(),
@@ -232,7 +262,10 @@ impl Settings {
             )?,
             start_date: parse_opt_timestamp(get, "START_DATE")?,
             end_date: parse_opt_timestamp(get, "END_DATE")?,
-            max_window_days: parse(get, "MAX_WINDOW_DAYS", 366)?,
+            failure_analysis_max_days: parse(get, "FAILURE_ANALYSIS_MAX_DAYS", 93)?,
+            failure_analysis_concurrency: parse(get, "FAILURE_ANALYSIS_CONCURRENCY", 2)?,
+            clickhouse_live_concurrency: parse(get, "CLICKHOUSE_LIVE_CONCURRENCY", 4)?,
+            busy_wait: seconds(parse(get, "BUSY_WAIT_SECONDS", 10)?, "BUSY_WAIT_SECONDS")?,
             storage,
             clickhouse,
             default_org,
@@ -243,21 +276,22 @@ impl Settings {
             daily_report_schedule: get("DAILY_REPORT_SCHEDULE")
                 .unwrap_or("0 0 * * * *")
                 .to_string(),
-            require_principal: parse(get, "REQUIRE_PRINCIPAL", false)?,
+            in_app_service,
+            require_principal: parse(get, "REQUIRE_PRINCIPAL", in_app_service)?,
             public_base_url: get("PUBLIC_BASE_URL")
                 .map(|u| check_base_url(u, "PUBLIC_BASE_URL"))
                 .transpose()?,
             allow_insecure_webhooks: parse(get, "ALLOW_INSECURE_WEBHOOKS", false)?,
         };
-        if settings.require_principal
-            && get("WEBSITE_SITE_NAME").is_some()
-            && !get("WEBSITE_AUTH_ENABLED").is_some_and(|v| v.eq_ignore_ascii_case("true"))
-        {
+        let auth_enabled =
+            get("WEBSITE_AUTH_ENABLED").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        if in_app_service && !auth_enabled && settings.require_principal {
             return Err(SettingError {
                 name: "REQUIRE_PRINCIPAL",
-                reason: "REQUIRE_PRINCIPAL=true in App Service needs App Service Authentication \
-                         (WEBSITE_AUTH_ENABLED=True): without it anyone could send an \
-                         X-MS-CLIENT-PRINCIPAL header"
+                reason: "in App Service (WEBSITE_SITE_NAME is set) the handler needs App Service \
+                         Authentication (WEBSITE_AUTH_ENABLED=True): without it anyone could send \
+                         an X-MS-CLIENT-PRINCIPAL header. Turn it on, or set \
+                         REQUIRE_PRINCIPAL=false to serve every caller as admin"
                     .into(),
             });
         }
@@ -267,10 +301,37 @@ impl Settings {
                 reason: "SCHEDULER_HOUR must be 0-23 and SCHEDULER_MINUTE 0-59".into(),
             });
         }
-        if settings.max_window_days < 1 {
+        for (name, value) in [
+            (
+                "FAILURE_ANALYSIS_MAX_DAYS",
+                settings.failure_analysis_max_days,
+            ),
+            (
+                "FAILURE_ANALYSIS_CONCURRENCY",
+                settings.failure_analysis_concurrency as i64,
+            ),
+            (
+                "CLICKHOUSE_LIVE_CONCURRENCY",
+                settings.clickhouse_live_concurrency as i64,
+            ),
+        ] {
+            if value < 1 {
+                return Err(SettingError {
+                    name,
+                    reason: "must be at least 1".into(),
+                });
+            }
+        }
+        if let Some(ch) = &settings.clickhouse
+            && in_app_service
+            && !parse(get, "ALLOW_INSECURE_CLICKHOUSE", false)?
+            && !url::Url::parse(&ch.url).is_ok_and(|u| u.scheme() == "https")
+        {
             return Err(SettingError {
-                name: "MAX_WINDOW_DAYS",
-                reason: "must be at least 1".into(),
+                name: "CLICKHOUSE_URL",
+                reason: "in App Service (WEBSITE_SITE_NAME is set) ClickHouse is reached over \
+                         https:// only; set ALLOW_INSECURE_CLICKHOUSE=true to allow http://"
+                    .into(),
             });
         }
         Ok(settings)
@@ -351,7 +412,10 @@ mod tests {
         assert!(
             matches!(s.storage, StorageSettings::Local { ref dir } if dir == &PathBuf::from("./output"))
         );
-        assert_eq!(s.max_window_days, 366);
+        assert_eq!(s.failure_analysis_max_days, 93);
+        assert_eq!(s.failure_analysis_concurrency, 2);
+        assert_eq!(s.clickhouse_live_concurrency, 4);
+        assert_eq!(s.busy_wait, Duration::from_secs(10));
         assert_eq!(s.db_connect_timeout, Duration::from_secs(10));
         assert_eq!(s.clickhouse_connect_timeout, Duration::from_secs(10));
         assert_eq!(s.storage_connect_timeout, Duration::from_secs(10));
@@ -369,27 +433,102 @@ mod tests {
     }
 
     #[test]
-    fn require_principal_in_app_service_needs_its_authentication() {
-        let on = [
-            ("REQUIRE_PRINCIPAL", "true"),
+    fn in_app_service_a_principal_is_required_unless_turned_off_explicitly() {
+        // App Service with its authentication on: required by default.
+        let with_auth = [
             ("WEBSITE_SITE_NAME", "func-x"),
+            ("WEBSITE_AUTH_ENABLED", "True"),
         ];
-        let e = Settings::from_map(&env(&on)).unwrap_err();
-        assert_eq!(e.name, "REQUIRE_PRINCIPAL");
-        assert!(e.to_string().contains("WEBSITE_AUTH_ENABLED"), "{e}");
-        let mut with_auth = on.to_vec();
-        with_auth.push(("WEBSITE_AUTH_ENABLED", "True"));
-        assert!(
-            Settings::from_map(&env(&with_auth))
-                .unwrap()
-                .require_principal
-        );
-        // Outside App Service (tests, local) the setting alone is enough.
+        let s = Settings::from_map(&env(&with_auth)).unwrap();
+        assert!(s.in_app_service && s.require_principal);
+        // Without its authentication the handler does not start, naming both settings...
+        for given in [&[][..], &[("REQUIRE_PRINCIPAL", "true")][..]] {
+            let mut vars = vec![("WEBSITE_SITE_NAME", "func-x")];
+            vars.extend_from_slice(given);
+            let e = Settings::from_map(&env(&vars)).unwrap_err();
+            assert_eq!(e.name, "REQUIRE_PRINCIPAL");
+            assert!(e.to_string().contains("WEBSITE_AUTH_ENABLED"), "{e}");
+        }
+        // ...unless REQUIRE_PRINCIPAL=false says so.
+        let open = [
+            ("WEBSITE_SITE_NAME", "func-x"),
+            ("REQUIRE_PRINCIPAL", "false"),
+        ];
+        assert!(!Settings::from_map(&env(&open)).unwrap().require_principal);
+        // Outside App Service (tests, local): not required unless set.
+        let local = Settings::from_map(&env(&[])).unwrap();
+        assert!(!local.in_app_service && !local.require_principal);
         assert!(
             Settings::from_map(&env(&[("REQUIRE_PRINCIPAL", "true")]))
                 .unwrap()
                 .require_principal
         );
+    }
+
+    /// `docs/access-and-safety.md`, "Dependencies reached safely".
+    #[test]
+    fn in_app_service_clickhouse_over_http_is_refused_unless_allowed() {
+        fn app_service(url: &str, extra: &[(&str, &str)]) -> Result<Settings, SettingError> {
+            let mut vars = vec![
+                ("WEBSITE_SITE_NAME", "func-x"),
+                ("WEBSITE_AUTH_ENABLED", "True"),
+                ("CLICKHOUSE_URL", url),
+            ];
+            vars.extend_from_slice(extra);
+            Settings::from_map(&env(&vars))
+        }
+        for url in [
+            "http://ch.internal:8123",
+            "HTTP://ch.internal",
+            "ch.internal:8443",
+        ] {
+            let e = app_service(url, &[]).unwrap_err();
+            assert_eq!(e.name, "CLICKHOUSE_URL", "{url}");
+            assert!(e.to_string().contains("ALLOW_INSECURE_CLICKHOUSE"), "{e}");
+            assert!(!e.to_string().contains("ch.internal"), "{e}");
+        }
+        assert!(app_service("https://x.clickhouse.cloud:8443", &[]).is_ok());
+        assert!(app_service("HTTPS://x.clickhouse.cloud", &[]).is_ok());
+        assert!(
+            app_service(
+                "http://ch.internal:8123",
+                &[("ALLOW_INSECURE_CLICKHOUSE", "true")]
+            )
+            .is_ok()
+        );
+        // Outside App Service (local runs, tests) http:// is fine.
+        let local = Settings::from_map(&env(&[("CLICKHOUSE_URL", "http://127.0.0.1:8123")]));
+        assert!(local.unwrap().clickhouse.is_some());
+    }
+
+    /// `docs/access-and-safety.md`, "Bounded for every caller".
+    #[test]
+    fn bounds_are_read_and_must_be_at_least_one() {
+        let s = Settings::from_map(&env(&[
+            ("FAILURE_ANALYSIS_MAX_DAYS", "7"),
+            ("FAILURE_ANALYSIS_CONCURRENCY", "1"),
+            ("CLICKHOUSE_LIVE_CONCURRENCY", "9"),
+            ("BUSY_WAIT_SECONDS", "1"),
+        ]))
+        .unwrap();
+        assert_eq!(s.failure_analysis_max_days, 7);
+        assert_eq!(s.failure_analysis_concurrency, 1);
+        assert_eq!(s.clickhouse_live_concurrency, 9);
+        assert_eq!(s.busy_wait, Duration::from_secs(1));
+        for name in [
+            "FAILURE_ANALYSIS_MAX_DAYS",
+            "FAILURE_ANALYSIS_CONCURRENCY",
+            "CLICKHOUSE_LIVE_CONCURRENCY",
+            "BUSY_WAIT_SECONDS",
+        ] {
+            for bad in ["0", "-1", "x"] {
+                let e = Settings::from_map(&env(&[(name, bad)])).unwrap_err();
+                assert_eq!(e.name, name, "{name}={bad}");
+            }
+        }
+        // The old name of the window bound is no longer read.
+        let old = Settings::from_map(&env(&[("MAX_WINDOW_DAYS", "366")])).unwrap();
+        assert_eq!(old.failure_analysis_max_days, 93);
     }
 
     #[test]

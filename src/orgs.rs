@@ -2,6 +2,8 @@
 //! backend's SQLite table `organizations`), one JSON document per org in storage at
 //! `orgs/{org_id}.json`, updated under ETags.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -50,25 +52,46 @@ pub enum ChannelKind {
 /// One digest channel. `url` and `secret` are secrets: serializing a `Notification` (every
 /// reply, any log) shows `url` as scheme and host only (`https://hooks.slack.com/…`) and never
 /// `secret`; `Notification::stored` is the one full form, written to storage only.
+///
+/// Deserialized from the stored document and from requests; a request may carry the shape GET
+/// shows (`has_secret` is accepted and ignored, a masked `url` is put back by
+/// [`restore_masked`]; `docs/access-and-safety.md`, "Masked values sent back").
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "NotificationInput")]
 pub struct Notification {
     pub id: String,
     pub kind: ChannelKind,
-    #[serde(deserialize_with = "secret_string")]
     pub url: Secret,
-    #[serde(default, deserialize_with = "optional_secret")]
     pub secret: Option<Secret>,
-    #[serde(default = "yes")]
     pub enabled: bool,
 }
 
-fn secret_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
-    String::deserialize(d).map(Secret::new)
+/// A channel as written: the stored form, or a request's (which may echo GET's `has_secret`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NotificationInput {
+    id: String,
+    kind: ChannelKind,
+    url: String,
+    #[serde(default)]
+    secret: Option<String>,
+    #[serde(default = "yes")]
+    enabled: bool,
+    /// What GET shows instead of `secret`; ignored.
+    #[serde(default, rename = "has_secret")]
+    _has_secret: Option<bool>,
 }
 
-fn optional_secret<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Secret>, D::Error> {
-    Ok(Option::<String>::deserialize(d)?.map(Secret::new))
+impl From<NotificationInput> for Notification {
+    fn from(n: NotificationInput) -> Self {
+        Notification {
+            id: n.id,
+            kind: n.kind,
+            url: Secret::new(n.url),
+            secret: n.secret.map(Secret::new),
+            enabled: n.enabled,
+        }
+    }
 }
 
 impl Serialize for Notification {
@@ -105,14 +128,174 @@ pub fn masked_url(url: &str) -> String {
     }
 }
 
-/// Validates a notification list: ids unique `[A-Za-z0-9_-]{1,64}`, `url` https (or http to a
-/// loopback host with `allow_insecure`), a `secret` for `webhook`. Errors name the field
-/// (`notifications[0].url`) and never echo a URL or secret.
-pub fn check_notifications(
+/// Whether `url` is a masked one, as [`masked_url`] makes them (ends in `/…`, or is `…`).
+fn is_masked(url: &str) -> bool {
+    url == "…" || url.ends_with("/…")
+}
+
+/// At most this many digest channels per org (`docs/access-and-safety.md`, "Bounded for every
+/// caller"); more is a 400 naming `notifications`.
+pub const MAX_CHANNELS: usize = 10;
+
+/// The bound of resolving one notification host name, when an org is written and when a
+/// digest is sent.
+pub const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Puts back what GET masks, for a client that GETs an org and PATCHes its `notifications`
+/// back (`docs/access-and-safety.md`, "Masked values sent back"). `stored` is the org's list
+/// before the change (empty for a new org); channels are matched by `id`:
+/// - a masked `url` (exactly what GET shows for that channel, `https://hooks.slack.com/…`)
+///   keeps the stored `url`, and the stored `secret` unless a new `secret` is given (so a
+///   secret can be rotated without sending the url again);
+/// - a full `url` equal to the stored one keeps the stored `secret` when none is given (a
+///   changed `url` keeps nothing: a `webhook` then needs its `secret` again).
+///
+/// A masked `url` with no stored channel of that `id`, or not the mask of its stored `url`,
+/// is [`Invalid`] naming `notifications[i].url`.
+pub fn restore_masked(
     list: Vec<Notification>,
-    allow_insecure: bool,
+    stored: &[Notification],
 ) -> Result<Vec<Notification>, Invalid> {
+    list.into_iter()
+        .enumerate()
+        .map(|(i, mut n)| {
+            let old = stored.iter().find(|s| s.id == n.id);
+            if is_masked(n.url.expose()) {
+                let old = old
+                    .filter(|old| masked_url(old.url.expose()) == n.url.expose())
+                    .ok_or_else(|| {
+                        Invalid::new(
+                            format!("notifications[{i}].url"),
+                            "a masked url (as GET shows it) only keeps the stored url of a \
+                             channel with the same id; give the full url",
+                        )
+                    })?;
+                n.url = old.url.clone();
+                if n.secret.is_none() {
+                    n.secret = old.secret.clone();
+                }
+            } else if let Some(old) = old
+                && n.secret.is_none()
+                && old.url.expose() == n.url.expose()
+            {
+                n.secret = old.secret.clone();
+            }
+            Ok(n)
+        })
+        .collect()
+}
+
+/// Whether a digest may go to `ip` (`docs/access-and-safety.md`, "Webhook targets inside the
+/// network"): an address that is not [`is_internal`], or a loopback one when `allow_loopback`
+/// (`ALLOW_INSECURE_WEBHOOKS=true`). Checked when an org is written and, on the address
+/// actually connected to, when a digest is sent.
+pub fn allowed_address(ip: IpAddr, allow_loopback: bool) -> bool {
+    !is_internal(ip) || (allow_loopback && ip.to_canonical().is_loopback())
+}
+
+/// Whether `ip` is inside the network or otherwise no place for a digest: loopback, private
+/// (RFC 1918, fc00::/7), link-local (169.254.0.0/16, fe80::/10), shared (CGNAT,
+/// 100.64.0.0/10), unspecified, multicast, broadcast, documentation, benchmarking or reserved;
+/// for IPv6 anything outside global unicast 2000::/3, and the IPv4 address inside an
+/// IPv4-mapped (`::ffff:a.b.c.d`), NAT64 (`64:ff9b::/96`) or 6to4 (`2002::/16`) one.
+pub fn is_internal(ip: IpAddr) -> bool {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => internal_v4(v4),
+        IpAddr::V6(v6) => internal_v6(v6),
+    }
+}
+
+/// IPv4 blocks [`is_internal`] refuses (IANA special-purpose registry, RFC 6890).
+const INTERNAL_V4: [(Ipv4Addr, u32); 15] = [
+    (Ipv4Addr::new(0, 0, 0, 0), 8),       // "this network", unspecified
+    (Ipv4Addr::new(10, 0, 0, 0), 8),      // private
+    (Ipv4Addr::new(100, 64, 0, 0), 10),   // shared address space (CGNAT)
+    (Ipv4Addr::new(127, 0, 0, 0), 8),     // loopback
+    (Ipv4Addr::new(169, 254, 0, 0), 16),  // link-local (instance metadata, identity)
+    (Ipv4Addr::new(172, 16, 0, 0), 12),   // private
+    (Ipv4Addr::new(192, 0, 0, 0), 24),    // IETF protocol assignments
+    (Ipv4Addr::new(192, 0, 2, 0), 24),    // documentation
+    (Ipv4Addr::new(192, 88, 99, 0), 24),  // 6to4 relay anycast
+    (Ipv4Addr::new(192, 168, 0, 0), 16),  // private
+    (Ipv4Addr::new(198, 18, 0, 0), 15),   // benchmarking
+    (Ipv4Addr::new(198, 51, 100, 0), 24), // documentation
+    (Ipv4Addr::new(203, 0, 113, 0), 24),  // documentation
+    (Ipv4Addr::new(224, 0, 0, 0), 4),     // multicast
+    (Ipv4Addr::new(240, 0, 0, 0), 4),     // reserved, broadcast
+];
+
+fn internal_v4(ip: Ipv4Addr) -> bool {
+    let ip = u32::from(ip);
+    INTERNAL_V4
+        .iter()
+        .any(|(net, bits)| ip >> (32 - bits) == u32::from(*net) >> (32 - bits))
+}
+
+fn internal_v6(ip: Ipv6Addr) -> bool {
+    let s = ip.segments();
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return internal_v4(v4(s[6], s[7])); // NAT64
+    }
+    if s[0] == 0x2002 {
+        return internal_v4(v4(s[1], s[2])); // 6to4
+    }
+    let global_unicast = s[0] & 0xe000 == 0x2000;
+    !global_unicast
+        || (s[0] == 0x2001 && s[1] < 0x0200) // IETF protocol assignments, Teredo
+        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+        || (s[0] == 0x3fff && s[1] < 0x1000) // documentation
+}
+
+/// A host name of a notification url, to resolve before the url is accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostToResolve {
+    /// The channel's index in the list.
+    pub index: usize,
+    pub host: String,
+    pub port: u16,
+}
+
+/// Whether a digest may go to `url`'s host as far as can be told without DNS: `Ok(None)` for
+/// an allowed IP literal, `Ok(Some(name))` for a host name (`localhost` included) to resolve
+/// and check, `Err(why)` otherwise (`why` never carries the url). The WHATWG parser (`url`)
+/// has already turned every IPv4 spelling (`0x7f000001`, `2130706433`, `0177.0.0.1`, `127.1`)
+/// into an address.
+pub fn literal_host(url: &url::Url, allow_loopback: bool) -> Result<Option<String>, &'static str> {
+    let ip = match url.host() {
+        None => return Err("url has no host"),
+        Some(url::Host::Ipv4(a)) => IpAddr::V4(a),
+        Some(url::Host::Ipv6(a)) => IpAddr::V6(a),
+        Some(url::Host::Domain(d)) => return Ok(Some(d.to_string())),
+    };
+    if allowed_address(ip, allow_loopback) {
+        Ok(None)
+    } else {
+        Err(INSIDE)
+    }
+}
+
+const INSIDE: &str = "url points inside the network (loopback, private, link-local, shared, \
+                      multicast or reserved address); a digest goes to a public address";
+
+/// The pure part of [`check_notifications`]: at most [`MAX_CHANNELS`], ids unique
+/// `[A-Za-z0-9_-]{1,64}`, `url` https (or http to a loopback host with `allow_insecure`)
+/// whose host is not an internal address literal (loopback allowed with `allow_insecure`), a
+/// `secret` of 16+ characters for `webhook`. Returns the host names left
+/// to resolve. Errors name the field (`notifications`, `notifications[0].url`) and never echo a
+/// URL or secret.
+pub fn check_notification_list(
+    list: &[Notification],
+    allow_insecure: bool,
+) -> Result<Vec<HostToResolve>, Invalid> {
+    if list.len() > MAX_CHANNELS {
+        return Err(Invalid::new(
+            "notifications",
+            format!("at most {MAX_CHANNELS} channels per organization"),
+        ));
+    }
     let mut seen = std::collections::BTreeSet::new();
+    let mut names = Vec::new();
     for (i, n) in list.iter().enumerate() {
         let field = |f: &str| format!("notifications[{i}].{f}");
         let id_ok = (1..=64).contains(&n.id.len())
@@ -135,10 +318,12 @@ pub fn check_notifications(
             .ok()
             .filter(|u| u.host_str().is_some())
             .ok_or_else(|| Invalid::new(field("url"), "url is not an absolute URL"))?;
+        let name =
+            literal_host(&url, allow_insecure).map_err(|why| Invalid::new(field("url"), why))?;
         let loopback = match url.host() {
-            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Domain(d)) => d == "localhost",
             Some(url::Host::Ipv4(a)) => a.is_loopback(),
-            Some(url::Host::Ipv6(a)) => a.is_loopback(),
+            Some(url::Host::Ipv6(a)) => a.to_canonical().is_loopback(),
             None => false,
         };
         let allowed =
@@ -155,6 +340,56 @@ pub fn check_notifications(
                 field("secret"),
                 "a webhook needs a secret of at least 16 characters (it signs every digest)",
             ));
+        }
+        if let Some(host) = name {
+            let port = url.port_or_known_default().unwrap_or(443);
+            names.push(HostToResolve {
+                index: i,
+                host,
+                port,
+            });
+        }
+    }
+    Ok(names)
+}
+
+/// The addresses of `host`, resolved by the system resolver within [`RESOLVE_TIMEOUT`];
+/// `None` when it does not resolve in time (or at all).
+pub async fn resolve(host: &str, port: u16) -> Option<Vec<std::net::SocketAddr>> {
+    match tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host, port))).await {
+        Ok(Ok(addrs)) => Some(addrs.collect::<Vec<_>>()).filter(|a| !a.is_empty()),
+        _ => None,
+    }
+}
+
+/// Validates a notification list (`docs/access-and-safety.md`, "Input the product refuses"):
+/// [`check_notification_list`], then every host name is resolved (at once, each within
+/// [`RESOLVE_TIMEOUT`]) and refused when it does not resolve or when any of its addresses is
+/// not [`allowed_address`]. Errors name the field (`notifications[0].url`) and never echo a
+/// URL or secret.
+pub async fn check_notifications(
+    list: Vec<Notification>,
+    allow_insecure: bool,
+) -> Result<Vec<Notification>, Invalid> {
+    let names = check_notification_list(&list, allow_insecure)?;
+    let lookups = names.iter().map(|n| resolve(&n.host, n.port));
+    let found = futures::future::join_all(lookups).await;
+    for (name, addrs) in names.iter().zip(found) {
+        let field = format!("notifications[{}].url", name.index);
+        let addrs = addrs.ok_or_else(|| {
+            Invalid::new(
+                &field,
+                format!(
+                    "url's host does not resolve (within {} s)",
+                    RESOLVE_TIMEOUT.as_secs()
+                ),
+            )
+        })?;
+        if !addrs
+            .iter()
+            .all(|a| allowed_address(a.ip(), allow_insecure))
+        {
+            return Err(Invalid::new(field, INSIDE));
         }
     }
     Ok(list)
@@ -238,7 +473,9 @@ pub struct OrgPatch {
     pub timezone: Option<String>,
     pub is_active: Option<bool>,
     pub excluded_numbers: Option<Vec<String>>,
-    /// Replaces the whole list; `url` and `secret` are given in full.
+    /// Replaces the whole list: each channel in full, or as GET shows it (masked `url`,
+    /// `has_secret`; see [`restore_masked`]). Needs `If-Match` over HTTP
+    /// (`docs/access-and-safety.md`, "Masked values sent back").
     pub notifications: Option<Vec<Notification>>,
 }
 
@@ -283,19 +520,20 @@ fn check_numbers(numbers: &[String]) -> Result<Vec<String>, Invalid> {
 }
 
 impl NewOrganization {
-    /// Validates into an org created at `now` (notification URLs https only). Errors name the
-    /// field.
-    pub fn validate(self, now: DateTime<Utc>) -> Result<Organization, Invalid> {
-        self.validate_with(now, false)
+    /// Validates into an org created at `now` (notification URLs https only, host names
+    /// resolved: [`check_notifications`]). Errors name the field.
+    pub async fn validate(self, now: DateTime<Utc>) -> Result<Organization, Invalid> {
+        self.validate_with(now, false).await
     }
 
-    /// [`Self::validate`], with `ALLOW_INSECURE_WEBHOOKS`.
-    pub fn validate_with(
+    /// [`Self::validate`], with `ALLOW_INSECURE_WEBHOOKS`. A masked notification `url` is
+    /// refused (there is no stored channel to keep it from: [`restore_masked`]).
+    pub async fn validate_with(
         self,
         now: DateTime<Utc>,
         allow_insecure_webhooks: bool,
     ) -> Result<Organization, Invalid> {
-        Ok(Organization {
+        let mut org = Organization {
             org_id: parse_uuid(&self.org_id, "org_id")?,
             name: check_name(&self.name)?,
             node_persistent_id: parse_uuid(&self.node_persistent_id, "node_persistent_id")?,
@@ -305,32 +543,36 @@ impl NewOrganization {
             },
             is_active: self.is_active.unwrap_or(true),
             excluded_numbers: check_numbers(&self.excluded_numbers.unwrap_or_default())?,
-            notifications: check_notifications(
-                self.notifications.unwrap_or_default(),
-                allow_insecure_webhooks,
-            )?,
+            notifications: Vec::new(),
             created_at: now,
             updated_at: now,
-        })
+        };
+        let list = restore_masked(self.notifications.unwrap_or_default(), &[])?;
+        org.notifications = check_notifications(list, allow_insecure_webhooks).await?;
+        Ok(org)
     }
 }
 
 impl OrgPatch {
     /// Applies the patch to `org` (validated; errors name the field).
-    pub fn apply(self, org: Organization, now: DateTime<Utc>) -> Result<Organization, Invalid> {
-        self.apply_with(org, now, false)
+    pub async fn apply(
+        self,
+        org: Organization,
+        now: DateTime<Utc>,
+    ) -> Result<Organization, Invalid> {
+        self.apply_with(org, now, false).await
     }
 
-    /// [`Self::apply`], with `ALLOW_INSECURE_WEBHOOKS`.
-    pub fn apply_with(
+    /// [`Self::apply`], with `ALLOW_INSECURE_WEBHOOKS`. `notifications` replaces the whole
+    /// list, masked values put back from `org`'s ([`restore_masked`]), then checked
+    /// ([`check_notifications`]); the other fields are checked first, so a wrong one costs no
+    /// DNS lookup.
+    pub async fn apply_with(
         self,
         mut org: Organization,
         now: DateTime<Utc>,
         allow_insecure_webhooks: bool,
     ) -> Result<Organization, Invalid> {
-        if let Some(list) = self.notifications {
-            org.notifications = check_notifications(list, allow_insecure_webhooks)?;
-        }
         if let Some(name) = self.name {
             org.name = check_name(&name)?;
         }
@@ -345,6 +587,10 @@ impl OrgPatch {
         }
         if let Some(numbers) = self.excluded_numbers {
             org.excluded_numbers = check_numbers(&numbers)?;
+        }
+        if let Some(list) = self.notifications {
+            let list = restore_masked(list, &org.notifications)?;
+            org.notifications = check_notifications(list, allow_insecure_webhooks).await?;
         }
         org.updated_at = now;
         Ok(org)
@@ -466,7 +712,8 @@ pub async fn ensure_default(
         excluded_numbers: None,
         notifications: None,
     }
-    .validate(now)?;
+    .validate(now)
+    .await?;
     match create(storage, &org).await {
         Ok(_) => Ok(true),
         Err(OrgError::Exists(_)) => Ok(false),
@@ -500,6 +747,13 @@ mod tests {
         }
     }
 
+    /// The field [`check_notification_list`] names for one channel, or `None` when it passes.
+    fn list_error(n: Notification, insecure: bool) -> Option<String> {
+        check_notification_list(&[n], insecure)
+            .err()
+            .map(|e| e.field)
+    }
+
     #[test]
     fn notifications_are_checked_and_never_shown_in_full() {
         let slack = channel(
@@ -513,79 +767,267 @@ mod tests {
             "{shown}"
         );
         assert!(!format!("{slack:?}").contains("XYZ"));
-        let field = |n: Notification, insecure: bool| {
-            check_notifications(vec![n], insecure).unwrap_err().field
-        };
+        let url_field = Some("notifications[0].url".to_string());
         assert_eq!(
-            field(
+            list_error(
                 channel(ChannelKind::Teams, "http://example.com/x", None),
                 true
             ),
-            "notifications[0].url"
+            url_field
         );
         assert_eq!(
-            field(
+            list_error(
                 channel(ChannelKind::Teams, "http://127.0.0.1:9/x", None),
                 false
             ),
-            "notifications[0].url"
+            url_field
         );
-        check_notifications(
-            vec![channel(ChannelKind::Teams, "http://127.0.0.1:9/x", None)],
-            true,
-        )
-        .unwrap();
         assert_eq!(
-            field(
+            list_error(
+                channel(ChannelKind::Teams, "http://127.0.0.1:9/x", None),
+                true
+            ),
+            None
+        );
+        assert_eq!(
+            list_error(
                 channel(ChannelKind::Webhook, "https://a.example/h", None),
                 false
             ),
-            "notifications[0].secret"
+            Some("notifications[0].secret".to_string())
         );
         let two = vec![slack.clone(), slack];
         assert_eq!(
-            check_notifications(two, false).unwrap_err().field,
+            check_notification_list(&two, false).unwrap_err().field,
             "notifications[1].id"
         );
     }
 
+    /// `docs/access-and-safety.md`, "Webhook targets inside the network": every spelling of an
+    /// internal address is refused, naming the field and without echoing the url; the `url`
+    /// crate's WHATWG parser reads the odd IPv4 spellings as addresses.
     #[test]
-    fn a_valid_org_is_normalized() {
-        let org = new_org().validate(Utc::now()).unwrap();
+    fn internal_addresses_are_refused_in_every_spelling() {
+        for (url, insecure) in [
+            ("https://0x7f000001/", false),
+            ("https://2130706433/", false),
+            ("https://0177.0.0.1/", false),
+            ("https://127.1/", false),
+            ("https://127.0.0.1./", false),
+            ("https://[::1]/", false),
+            ("https://[::ffff:127.0.0.1]/", false),
+            ("https://[::ffff:7f00:1]/", false),
+            ("https://10.1.2.3/", true),
+            ("https://0xa9fea9fe/latest/meta-data", true), // 169.254.169.254
+            ("https://169.254.169.254/metadata/identity", true),
+            ("https://[fe80::1]/", true),
+            ("https://[fd00::1]/", true),
+            ("https://100.64.0.1/", true),
+            ("https://172.16.0.1/", true),
+            ("https://192.168.1.1/", true),
+            ("https://0.0.0.0/", true),
+            ("https://0/", true),
+            ("https://[::]/", true),
+            ("https://224.0.0.1/", true),
+            ("https://255.255.255.255/", true),
+            ("https://[ff02::1]/", true),
+            ("https://[::127.0.0.1]/", true),    // IPv4-compatible
+            ("https://[64:ff9b::a00:1]/", true), // NAT64 of 10.0.0.1
+            ("https://[2002:a9fe:a9fe::1]/", true), // 6to4 of 169.254.169.254
+            ("https://[::ffff:10.0.0.1]/", true),
+            ("https://192.0.2.1/", true),
+            ("https://[2001:db8::1]/", true),
+        ] {
+            let err = check_notification_list(&[channel(ChannelKind::Teams, url, None)], insecure)
+                .expect_err(url);
+            assert_eq!(err.field, "notifications[0].url", "{url}");
+            assert!(
+                !err.message
+                    .contains(url.trim_start_matches("https://").trim_end_matches('/')),
+                "{url}: {}",
+                err.message
+            );
+        }
+        for url in [
+            "https://8.8.8.8/hook",
+            "https://[2606:4700:4700::1111]/hook",
+            "https://[64:ff9b::808:808]/hook",
+            "https://[2002:808:808::1]/hook",
+            "https://[::ffff:8.8.8.8]/hook",
+        ] {
+            assert_eq!(
+                list_error(channel(ChannelKind::Teams, url, None), false),
+                None,
+                "{url}"
+            );
+        }
+    }
+
+    /// `ALLOW_INSECURE_WEBHOOKS=true` allows loopback, in any spelling and over http or https,
+    /// and nothing else internal; without it, loopback is refused like the rest.
+    #[test]
+    fn insecure_webhooks_allow_loopback_only() {
+        for url in [
+            "http://127.0.0.1:9/x",
+            "https://127.1:9/x",
+            "http://[::1]:9/x",
+            "http://[::ffff:127.0.0.1]:9/x",
+            "https://0x7f000001/",
+        ] {
+            assert_eq!(
+                list_error(channel(ChannelKind::Teams, url, None), true),
+                None,
+                "{url}"
+            );
+            assert!(
+                list_error(channel(ChannelKind::Teams, url, None), false).is_some(),
+                "{url}"
+            );
+        }
+        for ip in ["10.0.0.1", "169.254.169.254", "100.100.100.200", "fd00::1"] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert!(!allowed_address(ip, true), "{ip}");
+        }
+        assert!(allowed_address("127.0.0.2".parse().unwrap(), true));
+        assert!(!allowed_address("127.0.0.2".parse().unwrap(), false));
+    }
+
+    /// Host names are resolved: a name resolving to loopback is refused unless insecure
+    /// webhooks are allowed, and a name that does not resolve is a 400 naming the field.
+    #[tokio::test]
+    async fn host_names_are_resolved_and_checked() {
+        let local = || vec![channel(ChannelKind::Teams, "https://localhost:9/x", None)];
+        let err = check_notifications(local(), false).await.unwrap_err();
+        assert_eq!(err.field, "notifications[0].url");
+        assert!(!err.message.contains("localhost"), "{}", err.message);
+        check_notifications(local(), true).await.unwrap();
+        let nowhere = vec![
+            channel(ChannelKind::Teams, "https://8.8.8.8/", None),
+            Notification {
+                id: "second".into(),
+                ..channel(ChannelKind::Teams, "https://no-such-host.invalid/x", None)
+            },
+        ];
+        let err = check_notifications(nowhere, true).await.unwrap_err();
+        assert_eq!(err.field, "notifications[1].url");
+        assert!(!err.message.contains("no-such-host"), "{}", err.message);
+    }
+
+    /// `docs/access-and-safety.md`, "Bounded for every caller": at most 10 channels.
+    #[test]
+    fn at_most_ten_channels() {
+        let list = |n: usize| -> Vec<Notification> {
+            (0..n)
+                .map(|i| Notification {
+                    id: format!("c{i}"),
+                    ..channel(ChannelKind::Teams, "https://8.8.8.8/", None)
+                })
+                .collect()
+        };
+        check_notification_list(&list(10), false).unwrap();
+        assert_eq!(
+            check_notification_list(&list(11), false).unwrap_err().field,
+            "notifications"
+        );
+    }
+
+    /// `docs/access-and-safety.md`, "Masked values sent back": the shape GET shows, sent back,
+    /// keeps the stored url and secret; a masked url for an unknown id is refused.
+    #[tokio::test]
+    async fn the_masked_shape_of_get_patched_back_keeps_url_and_secret() {
+        let mut org = new_org().validate(Utc::now()).await.unwrap();
+        let hook = Notification {
+            id: "erp".into(),
+            ..channel(
+                ChannelKind::Webhook,
+                "https://8.8.8.8/hook/T0KEN",
+                Some("s3cret-signing-key-0123"),
+            )
+        };
+        org.notifications = vec![hook.clone()];
+        let shown = serde_json::to_value(&org).unwrap()["notifications"].clone();
+        assert_eq!(shown[0]["url"], "https://8.8.8.8/…");
+        assert_eq!(shown[0]["has_secret"], true);
+        let back: OrgPatch =
+            serde_json::from_value(serde_json::json!({ "notifications": shown })).unwrap();
+        let patched = back.apply(org.clone(), Utc::now()).await.unwrap();
+        assert_eq!(patched.notifications, vec![hook.clone()]);
+
+        // The full url, unchanged, without a secret: the stored secret is kept.
+        let full: OrgPatch = serde_json::from_value(serde_json::json!({"notifications": [
+            {"id": "erp", "kind": "webhook", "url": "https://8.8.8.8/hook/T0KEN"}]}))
+        .unwrap();
+        let patched = full.apply(org.clone(), Utc::now()).await.unwrap();
+        assert_eq!(patched.notifications, vec![hook.clone()]);
+        // Masked, with a new secret: the url is kept, the secret replaced.
+        let rotated: OrgPatch = serde_json::from_value(serde_json::json!({"notifications": [
+            {"id": "erp", "kind": "webhook", "url": "https://8.8.8.8/…",
+             "secret": "a-new-secret-of-16+", "has_secret": true}]}))
+        .unwrap();
+        let patched = rotated.apply(org.clone(), Utc::now()).await.unwrap();
+        assert_eq!(patched.notifications[0].url, hook.url);
+        assert_eq!(
+            patched.notifications[0].secret,
+            Some(Secret::new("a-new-secret-of-16+"))
+        );
+
+        for (id, url) in [("other", "https://8.8.8.8/…"), ("erp", "https://8.8.4.4/…")] {
+            let unknown: OrgPatch = serde_json::from_value(serde_json::json!({"notifications": [
+                {"id": "erp", "kind": "teams", "url": "https://8.8.8.8/…"},
+                {"id": id, "kind": "teams", "url": url}]}))
+            .unwrap();
+            let err = unknown.apply(org.clone(), Utc::now()).await.unwrap_err();
+            assert_eq!(err.field, "notifications[1].url", "{id} {url}");
+        }
+        let mut new = new_org();
+        new.notifications = Some(vec![channel(ChannelKind::Teams, "https://8.8.8.8/…", None)]);
+        assert_eq!(
+            new.validate(Utc::now()).await.unwrap_err().field,
+            "notifications[0].url"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_valid_org_is_normalized() {
+        let org = new_org().validate(Utc::now()).await.unwrap();
         assert_eq!(org.org_id, "01951f56-8c6e-7a93-a971-3d06a81a1ab0");
         assert_eq!(org.name, "Paul Logistics");
         assert!(org.is_active);
         assert_eq!(org.timezone, chrono_tz::America::Chicago);
     }
 
-    #[test]
-    fn invalid_ids_zones_and_numbers_name_their_field() {
-        let field = |f: fn(&mut NewOrganization)| {
+    #[tokio::test]
+    async fn invalid_ids_zones_and_numbers_name_their_field() {
+        async fn field(f: fn(&mut NewOrganization)) -> String {
             let mut o = new_org();
             f(&mut o);
-            o.validate(Utc::now()).unwrap_err().field
-        };
-        assert_eq!(field(|o| o.org_id = "paul".into()), "org_id");
+            o.validate(Utc::now()).await.unwrap_err().field
+        }
+        assert_eq!(field(|o| o.org_id = "paul".into()).await, "org_id");
         assert_eq!(
-            field(|o| o.node_persistent_id = "".into()),
+            field(|o| o.node_persistent_id = "".into()).await,
             "node_persistent_id"
         );
-        assert_eq!(field(|o| o.timezone = Some("Central".into())), "timezone");
         assert_eq!(
-            field(|o| o.excluded_numbers = Some(vec!["9259898099".into()])),
+            field(|o| o.timezone = Some("Central".into())).await,
+            "timezone"
+        );
+        assert_eq!(
+            field(|o| o.excluded_numbers = Some(vec!["9259898099".into()])).await,
             "excluded_numbers"
         );
-        assert_eq!(field(|o| o.name = "  ".into()), "name");
+        assert_eq!(field(|o| o.name = "  ".into()).await, "name");
     }
 
-    #[test]
-    fn a_patch_changes_only_what_it_names() {
-        let org = new_org().validate(Utc::now()).unwrap();
+    #[tokio::test]
+    async fn a_patch_changes_only_what_it_names() {
+        let org = new_org().validate(Utc::now()).await.unwrap();
         let patched = OrgPatch {
             is_active: Some(false),
             ..Default::default()
         }
         .apply(org.clone(), Utc::now())
+        .await
         .unwrap();
         assert!(!patched.is_active);
         assert_eq!(
@@ -596,7 +1038,8 @@ mod tests {
             timezone: Some("Nowhere/Land".into()),
             ..Default::default()
         }
-        .apply(org, Utc::now());
+        .apply(org, Utc::now())
+        .await;
         assert_eq!(bad.unwrap_err().field, "timezone");
     }
 }

@@ -30,7 +30,7 @@ pub async fn run(app: &App, command: OrgCommand) -> anyhow::Result<ExitCode> {
                 excluded_numbers: Some(excluded_numbers),
                 notifications: None,
             };
-            let org = match new.validate(app.clock.now()) {
+            let org = match new.validate(app.clock.now()).await {
                 Ok(org) => org,
                 Err(e) => {
                     eprintln!("error: {e}");

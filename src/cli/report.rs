@@ -42,6 +42,12 @@ pub async fn run(app: &App, command: ReportCommand) -> anyhow::Result<ExitCode> 
         }
     };
     let now = app.clock.now();
+    if let Some(from) = from {
+        schedule::check_ended(&orgs, from, now, "--from/--date")?;
+    }
+    if let Some(to) = to {
+        schedule::check_ended(&orgs, to, now, "--to/--date")?;
+    }
     let range = |org: &Organization| -> (NaiveDate, NaiveDate) {
         (
             from.unwrap_or_else(|| org.yesterday(now)),

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::snapshots::{self, Written};
 use crate::app::App;
+use crate::error::Invalid;
 use crate::orgs::Organization;
 
 /// Reports generated at once, by default (timer, `generate`, `backfill`).
@@ -76,6 +77,44 @@ pub fn due_window(
     )
 }
 
+/// Whether `date`, a local date in `org`'s zone, had ended at `now`: a report is the record of
+/// a finished local day (`docs/access-and-safety.md`, "No report for a day that has not
+/// ended").
+pub fn has_ended(org: &Organization, date: NaiveDate, now: DateTime<Utc>) -> bool {
+    date < now.with_timezone(&org.timezone).date_naive()
+}
+
+/// [`Invalid`] naming `field` unless `date` had ended at `now` in the zone of every org of
+/// `orgs` (the check of `generate`, `backfill` and the CLI before anything is generated).
+pub fn check_ended(
+    orgs: &[Organization],
+    date: NaiveDate,
+    now: DateTime<Utc>,
+    field: &str,
+) -> Result<(), Invalid> {
+    match orgs.iter().find(|org| !has_ended(org, date, now)) {
+        None => Ok(()),
+        Some(org) => Err(Invalid::new(
+            field,
+            format!(
+                "{field} {date} has not ended in {} (organization {}): a report is made only \
+                 for a finished local day",
+                org.timezone.name(),
+                org.org_id
+            ),
+        )),
+    }
+}
+
+/// Whether a stored report generated at `generated_at` was made before its day ended (by an
+/// earlier version that allowed it): such a report is replaced when its day is due. A report
+/// without a readable `generated_at` is taken as complete.
+pub fn premature(org: &Organization, date: NaiveDate, generated_at: Option<DateTime<Utc>>) -> bool {
+    let day_end =
+        crate::failure_analysis::window::local_midnight(date + Duration::days(1), org.timezone);
+    generated_at.is_some_and(|t| t < day_end)
+}
+
 /// One failed date.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Failure {
@@ -107,7 +146,9 @@ pub struct OrgRun {
 pub const GRACE: std::time::Duration = std::time::Duration::from_secs(50);
 
 /// Generates `[from, to]` for each org: dates with a snapshot are skipped (one listing per
-/// org) unless `force`; the rest run `concurrency` at a time. No task starts after
+/// org) unless `force`; the rest run `concurrency` at a time. A date whose local day had not
+/// ended at `now` is never generated (it fails with status 400; the routes refuse it first),
+/// and a snapshot generated before its day ended is replaced ([`premature`]). No task starts after
 /// `deadline`, and none runs past `deadline + GRACE` (so a backfill with a 150 s budget answers
 /// within 200 s, inside the Functions front end's 230 s). `progress(done, total)` is called as
 /// tasks finish.
@@ -143,7 +184,8 @@ pub async fn generate_range(
         .collect()
         .await;
     let mut runs: BTreeMap<String, OrgRun> = BTreeMap::new();
-    let mut tasks: Vec<(Organization, NaiveDate)> = Vec::new();
+    // (org, date, whether to replace a stored report).
+    let mut tasks: Vec<(Organization, NaiveDate, bool)> = Vec::new();
     for (org, from, to, existing) in listings {
         let run = runs.entry(org.org_id.clone()).or_insert_with(|| OrgRun {
             org_id: org.org_id.clone(),
@@ -163,20 +205,32 @@ pub async fn generate_range(
             }
         };
         for date in from.iter_days().take_while(|d| *d <= to) {
-            if existing.contains(&date) {
-                run.skipped.push(date);
-            } else {
-                tasks.push((org.clone(), date));
+            if !has_ended(&org, date, now) {
+                run.failed.push(Failure {
+                    date,
+                    error: "the local day has not ended".into(),
+                    status: 400,
+                });
+                continue;
+            }
+            match existing.get(&date) {
+                Some(generated_at) if !premature(&org, date, *generated_at) => {
+                    run.skipped.push(date)
+                }
+                Some(_) => tasks.push((org.clone(), date, true)),
+                None => tasks.push((org.clone(), date, force)),
             }
         }
     }
     let total = tasks.len();
-    let tasks_keys: Vec<(String, NaiveDate)> =
-        tasks.iter().map(|(o, d)| (o.org_id.clone(), *d)).collect();
+    let tasks_keys: Vec<(String, NaiveDate)> = tasks
+        .iter()
+        .map(|(o, d, _)| (o.org_id.clone(), *d))
+        .collect();
     let mut done = 0;
     progress(0, total);
     let mut results = futures::stream::iter(tasks)
-        .map(|(org, date)| {
+        .map(|(org, date, force)| {
             let app = app.clone();
             async move {
                 if deadline.is_some_and(|d| Instant::now() >= d) {

@@ -7,12 +7,12 @@
 //! only over the version just read (`If-Match`). Two concurrent writers of one (org, date)
 //! therefore leave exactly one whole report.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable as _};
 use bytes::Bytes;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::report::DailyReport;
 use crate::storage::{Condition, Object, Put, Storage, StorageError, Stored};
@@ -151,24 +151,29 @@ pub async fn read(
     storage.get(&name(org_id, date)).await
 }
 
-/// The dates of `org_id` that have a snapshot, within `[from, to]` (listing only).
+/// The dates of `org_id` that have a snapshot within `[from, to]`, each with the instant it
+/// was generated (its `generated_at` metadata; `None` when missing or unreadable). Listing
+/// only.
 pub async fn existing_dates(
     storage: &Storage,
     org_id: &str,
     from: NaiveDate,
     to: NaiveDate,
-) -> Result<BTreeSet<NaiveDate>, StorageError> {
+) -> Result<BTreeMap<NaiveDate, Option<DateTime<Utc>>>, StorageError> {
     let prefix = org_prefix(org_id);
-    let mut dates = BTreeSet::new();
+    let mut dates = BTreeMap::new();
     let mut continuation = None;
     loop {
         let page = storage.list(&prefix, continuation, 5000).await?;
-        dates.extend(
-            page.entries
-                .iter()
-                .filter_map(|e| date_of(&prefix, &e.name))
-                .filter(|d| (from..=to).contains(d)),
-        );
+        dates.extend(page.entries.iter().filter_map(|e| {
+            let date = date_of(&prefix, &e.name).filter(|d| (from..=to).contains(d))?;
+            let generated_at = e
+                .metadata
+                .get("generated_at")
+                .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
+                .map(|t| t.with_timezone(&Utc));
+            Some((date, generated_at))
+        }));
         match page.next {
             Some(next) => continuation = Some(next),
             None => return Ok(dates),

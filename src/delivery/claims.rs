@@ -181,39 +181,123 @@ pub async fn finish(
     Ok(record)
 }
 
-/// The records of `org_id` for dates in `[from, to]`, by date then channel.
+/// Where a page of [`list`] starts: after the record of this date and channel. Written
+/// `<date>/<channel_id>` (`2025-12-01/ops`) as the `next_cursor` of `GET /api/deliveries`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct After {
+    pub date: NaiveDate,
+    pub channel_id: String,
+}
+
+impl After {
+    /// Reads `<date>/<channel_id>`; `None` when it is not that.
+    pub fn parse(value: &str) -> Option<Self> {
+        let (date, channel_id) = value.split_once('/')?;
+        let date = crate::failure_analysis::window::parse_date(date, "cursor").ok()?;
+        (!channel_id.is_empty() && !channel_id.contains('/')).then(|| Self {
+            date,
+            channel_id: channel_id.to_string(),
+        })
+    }
+}
+
+impl std::fmt::Display for After {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.date, self.channel_id)
+    }
+}
+
+/// One page of [`list`].
+#[derive(Debug)]
+pub struct Listing {
+    pub records: Vec<Record>,
+    /// Where the next page starts; `None` on the last.
+    pub next: Option<After>,
+}
+
+/// The records of `org_id` for dates in `[from, to]` after `after`, by date then channel id:
+/// at most `limit`, with where to go on when more follow (`docs/access-and-safety.md`,
+/// "Bounded for every caller"). The names under the org's prefix are listed (1000 per call,
+/// no blob read); at most `limit` records are read. A record that vanished or cannot be read
+/// is left out of its page (the page is then shorter), never out of the order.
 pub async fn list(
     storage: &Storage,
     org_id: &str,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
-) -> Result<Vec<Record>, StorageError> {
+    after: Option<&After>,
+    limit: usize,
+) -> Result<Listing, StorageError> {
     let prefix = format!("{PREFIX}{org_id}/");
-    let mut records = Vec::new();
+    let mut keys = Vec::new();
     let mut continuation = None;
     loop {
         let page = storage.list(&prefix, continuation, 1000).await?;
         for e in &page.entries {
-            let date = e
+            let key = e
                 .name
                 .strip_prefix(&prefix)
-                .and_then(|rest| rest.split('/').next())
-                .and_then(|d| d.parse::<NaiveDate>().ok());
-            let Some(date) = date else { continue };
-            if from.is_some_and(|f| date < f) || to.is_some_and(|t| date > t) {
+                .and_then(|rest| rest.strip_suffix(".json"))
+                .and_then(|rest| rest.split_once('/'))
+                .and_then(|(date, channel_id)| {
+                    Some(After {
+                        date: date.parse().ok()?,
+                        channel_id: channel_id.to_string(),
+                    })
+                });
+            let Some(key) = key else { continue };
+            if key.channel_id.contains('/')
+                || from.is_some_and(|f| key.date < f)
+                || to.is_some_and(|t| key.date > t)
+                || after.is_some_and(|a| key <= *a)
+            {
                 continue;
             }
-            if let Some(o) = storage.get(&e.name).await?
-                && let Ok(r) = serde_json::from_slice::<Record>(&o.body)
-            {
-                records.push(r);
-            }
+            keys.push((key, e.name.clone()));
         }
         match page.next {
             Some(n) => continuation = Some(n),
             None => break,
         }
     }
-    records.sort_by(|a, b| (a.date, &a.channel_id).cmp(&(b.date, &b.channel_id)));
-    Ok(records)
+    keys.sort();
+    let more = keys.len() > limit;
+    keys.truncate(limit);
+    let next = if more {
+        keys.last().map(|(key, _)| key.clone())
+    } else {
+        None
+    };
+    let mut records = Vec::with_capacity(keys.len());
+    for (_, name) in &keys {
+        if let Some(o) = storage.get(name).await?
+            && let Ok(r) = serde_json::from_slice::<Record>(&o.body)
+        {
+            records.push(r);
+        }
+    }
+    Ok(Listing { records, next })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_is_a_date_and_a_channel_id() {
+        let a = After::parse("2025-12-01/sales-eu").unwrap();
+        assert_eq!(a.to_string(), "2025-12-01/sales-eu");
+        assert!(a < After::parse("2025-12-01/sales-us").unwrap());
+        assert!(a < After::parse("2025-12-02/a").unwrap());
+        for bad in [
+            "",
+            "x",
+            "2025-12-01",
+            "2025-12-01/",
+            "2025-13-01/a",
+            "2025-12-01/a/b",
+        ] {
+            assert_eq!(After::parse(bad), None, "{bad}");
+        }
+    }
 }

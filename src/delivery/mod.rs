@@ -358,7 +358,14 @@ async fn deliver_one(
             return outcome;
         }
     };
-    let result = send_digest(digest, channel, app.clock.now(), deadline).await;
+    let result = send_digest(
+        digest,
+        channel,
+        app.clock.now(),
+        deadline,
+        app.settings.allow_insecure_webhooks,
+    )
+    .await;
     outcome.attempts = result.attempts;
     match &result.outcome {
         Ok(status) => {
@@ -379,12 +386,14 @@ async fn deliver_one(
 
 /// Builds the channel's payload and sends it by `deadline` (no claim: test sends use this
 /// directly). `now` is the webhook signature's timestamp (the receiver's replay check
-/// compares it with its clock).
+/// compares it with its clock). `allow_insecure_webhooks` (`App.settings`) lets it go to a
+/// loopback address; any other internal one is refused (`send::post`).
 pub async fn send_digest(
     digest: &Digest,
     channel: &Notification,
     now: chrono::DateTime<Utc>,
     deadline: Instant,
+    allow_insecure_webhooks: bool,
 ) -> send::SendResult {
     let body = match channel.kind {
         ChannelKind::Teams => teams::payload(digest),
@@ -398,5 +407,39 @@ pub async fn send_digest(
         }
         _ => Vec::new(),
     };
-    send::post(channel.url.expose(), headers, body, deadline).await
+    send::post(
+        channel.url.expose(),
+        headers,
+        body,
+        deadline,
+        allow_insecure_webhooks,
+    )
+    .await
+}
+
+/// A digest for the channel tests: `org_name`, one flagged change, both links.
+#[cfg(test)]
+pub(crate) fn test_digest(org_name: &str) -> Digest {
+    Digest {
+        org_id: "org-1".into(),
+        org_name: org_name.into(),
+        date: NaiveDate::from_ymd_opt(2025, 5, 21).unwrap(),
+        timezone: "America/Port_of_Spain".into(),
+        kpis: vec![
+            ("Total calls", "total_calls", "42".into()),
+            ("Success rate", "success_rate_percent", "62.50%".into()),
+        ],
+        kpi_values: Default::default(),
+        changes: vec![ChangeLine {
+            kpi: "success_rate_percent".into(),
+            value: Some(40.0),
+            baseline: Some(55.0),
+            delta: Some(-15.0),
+            flag: "down".into(),
+            good: Some(false),
+        }],
+        report_url: "https://func-x.example/api/artifacts/reports/org-1/2025-05-21.json".into(),
+        dashboard_url: Some("https://func-x.example/api/dashboard?org_id=org-1".into()),
+        test: false,
+    }
 }

@@ -5,8 +5,19 @@
 //! firing makes it, `claims`), a refusal is not. Nothing runs past the caller's deadline: the
 //! last attempt is cut short, and an attempt or a wait that would end after it is left to a
 //! later run. Error texts never carry the URL (it is a secret).
+//!
+//! A digest goes only to a public address (`docs/access-and-safety.md`, "Webhook targets
+//! inside the network"), checked on the address actually connected to, whatever was checked
+//! when the org was written: an IP-literal host before connecting, a host name by the
+//! client's resolver ([`PublicOnly`]), which drops internal addresses. Loopback is allowed
+//! only with `ALLOW_INSECURE_WEBHOOKS=true`. Redirects are not followed, and no proxy is used
+//! (it would connect on our behalf). A refused target is a final failure (not retried).
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use crate::orgs;
 
 /// Attempts per digest.
 pub const MAX_ATTEMPTS: u32 = 3;
@@ -30,16 +41,30 @@ pub struct SendResult {
 
 /// POSTs `body` (JSON) to `url` with `headers`, returning by `deadline` (plus scheduling):
 /// an attempt is bounded by [`ATTEMPT_TIMEOUT`] or the time left, whichever is shorter.
+/// `allow_loopback` is `ALLOW_INSECURE_WEBHOOKS`: without it, a loopback target is refused
+/// like any other internal one, without connecting ([`REFUSED`], not retried later).
 pub async fn post(
     url: &str,
     headers: Vec<(&'static str, String)>,
     body: Vec<u8>,
     deadline: Instant,
+    allow_loopback: bool,
 ) -> SendResult {
+    let refused = || SendResult {
+        attempts: 0,
+        outcome: Err(REFUSED.into()),
+        retry_later: false,
+    };
+    match url::Url::parse(url) {
+        Ok(u) if orgs::literal_host(&u, allow_loopback).is_ok() => {}
+        _ => return refused(),
+    }
     let client = match reqwest::Client::builder()
         .timeout(ATTEMPT_TIMEOUT)
         .connect_timeout(ATTEMPT_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .dns_resolver(Arc::new(PublicOnly { allow_loopback }))
         .build()
     {
         Ok(c) => c,
@@ -95,6 +120,12 @@ pub async fn post(
                 }
                 (error, retry_after)
             }
+            Err(e) if refused_by_resolver(&e) => {
+                return SendResult {
+                    attempts,
+                    ..refused()
+                };
+            }
             Err(e) => {
                 let what = if e.is_timeout() {
                     "no answer in time"
@@ -125,5 +156,154 @@ pub async fn post(
             };
         }
         tokio::time::sleep(wait).await;
+    }
+}
+
+/// The error of a refused target: the url is not valid, or its host is, or resolves only to,
+/// an address inside the network. Never names the url or host.
+pub const REFUSED: &str = "refused: the url points inside the network (or is not a valid url); \
+                           a digest goes to a public address only";
+
+/// The client's resolver: the system's (within [`orgs::RESOLVE_TIMEOUT`]), keeping only the
+/// addresses [`orgs::allowed_address`] allows; an error ([`Internal`], a final refusal) when
+/// none is left, and an I/O error (a connection failure, tried again) when the name does not
+/// resolve.
+///
+/// Since the client connects only to what this returns, a name that resolves differently
+/// after the org was checked (DNS rebinding) is still refused.
+pub struct PublicOnly {
+    /// `ALLOW_INSECURE_WEBHOOKS`: loopback addresses are kept.
+    pub allow_loopback: bool,
+}
+
+/// A host name that resolves only to addresses inside the network.
+#[derive(Debug, thiserror::Error)]
+#[error("the host resolves only to addresses inside the network")]
+pub struct Internal;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let allow_loopback = self.allow_loopback;
+        Box::pin(async move {
+            type BoxError = Box<dyn std::error::Error + Send + Sync>;
+            let Some(found) = orgs::resolve(name.as_str(), 0).await else {
+                return Err(Box::new(std::io::Error::other("the host did not resolve")) as BoxError);
+            };
+            let kept: Vec<SocketAddr> = found
+                .into_iter()
+                .filter(|a| orgs::allowed_address(a.ip(), allow_loopback))
+                .collect();
+            if kept.is_empty() {
+                return Err(Box::new(Internal) as BoxError);
+            }
+            Ok(Box::new(kept.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// Whether `e` is [`PublicOnly`]'s refusal (somewhere in its causes).
+fn refused_by_resolver(e: &reqwest::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.is::<Internal>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// A loopback listener answering every connection with `answer`: its port and how many
+    /// connections it accepted.
+    async fn listener(answer: String) -> (u16, Arc<AtomicUsize>) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let count = Arc::new(AtomicUsize::new(0));
+        let seen = count.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                seen.fetch_add(1, Ordering::SeqCst);
+                let answer = answer.clone();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = s.read(&mut buf).await;
+                    let _ = s.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        (port, count)
+    }
+
+    const OK: &str = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+
+    async fn send(url: &str, allow_loopback: bool) -> SendResult {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        post(url, Vec::new(), b"{}".to_vec(), deadline, allow_loopback).await
+    }
+
+    fn assert_refused(r: &SendResult, url: &str) {
+        assert_eq!(r.outcome, Err(REFUSED.to_string()), "{url}");
+        assert!(!r.retry_later, "{url}: a refusal is final");
+    }
+
+    /// An internal IP literal, in any spelling, is refused before connecting unless loopback
+    /// is allowed (`ALLOW_INSECURE_WEBHOOKS`), and then only loopback.
+    #[tokio::test]
+    async fn an_internal_address_is_refused_without_connecting() {
+        let (port, connections) = listener(OK.into()).await;
+        for url in [
+            format!("http://127.0.0.1:{port}/hook"),
+            format!("http://0x7f000001:{port}/hook"),
+            format!("http://127.1:{port}/hook"),
+            format!("http://[::ffff:127.0.0.1]:{port}/hook"),
+        ] {
+            assert_refused(&send(&url, false).await, &url);
+        }
+        assert_eq!(connections.load(Ordering::SeqCst), 0);
+        for url in [
+            "http://10.0.0.1:9/",
+            "https://169.254.169.254/",
+            "https://[fd00::1]/",
+        ] {
+            assert_refused(&send(url, true).await, url);
+        }
+        let ok = send(&format!("http://0x7f000001:{port}/hook"), true).await;
+        assert_eq!(ok.outcome, Ok(200));
+        assert_eq!(connections.load(Ordering::SeqCst), 1);
+    }
+
+    /// A host name is checked on what it resolves to, by the client's own resolver: `localhost`
+    /// is refused without connecting unless loopback is allowed.
+    #[tokio::test]
+    async fn a_name_resolving_to_loopback_is_refused_at_send() {
+        let (port, connections) = listener(OK.into()).await;
+        let url = format!("http://localhost:{port}/hook");
+        let refused = send(&url, false).await;
+        assert_refused(&refused, &url);
+        assert_eq!(connections.load(Ordering::SeqCst), 0);
+        assert_eq!(send(&url, true).await.outcome, Ok(200));
+        assert_eq!(connections.load(Ordering::SeqCst), 1);
+    }
+
+    /// A redirect is an answer, not followed: the digest does not reach its target.
+    #[tokio::test]
+    async fn a_redirect_is_not_followed() {
+        let (target, reached) = listener(OK.into()).await;
+        let (port, _) = listener(format!(
+            "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:{target}/x\r\n\
+             Content-Length: 0\r\nConnection: close\r\n\r\n"
+        ))
+        .await;
+        let r = send(&format!("http://127.0.0.1:{port}/hook"), true).await;
+        assert_eq!(r.outcome, Err("the endpoint answered 302".to_string()));
+        assert_eq!(reached.load(Ordering::SeqCst), 0);
     }
 }

@@ -2,6 +2,12 @@
 //! in Block Kit — a `header`, a `context` line, a `section` of KPI `fields` (at most 10), a
 //! `section` of flagged changes, and an `actions` block with link buttons. Texts are cut to
 //! Block Kit's limits (header 150, section text 3000, field 2000, button text 75).
+//!
+//! Output that cannot be turned against its reader (`docs/access-and-safety.md`): every text
+//! Slack reads as mrkdwn — the top-level `text` (the notification's fallback), the context line,
+//! the fields and the changes — has `&`, `<` and `>` escaped, so an org named `<!channel>`
+//! cannot ping a room and no stored text can make a `<url|link>`; the header and the buttons
+//! are `plain_text`, which Slack shows as is.
 
 use serde_json::{Value, json};
 
@@ -15,14 +21,16 @@ fn cut(s: &str, max: usize) -> String {
     }
 }
 
-/// Escapes `&`, `<`, `>` for mrkdwn.
+/// Escapes `&`, `<`, `>` for mrkdwn (Slack, "Escaping text"): `<!channel>` → `&lt;!channel&gt;`.
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
 
-/// The message.
+/// The message: `{"text", "blocks"}` as above; every stored text (the org name) is escaped
+/// wherever Slack reads mrkdwn (`docs/access-and-safety.md`, "Output that cannot be turned
+/// against its reader").
 pub fn payload(d: &Digest) -> Value {
     let title = super::teams::title(d);
     let fields: Vec<Value> = d
@@ -68,7 +76,52 @@ pub fn payload(d: &Digest) -> Value {
         .map(|(label, _, value)| format!("{label} {value}"))
         .collect();
     json!({
-        "text": format!("{title}, {}: {}", d.date, kpis.join(", ")),
+        "text": escape(&format!("{title}, {}: {}", d.date, kpis.join(", "))),
         "blocks": blocks,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every text Slack reads as mrkdwn: the top-level `text` and each `mrkdwn` text object.
+    fn mrkdwn_texts(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(o) => {
+                if o.get("type").and_then(Value::as_str) == Some("mrkdwn") {
+                    out.push(o["text"].as_str().unwrap().to_string());
+                }
+                o.values().for_each(|x| mrkdwn_texts(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| mrkdwn_texts(x, out)),
+            _ => {}
+        }
+    }
+
+    /// `docs/access-and-safety.md`, "Output that cannot be turned against its reader": an org
+    /// named to ping a room and to make links cannot, in the fallback `text` (what a
+    /// notification shows) or any mrkdwn text; the header shows it as plain text.
+    #[test]
+    fn an_org_name_cannot_ping_a_room_or_make_a_link() {
+        let name = "<!channel> & <@U123> [click](https://evil.example) *bold*";
+        let p = payload(&super::super::test_digest(name));
+        let mut texts = vec![p["text"].as_str().unwrap().to_string()];
+        mrkdwn_texts(&p["blocks"], &mut texts);
+        for t in &texts {
+            assert!(!t.contains('<') && !t.contains('>'), "raw < or > in {t:?}");
+        }
+        assert!(
+            p["text"].as_str().unwrap().starts_with(
+                "Daily report — &lt;!channel&gt; &amp; &lt;@U123&gt; [click](https://evil.example) *bold*, 2025-05-21: "
+            ),
+            "{p}"
+        );
+        // The header is plain_text: Slack shows it as is and parses no mention in it.
+        assert_eq!(p["blocks"][0]["text"]["type"], "plain_text");
+        assert_eq!(
+            p["blocks"][0]["text"]["text"],
+            format!("Daily report — {name}")
+        );
+    }
 }

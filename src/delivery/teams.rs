@@ -1,6 +1,13 @@
 //! The `teams` channel: the message a Teams Workflows webhook ("Post to a channel when a
 //! webhook request is received") takes — `{"type": "message", "attachments": [{"contentType":
 //! "application/vnd.microsoft.card.adaptive", "content": <Adaptive Card 1.4>}]}`.
+//!
+//! Output that cannot be turned against its reader (`docs/access-and-safety.md`): a
+//! `TextBlock`'s text, and a fact's title and value, are read as markdown (bold, italic, lists,
+//! `[links](url)`), and backslash escapes are not honoured alike by every Teams client. So
+//! stored text — the org name, and the time zone with it — goes only into a `RichTextBlock`'s
+//! `TextRun`, which Adaptive Cards never read as markdown; `TextBlock`s and facts carry only
+//! this module's own words and numbers.
 
 use serde_json::{Value, json};
 
@@ -19,6 +26,9 @@ pub fn payload(d: &Digest) -> Value {
 }
 
 /// The Adaptive Card (schema 1.4): title, date, KPI facts, flagged changes, dashboard button.
+/// The title and the date line are `RichTextBlock`s of one `TextRun` each, shown as is: an
+/// org named `[click](https://evil.example)` is that text, not a link (`docs/access-and-safety.md`,
+/// "Output that cannot be turned against its reader").
 pub fn card(d: &Digest) -> Value {
     let facts: Vec<Value> = d
         .kpis
@@ -26,8 +36,8 @@ pub fn card(d: &Digest) -> Value {
         .map(|(label, _, value)| json!({"title": label, "value": value}))
         .collect();
     let mut body = vec![
-        json!({"type": "TextBlock", "text": title(d), "weight": "Bolder", "size": "Medium", "wrap": true}),
-        json!({"type": "TextBlock", "text": format!("{} ({})", d.date, d.timezone), "isSubtle": true, "spacing": "None", "wrap": true}),
+        json!({"type": "RichTextBlock", "inlines": [{"type": "TextRun", "text": title(d), "weight": "Bolder", "size": "Medium"}]}),
+        json!({"type": "RichTextBlock", "spacing": "None", "inlines": [{"type": "TextRun", "text": format!("{} ({})", d.date, d.timezone), "isSubtle": true}]}),
         json!({"type": "FactSet", "facts": facts}),
         json!({"type": "TextBlock", "text": "Flagged changes", "weight": "Bolder", "wrap": true, "separator": true}),
     ];
@@ -68,4 +78,63 @@ pub fn title(d: &Digest) -> String {
         if d.test { "[TEST] " } else { "" },
         d.org_name
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (element type, text) of every text of the card: TextBlocks, facts, TextRuns.
+    fn texts(v: &Value, out: &mut Vec<(&'static str, String)>) {
+        match v {
+            Value::Object(o) => {
+                let s = |k: &str| o.get(k).and_then(Value::as_str).map(str::to_string);
+                match o.get("type").and_then(Value::as_str) {
+                    Some("TextBlock") => out.push(("TextBlock", s("text").unwrap())),
+                    Some("TextRun") => out.push(("TextRun", s("text").unwrap())),
+                    _ => {}
+                }
+                if let (Some(title), Some(value)) = (s("title"), s("value")) {
+                    out.push(("Fact", title));
+                    out.push(("Fact", value));
+                }
+                o.values().for_each(|x| texts(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| texts(x, out)),
+            _ => {}
+        }
+    }
+
+    /// `docs/access-and-safety.md`, "Output that cannot be turned against its reader": an org
+    /// name with a markdown link and emphasis reaches the card only as a TextRun (shown as is,
+    /// never markdown); no TextBlock or fact, which Teams reads as markdown, carries stored text.
+    #[test]
+    fn an_org_name_makes_no_link_or_formatting() {
+        let name = "<!channel> & <@U123> [click](https://evil.example) *bold*";
+        let found = {
+            let mut out = Vec::new();
+            texts(&card(&super::super::test_digest(name)), &mut out);
+            out
+        };
+        assert!(
+            found
+                .iter()
+                .any(|(kind, t)| *kind == "TextRun" && *t == format!("Daily report — {name}")),
+            "{found:?}"
+        );
+        for (kind, t) in &found {
+            if *kind == "TextRun" {
+                continue;
+            }
+            for stored in [name, "](", "*bold*", "<!channel>", "Port_of_Spain"] {
+                assert!(!t.contains(stored), "{kind} {t:?} carries {stored:?}");
+            }
+        }
+        // The time zone (stored with the org) is a TextRun too.
+        assert!(
+            found
+                .iter()
+                .any(|(kind, t)| *kind == "TextRun" && t.contains("Port_of_Spain"))
+        );
+    }
 }

@@ -25,17 +25,26 @@ const HEADER: [&str; 9] = [
 /// (empty for calls without a user), then the 95 % Wilson interval (`docs/insights.md`,
 /// "Failure analysis: how sure a rate is").
 /// `failure_rate` and the bounds are fractions with four decimals (`0.2619`);
-/// `failure_rate_percent` is the model's string as-is (`26.19%`). Fields containing commas, quotes or line breaks are quoted
-/// by the `csv` crate, so such names round-trip.
+/// `failure_rate_percent` is the model's string as-is (`26.19%`).
 ///
-/// Formula injection: spreadsheet apps run a cell that starts with `=`, `+`, `-` or `@` (and
-/// some treat a leading tab or CR the same way) as a formula. A `user_name` starting with one of
-/// those characters is therefore written with a leading `'` (`=1+1` → `'=1+1`), which makes
-/// the cell plain text. Such names do not round-trip byte for byte; all others do.
+/// Output that cannot be turned against its reader (`docs/access-and-safety.md`, "Output that
+/// cannot be turned against its reader"):
+/// * Every text field (the header, `user_name`, `failure_rate_percent`, `user_id`, even empty)
+///   is quoted, so a reader that splits on `;` or tab, as spreadsheets in many locales do, still
+///   sees one cell; numbers stay unquoted numbers (`csv::QuoteStyle::NonNumeric`, which also
+///   leaves a text that itself reads as a number, a user named `2024`, unquoted: it holds
+///   neither a separator nor a formula). Quotes inside a field are doubled, so every name
+///   round-trips through a CSV reader.
+/// * Formula injection: spreadsheet apps run a cell that starts with `=`, `+`, `-` or `@` (and
+///   some treat a leading tab or CR the same way) as a formula. A text field starting with one
+///   of those characters is therefore written with a leading `'` (`=1+1` → `'=1+1`), which
+///   makes the cell plain text (OWASP, "CSV Injection"). Such names do not round-trip byte for
+///   byte; all others do.
 ///
 /// An analysis without users yields just the header row.
 pub fn to_csv(a: &Analysis) -> Vec<u8> {
     let mut w = csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::NonNumeric)
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(Vec::new());
     // Writing to a Vec<u8> cannot fail: the only errors are I/O errors of the sink.
@@ -53,14 +62,15 @@ fn row(u: &UserStats) -> [String; 9] {
         u.failed_sessions.to_string(),
         u.success_sessions.to_string(),
         format!("{:.4}", u.failure_rate),
-        u.failure_rate_percent.clone(),
-        u.user_id.clone().unwrap_or_default(),
+        defuse_formula(&u.failure_rate_percent),
+        defuse_formula(u.user_id.as_deref().unwrap_or_default()),
         format!("{:.4}", u.failure_rate_lower),
         format!("{:.4}", u.failure_rate_upper),
     ]
 }
 
-/// Prefixes `'` to a cell a spreadsheet would evaluate as a formula.
+/// Prefixes `'` to a text cell a spreadsheet would evaluate as a formula (OWASP's list: `=`,
+/// `+`, `-`, `@`, tab, carriage return). Only for text: a number (`-2`) is written as is.
 fn defuse_formula(cell: &str) -> String {
     if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{cell}")
@@ -155,10 +165,10 @@ mod tests {
         let text = String::from_utf8(to_csv(&a)).unwrap();
         assert_eq!(
             text,
-            "user_name,total_sessions,failed_sessions,success_sessions,failure_rate,failure_rate_percent,user_id,failure_rate_lower,failure_rate_upper\n\
-             Anushka,8,4,4,0.5000,50.00%,0b5c7a3e-0000-4000-8000-000000000001,0.2152,0.7848\n\
-             Akhilesh,42,11,31,0.2619,26.19%,0b5c7a3e-0000-4000-8000-000000000002,0.1530,0.4107\n\
-             Unknown,5,0,5,0.0000,0.00%,,0.0000,0.4345\n"
+            "\"user_name\",\"total_sessions\",\"failed_sessions\",\"success_sessions\",\"failure_rate\",\"failure_rate_percent\",\"user_id\",\"failure_rate_lower\",\"failure_rate_upper\"\n\
+             \"Anushka\",8,4,4,0.5000,\"50.00%\",\"0b5c7a3e-0000-4000-8000-000000000001\",0.2152,0.7848\n\
+             \"Akhilesh\",42,11,31,0.2619,\"26.19%\",\"0b5c7a3e-0000-4000-8000-000000000002\",0.1530,0.4107\n\
+             \"Unknown\",5,0,5,0.0000,\"0.00%\",\"\",0.0000,0.4345\n"
         );
     }
 
@@ -166,7 +176,7 @@ mod tests {
     fn empty_analysis_is_header_only() {
         let text = String::from_utf8(to_csv(&analysis(vec![]))).unwrap();
         assert_eq!(text.lines().count(), 1);
-        assert!(text.starts_with("user_name,total_sessions,"));
+        assert!(text.starts_with("\"user_name\",\"total_sessions\","));
     }
 
     #[test]
@@ -206,5 +216,46 @@ mod tests {
         // Only a leading character triggers it; numbers in other columns are untouched.
         assert_eq!(defuse_formula("a=b"), "a=b");
         assert_eq!(defuse_formula("O'Brien"), "O'Brien");
+    }
+
+    /// `docs/access-and-safety.md`, "Output that cannot be turned against its reader": a name
+    /// made to break out of its cell for a reader that splits on `;` or tab, or to run as a
+    /// formula there, stays one quoted text cell; the numbers beside it stay bare numbers.
+    #[test]
+    fn text_is_quoted_so_semicolon_and_tab_readers_see_one_harmless_cell() {
+        let users = ["x;=1+1;", "\t=1+2", "2024"]
+            .iter()
+            .map(|n| user(n, Some("=cmd|' /C calc'!A0"), 1, 3))
+            .collect();
+        let text = String::from_utf8(to_csv(&analysis(users))).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[1],
+            "\"x;=1+1;\",3,1,2,0.3333,\"33.33%\",\"'=cmd|' /C calc'!A0\",0.0615,0.7923"
+        );
+        assert_eq!(
+            lines[2],
+            "\"'\t=1+2\",3,1,2,0.3333,\"33.33%\",\"'=cmd|' /C calc'!A0\",0.0615,0.7923"
+        );
+        // A name that is itself a number is written like one: no separator, no formula.
+        assert!(lines[3].starts_with("2024,3,1,2,0.3333,"), "{}", lines[3]);
+        // A reader that splits on `;` or tab (and honours quotes, as spreadsheets do) sees no
+        // cell that starts a formula.
+        for sep in [b';', b'\t'] {
+            let mut r = csv::ReaderBuilder::new()
+                .delimiter(sep)
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(text.as_bytes());
+            for record in r.records() {
+                let record = record.unwrap();
+                for cell in &record {
+                    assert!(
+                        !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                        "split on {sep:?}: {record:?}"
+                    );
+                }
+            }
+        }
     }
 }

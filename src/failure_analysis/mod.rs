@@ -45,7 +45,9 @@ pub struct AnalysisRequest {
     /// Order of `top_users`: `failure_rate` (default) or `lower_bound` (`docs/insights.md`,
     /// "Failure analysis: how sure a rate is"); anything else is a 400 naming `rank_by`.
     pub rank_by: Option<String>,
-    /// Also analyse the window of equal length just before (default false).
+    /// Also analyse the window of equal length just before (default false). The
+    /// `FAILURE_ANALYSIS_MAX_DAYS` bound is on the asked window, so at most twice that many
+    /// days are scanned.
     pub compare_previous: Option<bool>,
 }
 
@@ -144,6 +146,10 @@ pub enum AnalysisError {
     Invalid(#[from] Invalid),
     #[error("DB_URL is not set")]
     NoDatabase,
+    /// `FAILURE_ANALYSIS_CONCURRENCY` analyses were running and none ended within
+    /// `BUSY_WAIT_SECONDS` (`docs/access-and-safety.md`, "Bounded for every caller").
+    #[error(transparent)]
+    Busy(#[from] crate::app::Busy),
     #[error("database unavailable: {0}")]
     DatabaseUnavailable(String),
     /// The server cancelled the query at its `statement_timeout`.
@@ -188,7 +194,7 @@ pub fn resolve(
             window::parse_date(from, "from_date")?,
             window::parse_date(to, "to_date")?,
             tz,
-            settings.max_window_days,
+            settings.failure_analysis_max_days,
         )?,
         (Some(_), None, ..) => {
             return Err(Invalid::new(
@@ -203,11 +209,11 @@ pub fn resolve(
             ));
         }
         (None, None, Some(start), Some(end)) => {
-            window::settings_window(start, end, settings.max_window_days)?
+            window::settings_window(start, end, settings.failure_analysis_max_days)?
         }
         (None, None, ..) => {
             let yesterday = now.with_timezone(&tz).date_naive() - chrono::Duration::days(1);
-            window::days_window(yesterday, yesterday, tz, settings.max_window_days)?
+            window::days_window(yesterday, yesterday, tz, settings.failure_analysis_max_days)?
         }
     };
     let max_users = req.max_users.unwrap_or(15);
@@ -245,7 +251,10 @@ pub fn resolve(
 }
 
 /// Runs one analysis: cached when allowed, else query + artifacts. `now` is the run's time
-/// (artifact names carry it).
+/// (artifact names carry it). A run that is not served from the cache takes one of the
+/// instance's `FAILURE_ANALYSIS_CONCURRENCY` turns
+/// ([`Inner::analyses`](crate::app::Inner::analyses)) for its query and artifacts, waiting at
+/// most `BUSY_WAIT_SECONDS` for it ([`AnalysisError::Busy`]).
 pub async fn run(
     app: &App,
     req: &AnalysisRequest,
@@ -263,11 +272,13 @@ pub async fn run(
     }
 
     let pool = app.pg.as_ref().ok_or(AnalysisError::NoDatabase)?;
+    // Held until the run ends: the query and the artifacts.
+    let _turn = app.analyses.enter().await?;
     let started = Instant::now();
     let client = pool
         .get()
         .await
-        .map_err(|e| AnalysisError::DatabaseUnavailable(e.to_string()))?;
+        .map_err(|e| AnalysisError::DatabaseUnavailable(with_causes(&e)))?;
     let previous = options
         .compare_previous
         .then(|| window::previous_window(&window));
@@ -532,6 +543,22 @@ fn cache_key(w: &Window, o: &Options, flags: Flags) -> String {
     );
     let digest = sha2::Sha256::digest(text.as_bytes());
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// `e` and the causes its text leaves out (`error performing TLS handshake: server does not
+/// support TLS`), for the log: what an operator needs to fix a connection. Driver errors hold
+/// no password.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let part = c.to_string();
+        if !text.contains(&part) {
+            text = format!("{text}: {part}");
+        }
+        cause = c.source();
+    }
+    text
 }
 
 /// Connection problems are 503s; a server-side statement timeout is a 504; the rest are bugs

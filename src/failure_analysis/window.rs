@@ -42,7 +42,8 @@ pub fn local_midnight(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
 /// The window of whole local days `from ..= to` in `tz`.
 ///
 /// Errors: `from_date` after `to_date` (field `from_date`); more than `max_days` days (field
-/// `to_date`).
+/// `to_date`; `FAILURE_ANALYSIS_MAX_DAYS`, `docs/access-and-safety.md`, "Bounded for every
+/// caller").
 pub fn days_window(
     from: NaiveDate,
     to: NaiveDate,
@@ -59,7 +60,10 @@ pub fn days_window(
     if days > max_days {
         return Err(Invalid::new(
             "to_date",
-            format!("the window is {days} days; at most {max_days} are allowed (MAX_WINDOW_DAYS)"),
+            format!(
+                "the window is {days} days; at most {max_days} are allowed \
+                 (FAILURE_ANALYSIS_MAX_DAYS)"
+            ),
         ));
     }
     Ok(Window {
@@ -85,7 +89,7 @@ pub fn settings_window(
     if end_utc - start_utc > Duration::days(max_days) {
         return Err(Invalid::new(
             "END_DATE",
-            format!("the window is longer than {max_days} days"),
+            format!("the window is longer than {max_days} days (FAILURE_ANALYSIS_MAX_DAYS)"),
         ));
     }
     Ok(Window {
@@ -196,6 +200,15 @@ mod tests {
             "to_date"
         );
         assert!(days_window(d("2024-01-01"), d("2024-12-31"), utc, 366).is_ok());
+        // The default bound: 93 days pass, 94 name to_date and the setting.
+        assert!(days_window(d("2025-01-01"), d("2025-04-03"), utc, 93).is_ok());
+        let long = days_window(d("2025-01-01"), d("2025-04-04"), utc, 93).unwrap_err();
+        assert_eq!(long.field, "to_date");
+        assert!(
+            long.message.contains("94 days") && long.message.contains("FAILURE_ANALYSIS_MAX_DAYS"),
+            "{}",
+            long.message
+        );
         assert_eq!(
             parse_zone("Mars/Olympus", "timezone").unwrap_err().field,
             "timezone"

@@ -11,14 +11,19 @@ use crate::http::request::{Request, parse_json_body};
 use crate::http::response::json_response;
 use crate::storage::StorageError;
 
-/// Validates, runs and answers: 400 naming the field, 503/504 for the database, a bare 500
-/// otherwise, with the cause only in the log.
+/// Validates, runs and answers: 400 naming the field, 503/504 for the database, 503 `busy`
+/// with `Retry-After` when the instance runs its `FAILURE_ANALYSIS_CONCURRENCY` analyses
+/// already, a bare 500 otherwise, with the cause only in the log.
 pub async fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
     let flags = Flags::from_query(&req.query)?;
     let body: AnalysisRequest = parse_json_body(&req.body)?;
     match failure_analysis::run(app, &body, flags, app.clock.now()).await {
         Ok((response, _)) => Ok(json_response(StatusCode::OK, &response)),
         Err(AnalysisError::Invalid(e)) => Err(e.into()),
+        Err(AnalysisError::Busy(busy)) => {
+            tracing::warn!(error = %busy, "failure analysis refused: too many running");
+            Err(AnalysisError::Busy(busy).into())
+        }
         Err(other) => {
             tracing::error!(error = %other, "failure analysis failed");
             Err(other.into())
@@ -36,6 +41,7 @@ impl From<AnalysisError> for ApiError {
                 "not_configured",
                 "the PostgreSQL source is not configured (DB_URL)",
             ),
+            AnalysisError::Busy(busy) => ApiError::busy("failure analyses", busy.retry_after),
             AnalysisError::DatabaseUnavailable(_) | AnalysisError::NoAnswer(_) => {
                 ApiError::unavailable("PostgreSQL")
             }
@@ -75,5 +81,21 @@ mod tests {
             assert!(!api.message.contains("shorter window"), "{}", api.message);
             assert!(!api.message.contains("reset"), "{}", api.message);
         }
+    }
+
+    #[test]
+    fn busy_is_a_503_busy_with_retry_after() {
+        let busy = crate::app::Busy {
+            retry_after: std::time::Duration::from_secs(10),
+        };
+        let api = ApiError::from(AnalysisError::Busy(busy));
+        assert_eq!(
+            (api.status, api.code, api.retry_after),
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                Some(busy.retry_after)
+            )
+        );
     }
 }

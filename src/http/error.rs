@@ -7,6 +7,8 @@
 //! carries internals: the cause is logged (without secrets) and the client gets a generic
 //! message.
 
+use std::time::Duration;
+
 use serde::Serialize;
 use warp::http::StatusCode;
 
@@ -20,6 +22,8 @@ pub struct ApiError {
     pub field: Option<String>,
     /// The `Allow` header of a 405.
     pub allow: Option<String>,
+    /// The `Retry-After` header (whole seconds, at least 1) of a 503 `busy`.
+    pub retry_after: Option<Duration>,
 }
 
 #[derive(Serialize)]
@@ -44,6 +48,7 @@ impl ApiError {
             message: message.into(),
             field: Some(field.into()),
             allow: None,
+            retry_after: None,
         }
     }
 
@@ -54,6 +59,7 @@ impl ApiError {
             message: message.into(),
             field: None,
             allow: None,
+            retry_after: None,
         }
     }
 
@@ -73,6 +79,23 @@ impl ApiError {
             "dependency_unavailable",
             format!("{what} is unavailable; try again later"),
         )
+    }
+
+    /// 503 `busy` with `Retry-After`: `what` (e.g. "failure analyses") already run at the
+    /// instance's limit and none ended within the wait (`docs/access-and-safety.md`,
+    /// "Bounded for every caller").
+    pub fn busy(what: &str, retry_after: Duration) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                format!(
+                    "too many {what} are running; try again in {} s",
+                    retry_after.as_secs().max(1)
+                ),
+            )
+        }
     }
 
     /// The JSON body, as bytes.
@@ -106,5 +129,23 @@ impl From<crate::error::Invalid> for ApiError {
     /// 400 `invalid_field` naming the field.
     fn from(e: crate::error::Invalid) -> Self {
         Self::invalid(e.field, e.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::response::error_response;
+
+    #[test]
+    fn busy_is_a_503_with_retry_after_in_whole_seconds() {
+        let r = error_response(&ApiError::busy("failure analyses", Duration::from_secs(10)));
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()["retry-after"], "10");
+        let e = ApiError::busy("live queries", Duration::from_millis(300));
+        assert!(e.body().contains(r#""code":"busy""#), "{}", e.body());
+        assert_eq!(error_response(&e).headers()["retry-after"], "1");
+        let other = error_response(&ApiError::unavailable("ClickHouse"));
+        assert!(other.headers().get("retry-after").is_none());
     }
 }

@@ -5,6 +5,7 @@
 use bytes::Bytes;
 use warp::http::{HeaderMap, Method};
 
+use super::caller::Caller;
 use super::error::ApiError;
 
 /// One request: routed (path parameters captured), query decoded, body read whole.
@@ -18,6 +19,8 @@ pub struct Request {
     pub query: Vec<(String, String)>,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// Who is calling, admitted by the route's rule before the handler runs.
+    pub caller: Caller,
 }
 
 impl Request {

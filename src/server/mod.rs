@@ -17,10 +17,11 @@ pub mod routes;
 
 use crate::app::App;
 use crate::functions::{daily_report_timer, failure_analysis, reports_http as reports};
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::request::Request;
 use crate::http::response::{error_response, json_response};
-use routes::{NoRoute, RouteId};
+use routes::{NoRoute, RouteId, Rule};
 
 /// Largest request body accepted (413 above it).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -34,6 +35,12 @@ pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 /// Serves until SIGTERM/SIGINT. `addr` is normally `127.0.0.1:FUNCTIONS_CUSTOMHANDLER_PORT`.
 pub async fn serve(app: App, addr: SocketAddr) -> anyhow::Result<()> {
+    if app.settings.in_app_service && !app.settings.require_principal {
+        tracing::warn!(
+            "REQUIRE_PRINCIPAL=false in App Service: requests without a signed-in principal \
+             are served as admin"
+        );
+    }
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "handler listening");
     warp::serve(filter(app))
@@ -116,11 +123,17 @@ where
         ),
         NoRoute::MethodNotAllowed(allowed) => method_not_allowed(&method, path, &allowed),
     })?;
-    // The timer and the readiness probe come from the host itself, not through sign-in.
-    if app.settings.require_principal && !matches!(id, RouteId::Ready | RouteId::DailyReportTimer) {
-        crate::functions::reports_http::access::require_principal(&headers)?;
-    }
+    // Who is calling, then the route's one rule: 401 without a required principal, 403
+    // without the role (`docs/access-and-safety.md`, "Who may do what").
+    let rule = routes::route_of(id).rule;
+    let caller = if rule == Rule::Host {
+        Caller::Host
+    } else {
+        Caller::from_headers(&headers, app.settings.require_principal)?
+    };
+    rule.admit(&caller)?;
     let body = read_body(&headers, body).await?;
+    check_content_type(&headers, &body)?;
     let query = url::form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
@@ -131,6 +144,7 @@ where
         query,
         headers,
         body,
+        caller,
     };
     dispatch(app, id, &req).await
 }
@@ -159,9 +173,10 @@ async fn dispatch(app: &App, id: RouteId, req: &Request) -> Result<Response, Api
         RouteId::OrgCreate => reports::orgs::create(app, req).await,
         RouteId::OrgGet => reports::orgs::get(app, req).await,
         RouteId::OrgPatch => reports::orgs::patch(app, req).await,
-        RouteId::SchedulerStatus => reports::scheduler::status(app).await,
+        RouteId::SchedulerStatus => reports::scheduler::status(app, req).await,
         RouteId::Dashboard => reports::dashboard::page(app, req).await,
-        RouteId::Artifact => reports::artifacts::handle(app, req).await,
+        RouteId::Artifact => reports::artifacts::report(app, req).await,
+        RouteId::FailureArtifact => reports::artifacts::failure_analysis(app, req).await,
         RouteId::Deliveries => reports::delivery::list(app, req).await,
         RouteId::NotificationTest => reports::delivery::test_send(app, req).await,
     }
@@ -181,6 +196,27 @@ fn method_not_allowed(method: &Method, path: &str, allowed: &[Method]) -> ApiErr
             .join(", "),
     );
     e
+}
+
+/// 415 for a body that is not `application/json` (parameters such as `; charset=utf-8`
+/// allowed), before anything is parsed or written: a browser form can post `text/plain` JSON
+/// cross-site with the sign-in cookie (`docs/access-and-safety.md`, "Input the product
+/// refuses"). An empty body needs no type.
+fn check_content_type(headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
+    if body.is_empty() {
+        return Ok(());
+    }
+    let essence = header_str(headers, "content-type")
+        .and_then(|v| v.split(';').next())
+        .map(|t| t.trim().to_ascii_lowercase());
+    if essence.as_deref() == Some("application/json") {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "a request body must be sent with Content-Type: application/json",
+    ))
 }
 
 /// 414 for a request target over [`MAX_URI_BYTES`], 431 for headers over

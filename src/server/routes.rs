@@ -1,9 +1,14 @@
-//! The route table: every path the handler serves, its methods and the Azure Function it
-//! belongs to, in one place. The host forwards HTTP-triggered requests at their original
-//! `/api/...` path; non-HTTP triggers arrive as `POST /{function name}` (custom-handler
-//! invocation protocol). Tests check every `function.json` against this table.
+//! The route table: every path the handler serves, its methods, the Azure Function it
+//! belongs to and **who may call it** ([`Rule`]), in one place. The host forwards
+//! HTTP-triggered requests at their original `/api/...` path; non-HTTP triggers arrive as
+//! `POST /{function name}` (custom-handler invocation protocol). Tests check every
+//! `function.json` against this table, call every route as every kind of caller, and check
+//! that `docs/http-api.md` shows the rules as [`access_table`] renders them.
 
-use warp::http::Method;
+use warp::http::{Method, StatusCode};
+
+use crate::http::caller::{ADMIN_ROLE, Caller, FAILURES_ROLE};
+use crate::http::error::ApiError;
 
 /// What a request is for, once routed: one variant per handler, so [`crate::server`]
 /// dispatches with one exhaustive `match`.
@@ -34,8 +39,10 @@ pub enum RouteId {
     ReportCalls,
     SchedulerStatus,
     Dashboard,
-    /// `GET /api/artifacts/{*path}`: a stored artifact.
+    /// `GET /api/artifacts/{*path}`: a stored report artifact (`reports/<org_id>/…`).
     Artifact,
+    /// `GET /api/artifacts/failure_analysis/{*path}`: a failure-analysis artifact.
+    FailureArtifact,
     /// `GET /api/deliveries`: digest delivery records.
     Deliveries,
     /// `POST /api/orgs/{org_id}/notifications/{id}/test`: a test digest.
@@ -54,6 +61,60 @@ pub struct Route {
     /// the host's own probe.
     pub function: Option<&'static str>,
     pub id: RouteId,
+    /// Who may call it.
+    pub rule: Rule,
+}
+
+/// Who may call a route (`docs/access-and-safety.md`, "Who may do what"): one rule per route,
+/// checked by the server before the handler runs, so no handler decides access on its own.
+/// Rules that are about orgs only admit the caller; the handler then shows an org reader
+/// nothing but its own orgs ([`Caller::sees`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// Sent by the Functions host itself, never forwarded from the front end (the readiness
+    /// probe, timer invocations): no principal.
+    Host,
+    /// Any signed-in caller, whatever its roles (health, the API document).
+    SignedIn,
+    /// An admin or an org reader (`org:<org_id>`); an org the caller does not read is a 404,
+    /// as if it did not exist, and listings show only the caller's orgs.
+    OrgReader,
+    /// An admin or a failure-analysis reader (`analytics.failures`).
+    FailureReader,
+    /// An admin (`analytics.admin`): every write.
+    Admin,
+}
+
+impl Rule {
+    /// Admits `caller` or says why not: 403 `forbidden` naming the role that is needed.
+    /// (A missing principal was already a 401 when building the [`Caller`].)
+    pub fn admit(self, caller: &Caller) -> Result<(), ApiError> {
+        let admitted = match self {
+            Rule::Host | Rule::SignedIn => true,
+            Rule::OrgReader => caller.reads_orgs(),
+            Rule::FailureReader => caller.reads_failures(),
+            Rule::Admin => caller.is_admin(),
+        };
+        if admitted {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("this route needs {}", self.who()),
+        ))
+    }
+
+    /// Who the rule admits, as the docs say it.
+    pub fn who(self) -> String {
+        match self {
+            Rule::Host => "the Functions host (not reachable from outside)".into(),
+            Rule::SignedIn => "any signed-in caller".into(),
+            Rule::OrgReader => format!("`{ADMIN_ROLE}`, or `org:<org_id>` for that org"),
+            Rule::FailureReader => format!("`{ADMIN_ROLE}` or `{FAILURES_ROLE}`"),
+            Rule::Admin => format!("`{ADMIN_ROLE}`"),
+        }
+    }
 }
 
 /// Every route. Literal paths win over parameterised ones (`/api/reports/latest` is never
@@ -64,68 +125,178 @@ pub const ROUTES: &[Route] = &[
         methods: &[Method::GET],
         function: None,
         id: RouteId::Ready,
+        rule: Rule::Host,
     },
     Route {
         path: "/api/failure_analysis",
         methods: &[Method::POST],
         function: Some("failure_analysis"),
         id: RouteId::FailureAnalysis,
+        rule: Rule::FailureReader,
     },
     Route {
         path: "/daily_report_timer",
         methods: &[Method::POST],
         function: Some("daily_report_timer"),
         id: RouteId::DailyReportTimer,
+        rule: Rule::Host,
     },
-    reports("/api/health", &[Method::GET], RouteId::Health),
-    reports("/api/openapi.json", &[Method::GET], RouteId::OpenApi),
-    reports("/api/reports", &[Method::GET], RouteId::ReportList),
-    reports("/api/reports/latest", &[Method::GET], RouteId::ReportLatest),
+    reports(
+        "/api/health",
+        &[Method::GET],
+        RouteId::Health,
+        Rule::SignedIn,
+    ),
+    reports(
+        "/api/openapi.json",
+        &[Method::GET],
+        RouteId::OpenApi,
+        Rule::SignedIn,
+    ),
+    reports(
+        "/api/reports",
+        &[Method::GET],
+        RouteId::ReportList,
+        Rule::OrgReader,
+    ),
+    reports(
+        "/api/reports/latest",
+        &[Method::GET],
+        RouteId::ReportLatest,
+        Rule::OrgReader,
+    ),
     reports(
         "/api/reports/generate",
         &[Method::POST],
         RouteId::ReportGenerate,
+        Rule::Admin,
     ),
     reports(
         "/api/reports/backfill",
         &[Method::POST],
         RouteId::ReportBackfill,
+        Rule::Admin,
     ),
-    reports("/api/reports/live", &[Method::GET], RouteId::ReportLive),
-    reports("/api/reports/trend", &[Method::GET], RouteId::ReportTrend),
-    reports("/api/reports/calls", &[Method::GET], RouteId::ReportCalls),
-    reports("/api/reports/{date}", &[Method::GET], RouteId::ReportByDate),
+    reports(
+        "/api/reports/live",
+        &[Method::GET],
+        RouteId::ReportLive,
+        Rule::OrgReader,
+    ),
+    reports(
+        "/api/reports/trend",
+        &[Method::GET],
+        RouteId::ReportTrend,
+        Rule::OrgReader,
+    ),
+    reports(
+        "/api/reports/calls",
+        &[Method::GET],
+        RouteId::ReportCalls,
+        Rule::OrgReader,
+    ),
+    reports(
+        "/api/reports/{date}",
+        &[Method::GET],
+        RouteId::ReportByDate,
+        Rule::OrgReader,
+    ),
     reports(
         "/api/reports/{date}/changes",
         &[Method::GET],
         RouteId::ReportChanges,
+        Rule::OrgReader,
     ),
-    reports("/api/orgs", &[Method::GET], RouteId::OrgList),
-    reports("/api/orgs", &[Method::POST], RouteId::OrgCreate),
-    reports("/api/orgs/{org_id}", &[Method::GET], RouteId::OrgGet),
-    reports("/api/orgs/{org_id}", &[Method::PATCH], RouteId::OrgPatch),
+    reports(
+        "/api/orgs",
+        &[Method::GET],
+        RouteId::OrgList,
+        Rule::OrgReader,
+    ),
+    reports(
+        "/api/orgs",
+        &[Method::POST],
+        RouteId::OrgCreate,
+        Rule::Admin,
+    ),
+    reports(
+        "/api/orgs/{org_id}",
+        &[Method::GET],
+        RouteId::OrgGet,
+        Rule::OrgReader,
+    ),
+    reports(
+        "/api/orgs/{org_id}",
+        &[Method::PATCH],
+        RouteId::OrgPatch,
+        Rule::Admin,
+    ),
     reports(
         "/api/scheduler/status",
         &[Method::GET],
         RouteId::SchedulerStatus,
+        Rule::OrgReader,
     ),
-    reports("/api/dashboard", &[Method::GET], RouteId::Dashboard),
-    reports("/api/artifacts/{*path}", &[Method::GET], RouteId::Artifact),
-    reports("/api/deliveries", &[Method::GET], RouteId::Deliveries),
+    reports(
+        "/api/dashboard",
+        &[Method::GET],
+        RouteId::Dashboard,
+        Rule::OrgReader,
+    ),
+    reports(
+        "/api/artifacts/failure_analysis/{*path}",
+        &[Method::GET],
+        RouteId::FailureArtifact,
+        Rule::FailureReader,
+    ),
+    reports(
+        "/api/artifacts/{*path}",
+        &[Method::GET],
+        RouteId::Artifact,
+        Rule::OrgReader,
+    ),
+    reports(
+        "/api/deliveries",
+        &[Method::GET],
+        RouteId::Deliveries,
+        Rule::OrgReader,
+    ),
     reports(
         "/api/orgs/{org_id}/notifications/{id}/test",
         &[Method::POST],
         RouteId::NotificationTest,
+        Rule::Admin,
     ),
 ];
 
-const fn reports(path: &'static str, methods: &'static [Method], id: RouteId) -> Route {
+const fn reports(path: &'static str, methods: &'static [Method], id: RouteId, rule: Rule) -> Route {
     Route {
         path,
         methods,
         function: Some("reports_http"),
         id,
+        rule,
     }
+}
+
+/// The route of `id` (every [`RouteId`] has one).
+pub fn route_of(id: RouteId) -> &'static Route {
+    ROUTES
+        .iter()
+        .find(|r| r.id == id)
+        .expect("every RouteId is in ROUTES")
+}
+
+/// The access rules as the Markdown table `docs/http-api.md` shows ("Who may call what"):
+/// one row per method and path a client can reach (the host's own routes left out).
+pub fn access_table() -> String {
+    let mut out = String::from("| method | path | who may call it |\n|---|---|---|\n");
+    for r in ROUTES.iter().filter(|r| r.rule != Rule::Host) {
+        for m in r.methods {
+            out.push_str(&format!("| {m} | `{}` | {} |\n", r.path, r.rule.who()));
+        }
+    }
+    out
 }
 
 /// Why a request matched no route.
@@ -137,18 +308,21 @@ pub enum NoRoute {
 }
 
 /// Finds the route of `method path`; returns its path parameters in order.
+///
+/// Precedence as ASP.NET routing (and so the Functions host) orders templates: segment by
+/// segment, a literal wins over a `{parameter}`, which wins over a `{*catch_all}`. So
+/// `/api/reports/latest` is never taken for `{date}`, and `/api/artifacts/failure_analysis/…`
+/// never for `/api/artifacts/{*path}`.
 pub fn resolve(method: &Method, path: &str) -> Result<(RouteId, Vec<String>), NoRoute> {
-    // A literal path (`/api/reports/generate`) is never taken by a parameter (`{date}`).
-    let literal = |r: &&Route| !r.path.contains('{');
     let matching: Vec<(&Route, Vec<String>)> = ROUTES
         .iter()
         .filter_map(|r| match_path(r.path, path).map(|p| (r, p)))
         .collect();
-    let candidates: Vec<_> = if matching.iter().any(|(r, _)| literal(r)) {
-        matching.into_iter().filter(|(r, _)| literal(r)).collect()
-    } else {
-        matching
-    };
+    let best = matching.iter().map(|(r, _)| precedence(r.path)).min();
+    let candidates: Vec<_> = matching
+        .into_iter()
+        .filter(|(r, _)| Some(precedence(r.path)) == best)
+        .collect();
     let mut allowed = Vec::new();
     for (route, params) in candidates {
         let get_as_head = method == Method::HEAD && route.methods.contains(&Method::GET);
@@ -162,6 +336,18 @@ pub fn resolve(method: &Method, path: &str) -> Result<(RouteId, Vec<String>), No
     } else {
         Err(NoRoute::MethodNotAllowed(allowed))
     }
+}
+
+/// A pattern's rank, segment by segment: 0 literal, 1 parameter, 2 catch-all (lower wins).
+fn precedence(pattern: &str) -> Vec<u8> {
+    pattern
+        .split('/')
+        .map(|seg| match seg {
+            s if s.starts_with("{*") => 2,
+            s if s.starts_with('{') => 1,
+            _ => 0,
+        })
+        .collect()
 }
 
 /// Matches `/a/{x}/c` against `/a/7/c` (a trailing slash is ignored); returns `["7"]`. A last
@@ -203,6 +389,81 @@ fn percent_decode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_write_is_admin_only_and_the_host_routes_are_the_hosts() {
+        for r in ROUTES {
+            let writes = r.methods.iter().any(|m| m != Method::GET);
+            match r.id {
+                // The host's own POSTs are not client writes.
+                RouteId::DailyReportTimer => assert_eq!(r.rule, Rule::Host),
+                // Runs a read-only analysis (stores its artifacts).
+                RouteId::FailureAnalysis => assert_eq!(r.rule, Rule::FailureReader),
+                _ if writes => assert_eq!(r.rule, Rule::Admin, "{}", r.path),
+                _ => assert_ne!(r.rule, Rule::Admin, "{}", r.path),
+            }
+            assert_eq!(
+                r.function.is_none() || r.id == RouteId::DailyReportTimer,
+                r.rule == Rule::Host,
+                "{}",
+                r.path
+            );
+        }
+    }
+
+    #[test]
+    fn the_docs_show_the_access_table_as_the_route_table_has_it() {
+        let docs = include_str!("../../docs/http-api.md");
+        let start =
+            "<!-- access table: generated from src/server/routes.rs (routes::access_table) -->\n";
+        let shown = docs
+            .split_once(start)
+            .and_then(|(_, rest)| rest.split_once("<!-- end of access table -->"))
+            .map(|(table, _)| table)
+            .expect("docs/http-api.md has the access table between its markers");
+        assert_eq!(
+            shown,
+            access_table(),
+            "docs/http-api.md's access table differs from the route table; paste this:\n{}",
+            access_table()
+        );
+    }
+
+    #[test]
+    fn rules_admit_callers_by_role() {
+        use crate::http::caller::Roles;
+        let reader = Caller::Principal(Roles {
+            orgs: ["o".to_string()].into(),
+            ..Roles::default()
+        });
+        let failures = Caller::Principal(Roles {
+            failures: true,
+            ..Roles::default()
+        });
+        let nobody = Caller::Principal(Roles::default());
+        let admin = Caller::Principal(Roles {
+            admin: true,
+            ..Roles::default()
+        });
+        let status = |rule: Rule, c: &Caller| rule.admit(c).err().map(|e| e.status.as_u16());
+        for c in [&admin, &Caller::LocalOperator] {
+            for rule in [
+                Rule::SignedIn,
+                Rule::OrgReader,
+                Rule::FailureReader,
+                Rule::Admin,
+            ] {
+                assert_eq!(status(rule, c), None);
+            }
+        }
+        assert_eq!(status(Rule::OrgReader, &reader), None);
+        assert_eq!(status(Rule::Admin, &reader), Some(403));
+        assert_eq!(status(Rule::FailureReader, &reader), Some(403));
+        assert_eq!(status(Rule::FailureReader, &failures), None);
+        assert_eq!(status(Rule::OrgReader, &failures), Some(403));
+        assert_eq!(status(Rule::SignedIn, &nobody), None);
+        assert_eq!(status(Rule::OrgReader, &nobody), Some(403));
+    }
 
     #[test]
     fn routes_resolve_and_wrong_methods_list_the_allowed_ones() {
@@ -270,6 +531,14 @@ mod tests {
         assert_eq!(
             resolve(&Method::GET, "/api/artifacts/reports/x/2025-01-01.json"),
             Ok((RouteId::Artifact, vec!["reports/x/2025-01-01.json".into()]))
+        );
+        assert_eq!(
+            resolve(&Method::GET, "/api/artifacts/failure_analysis/w/a.html"),
+            Ok((RouteId::FailureArtifact, vec!["w/a.html".into()]))
+        );
+        assert_eq!(
+            resolve(&Method::POST, "/api/artifacts/failure_analysis/w/a.html"),
+            Err(NoRoute::MethodNotAllowed(vec![Method::GET]))
         );
         assert_eq!(
             resolve(&Method::POST, "/api/orgs/o/notifications/n/test"),

@@ -16,7 +16,11 @@
 //   * the calls page (--page calls --rows N): N calls in its table;
 //   * every page, at --width (default 1280 px): the page scrolling sideways, a one-word cell
 //     broken across lines, and from 1000 px a table wider than its box (but the calls page,
-//     whose eleven columns scroll in their box by design).
+//     whose eleven columns scroll in their box by design);
+//   * every page served over HTTP: no Content-Security-Policy header, any CSP violation
+//     (`securitypolicyviolation` events, recorded from before the page's first byte), or an
+//     inline script added to the page that runs anyway (docs/access-and-safety.md, "Output
+//     that cannot be turned against its reader").
 //
 //   node tests/browser/check_page.mjs --page report|dashboard|calls --url URL
 //        [--hover SPEC]... [--focus SPEC]... [--order KEY=NAME]... [--width PX] [--screenshot PATH]
@@ -262,6 +266,14 @@ async function main() {
     });
     const page = context.pages()[0] ?? await context.newPage();
     const pageUrl = new URL(opts.url);
+    // Every CSP violation of the page, from its start (an init script runs before the page's
+    // own and is not subject to its policy).
+    await page.addInitScript(() => {
+      window.__cspViolations = [];
+      document.addEventListener('securitypolicyviolation', (e) => {
+        window.__cspViolations.push(`${e.effectiveDirective} blocked ${e.blockedURI || 'inline'}: ${e.sample}`);
+      }, true);
+    });
     page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
     page.on('pageerror', (e) => problems.push(`uncaught exception: ${e.message}`));
     page.on('requestfailed', (r) => problems.push(`failed request: ${r.url()} (${r.failure()?.errorText})`));
@@ -274,6 +286,9 @@ async function main() {
 
     const response = await page.goto(opts.url, { waitUntil: 'load' });
     check(response === null || response.ok(), 'the page loads', response && `HTTP ${response.status()}`);
+    const served = pageUrl.protocol === 'http:' || pageUrl.protocol === 'https:';
+    const policy = response && response.headers()['content-security-policy'];
+    if (served) check(!!policy, 'the page is served with a Content-Security-Policy', JSON.stringify(response.headers()));
     if (opts.page === 'report') { await checkReport(page, opts); await checkOrder(page, opts); }
     else if (opts.page === 'dashboard') await checkDashboard(page, opts);
     else {
@@ -283,6 +298,22 @@ async function main() {
     await checkLayout(page, opts.width, opts.page === 'calls');
     if (opts.screenshot) await page.screenshot({ path: opts.screenshot, fullPage: true });
     check(problems.length === 0, 'no console error, exception or failed or outside request', problems.join('; '));
+    const violations = await page.evaluate(() => window.__cspViolations);
+    check(Array.isArray(violations) && violations.length === 0, 'the page caused no CSP violation', JSON.stringify(violations));
+    if (policy) {
+      // Last (it logs a console error): the policy is in force, markup that slipped into the
+      // page cannot run script.
+      const ran = await page.evaluate(() => {
+        window.__injected = false;
+        const s = document.createElement('script');
+        s.textContent = 'window.__injected = true;';
+        document.body.appendChild(s);
+        return window.__injected;
+      });
+      await page.waitForTimeout(100);
+      const refused = await page.evaluate(() => window.__cspViolations.length);
+      check(!ran && refused > 0, 'an injected inline script is refused by the policy', `ran: ${ran}, violations: ${refused}`);
+    }
     console.log(`check_page: all ${passed} checks passed`);
   } finally {
     if (context) await context.close();

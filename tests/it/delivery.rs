@@ -472,10 +472,16 @@ async fn store_yesterday(app: &TestApp) -> chrono::NaiveDate {
     date
 }
 
+/// PATCHes the default org's `notifications` under `If-Match` (required for them) with the
+/// ETag of a GET just before.
 async fn set_notifications(app: &TestApp, list: Value) -> Value {
+    let url = format!("{}/api/orgs/{ORG}", app.address);
+    let got = app.client.get(&url).send().await.unwrap();
+    let etag = got.headers()["etag"].to_str().unwrap().to_string();
     let r = app
         .client
-        .patch(format!("{}/api/orgs/{ORG}", app.address))
+        .patch(&url)
+        .header("If-Match", etag)
         .json(&json!({"notifications": list}))
         .send()
         .await
@@ -1151,6 +1157,16 @@ async fn the_teams_card_with_changes_renders_in_microsofts_renderer() {
     d.dashboard_url = None;
     let (ok, log) = render_card(&teams::card(&d), "teams-card-test-send", &["[TEST]"]).await;
     assert!(ok, "{log}");
+    // An org name made of markup (`docs/access-and-safety.md`, "Output that cannot be turned
+    // against its reader") is a RichTextBlock's TextRun, valid in 1.4, and shows as written.
+    let hostile = "<!channel> & <@U123> [click](https://evil.example) *bold*";
+    let (ok, log) = render_card(
+        &teams::card(&sample_digest(hostile, 1)),
+        "teams-card-markup-name",
+        &[&format!("Daily report — {hostile}"), "Total calls"],
+    )
+    .await;
+    assert!(ok, "{log}");
 }
 
 /// The renderer check can fail: broken cards (an unknown element, a version beyond 1.4, an
@@ -1199,7 +1215,14 @@ async fn broken_teams_cards_fail_the_renderer_check() {
         ),
         (
             "bad-colour",
-            mutate(&|c| c["body"][0]["color"] = json!("Purple")),
+            mutate(&|c| {
+                let blocks = c["body"].as_array_mut().unwrap();
+                let text = blocks
+                    .iter_mut()
+                    .find(|b| b["type"] == "TextBlock")
+                    .unwrap();
+                text["color"] = json!("Purple");
+            }),
             &[],
             "InvalidPropertyValue",
         ),

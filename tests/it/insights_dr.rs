@@ -249,7 +249,12 @@ fn report(date: &str, total: u64, classified: u64, success: u64) -> DailyReport 
         ),
         ..DayCounts::default()
     };
-    let now: DateTime<Utc> = "2025-12-20T12:00:00Z".parse().unwrap();
+    // Made the morning after its day, as the timer makes it: a report generated before its
+    // day ended is not served (`docs/access-and-safety.md`).
+    let now: DateTime<Utc> = (d(date) + chrono::Duration::days(1))
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc();
     build(
         &paul(chrono_tz::America::Chicago),
         d(date),

@@ -3,6 +3,8 @@
 //! The services are started by `scripts/test`, which exports their addresses; each test makes
 //! its own database and container.
 
+mod access;
+mod bounds;
 mod daily_report;
 mod daily_report_timer;
 mod delivery;
@@ -12,7 +14,9 @@ mod helpers;
 mod host_protocol;
 mod insights_dr;
 mod insights_fa;
+mod output_safety;
 mod package;
 mod pages;
 mod reports_http;
 mod storage;
+mod webhook_safety;

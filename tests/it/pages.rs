@@ -1,10 +1,12 @@
 //! The two HTML pages in a real browser, made from real data: the failure-analysis report (a
 //! PostgreSQL fixture through `POST /api/failure_analysis`, the artifact opened from its
-//! folder) and the dashboard (ClickHouse calls, a backfill, `GET /api/dashboard` over HTTP).
+//! `/api/artifacts` link) and the dashboard (ClickHouse calls, a backfill, `GET /api/dashboard`
+//! over HTTP). Every page is served over HTTP, so it runs under its Content-Security-Policy.
 //!
 //! `tests/browser/check_page.mjs` (playwright-core driving Debian's `/usr/bin/chromium`;
 //! `scripts/test` runs `npm ci` there) loads each page, works its hover/focus interaction and
-//! fails on a console error, a failed or outside request, or an interaction that does not show
+//! fails on a console error, a failed or outside request, a missing Content-Security-Policy, a
+//! CSP violation, an injected inline script that runs, or an interaction that does not show
 //! what it should: the hovered or focused histogram bar's user list, the hovered chart day's
 //! tooltip and highlight. Each run leaves a full-page screenshot in `target/test-screenshots/`.
 
@@ -130,14 +132,12 @@ async fn failure_report_lists_a_buckets_users_on_hover_and_focus_in_chromium() {
                    "compare_previous": true}),
         )
         .await;
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
-    let folder = out
-        .path()
-        .join("failure_analysis/20250520T183000Z_20250521T183000Z");
-    let page = std::fs::read_dir(&folder)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|x| x == "html"))
+    let status = r.status();
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(status.is_success(), "{body}");
+    // The stored page as a reader opens it: its link, served with the pages' headers.
+    let link = body["artifacts"]["html"]
+        .as_str()
         .expect("the HTML artifact");
 
     check_on_laptop_and_phone(
@@ -146,7 +146,7 @@ async fn failure_report_lists_a_buckets_users_on_hover_and_focus_in_chromium() {
             "--page".into(),
             "report".into(),
             "--url".into(),
-            format!("file://{}", page.display()),
+            format!("{}{link}", app.address),
             "--hover".into(),
             "5=Anushka".into(),
             "--focus".into(),

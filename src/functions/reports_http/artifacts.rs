@@ -3,21 +3,25 @@
 //! from whichever storage backend is configured, so every link the product hands out opens
 //! with a plain GET.
 //!
-//! Only the artifact areas are served (`failure_analysis/…`, `reports/<org_id>/…`); organization
-//! documents, delivery records and the scheduler state are not artifacts (they may carry
-//! notification secrets) and answer 404 like any unknown path. A report is visible only to a
-//! caller who sees its org ([`access::Access`]).
+//! Two routes, two rules (`docs/access-and-safety.md`, "Who may do what"):
+//! `/api/artifacts/failure_analysis/…` ([`failure_analysis`], failure-analysis readers) and
+//! `/api/artifacts/reports/<org_id>/…` ([`report`], readers of that org). Nothing else is
+//! served: organization documents, delivery records and the scheduler state are not artifacts
+//! (they may carry notification secrets) and answer 404 like any unknown path, and so does a
+//! failure-analysis path reached through the reports' route (`failure%5Fanalysis/…`).
 
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::{Reply, Response};
 
-use super::access;
 use crate::app::App;
 use crate::http::error::ApiError;
 use crate::http::request::Request;
+use crate::http::response::page_headers;
 
-/// Where served artifacts live: the first segment of their name.
-const AREAS: [&str; 2] = ["failure_analysis", "reports"];
+/// Where failure-analysis artifacts live: the first segment of their name.
+const FAILURE_AREA: &str = "failure_analysis";
+/// Where report artifacts live: `reports/<org_id>/…`.
+const REPORTS_AREA: &str = "reports";
 
 /// Checks a requested path (already percent-decoded segment by segment): relative, no empty,
 /// `.`-leading (so no `.`/`..`), backslash or control-character segments. A 400 naming `path`.
@@ -70,23 +74,42 @@ fn content_type(stored: Option<&str>, path: &str) -> String {
     .to_string()
 }
 
-/// Handles `GET /api/artifacts/{*path}`.
-pub async fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
+/// `GET /api/artifacts/failure_analysis/{*path}` (the route admits failure-analysis readers).
+pub async fn failure_analysis(app: &App, req: &Request) -> Result<Response, ApiError> {
+    let path = format!("{FAILURE_AREA}/{}", req.params[0]);
+    check_path(&path)?;
+    serve(app, &path).await
+}
+
+/// `GET /api/artifacts/{*path}`: `reports/<org_id>/…` of an org the caller sees, else 404.
+pub async fn report(app: &App, req: &Request) -> Result<Response, ApiError> {
     let path = req.params[0].as_str();
     check_path(path)?;
     let mut segments = path.split('/');
-    let area = segments.next().unwrap_or_default();
-    if !AREAS.contains(&area) {
+    let visible = segments.next() == Some(REPORTS_AREA)
+        && segments
+            .next()
+            .is_some_and(|org_id| req.caller.sees(org_id));
+    if !visible {
         return Err(not_found(path));
     }
-    if area == "reports" {
-        let Some(org_id) = segments.next() else {
-            return Err(not_found(path));
-        };
-        if !access::Access::of(req)?.sees(org_id) {
-            return Err(not_found(path));
-        }
-    }
+    serve(app, path).await
+}
+
+/// Whether a browser renders `content_type` as a page that could run script.
+fn is_html(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    ["text/html", "application/xhtml+xml", "image/svg+xml"]
+        .iter()
+        .any(|t| essence.eq_ignore_ascii_case(t))
+}
+
+/// The stored object at `path`, with its content type: every artifact with
+/// `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer`, a stored page (the
+/// failure-analysis report) with the pages' `Content-Security-Policy` too
+/// ([`page_headers`]; `docs/access-and-safety.md`, "Output that cannot be turned against its
+/// reader").
+async fn serve(app: &App, path: &str) -> Result<Response, ApiError> {
     let object = app.storage.get(path).await.map_err(|e| {
         tracing::error!(error = %e, "artifact read failed");
         match e {
@@ -103,10 +126,18 @@ pub async fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
     if let Ok(v) = HeaderValue::from_str(&content_type) {
         headers.insert(header::CONTENT_TYPE, v);
     }
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    if is_html(&content_type) {
+        page_headers(headers);
+    } else {
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+    }
     headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, max-age=300"),
@@ -165,5 +196,14 @@ mod tests {
         );
         assert_eq!(content_type(None, "a.html"), "text/html; charset=utf-8");
         assert_eq!(content_type(None, "a.json"), "application/json");
+    }
+
+    #[test]
+    fn pages_are_told_from_data() {
+        assert!(is_html("text/html; charset=utf-8"));
+        assert!(is_html("Text/HTML"));
+        assert!(is_html("image/svg+xml"));
+        assert!(!is_html("text/csv; charset=utf-8"));
+        assert!(!is_html("application/json"));
     }
 }

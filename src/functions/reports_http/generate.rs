@@ -1,6 +1,7 @@
 //! `POST /api/reports/generate` and `POST /api/reports/backfill` (`docs/http-api.md`,
-//! "Routes"): the timer's code path ([`schedule::generate_range`]), create-only unless
-//! `force`. Both stop starting reports after `BACKFILL_BUDGET_SECONDS` (150 s by default,
+//! "Routes"; admin only): the timer's code path ([`schedule::generate_range`]), create-only
+//! unless `force`, and never for a local day that has not ended (400 naming `date`, `from` or
+//! `to`; `docs/access-and-safety.md`). Both stop starting reports after `BACKFILL_BUDGET_SECONDS` (150 s by default,
 //! inside the Functions front end's 230 s HTTP limit) and say what was left (`complete`,
 //! `not_attempted`; a backfill also where to resume).
 
@@ -133,6 +134,9 @@ pub async fn generate(app: &App, req: &Request) -> Result<Response, ApiError> {
     require_clickhouse(app)?;
     let orgs = target_orgs(app, req, body.org_id.as_deref()).await?;
     let now = app.clock.now();
+    if let Some(date) = date {
+        schedule::check_ended(&orgs, date, now, "date")?;
+    }
     let opts = GenerateOptions {
         force: body.force,
         deadline: Some(reports_deadline(app, received)),
@@ -185,10 +189,13 @@ pub async fn backfill(app: &App, req: &Request) -> Result<Response, ApiError> {
     }
     require_clickhouse(app)?;
     let orgs = target_orgs(app, req, body.org_id.as_deref()).await?;
+    let now = app.clock.now();
+    schedule::check_ended(&orgs, from, now, "from")?;
+    schedule::check_ended(&orgs, to, now, "to")?;
     let opts = GenerateOptions {
         force: body.force,
         deadline: Some(reports_deadline(app, received)),
-        ..GenerateOptions::new(app.clock.now())
+        ..GenerateOptions::new(now)
     };
     let runs = schedule::generate_range(app, &orgs, |_| (from, to), &opts, |_, _| {}).await;
     let deliveries = if body.notify {

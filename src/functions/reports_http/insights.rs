@@ -13,7 +13,7 @@
 use warp::http::StatusCode;
 use warp::reply::Response;
 
-use super::{access, date_param, require_clickhouse, resolve_org};
+use super::{date_param, require_clickhouse, resolve_org};
 use crate::app::App;
 use crate::clickhouse::ClickHouseError;
 use crate::daily_report::calls::{self, Cursor, DEFAULT_LIMIT, Dimension, Filter, MAX_LIMIT};
@@ -80,7 +80,8 @@ const CALLS_PARAMS: [&str; 12] = [
 /// that may change organizations (the admin role, or no principal), masked otherwise.
 ///
 /// Errors: 400 naming the parameter (unknown or repeated ones too), 404 unknown org, 503
-/// ClickHouse unavailable or not configured, 504 query timeout.
+/// ClickHouse unavailable or not configured, 503 `busy` with `Retry-After` when the instance
+/// runs its `CLICKHOUSE_LIVE_CONCURRENCY` live queries already, 504 query timeout.
 pub async fn calls(app: &App, req: &Request) -> Result<Response, ApiError> {
     for (i, (k, _)) in req.query.iter().enumerate() {
         if k.is_empty() || !CALLS_PARAMS.contains(&k.as_str()) {
@@ -110,8 +111,9 @@ pub async fn calls(app: &App, req: &Request) -> Result<Response, ApiError> {
     let date = date_param(req.query_param("date"), "date")?;
     let org = resolve_org(app, req, req.query_param("org_id")).await?;
     let date = date.unwrap_or_else(|| org.yesterday(app.clock.now()));
-    let reveal_numbers = access::Access::of(req)?.require_admin().is_ok();
+    let reveal_numbers = req.caller.is_admin();
     let ch = require_clickhouse(app)?;
+    let _turn = super::live::turn(app).await?;
     let query = calls::Query {
         filter,
         limit,

@@ -1,6 +1,8 @@
 //! `GET /api/reports/live?org_id=&date=`: a report computed from ClickHouse now, not stored
 //! (`docs/http-api.md`, "Routes"). A query over its time limit is 504, an unreachable
-//! ClickHouse 503.
+//! ClickHouse 503, and 503 `busy` with `Retry-After` when the instance runs its
+//! `CLICKHOUSE_LIVE_CONCURRENCY` live queries already (`docs/access-and-safety.md`, "Bounded
+//! for every caller").
 
 use warp::http::StatusCode;
 use warp::reply::Response;
@@ -18,6 +20,17 @@ pub async fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
     let now = app.clock.now();
     let date = date_param(req.query_param("date"), "date")?.unwrap_or_else(|| org.yesterday(now));
     let ch = require_clickhouse(app)?;
+    let _turn = turn(app).await?;
     let r = report::generate(ch, &org, date, now).await?;
     Ok(json_response(StatusCode::OK, &r))
+}
+
+/// One of the instance's `CLICKHOUSE_LIVE_CONCURRENCY` turns for a live ClickHouse query, held
+/// until the permit is dropped; after `BUSY_WAIT_SECONDS` without one, 503 `busy` with
+/// `Retry-After` (`docs/access-and-safety.md`, "Bounded for every caller").
+pub(super) async fn turn(app: &App) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    app.live_queries.enter().await.map_err(|busy| {
+        tracing::warn!(error = %busy, "live query refused: too many running");
+        ApiError::busy("live ClickHouse queries", busy.retry_after)
+    })
 }

@@ -14,12 +14,15 @@
 //! * [`artifacts`]: stored artifacts for a plain GET (the links the product hands out).
 //! * [`delivery`]: the morning digest's delivery records and test sends.
 //! * [`health`], [`dashboard`] (the HTML page), [`openapi`] (the OpenAPI document).
-//! * [`access`]: which orgs a caller may see (App Service principal); [`errors`]: the
-//!   statuses of this function's domain errors.
+//! * [`errors`]: the statuses of this function's domain errors.
+//!
+//! Who may call each route is the route table's rule (`crate::server::routes::Rule`), checked
+//! before any handler here runs; handlers only narrow an org reader to its own orgs
+//! ([`Caller::sees`](crate::http::caller::Caller::sees)) through `visible_orgs` and
+//! `resolve_org`.
 //!
 //! Replies are typed `Serialize` structs, described in `openapi.json`.
 
-pub mod access;
 pub mod artifacts;
 pub mod dashboard;
 pub mod delivery;
@@ -42,11 +45,13 @@ use crate::http::error::ApiError;
 use crate::http::request::Request;
 use crate::orgs::Organization;
 
-/// The orgs the caller may see ([`access::Access`]).
+/// The orgs the caller may see ([`Caller::sees`](crate::http::caller::Caller::sees)).
 async fn visible_orgs(app: &App, req: &Request) -> Result<Vec<Organization>, ApiError> {
-    let access = access::Access::of(req)?;
     let all = crate::orgs::list(&app.storage).await?;
-    Ok(all.into_iter().filter(|o| access.sees(&o.org_id)).collect())
+    Ok(all
+        .into_iter()
+        .filter(|o| req.caller.sees(&o.org_id))
+        .collect())
 }
 
 /// The org a request is about: `org_id` (query or body), or the only visible org when there
@@ -59,7 +64,7 @@ async fn resolve_org(
     match org_id {
         Some(id) => {
             let id = crate::orgs::parse_uuid(id, "org_id")?;
-            if !access::Access::of(req)?.sees(&id) {
+            if !req.caller.sees(&id) {
                 return Err(errors::org_not_found(&id));
             }
             crate::orgs::get(&app.storage, &id)

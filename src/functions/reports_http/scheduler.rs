@@ -1,5 +1,6 @@
 //! `GET /api/scheduler/status` (`docs/http-api.md`, "Routes"): the timer's schedule, its
-//! next firings (UTC), the local report time, catch-up, and the last run's result.
+//! next firings (UTC), the local report time, catch-up, and the last run's result — for an
+//! org reader only its own orgs' part of it (`docs/access-and-safety.md`, "Who may do what").
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -7,7 +8,9 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use crate::app::App;
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
+use crate::http::request::Request;
 use crate::http::response::json_response;
 use crate::scheduler::{self, RunResult};
 
@@ -27,7 +30,7 @@ pub struct SchedulerStatus {
 }
 
 /// Handles the route.
-pub async fn status(app: &App) -> Result<Response, ApiError> {
+pub async fn status(app: &App, req: &Request) -> Result<Response, ApiError> {
     let settings = &app.settings;
     let expression = settings.daily_report_schedule.clone();
     let now = app.clock.now();
@@ -41,7 +44,17 @@ pub async fn status(app: &App) -> Result<Response, ApiError> {
             settings.scheduler_hour, settings.scheduler_minute
         ),
         catchup_days: settings.catchup_days,
-        last_run: scheduler::last_run(&app.storage).await?,
+        last_run: scheduler::last_run(&app.storage)
+            .await?
+            .map(|run| visible_part(run, &req.caller)),
     };
     Ok(json_response(StatusCode::OK, &reply))
+}
+
+/// `run` as `caller` may see it: the orgs' results and digests of the orgs it sees. A run-wide
+/// `error` names no org and stays.
+fn visible_part(mut run: RunResult, caller: &Caller) -> RunResult {
+    run.orgs.retain(|o| caller.sees(&o.org_id));
+    run.deliveries.retain(|d| caller.sees(&d.org_id));
+    run
 }

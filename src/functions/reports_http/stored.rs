@@ -10,8 +10,8 @@ use warp::reply::Response;
 
 use super::{date_param, resolve_org};
 use crate::app::App;
-use crate::daily_report::snapshots;
 use crate::daily_report::summary::ReportSummary;
+use crate::daily_report::{schedule, snapshots};
 use crate::http::error::ApiError;
 use crate::http::request::Request;
 use crate::http::response::{json_response, with_etag};
@@ -67,6 +67,9 @@ pub struct Trend {
 
 /// Every stored report date of `org` in `[from, to]` with its summary, newest first (one
 /// listing call per 5,000 reports; the prefix narrows to the year when both ends share it).
+/// A report of a day that has not ended, or made before its day ended (by an earlier
+/// version), is left out: it is neither the newest report nor a digest's
+/// (`docs/access-and-safety.md`, "No report for a day that has not ended").
 pub async fn listed(
     app: &App,
     org: &Organization,
@@ -80,6 +83,7 @@ pub async fn listed(
         }
         _ => base.clone(),
     };
+    let now = app.clock.now();
     let mut rows = Vec::new();
     let mut continuation = None;
     loop {
@@ -92,6 +96,15 @@ pub async fn listed(
                 continue;
             }
             let summary = ReportSummary::from_metadata(&e.metadata);
+            let generated_at = summary
+                .generated_at
+                .as_deref()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.to_utc());
+            if !schedule::has_ended(org, date, now) || schedule::premature(org, date, generated_at)
+            {
+                continue;
+            }
             rows.push(ListedReport { date, summary });
         }
         match page.next {
