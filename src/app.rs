@@ -81,14 +81,7 @@ impl App {
     /// blob container if missing (a wrong storage key fails here, at start, not on the first
     /// request).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        Self::build_with_clock(settings, Arc::new(SystemClock)).await
-    }
-
-    /// [`App::build`] with another clock (tests).
-    pub async fn build_with_clock(
-        settings: Settings,
-        clock: Arc<dyn Clock>,
-    ) -> anyhow::Result<Self> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let pg = match &settings.db_url {
             Some(url) => Some(crate::postgres::pool(
                 url,

@@ -122,13 +122,6 @@ impl Default for RetryPolicy {
     }
 }
 
-impl RetryPolicy {
-    /// The pause after failed attempt number `attempt` (1-based).
-    pub fn delay_after(&self, attempt: u32) -> Duration {
-        self.first_delay * self.factor.saturating_pow(attempt.saturating_sub(1))
-    }
-}
-
 /// What one call cost: attempts made (HTTP round trips, retries included) and, for the last
 /// one, the server's `X-ClickHouse-Summary`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -205,15 +198,6 @@ impl ClickHouse {
     /// [`ClickHouse::run`]).
     pub fn with_connect_timeout(mut self, connect_timeout: Duration) -> Self {
         self.connect_timeout = connect_timeout;
-        self
-    }
-
-    /// The same client with another retry policy (tests use a short one).
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = RetryPolicy {
-            attempts: retry.attempts.max(1),
-            ..retry
-        };
         self
     }
 
@@ -615,13 +599,6 @@ mod tests {
         let text = e.to_string();
         assert!(text.contains("Syntax error"), "{text}");
         assert!(!text.contains("public_runs"), "{text}");
-    }
-
-    #[test]
-    fn retry_pauses_grow() {
-        let p = RetryPolicy::default();
-        assert_eq!(p.delay_after(1), Duration::from_millis(200));
-        assert_eq!(p.delay_after(2), Duration::from_millis(800));
     }
 
     #[test]

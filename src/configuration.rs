@@ -1,12 +1,15 @@
 //! Settings, read once at start from the environment (Azure Functions app settings) and,
 //! locally, from a `.env` file in the working directory. Every setting the handler reads is
-//! listed here and in `local.settings.json.example`, with its default.
+//! read here, in one line with its default ([`Settings::from_map`]; what it means is on its
+//! field), and listed in `local.settings.json.example` (a test holds the two together).
 //!
 //! Secrets (`DB_URL`, `AZURE_STORAGE_CONNECTION_STRING`, `CLICKHOUSE_PASSWORD`) are held in
 //! [`Secret`], whose `Debug` prints `***`, so they never reach a log.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
@@ -103,7 +106,7 @@ pub struct Settings {
     pub log_level: String,
     /// `DB_URL`: PostgreSQL URL. `sslmode` as libpq reads it (`prefer` when absent: TLS when
     /// the server offers it); in App Service only an explicit `sslmode=disable` connects
-    /// without TLS (see [`crate::postgres`]; `docs/access-and-safety.md`, "Dependencies
+    /// without TLS (see `crate::postgres`; `docs/access-and-safety.md`, "Dependencies
     /// reached safely").
     pub db_url: Option<Secret>,
     /// `DB_POOL_MAX_SIZE` (default 4).
@@ -189,102 +192,54 @@ impl Settings {
     }
 
     /// Builds settings from a name → value map (the environment); blank values count as unset.
+    /// One line per setting: its name and default here, what it means on its field.
+    ///
+    /// Errors: the first setting that is present but cannot be used ([`SettingError`]).
     pub fn from_map(env: &HashMap<String, String>) -> Result<Self, SettingError> {
-        let get = |name: &str| env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let container = get("AZURE_STORAGE_CONTAINER")
-            .unwrap_or("user-failure-reports")
-            .to_string();
-        let storage = if let Some(cs) = get("AZURE_STORAGE_CONNECTION_STRING") {
-            StorageSettings::ConnectionString {
-                connection_string: Secret::new(cs),
-                container,
-            }
-        } else if let Some(url) = get("AZURE_STORAGE_ACCOUNT_URL") {
-            StorageSettings::AccountUrl {
-                account_url: url.to_string(),
-                client_id: get("AZURE_CLIENT_ID").map(str::to_string),
-                container,
-                in_azure: get("IDENTITY_ENDPOINT").is_some(),
-            }
-        } else {
-            StorageSettings::Local {
-                dir: get("OUTPUT_DIR").unwrap_or("./output").into(),
-            }
+        Self::read(&Env::new(env))
+    }
+
+    fn read(env: &Env) -> Result<Self, SettingError> {
+        let in_app_service = env.get("WEBSITE_SITE_NAME").is_set();
+        let port = match env.get("FUNCTIONS_CUSTOMHANDLER_PORT") {
+            host if host.is_set() => host.or(DEFAULT_PORT)?,
+            _ => env.get("FUNCTIONS_HTTPWORKER_PORT").or(DEFAULT_PORT)?,
         };
-        let clickhouse = match get("CLICKHOUSE_URL") {
-            None => None,
-            Some(url) => Some(ClickHouseSettings {
-                url: url.to_string(),
-                username: get("CLICKHOUSE_USERNAME").unwrap_or("default").to_string(),
-                password: Secret::new(get("CLICKHOUSE_PASSWORD").unwrap_or("")),
-                database: get("CLICKHOUSE_DATABASE").unwrap_or("default").to_string(),
-                query_timeout_secs: parse(get, "CLICKHOUSE_QUERY_TIMEOUT_SECS", 180)?,
-                max_memory_usage: parse(get, "CLICKHOUSE_MAX_MEMORY_USAGE", 10_000_000_000)?,
-            }),
-        };
-        let default_org = match get("ORG_ID") {
-            None => None,
-            Some(org_id) => Some(DefaultOrgSettings {
-                org_id: org_id.to_string(),
-                node_persistent_id: get("BROKER_NODE_PERSISTENT_ID")
-                    .ok_or_else(|| SettingError {
-                        name: "BROKER_NODE_PERSISTENT_ID",
-                        reason: "required when ORG_ID is set".into(),
-                    })?
-                    .to_string(),
-                name: get("CLIENT_NAME")
-                    .unwrap_or("Default organization")
-                    .to_string(),
-                timezone: parse(get, "DEFAULT_TIMEZONE", Tz::UTC)?,
-            }),
-        };
-        let port = match get("FUNCTIONS_CUSTOMHANDLER_PORT") {
-            Some(_) => parse(get, "FUNCTIONS_CUSTOMHANDLER_PORT", DEFAULT_PORT)?,
-            None => parse(get, "FUNCTIONS_HTTPWORKER_PORT", DEFAULT_PORT)?,
-        };
-        let in_app_service = get("WEBSITE_SITE_NAME").is_some();
         let settings = Self {
             port,
-            log_level: get("LOG_LEVEL").unwrap_or("info").to_lowercase(),
-            db_url: get("DB_URL").map(Secret::new),
-            db_pool_max_size: parse(get, "DB_POOL_MAX_SIZE", 4)?,
-            db_connect_timeout: seconds(
-                parse(get, "DB_CONNECT_TIMEOUT", 10)?,
-                "DB_CONNECT_TIMEOUT",
-            )?,
-            clickhouse_connect_timeout: seconds(
-                parse(get, "CLICKHOUSE_CONNECT_TIMEOUT", 10)?,
-                "CLICKHOUSE_CONNECT_TIMEOUT",
-            )?,
-            storage_connect_timeout: seconds(
-                parse(get, "AZURE_STORAGE_CONNECT_TIMEOUT", 10)?,
-                "AZURE_STORAGE_CONNECT_TIMEOUT",
-            )?,
-            start_date: parse_opt_timestamp(get, "START_DATE")?,
-            end_date: parse_opt_timestamp(get, "END_DATE")?,
-            failure_analysis_max_days: parse(get, "FAILURE_ANALYSIS_MAX_DAYS", 93)?,
-            failure_analysis_concurrency: parse(get, "FAILURE_ANALYSIS_CONCURRENCY", 2)?,
-            clickhouse_live_concurrency: parse(get, "CLICKHOUSE_LIVE_CONCURRENCY", 4)?,
-            busy_wait: seconds(parse(get, "BUSY_WAIT_SECONDS", 10)?, "BUSY_WAIT_SECONDS")?,
-            storage,
-            clickhouse,
-            default_org,
-            scheduler_hour: parse(get, "SCHEDULER_HOUR", 6)?,
-            scheduler_minute: parse(get, "SCHEDULER_MINUTE", 0)?,
-            catchup_days: parse(get, "CATCHUP_DAYS", 7)?,
-            backfill_budget_seconds: parse(get, "BACKFILL_BUDGET_SECONDS", 150)?,
-            daily_report_schedule: get("DAILY_REPORT_SCHEDULE")
-                .unwrap_or("0 0 * * * *")
-                .to_string(),
+            log_level: env.get("LOG_LEVEL").text_or("info").to_lowercase(),
+            db_url: env.get("DB_URL").secret(),
+            db_pool_max_size: env.get("DB_POOL_MAX_SIZE").or(4)?,
+            db_connect_timeout: env.get("DB_CONNECT_TIMEOUT").seconds_or(10)?,
+            clickhouse_connect_timeout: env.get("CLICKHOUSE_CONNECT_TIMEOUT").seconds_or(10)?,
+            storage_connect_timeout: env.get("AZURE_STORAGE_CONNECT_TIMEOUT").seconds_or(10)?,
+            start_date: env.get("START_DATE").timestamp()?,
+            end_date: env.get("END_DATE").timestamp()?,
+            failure_analysis_max_days: env.get("FAILURE_ANALYSIS_MAX_DAYS").at_least_one_or(93)?,
+            failure_analysis_concurrency: env
+                .get("FAILURE_ANALYSIS_CONCURRENCY")
+                .at_least_one_or(2)?,
+            clickhouse_live_concurrency: env
+                .get("CLICKHOUSE_LIVE_CONCURRENCY")
+                .at_least_one_or(4)?,
+            busy_wait: env.get("BUSY_WAIT_SECONDS").seconds_or(10)?,
+            storage: StorageSettings::read(env),
+            clickhouse: ClickHouseSettings::read(env)?,
+            default_org: DefaultOrgSettings::read(env)?,
+            scheduler_hour: env.get("SCHEDULER_HOUR").or(6)?,
+            scheduler_minute: env.get("SCHEDULER_MINUTE").or(0)?,
+            catchup_days: env.get("CATCHUP_DAYS").or(7)?,
+            backfill_budget_seconds: env.get("BACKFILL_BUDGET_SECONDS").or(150)?,
+            daily_report_schedule: env.get("DAILY_REPORT_SCHEDULE").text_or("0 0 * * * *"),
             in_app_service,
-            require_principal: parse(get, "REQUIRE_PRINCIPAL", in_app_service)?,
-            public_base_url: get("PUBLIC_BASE_URL")
-                .map(|u| check_base_url(u, "PUBLIC_BASE_URL"))
-                .transpose()?,
-            allow_insecure_webhooks: parse(get, "ALLOW_INSECURE_WEBHOOKS", false)?,
+            require_principal: env.get("REQUIRE_PRINCIPAL").or(in_app_service)?,
+            public_base_url: env.get("PUBLIC_BASE_URL").base_url()?,
+            allow_insecure_webhooks: env.get("ALLOW_INSECURE_WEBHOOKS").or(false)?,
         };
-        let auth_enabled =
-            get("WEBSITE_AUTH_ENABLED").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let auth_enabled = env
+            .get("WEBSITE_AUTH_ENABLED")
+            .value
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
         if in_app_service && !auth_enabled && settings.require_principal {
             return Err(SettingError {
                 name: "REQUIRE_PRINCIPAL",
@@ -301,30 +256,9 @@ impl Settings {
                 reason: "SCHEDULER_HOUR must be 0-23 and SCHEDULER_MINUTE 0-59".into(),
             });
         }
-        for (name, value) in [
-            (
-                "FAILURE_ANALYSIS_MAX_DAYS",
-                settings.failure_analysis_max_days,
-            ),
-            (
-                "FAILURE_ANALYSIS_CONCURRENCY",
-                settings.failure_analysis_concurrency as i64,
-            ),
-            (
-                "CLICKHOUSE_LIVE_CONCURRENCY",
-                settings.clickhouse_live_concurrency as i64,
-            ),
-        ] {
-            if value < 1 {
-                return Err(SettingError {
-                    name,
-                    reason: "must be at least 1".into(),
-                });
-            }
-        }
         if let Some(ch) = &settings.clickhouse
             && in_app_service
-            && !parse(get, "ALLOW_INSECURE_CLICKHOUSE", false)?
+            && !env.get("ALLOW_INSECURE_CLICKHOUSE").or(false)?
             && !url::Url::parse(&ch.url).is_ok_and(|u| u.scheme() == "https")
         {
             return Err(SettingError {
@@ -338,60 +272,183 @@ impl Settings {
     }
 }
 
-fn parse<'a, T: std::str::FromStr>(
-    get: impl Fn(&str) -> Option<&'a str>,
+impl StorageSettings {
+    /// A connection string, else an account URL, else a local folder.
+    fn read(env: &Env) -> Self {
+        let container = env
+            .get("AZURE_STORAGE_CONTAINER")
+            .text_or("user-failure-reports");
+        if let Some(connection_string) = env.get("AZURE_STORAGE_CONNECTION_STRING").secret() {
+            Self::ConnectionString {
+                connection_string,
+                container,
+            }
+        } else if let Some(account_url) = env.get("AZURE_STORAGE_ACCOUNT_URL").text() {
+            Self::AccountUrl {
+                account_url,
+                client_id: env.get("AZURE_CLIENT_ID").text(),
+                container,
+                in_azure: env.get("IDENTITY_ENDPOINT").is_set(),
+            }
+        } else {
+            Self::Local {
+                dir: env.get("OUTPUT_DIR").text_or("./output").into(),
+            }
+        }
+    }
+}
+
+impl ClickHouseSettings {
+    /// `None` when `CLICKHOUSE_URL` is unset.
+    fn read(env: &Env) -> Result<Option<Self>, SettingError> {
+        let Some(url) = env.get("CLICKHOUSE_URL").text() else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            url,
+            username: env.get("CLICKHOUSE_USERNAME").text_or("default"),
+            password: Secret::new(env.get("CLICKHOUSE_PASSWORD").text_or("")),
+            database: env.get("CLICKHOUSE_DATABASE").text_or("default"),
+            query_timeout_secs: env.get("CLICKHOUSE_QUERY_TIMEOUT_SECS").or(180)?,
+            max_memory_usage: env.get("CLICKHOUSE_MAX_MEMORY_USAGE").or(10_000_000_000)?,
+        }))
+    }
+}
+
+impl DefaultOrgSettings {
+    /// `None` when `ORG_ID` is unset; then `BROKER_NODE_PERSISTENT_ID` is required.
+    fn read(env: &Env) -> Result<Option<Self>, SettingError> {
+        let Some(org_id) = env.get("ORG_ID").text() else {
+            return Ok(None);
+        };
+        let node = env.get("BROKER_NODE_PERSISTENT_ID");
+        Ok(Some(Self {
+            org_id,
+            node_persistent_id: node
+                .text()
+                .ok_or_else(|| node.error("required when ORG_ID is set"))?,
+            name: env.get("CLIENT_NAME").text_or("Default organization"),
+            timezone: env.get("DEFAULT_TIMEZONE").or(Tz::UTC)?,
+        }))
+    }
+}
+
+/// The environment as settings read it. Every name asked for is noted, so that a test holds
+/// `local.settings.json.example` to the settings read.
+struct Env<'a> {
+    map: &'a HashMap<String, String>,
+    asked: RefCell<BTreeSet<&'static str>>,
+}
+
+impl<'a> Env<'a> {
+    fn new(map: &'a HashMap<String, String>) -> Self {
+        Self {
+            map,
+            asked: RefCell::default(),
+        }
+    }
+
+    /// The setting `name`, trimmed; a blank value counts as unset.
+    fn get(&self, name: &'static str) -> Var<'a> {
+        self.asked.borrow_mut().insert(name);
+        let value = self
+            .map
+            .get(name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty());
+        Var { name, value }
+    }
+}
+
+/// One setting as found: its name and its value (`None` when unset). Secrets are only read
+/// as text, which cannot fail, so no [`SettingError`] quotes one.
+#[derive(Clone, Copy)]
+struct Var<'a> {
     name: &'static str,
-    default: T,
-) -> Result<T, SettingError> {
-    match get(name) {
-        None => Ok(default),
-        Some(v) => v.parse().map_err(|_| SettingError {
-            name,
-            reason: format!("cannot parse {v:?}"),
-        }),
-    }
+    value: Option<&'a str>,
 }
 
-/// An absolute `http(s)` URL without query or fragment, returned without its trailing `/`.
-fn check_base_url(value: &str, name: &'static str) -> Result<String, SettingError> {
-    let bad = |reason: &str| SettingError {
-        name,
-        reason: reason.into(),
-    };
-    let url = url::Url::parse(value).map_err(|_| bad("not an absolute URL"))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(bad("must be an http(s) URL with a host"));
+impl Var<'_> {
+    fn error(self, reason: impl Into<String>) -> SettingError {
+        SettingError {
+            name: self.name,
+            reason: reason.into(),
+        }
     }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(bad("must not have a query or fragment"));
-    }
-    Ok(value.trim_end_matches('/').to_string())
-}
 
-/// A whole number of seconds, 1 to 3600.
-fn seconds(value: u64, name: &'static str) -> Result<Duration, SettingError> {
-    if (1..=3600).contains(&value) {
-        Ok(Duration::from_secs(value))
-    } else {
-        Err(SettingError {
-            name,
-            reason: "must be 1-3600 seconds".into(),
-        })
+    fn is_set(self) -> bool {
+        self.value.is_some()
     }
-}
 
-fn parse_opt_timestamp<'a>(
-    get: impl Fn(&str) -> Option<&'a str>,
-    name: &'static str,
-) -> Result<Option<NaiveDateTime>, SettingError> {
-    get(name)
-        .map(|v| {
-            NaiveDateTime::parse_from_str(v, "%Y-%m-%d %H:%M:%S").map_err(|_| SettingError {
-                name,
-                reason: format!("{v:?} is not a UTC timestamp `YYYY-MM-DD HH:MM:SS`"),
+    fn text(self) -> Option<String> {
+        self.value.map(str::to_string)
+    }
+
+    fn text_or(self, default: &str) -> String {
+        self.value.unwrap_or(default).to_string()
+    }
+
+    fn secret(self) -> Option<Secret> {
+        self.value.map(Secret::new)
+    }
+
+    /// The value parsed (`FromStr`), `default` when unset.
+    fn or<T: FromStr>(self, default: T) -> Result<T, SettingError> {
+        match self.value {
+            None => Ok(default),
+            Some(v) => v
+                .parse()
+                .map_err(|_| self.error(format!("cannot parse {v:?}"))),
+        }
+    }
+
+    /// A count that must be at least 1.
+    fn at_least_one_or<T: FromStr + PartialOrd + From<u8>>(
+        self,
+        default: T,
+    ) -> Result<T, SettingError> {
+        let n = self.or(default)?;
+        if n < T::from(1) {
+            return Err(self.error("must be at least 1"));
+        }
+        Ok(n)
+    }
+
+    /// A whole number of seconds, 1 to 3600.
+    fn seconds_or(self, default: u64) -> Result<Duration, SettingError> {
+        match self.or(default)? {
+            s @ 1..=3600 => Ok(Duration::from_secs(s)),
+            _ => Err(self.error("must be 1-3600 seconds")),
+        }
+    }
+
+    /// A UTC timestamp `YYYY-MM-DD HH:MM:SS`.
+    fn timestamp(self) -> Result<Option<NaiveDateTime>, SettingError> {
+        self.value
+            .map(|v| {
+                NaiveDateTime::parse_from_str(v, "%Y-%m-%d %H:%M:%S").map_err(|_| {
+                    self.error(format!(
+                        "{v:?} is not a UTC timestamp `YYYY-MM-DD HH:MM:SS`"
+                    ))
+                })
             })
-        })
-        .transpose()
+            .transpose()
+    }
+
+    /// An absolute `http(s)` URL without query or fragment, returned without its trailing `/`.
+    fn base_url(self) -> Result<Option<String>, SettingError> {
+        let Some(value) = self.value else {
+            return Ok(None);
+        };
+        let url = url::Url::parse(value).map_err(|_| self.error("not an absolute URL"))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(self.error("must be an http(s) URL with a host"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(self.error("must not have a query or fragment"));
+        }
+        Ok(Some(value.trim_end_matches('/').to_string()))
+    }
 }
 
 #[cfg(test)]
@@ -549,6 +606,60 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(s.port, 41234);
+    }
+
+    /// Every setting read is listed in `local.settings.json.example`, and every one listed is
+    /// read (but the host's own and `LOG_FORMAT`, which `telemetry` reads).
+    #[test]
+    fn local_settings_example_lists_exactly_the_settings_read() {
+        let example = include_str!("../local.settings.json.example");
+        let json: String = example
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let doc: serde_json::Value = serde_json::from_str(&json).expect("JSON without comments");
+        let listed: BTreeSet<&str> = doc["Values"]
+            .as_object()
+            .expect("Values")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        // Settings read only when others are set: a storage account URL, ClickHouse in App
+        // Service, the default org.
+        let everything = [
+            (
+                "AZURE_STORAGE_ACCOUNT_URL",
+                "https://a.blob.core.windows.net",
+            ),
+            ("CLICKHOUSE_URL", "https://x.clickhouse.cloud:8443"),
+            ("WEBSITE_SITE_NAME", "func-x"),
+            ("WEBSITE_AUTH_ENABLED", "True"),
+            ("ORG_ID", "01951f56-8c6e-7a93-a971-3d06a81a1ab0"),
+            (
+                "BROKER_NODE_PERSISTENT_ID",
+                "0195200a-5b7e-7c1d-8f30-2a4f6c9d1e01",
+            ),
+        ];
+        let mut read = BTreeSet::new();
+        for vars in [&[][..], &everything[..]] {
+            let map = env(vars);
+            let e = Env::new(&map);
+            Settings::read(&e).unwrap();
+            read.extend(e.asked.into_inner());
+        }
+        let unlisted: Vec<_> = read.iter().filter(|n| !listed.contains(*n)).collect();
+        assert!(unlisted.is_empty(), "read but not listed: {unlisted:?}");
+        let elsewhere = [
+            "FUNCTIONS_WORKER_RUNTIME",
+            "AzureWebJobsStorage",
+            "LOG_FORMAT",
+        ];
+        let unread: Vec<_> = listed
+            .iter()
+            .filter(|n| !read.contains(*n) && !elsewhere.contains(n))
+            .collect();
+        assert!(unread.is_empty(), "listed but never read: {unread:?}");
     }
 
     #[test]

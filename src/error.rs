@@ -2,7 +2,7 @@
 //!
 //! Domain modules return it inside their own error enums (`AnalysisError::Invalid`,
 //! `OrgError::Invalid`); the HTTP layer turns it into a 400 naming the field
-//! ([`crate::http::error::ApiError`]), the CLI prints it, and start-up names the setting.
+//! (`crate::http::error::ApiError`), the CLI prints it, and start-up names the setting.
 //! This module knows nothing of HTTP.
 
 /// A request value that is wrong: `field` is its name as the caller wrote it (`from_date`,

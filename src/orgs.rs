@@ -10,24 +10,31 @@ use serde::{Deserialize, Serialize};
 
 /// One organization: whose calls (`org_id`, `node_persistent_id`) and in which zone its days
 /// are counted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Organization {
     /// UUID, lower-case hyphenated.
+    #[schema(format = "uuid")]
     pub org_id: String,
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// The org's workflow node in ClickHouse (`public_node_outputs.node_persistent_id`), UUID.
+    #[schema(format = "uuid")]
     pub node_persistent_id: String,
     /// IANA zone its report days are counted in (default `UTC`).
     #[serde(with = "tz_name")]
+    #[schema(value_type = String, examples("America/Chicago"))]
     pub timezone: Tz,
     #[serde(default = "yes")]
+    #[schema(required)]
     pub is_active: bool,
     /// Caller numbers (E.164) left out of its reports, e.g. test lines.
     #[serde(default)]
+    #[schema(required, pattern = r"^\+[1-9][0-9]{1,14}$", examples("+19259898099"))]
     pub excluded_numbers: Vec<String>,
     /// Where the morning digest goes (`docs/delivery-and-access.md`). Serialized masked (see
     /// [`Notification`]); only the stored document carries the full values.
     #[serde(default)]
+    #[schema(required, value_type = Vec<ShownNotification>)]
     pub notifications: Vec<Notification>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -38,7 +45,7 @@ fn yes() -> bool {
 }
 
 /// The kind of a digest channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ChannelKind {
     /// A Teams Workflows webhook (Adaptive Card message).
@@ -67,15 +74,28 @@ pub struct Notification {
 }
 
 /// A channel as written: the stored form, or a request's (which may echo GET's `has_secret`).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(
+    description = "A digest channel as written: `url` https (http to loopback only with \
+    `ALLOW_INSECURE_WEBHOOKS=true`), whose host is not, and does not resolve to, an address \
+    inside the network (loopback, private, link-local, shared, multicast, reserved; loopback \
+    allowed with `ALLOW_INSECURE_WEBHOOKS=true`); `secret` (16+ characters) required for \
+    `webhook`. As GET shows it, too: a `url` exactly as GET masks it (`https://host/…`) keeps \
+    the stored url of the channel with the same `id` (400 for an unknown `id`), and its secret \
+    unless a new `secret` is given; a full `url` equal to the stored one keeps the stored secret \
+    when no `secret` is given. `has_secret` is accepted and ignored."
+)]
 struct NotificationInput {
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     id: String,
     kind: ChannelKind,
+    /// The full url, or the masked one GET shows for this `id`.
     url: String,
     #[serde(default)]
     secret: Option<String>,
     #[serde(default = "yes")]
+    #[schema(default = true)]
     enabled: bool,
     /// What GET shows instead of `secret`; ignored.
     #[serde(default, rename = "has_secret")]
@@ -94,15 +114,28 @@ impl From<NotificationInput> for Notification {
     }
 }
 
+/// A digest channel as replies show it (how a [`Notification`] serializes): `url` as scheme
+/// and host only, never the secret.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Notification)]
+struct ShownNotification {
+    id: String,
+    kind: ChannelKind,
+    /// `https://host/…`
+    url: String,
+    has_secret: bool,
+    enabled: bool,
+}
+
 impl Serialize for Notification {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        serde_json::json!({
-            "id": self.id,
-            "kind": self.kind,
-            "url": masked_url(self.url.expose()),
-            "has_secret": self.secret.is_some(),
-            "enabled": self.enabled,
-        })
+        ShownNotification {
+            id: self.id.clone(),
+            kind: self.kind,
+            url: masked_url(self.url.expose()),
+            has_secret: self.secret.is_some(),
+            enabled: self.enabled,
+        }
         .serialize(s)
     }
 }
@@ -414,8 +447,7 @@ pub mod tz_name {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Tz, D::Error> {
         let name = String::deserialize(d)?;
-        name.parse()
-            .map_err(|_| serde::de::Error::custom(format!("unknown time zone {name:?}")))
+        crate::time::parse_zone(&name, "timezone").map_err(|e| serde::de::Error::custom(e.message))
     }
 }
 
@@ -451,31 +483,49 @@ pub enum OrgError {
 }
 
 /// The fields of `POST /api/orgs` (`docs/daily-report.md`, "Organizations") and of the default org.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOrganization {
+    /// Any UUID spelling; stored lower-case hyphenated.
+    #[schema(format = "uuid")]
     pub org_id: String,
+    /// 1-200 characters after trimming.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
+    #[schema(format = "uuid")]
     pub node_persistent_id: String,
+    /// IANA zone; default `UTC`.
     pub timezone: Option<String>,
+    /// Default true.
     pub is_active: Option<bool>,
+    #[schema(pattern = r"^\+[1-9][0-9]{1,14}$", examples("+19259898099"))]
     pub excluded_numbers: Option<Vec<String>>,
+    /// Replaces the whole list; at most 10 channels.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<NotificationInput>>, max_items = 10)]
     pub notifications: Option<Vec<Notification>>,
 }
 
 /// The fields `PATCH /api/orgs/{org_id}` may change (`org_id` may not).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(
+    description = "The members to change; absent or null ones are kept. `org_id` cannot \
+    change."
+)]
 pub struct OrgPatch {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
+    #[schema(format = "uuid")]
     pub node_persistent_id: Option<String>,
     pub timezone: Option<String>,
     pub is_active: Option<bool>,
+    #[schema(pattern = r"^\+[1-9][0-9]{1,14}$", examples("+19259898099"))]
     pub excluded_numbers: Option<Vec<String>>,
     /// Replaces the whole list: each channel in full, or as GET shows it (masked `url`,
     /// `has_secret`; see [`restore_masked`]). Needs `If-Match` over HTTP
     /// (`docs/access-and-safety.md`, "Masked values sent back").
+    #[schema(value_type = Option<Vec<NotificationInput>>, max_items = 10)]
     pub notifications: Option<Vec<Notification>>,
 }
 
@@ -484,12 +534,6 @@ pub fn parse_uuid(value: &str, field: &str) -> Result<String, Invalid> {
     uuid::Uuid::parse_str(value.trim())
         .map(|u| u.hyphenated().to_string())
         .map_err(|_| Invalid::new(field, format!("{value:?} is not a UUID")))
-}
-
-fn parse_tz(value: &str, field: &str) -> Result<Tz, Invalid> {
-    value
-        .parse()
-        .map_err(|_| Invalid::new(field, format!("unknown time zone {value:?}")))
 }
 
 fn check_name(name: &str) -> Result<String, Invalid> {
@@ -538,7 +582,7 @@ impl NewOrganization {
             name: check_name(&self.name)?,
             node_persistent_id: parse_uuid(&self.node_persistent_id, "node_persistent_id")?,
             timezone: match &self.timezone {
-                Some(tz) => parse_tz(tz, "timezone")?,
+                Some(tz) => crate::time::parse_zone(tz, "timezone")?,
                 None => Tz::UTC,
             },
             is_active: self.is_active.unwrap_or(true),
@@ -580,7 +624,7 @@ impl OrgPatch {
             org.node_persistent_id = parse_uuid(&node, "node_persistent_id")?;
         }
         if let Some(tz) = self.timezone {
-            org.timezone = parse_tz(&tz, "timezone")?;
+            org.timezone = crate::time::parse_zone(&tz, "timezone")?;
         }
         if let Some(active) = self.is_active {
             org.is_active = active;

@@ -31,11 +31,12 @@ pub const RUN_BUDGET: std::time::Duration = std::time::Duration::from_secs(8 * 6
 
 /// A firing's digests are sent by this long after it started (`delivery::after_run`): later
 /// ones are deferred to the next firing, so the run is recorded at [`LAST_RUN`] before the
-/// host's timeout ends the invocation.
-pub const DIGESTS_UNTIL: std::time::Duration = std::time::Duration::from_secs(9 * 60 + 30);
+/// host's timeout ends the invocation. (An HTTP request's is
+/// `functions::reports_http::generate::HTTP_DIGESTS_UNTIL`.)
+pub const TIMER_DIGESTS_UNTIL: std::time::Duration = std::time::Duration::from_secs(9 * 60 + 30);
 
 /// How a firing ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// Every org has its due reports.
@@ -58,7 +59,7 @@ impl RunStatus {
 }
 
 /// The result of one firing (the timer's `ReturnValue`, and the document at [`LAST_RUN`]).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RunResult {
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
@@ -67,6 +68,7 @@ pub struct RunResult {
     pub orgs: Vec<OrgRun>,
     /// Why the whole run failed, when it did before reaching the orgs.
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(nullable = false)]
     pub error: Option<String>,
     /// The morning digests this run sent or failed to send ([`delivery`]).
     #[serde(default)]
@@ -119,7 +121,7 @@ pub async fn fire(app: &App, now: DateTime<Utc>, is_past_due: bool) -> RunResult
                 &active,
                 &result.orgs,
                 |org| latest_due(org, now, at),
-                started + DIGESTS_UNTIL,
+                started + TIMER_DIGESTS_UNTIL,
             )
             .await;
             let failed = result.orgs.iter().filter(|o| !o.failed.is_empty()).count();
@@ -197,7 +199,7 @@ pub fn next_firings(
 
 #[cfg(test)]
 mod budget_tests {
-    use super::{DIGESTS_UNTIL, RUN_BUDGET};
+    use super::{RUN_BUDGET, TIMER_DIGESTS_UNTIL};
     use crate::daily_report::schedule::GRACE;
 
     /// The shipped `host.json`'s `functionTimeout` (`hh:mm:ss`).
@@ -213,10 +215,10 @@ mod budget_tests {
     /// Reports (budget + grace), then digests, then the run's record, inside the timeout.
     #[test]
     fn a_firing_ends_inside_the_hosts_function_timeout() {
-        assert!(RUN_BUDGET + GRACE < DIGESTS_UNTIL);
+        assert!(RUN_BUDGET + GRACE < TIMER_DIGESTS_UNTIL);
         assert!(
-            DIGESTS_UNTIL + std::time::Duration::from_secs(20) <= function_timeout(),
-            "{DIGESTS_UNTIL:?} leaves no time to record the run within {:?}",
+            TIMER_DIGESTS_UNTIL + std::time::Duration::from_secs(20) <= function_timeout(),
+            "{TIMER_DIGESTS_UNTIL:?} leaves no time to record the run within {:?}",
             function_timeout()
         );
     }

@@ -138,34 +138,50 @@ pub struct Query {
 }
 
 /// One page of calls, newest first.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = CallsPage)]
 pub struct Page {
+    #[schema(format = "uuid")]
     pub org_id: String,
     pub date: NaiveDate,
+    /// Newest first.
+    #[schema(max_items = 500)]
     pub calls: Vec<Call>,
-    /// The cursor of the next page; `null` after the last one.
+    /// The cursor of the next page (pass it as `cursor`); `null` after the last one.
+    #[schema(required)]
     pub next_cursor: Option<String>,
 }
 
-/// One call. Text fields of the output are `null` when missing or empty.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One call: a run of the org in the day's window with its latest output. Text fields of the
+/// output are `null` when missing or empty.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Call {
     pub run_id: String,
     /// `public_runs.timestamp` in the org's zone, RFC 3339 to the second.
     #[serde(with = "rfc3339_secs")]
     pub started_at: DateTime<FixedOffset>,
     /// Σ session durations of the run, seconds.
+    #[schema(minimum = 0)]
     pub duration_seconds: f64,
+    #[schema(required)]
     pub call_classification: Option<String>,
+    #[schema(required)]
     pub call_stage: Option<String>,
+    #[schema(required)]
     pub load_status: Option<String>,
+    #[schema(required)]
     pub pricing_notes: Option<String>,
+    #[schema(required)]
     pub carrier_end_state: Option<String>,
+    #[schema(required)]
     pub carrier_name: Option<String>,
+    #[schema(required)]
     pub reference_number: Option<String>,
     /// `result.pricing.agreed_upon_rate` (a JSON number, or a string holding one).
+    #[schema(required)]
     pub agreed_upon_rate: Option<f64>,
-    /// E.164, masked (`+•••••••8099`) unless revealed.
+    /// E.164; masked to its last 4 digits (`+•••••••8099`) unless the caller is an admin.
+    #[schema(examples("+•••••••8099"))]
     pub user_number: String,
 }
 

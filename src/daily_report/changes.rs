@@ -7,33 +7,41 @@
 //! * **Baseline dates**: `date − 7, −14, −21, −28` days whose report is stored (and readable);
 //!   [`Changes::baseline_dates`] lists the ones used, nearest first. With none, every `flag` is
 //!   `none` and every `baseline` and `delta` is `null`.
-//! * **Count and duration KPIs** (`total_calls`, `classified_calls`, `avg_minutes_per_call`):
-//!   `baseline` = the median of the baseline dates' values (the mean of the middle two for an
-//!   even number). Flagged `up` / `down` when the day's value lies above the baseline's
-//!   maximum / below its minimum **and** differs from the median by at least 20 % of it.
-//! * **Percentage KPIs** (`success_rate_percent`, `carrier_not_qualified`,
-//!   `successfully_transferred_for_booking`, `carrier_transfer_over_total_call_attempts`:
-//!   their percentage over the classified calls): `baseline` = the median of the baseline
+//! * **KPIs**: the headline KPIs whose definition says `compared` ([`Kpi`]), keyed by their
+//!   report field; [`change_of`] compares any of them (the dashboard compares every tile).
+//! * **Counts, sums and means** (a [`Reading::Total`] or [`Reading::Mean`]: `total_calls`,
+//!   `classified_calls`, `avg_minutes_per_call`, …): `baseline` = the median of the baseline
+//!   dates' values (the mean of the middle two for an even number). Flagged `up` / `down` when
+//!   the day's value lies above the baseline's maximum / below its minimum **and** differs from
+//!   the median by at least 20 % of it.
+//! * **Percentages** (a [`Reading::Rate`]: `success_rate_percent`, `carrier_not_qualified`, …,
+//!   a percentage over the classified calls): `baseline` = the median of the baseline
 //!   dates' percentages (dates without classified calls have no rate and are left out of it);
 //!   `delta` in percentage points. Flagged only when the day has at least `min_calls`
 //!   classified calls and a two-sided pooled two-proportion z-test at 95 % of the day's counts
 //!   against the summed counts of the baseline dates rejects equality (|z| > 1.959964); the
 //!   direction is the test's, and a change whose `delta` (against the median) points the other
 //!   way is not flagged.
-//! * `good`: whether the flagged move is good for the business (`null` when not flagged, and
-//!   always for `avg_minutes_per_call`, where longer calls are neither): more calls, more
-//!   classified calls, a higher success rate and more transfers for booking are good; more
-//!   carriers not qualified and more carriers asking for a transfer (the agent did not finish
-//!   the call) are bad.
+//! * `good`: whether the flagged move is good for the business, by the KPI's `up_is_good`
+//!   (`null` when not flagged, and always for a KPI that is neither, like
+//!   `avg_minutes_per_call`): more calls and a higher success rate are good; more carriers not
+//!   qualified is bad.
 //!
 //! Cost: at most 5 blob reads (the day and its 4 baseline dates, concurrently) and no listing.
 
-use chrono::{Duration, NaiveDate};
-use serde::{Serialize, Serializer};
+use std::collections::BTreeMap;
+use std::fmt;
 
-use super::report::{DailyReport, percent, round2};
-use super::snapshots;
-use crate::storage::{Storage, StorageError};
+use chrono::{Duration, NaiveDate};
+use serde::Serialize;
+use utoipa::PartialSchema;
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder};
+
+use super::kpi::{Kpi, Reading};
+use super::report::{DailyReport, percent};
+use super::snapshots::{self, SnapshotError};
+use crate::stats::{Z_95, median, round2, two_proportion_z};
+use crate::storage::Storage;
 
 /// `min_calls` when the request names none.
 pub const DEFAULT_MIN_CALLS: u64 = 30;
@@ -41,60 +49,79 @@ pub const DEFAULT_MIN_CALLS: u64 = 30;
 /// How many weeks back the baseline looks.
 pub const BASELINE_WEEKS: i64 = 4;
 
-/// The two-sided 95 % critical value of the standard normal distribution.
-pub const Z_95: f64 = 1.959964;
-
 /// The least relative difference from the baseline median that flags a count or duration.
 pub const MIN_RELATIVE_CHANGE: f64 = 0.20;
 
 /// The reply of `GET /api/reports/{date}/changes`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Changes {
     pub date: NaiveDate,
+    #[schema(format = "uuid")]
     pub org_id: String,
     /// The stored baseline dates used, nearest first (a subset of `date − 7, −14, −21, −28`).
+    #[schema(max_items = 4)]
     pub baseline_dates: Vec<NaiveDate>,
     /// Classified calls the day needs before a percentage KPI can be flagged.
+    #[schema(minimum = 1)]
     pub min_calls: u64,
-    pub kpis: KpiChanges,
+    /// One change per compared headline KPI, in [`Kpi::ALL`] order; in JSON an object keyed by
+    /// the KPI's report field (`total_calls`, `carrier_not_qualified`, …).
+    #[schema(schema_with = kpi_changes_schema)]
+    pub kpis: BTreeMap<Kpi, KpiChange>,
 }
 
-/// One [`KpiChange`] per headline KPI, named as in the report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct KpiChanges {
-    pub total_calls: KpiChange,
-    pub classified_calls: KpiChange,
-    pub success_rate_percent: KpiChange,
-    pub avg_minutes_per_call: KpiChange,
-    pub carrier_not_qualified: KpiChange,
-    pub successfully_transferred_for_booking: KpiChange,
-    pub carrier_transfer_over_total_call_attempts: KpiChange,
+/// The schema of [`Changes::kpis`]: a [`KpiChange`] for each compared KPI, by its key.
+fn kpi_changes_schema() -> ObjectBuilder {
+    Kpi::ALL
+        .into_iter()
+        .filter(|k| k.def().compared)
+        .fold(ObjectBuilder::new(), |object, kpi| {
+            object
+                .property(kpi.key(), KpiChange::schema())
+                .required(kpi.key())
+        })
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
 }
 
 /// One KPI of the day against its baseline. Numbers with 2 decimals; percentages in percent,
 /// `delta` of a percentage in percentage points.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct KpiChange {
-    #[serde(serialize_with = "number")]
+    #[serde(serialize_with = "crate::stats::whole_as_integer")]
     pub value: f64,
     /// `null` without baseline dates (for a percentage: without one that has classified calls).
-    #[serde(serialize_with = "optional_number")]
+    #[serde(serialize_with = "crate::stats::option_whole_as_integer")]
+    #[schema(required)]
     pub baseline: Option<f64>,
     /// `value − baseline`; `null` when `baseline` is.
-    #[serde(serialize_with = "optional_number")]
+    #[serde(serialize_with = "crate::stats::option_whole_as_integer")]
+    #[schema(required)]
     pub delta: Option<f64>,
+    /// Inline: [`Changes::kpis`] inlines this schema, so it refers to no other.
+    #[schema(inline)]
     pub flag: Flag,
     /// Whether the flagged move is good for the business; `null` when not flagged or neutral.
+    #[schema(required)]
     pub good: Option<bool>,
 }
 
-/// The direction of a flagged change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// The direction of a flagged change: `up`, `down` or `none`, in JSON and in text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Flag {
     Up,
     Down,
     None,
+}
+
+impl fmt::Display for Flag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Flag::Up => "up",
+            Flag::Down => "down",
+            Flag::None => "none",
+        })
+    }
 }
 
 /// The dates whose reports make the baseline of `date`: `date − 7, −14, −21, −28`.
@@ -104,52 +131,32 @@ pub fn baseline_candidates(date: NaiveDate) -> Vec<NaiveDate> {
         .collect()
 }
 
-/// Why the reports could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    #[error("storage: {0}")]
-    Storage(#[from] StorageError),
-    #[error("the stored report of {0} is unreadable: {1}")]
-    Unreadable(NaiveDate, serde_json::Error),
-}
-
 /// Reads the report of `(org_id, date)` and those of its baseline dates that exist, with one
 /// blob read each (concurrently; no listing). `Ok(None)` when the day has no report. A
-/// baseline report that does not parse is left out (logged); the day's is an error.
+/// baseline report that does not parse is left out; the day's is an error
+/// ([`SnapshotError::Unreadable`]; [`snapshots::read`] logs both).
 pub async fn load(
     storage: &Storage,
     org_id: &str,
     date: NaiveDate,
-) -> Result<Option<(DailyReport, Vec<(NaiveDate, DailyReport)>)>, LoadError> {
-    let dates: Vec<NaiveDate> = std::iter::once(date)
+) -> Result<Option<(DailyReport, Vec<(NaiveDate, DailyReport)>)>, SnapshotError> {
+    let reads = std::iter::once(date)
         .chain(baseline_candidates(date))
-        .collect();
-    let objects =
-        futures::future::try_join_all(dates.iter().map(|d| snapshots::read(storage, org_id, *d)))
-            .await?;
-    let mut reports = dates.into_iter().zip(objects);
-    let Some((_, day)) = reports.next() else {
+        .map(|d| async move { (d, snapshots::read(storage, org_id, d).await) });
+    let mut reads = futures::future::join_all(reads).await.into_iter();
+    let Some((_, day)) = reads.next() else {
         return Ok(None);
     };
-    let Some(day) = day else {
+    let Some(day) = day? else {
         return Ok(None);
     };
-    let day: DailyReport =
-        serde_json::from_slice(&day.body).map_err(|e| LoadError::Unreadable(date, e))?;
-    let baseline = reports
-        .filter_map(|(d, object)| {
-            let object = object?;
-            match serde_json::from_slice::<DailyReport>(&object.body) {
-                Ok(r) => Some((d, r)),
-                Err(e) => {
-                    tracing::error!(%org_id, date = %d, error = %e,
-                        "stored report unreadable; left out of the baseline");
-                    None
-                }
-            }
-        })
-        .collect();
-    Ok(Some((day, baseline)))
+    let mut baseline = Vec::new();
+    for (d, read) in reads {
+        if let Some(stored) = read.or_else(SnapshotError::as_absent)? {
+            baseline.push((d, stored.report));
+        }
+    }
+    Ok(Some((day.report, baseline)))
 }
 
 /// The changes of `day` (the report of `date`) against `baseline` (the reports of its
@@ -162,60 +169,42 @@ pub fn compare(
     min_calls: u64,
 ) -> Changes {
     let reports: Vec<&DailyReport> = baseline.iter().map(|(_, r)| r).collect();
-    let level = |f: fn(&DailyReport) -> f64, up_is_good: Option<bool>| {
-        let values: Vec<f64> = reports.iter().map(|r| f(r)).collect();
-        level_change(f(day), &values, up_is_good)
-    };
-    let rate = |f: fn(&DailyReport) -> (u64, u64), up_is_good: bool| {
-        let counts: Vec<(u64, u64)> = reports.iter().map(|r| f(r)).collect();
-        rate_change(f(day), &counts, min_calls, up_is_good)
-    };
     Changes {
         date,
         org_id: org_id.to_string(),
         baseline_dates: baseline.iter().map(|(d, _)| *d).collect(),
         min_calls,
-        kpis: KpiChanges {
-            total_calls: level(|r| r.kpis.total_calls as f64, Some(true)),
-            classified_calls: level(|r| r.kpis.classified_calls as f64, Some(true)),
-            success_rate_percent: rate(successes, true),
-            avg_minutes_per_call: level(|r| r.kpis.avg_minutes_per_call, None),
-            carrier_not_qualified: rate(
-                |r| {
-                    let s = &r.kpis.carrier_not_qualified;
-                    (s.count, s.total_calls)
-                },
-                false,
-            ),
-            successfully_transferred_for_booking: rate(
-                |r| {
-                    let s = &r.kpis.successfully_transferred_for_booking;
-                    (s.successfully_transferred_for_booking_count, s.total_calls)
-                },
-                true,
-            ),
-            carrier_transfer_over_total_call_attempts: rate(
-                |r| {
-                    let s = &r.kpis.carrier_transfer_over_total_call_attempts;
-                    (s.carrier_asked_count, s.total_call_attempts)
-                },
-                false,
-            ),
-        },
+        kpis: Kpi::ALL
+            .into_iter()
+            .filter(|k| k.def().compared)
+            .map(|k| (k, change_of(k, day, &reports, min_calls)))
+            .collect(),
     }
 }
 
-/// (successes, classified calls) of a report: the `success` row of the classification
-/// breakdown, over |C|.
-fn successes(r: &DailyReport) -> (u64, u64) {
-    let x = r
-        .breakdowns
-        .call_classification
-        .iter()
-        .filter(|b| b.value == "success")
-        .map(|b| b.count)
-        .sum();
-    (x, r.kpis.classified_calls)
+/// The change of `kpi` in `day` against `baseline` (the reports of its baseline dates), by
+/// the rules of the module doc: a rate by its counts, anything else by its stored number. Pure.
+pub fn change_of(
+    kpi: Kpi,
+    day: &DailyReport,
+    baseline: &[&DailyReport],
+    min_calls: u64,
+) -> KpiChange {
+    let up_is_good = kpi.def().up_is_good;
+    let reading = kpi.read(day);
+    match reading {
+        Reading::Rate { count, of, .. } => {
+            let counts: Vec<(u64, u64)> = baseline
+                .iter()
+                .filter_map(|r| kpi.read(r).counts())
+                .collect();
+            rate_change((count, of), &counts, min_calls, up_is_good)
+        }
+        Reading::Total(_) | Reading::Mean { .. } => {
+            let values: Vec<f64> = baseline.iter().map(|r| kpi.read(r).stored()).collect();
+            level_change(reading.stored(), &values, up_is_good)
+        }
+    }
 }
 
 /// A count or duration against the baseline values (see the module doc).
@@ -241,7 +230,7 @@ pub fn rate_change(
     (x, n): (u64, u64),
     baseline: &[(u64, u64)],
     min_calls: u64,
-    up_is_good: bool,
+    up_is_good: Option<bool>,
 ) -> KpiChange {
     let value = percent(x, n);
     let rates: Vec<f64> = baseline
@@ -268,35 +257,7 @@ pub fn rate_change(
         }
         _ => Flag::None,
     };
-    change(value, median, flag, Some(up_is_good))
-}
-
-/// The pooled two-proportion z statistic of `x1/n1` against `x2/n2`: `(p1 − p2) / √(p(1−p)
-/// (1/n1 + 1/n2))` with `p = (x1 + x2) / (n1 + n2)`. `None` when either `n` is 0 or the pooled
-/// rate is 0 or 1 (no variance: the rates are equal).
-pub fn two_proportion_z(x1: u64, n1: u64, x2: u64, n2: u64) -> Option<f64> {
-    if n1 == 0 || n2 == 0 {
-        return None;
-    }
-    let (x1, n1, x2, n2) = (x1 as f64, n1 as f64, x2 as f64, n2 as f64);
-    let p = (x1 + x2) / (n1 + n2);
-    let se = (p * (1.0 - p) * (1.0 / n1 + 1.0 / n2)).sqrt();
-    (se > 0.0).then(|| (x1 / n1 - x2 / n2) / se)
-}
-
-/// The median (the mean of the middle two for an even count); `None` for no values.
-pub fn median(values: &[f64]) -> Option<f64> {
-    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let mid = v.len() / 2;
-    Some(if v.len() % 2 == 1 {
-        v[mid]
-    } else {
-        (v[mid - 1] + v[mid]) / 2.0
-    })
+    change(value, median, flag, up_is_good)
 }
 
 fn unflagged(value: f64, baseline: Option<f64>) -> KpiChange {
@@ -322,22 +283,6 @@ fn change(value: f64, baseline: f64, flag: Flag, up_is_good: Option<bool>) -> Kp
     }
 }
 
-/// A whole number as a JSON integer (`12`, not `12.0`), anything else as it is.
-fn number<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
-    if x.fract() == 0.0 && x.abs() < 9.0e15 {
-        s.serialize_i64(*x as i64)
-    } else {
-        s.serialize_f64(*x)
-    }
-}
-
-fn optional_number<S: Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
-    match x {
-        Some(x) => number(x, s),
-        None => s.serialize_none(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,22 +305,11 @@ mod tests {
     }
 
     #[test]
-    fn z_of_hand_computed_proportions() {
-        // 12/30 against 60/120: p = 72/150 = 0.48; se = √(0.48·0.52·(1/30 + 1/120)) = 0.101980;
-        // z = (0.4 − 0.5) / 0.101980 = −0.98058.
-        let z = two_proportion_z(12, 30, 60, 120).unwrap();
-        assert!((z - -0.980_58).abs() < 1e-5, "{z}");
-        assert_eq!(two_proportion_z(0, 30, 0, 120), None);
-        assert_eq!(two_proportion_z(30, 30, 120, 120), None);
-        assert_eq!(two_proportion_z(1, 0, 1, 2), None);
-    }
-
-    #[test]
     fn a_rate_is_flagged_just_above_significance_and_not_just_below() {
         // Baseline: 4 dates of 30 classified calls, 15 successes each (50 %; pooled 60/120).
         let baseline = [(15, 30); 4];
         // 20/30 (66.67 %): p = 80/150, se = 0.101835, z = 1.6366: not significant.
-        let below = rate_change((20, 30), &baseline, 30, true);
+        let below = rate_change((20, 30), &baseline, 30, Some(true));
         assert_eq!(below.flag, Flag::None);
         assert_eq!(below.good, None);
         assert_eq!(
@@ -383,42 +317,48 @@ mod tests {
             (66.67, Some(50.0), Some(16.67))
         );
         // 21/30 (70 %): p = 81/150, se = 0.101735, z = 1.9659 > 1.959964: flagged up, good.
-        let above = rate_change((21, 30), &baseline, 30, true);
+        let above = rate_change((21, 30), &baseline, 30, Some(true));
         assert_eq!(above.flag, Flag::Up);
         assert_eq!(above.good, Some(true));
         assert_eq!(above.delta, Some(20.0));
         // The same counts for a KPI where up is bad.
         assert_eq!(
-            rate_change((21, 30), &baseline, 30, false).good,
+            rate_change((21, 30), &baseline, 30, Some(false)).good,
             Some(false)
         );
         // Down: 9/30 (30 %): p = 69/150, se = 0.101735, z = −1.9659: flagged down.
-        let down = rate_change((9, 30), &baseline, 30, true);
+        let down = rate_change((9, 30), &baseline, 30, Some(true));
         assert_eq!((down.flag, down.good), (Flag::Down, Some(false)));
         // 10/30 (33.33 %): z = −1.6366: not flagged.
-        assert_eq!(rate_change((10, 30), &baseline, 30, true).flag, Flag::None);
+        assert_eq!(
+            rate_change((10, 30), &baseline, 30, Some(true)).flag,
+            Flag::None
+        );
     }
 
     #[test]
     fn a_rate_needs_min_calls_classified_calls_on_the_day() {
         let baseline = [(50, 100); 4];
         // 29/29 against 200/400 is overwhelming, but 29 < 30 calls.
-        let few = rate_change((29, 29), &baseline, 30, true);
+        let few = rate_change((29, 29), &baseline, 30, Some(true));
         assert_eq!(few.flag, Flag::None);
         assert_eq!(few.baseline, Some(50.0));
-        assert_eq!(rate_change((29, 29), &baseline, 29, true).flag, Flag::Up);
+        assert_eq!(
+            rate_change((29, 29), &baseline, 29, Some(true)).flag,
+            Flag::Up
+        );
     }
 
     #[test]
     fn a_rate_baseline_leaves_out_dates_without_classified_calls() {
         // Rates 40 %, 60 % and a date with none: median 50; pooled 10/20.
         let baseline = [(4, 10), (0, 0), (6, 10)];
-        let c = rate_change((5, 10), &baseline, 1, true);
+        let c = rate_change((5, 10), &baseline, 1, Some(true));
         assert_eq!(
             (c.baseline, c.delta, c.flag),
             (Some(50.0), Some(0.0), Flag::None)
         );
-        let none = rate_change((5, 10), &[(0, 0)], 1, true);
+        let none = rate_change((5, 10), &[(0, 0)], 1, Some(true));
         assert_eq!(
             (none.baseline, none.delta, none.flag),
             (None, None, Flag::None)
@@ -468,6 +408,13 @@ mod tests {
             (c.baseline, c.delta, c.flag, c.good),
             (None, None, Flag::None, None)
         );
+    }
+
+    #[test]
+    fn a_flag_reads_as_it_serializes() {
+        for flag in [Flag::Up, Flag::Down, Flag::None] {
+            assert_eq!(serde_json::to_value(flag).unwrap(), flag.to_string());
+        }
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! * [`changes`]: what changed in a stored report against the same weekday of the previous
 //!   4 weeks (stored snapshots only).
 //! * [`calls`]: the calls behind a number of a report, live from ClickHouse, paginated.
+//! * [`kpi`]: the report's KPIs, each defined once: the document's `kpis` block and the
+//!   headline KPIs ([`kpi::Kpi`]) that summaries, changes, pages and digests derive from.
 //! * [`report`]: the report document (the old daily-report tool's field names), the day window in
 //!   the org's zone, rounding, breakdown order, the funnel.
 //! * [`snapshots`]: one stored report per (org, date), create-only unless forced.
@@ -15,6 +17,7 @@
 
 pub mod calls;
 pub mod changes;
+pub mod kpi;
 pub mod query;
 pub mod report;
 pub mod schedule;
@@ -27,6 +30,7 @@ use crate::app::App;
 use crate::clickhouse::ClickHouseError;
 use crate::orgs::Organization;
 use crate::storage::StorageError;
+use schedule::FailureCause;
 use snapshots::Written;
 
 /// Why one (org, date) could not be generated.
@@ -45,13 +49,14 @@ pub enum GenerateError {
 }
 
 impl GenerateError {
-    /// The HTTP status a route answers when every report failed this way: 504 for a
-    /// ClickHouse query timeout (as `live` does), 409 for a lost overwrite race, 503 otherwise.
-    pub fn status(&self) -> u16 {
+    /// The cause a failed date records ([`schedule::Failure`]).
+    pub fn cause(&self) -> FailureCause {
         match self {
-            GenerateError::ClickHouse(ClickHouseError::Timeout) => 504,
-            GenerateError::Contended => 409,
-            _ => 503,
+            GenerateError::ClickHouse(ClickHouseError::Timeout) => FailureCause::Timeout,
+            GenerateError::Contended => FailureCause::Contended,
+            GenerateError::NoClickHouse
+            | GenerateError::ClickHouse(_)
+            | GenerateError::Storage(_) => FailureCause::Unavailable,
         }
     }
 
@@ -74,7 +79,7 @@ impl GenerateError {
 
 /// Computes `org`'s report for `date` and stores it: create-only unless `force`, so a
 /// snapshot written meanwhile is left intact ([`Written::Exists`]). A forced write that keeps
-/// losing the ETag race is [`GenerateError::Contended`] (409), never a storage outage. Callers skip dates they
+/// losing the ETag race is [`GenerateError::Contended`], never a storage outage. Callers skip dates they
 /// know exist from one listing ([`schedule::generate_range`]); no read is repeated here.
 pub async fn generate_and_store(
     app: &App,

@@ -27,10 +27,12 @@ use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use super::kpi::Kpis;
 use super::query::{Counts, DayCounts, Quarters, fetch_day};
 use crate::clickhouse::{CallStats, ClickHouse, ClickHouseError};
-use crate::failure_analysis::window::local_midnight;
 use crate::orgs::Organization;
+use crate::stats::round2;
+use crate::time::local_midnight;
 
 /// The version of the document's shape; bump it when a field changes meaning.
 /// 2: `breakdowns.by_hour` added (absent in version 1 snapshots, read as empty).
@@ -52,21 +54,32 @@ pub const FUNNEL_STAGES: [&str; 7] = [
 pub const UNKNOWN: &str = "UNKNOWN";
 
 /// One org's report for one local date.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(
+    description = "One org's report for one local date (field names of the old \
+    daily-report tool, unchanged)."
+)]
 pub struct DailyReport {
+    #[schema(inline)]
     pub date_range: DateRange,
+    #[schema(inline)]
     pub kpis: Kpis,
+    #[schema(inline)]
     pub breakdowns: Breakdowns,
+    #[schema(inline)]
     pub metadata: Metadata,
-    /// [`SCHEMA_VERSION`].
+    /// [`SCHEMA_VERSION`]: 2 since `breakdowns.by_hour`; stored version-1 reports are served
+    /// as they were written.
+    #[schema(minimum = 1)]
     pub schema_version: u32,
 }
 
 /// The local day, as RFC 3339 instants with the zone's offset at each end (they differ on DST
 /// days), e.g. `2025-12-15T00:00:00-06:00` .. `2025-12-16T00:00:00-06:00`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DateRange {
     /// IANA zone name, e.g. `America/Chicago`.
+    #[schema(examples("America/Chicago"))]
     pub tz: String,
     /// Inclusive start.
     #[serde(with = "rfc3339_secs")]
@@ -76,65 +89,8 @@ pub struct DateRange {
     pub end_date: DateTime<FixedOffset>,
 }
 
-/// The old daily-report tool's KPIs plus the additions of `docs/daily-report.md`, "KPIs" (median,
-/// p90, `non_convertible_calls`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Kpis {
-    /// |R|: runs in the window with an org session from a number not excluded.
-    pub total_calls: u64,
-    /// |C|: runs of R whose latest output has a non-empty classification.
-    pub classified_calls: u64,
-    /// Σ duration over R, hours.
-    pub total_duration_hours: f64,
-    /// Σ duration over R / |R|, minutes.
-    pub avg_minutes_per_call: f64,
-    /// 100 · #(C: `success`) / |C|.
-    pub success_rate_percent: f64,
-    /// #(C: `non_convertible` OR `NOT_QUALIFIED`) over |C|.
-    pub non_convertible_calls_with_carrier_not_qualified: Share,
-    /// #(C: carrier_qualification = `NOT_QUALIFIED`) over |C|.
-    pub carrier_not_qualified: Share,
-    /// #(C: transfer_reason = `CARRIER_ASKED_FOR_TRANSFER`) over |C|.
-    pub carrier_transfer_over_total_call_attempts: CarrierAsked,
-    /// #(C: transfer_reason = `READY_TO_BOOK` AND transfer_success) over |C|.
-    pub successfully_transferred_for_booking: TransferredForBooking,
-    /// Median minutes per call over R (linear interpolation between ranks).
-    pub median_minutes_per_call: f64,
-    /// 90th percentile of minutes per call over R.
-    pub p90_minutes_per_call: f64,
-    /// #(C: `non_convertible`) over |C|.
-    pub non_convertible_calls: Share,
-}
-
-/// A count over the classified calls.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Share {
-    pub count: u64,
-    /// |C|.
-    pub total_calls: u64,
-    pub percentage: f64,
-}
-
-/// The old tool's `carrier_transfer_over_total_call_attempts` (`docs/daily-report.md`, "KPIs").
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct CarrierAsked {
-    pub carrier_asked_count: u64,
-    /// |C|.
-    pub total_call_attempts: u64,
-    pub carrier_asked_percentage: f64,
-}
-
-/// The old tool's `successfully_transferred_for_booking` (`docs/daily-report.md`, "KPIs").
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct TransferredForBooking {
-    pub successfully_transferred_for_booking_count: u64,
-    /// |C|.
-    pub total_calls: u64,
-    pub successfully_transferred_for_booking_percentage: f64,
-}
-
 /// Distributions over C, and the funnel.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Breakdowns {
     pub call_stage: Vec<BreakdownRow>,
     pub call_classification: Vec<BreakdownRow>,
@@ -142,21 +98,25 @@ pub struct Breakdowns {
     pub pricing_notes: Vec<BreakdownRow>,
     pub carrier_end_state: Vec<BreakdownRow>,
     /// One step per [`FUNNEL_STAGES`] entry, in that order (zeros on an empty day).
+    #[schema(min_items = 7, max_items = 7)]
     pub funnel: Vec<FunnelStep>,
     /// One row per local clock hour of the day, in time order (23, 24 or 25 rows). Empty in
     /// snapshots of schema version 1, which did not have it.
     #[serde(default)]
+    #[schema(max_items = 25)]
     pub by_hour: Vec<HourRow>,
 }
 
 /// The calls of one local clock hour (over R; `classified_calls` and `success_count` over C).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HourRow {
     /// The local clock hour, `HH:00` (`01:00` twice on a fall-back day).
+    #[schema(pattern = "^([01][0-9]|2[0-3]):00$", examples("01:00"))]
     pub hour: String,
     /// Its first instant, RFC 3339 with the offset in force then (`2025-11-02T01:00:00-05:00`
     /// and `2025-11-02T01:00:00-06:00` on the fall-back day in America/Chicago).
     #[serde(with = "rfc3339_secs")]
+    #[schema(examples("2025-11-02T01:00:00-05:00"))]
     pub start: DateTime<FixedOffset>,
     pub total_calls: u64,
     pub classified_calls: u64,
@@ -164,39 +124,46 @@ pub struct HourRow {
 }
 
 /// One value of a breakdown.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BreakdownRow {
+    /// `UNKNOWN` for a missing or empty value.
     pub value: String,
     pub count: u64,
     /// 100 · count / |C|.
+    #[schema(minimum = 0, maximum = 100)]
     pub percentage: f64,
 }
 
 /// One funnel stage (see the module doc for the counting rules).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FunnelStep {
+    /// One of [`FUNNEL_STAGES`].
+    #[schema(schema_with = funnel_stage_schema)]
     pub stage: String,
     /// Calls that reached at least this stage.
     pub reached: u64,
     /// Calls that reached the previous stage but not this one.
     pub drop_off: u64,
     /// 100 · drop_off / reached(previous stage).
+    #[schema(minimum = 0, maximum = 100)]
     pub drop_off_percent: f64,
 }
 
 /// Who the report is for, when it was made, and what it cost.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Metadata {
+    #[schema(format = "uuid")]
     pub org_id: String,
     pub org_name: String,
     /// RFC 3339 in the org's zone, to the second.
     #[serde(with = "rfc3339_secs")]
     pub generated_at: DateTime<FixedOffset>,
+    #[schema(inline)]
     pub source: Source,
 }
 
 /// The ClickHouse work behind the report.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Source {
     /// Wall time of the query, retries included, milliseconds.
     pub query_ms: u64,
@@ -204,7 +171,16 @@ pub struct Source {
     pub rows_read: u64,
     pub bytes_read: u64,
     /// HTTP requests made, retries included (1 when nothing failed).
+    #[schema(minimum = 1)]
     pub round_trips: u32,
+}
+
+/// The schema of a funnel step's `stage`: one of [`FUNNEL_STAGES`].
+fn funnel_stage_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(FUNNEL_STAGES))
+        .build()
 }
 
 /// `date`'s window in `tz` as UTC instants `[start, end)`: 24 hours, or 23 / 25 on DST days.
@@ -324,59 +300,14 @@ pub fn build(
 ) -> DailyReport {
     let tz = org.timezone;
     let (start, end) = day_window(date, tz);
-    let n = counts.total_calls;
     let c = counts.classified_calls;
-    let seconds = finite(counts.total_duration_seconds);
-    let share = |count| Share {
-        count,
-        total_calls: c,
-        percentage: percent(count, c),
-    };
     DailyReport {
         date_range: DateRange {
             tz: tz.name().to_string(),
             start_date: start.with_timezone(&tz).fixed_offset(),
             end_date: end.with_timezone(&tz).fixed_offset(),
         },
-        kpis: Kpis {
-            total_calls: n,
-            classified_calls: c,
-            total_duration_hours: round2(seconds / 3600.0),
-            avg_minutes_per_call: if n == 0 {
-                0.0
-            } else {
-                round2(seconds / 60.0 / n as f64)
-            },
-            success_rate_percent: percent(counts.success_count, c),
-            non_convertible_calls_with_carrier_not_qualified: share(
-                counts.non_convertible_or_not_qualified_count,
-            ),
-            carrier_not_qualified: share(counts.not_qualified_count),
-            carrier_transfer_over_total_call_attempts: CarrierAsked {
-                carrier_asked_count: counts.carrier_asked_count,
-                total_call_attempts: c,
-                carrier_asked_percentage: percent(counts.carrier_asked_count, c),
-            },
-            successfully_transferred_for_booking: TransferredForBooking {
-                successfully_transferred_for_booking_count: counts.transferred_for_booking_count,
-                total_calls: c,
-                successfully_transferred_for_booking_percentage: percent(
-                    counts.transferred_for_booking_count,
-                    c,
-                ),
-            },
-            median_minutes_per_call: if n == 0 {
-                0.0
-            } else {
-                round2(finite(counts.median_minutes))
-            },
-            p90_minutes_per_call: if n == 0 {
-                0.0
-            } else {
-                round2(finite(counts.p90_minutes))
-            },
-            non_convertible_calls: share(counts.non_convertible_count),
-        },
+        kpis: Kpis::of(counts),
         breakdowns: Breakdowns {
             call_stage: breakdown(&counts.by_call_stage, c),
             call_classification: breakdown(&counts.by_call_classification, c),
@@ -401,15 +332,6 @@ pub fn build(
     }
 }
 
-/// Rounds to 2 decimals, half away from zero; NaN and infinities become 0.
-pub fn round2(x: f64) -> f64 {
-    if !x.is_finite() {
-        return 0.0;
-    }
-    let r = (x * 100.0).round() / 100.0;
-    if r == 0.0 { 0.0 } else { r }
-}
-
 /// 100 · part / whole, 2 decimals; 0 when `whole` is 0.
 pub fn percent(part: u64, whole: u64) -> f64 {
     if whole == 0 {
@@ -417,10 +339,6 @@ pub fn percent(part: u64, whole: u64) -> f64 {
     } else {
         round2(100.0 * part as f64 / whole as f64)
     }
-}
-
-fn finite(x: f64) -> f64 {
-    if x.is_finite() { x } else { 0.0 }
 }
 
 fn breakdown((values, counts): &Counts, classified: u64) -> Vec<BreakdownRow> {
@@ -824,20 +742,12 @@ mod tests {
         );
         let s = crate::daily_report::summary::ReportSummary::of(&r).to_metadata();
         let keys: Vec<&str> = s.keys().map(String::as_str).collect();
-        assert_eq!(
-            keys,
-            vec![
-                "avg_minutes_per_call",
-                "carrier_not_qualified_percent",
-                "classified_calls",
-                "generated_at",
-                "schema_version",
-                "success_rate_percent",
-                "successfully_transferred_percent",
-                "total_calls",
-                "total_duration_hours",
-            ]
-        );
+        let mut expected: Vec<&str> = crate::daily_report::kpi::Kpi::kept()
+            .map(|(_, key)| key)
+            .chain(["generated_at", "schema_version"])
+            .collect();
+        expected.sort();
+        assert_eq!(keys, expected);
         for (k, v) in &s {
             assert!(
                 k.bytes()

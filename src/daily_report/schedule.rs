@@ -110,34 +110,53 @@ pub fn check_ended(
 /// earlier version that allowed it): such a report is replaced when its day is due. A report
 /// without a readable `generated_at` is taken as complete.
 pub fn premature(org: &Organization, date: NaiveDate, generated_at: Option<DateTime<Utc>>) -> bool {
-    let day_end =
-        crate::failure_analysis::window::local_midnight(date + Duration::days(1), org.timezone);
+    let day_end = crate::time::local_midnight(date + Duration::days(1), org.timezone);
     generated_at.is_some_and(|t| t < day_end)
 }
 
 /// One failed date.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Failure {
     pub date: NaiveDate,
     /// Safe to show a caller ([`super::GenerateError::public_message`]).
     pub error: String,
-    /// The HTTP status this failure stands for ([`super::GenerateError::status`]).
+    /// Why it failed, for the adapter's status (`functions/reports_http/errors.rs`); not
+    /// serialized (a run read back from storage has the default).
     #[serde(skip)]
-    pub status: u16,
+    pub cause: FailureCause,
+}
+
+/// Why a date failed, as a cause a caller can act on; the HTTP adapter maps it to a status
+/// once (`functions/reports_http/errors.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailureCause {
+    /// The org's local day had not ended.
+    NotEnded,
+    /// The ClickHouse query ran over its time limit.
+    Timeout,
+    /// A forced overwrite kept losing the race for the report to other writers.
+    Contended,
+    /// ClickHouse or storage is unavailable or not configured.
+    #[default]
+    Unavailable,
 }
 
 /// What a run did for one org.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct OrgRun {
+    #[schema(format = "uuid")]
     pub org_id: String,
     pub org_name: String,
     /// Newly stored (or, with `force`, replaced) reports.
     pub generated: Vec<NaiveDate>,
     /// Dates that already had a report.
     pub skipped: Vec<NaiveDate>,
+    #[schema(inline)]
     pub failed: Vec<Failure>,
-    /// Dates not attempted because the run's deadline came first (resume from here).
+    /// Dates not attempted because the run's deadline came first (resume from here); present
+    /// only when not empty.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    #[schema(min_items = 1)]
     pub not_attempted: Vec<NaiveDate>,
 }
 
@@ -147,7 +166,7 @@ pub const GRACE: std::time::Duration = std::time::Duration::from_secs(50);
 
 /// Generates `[from, to]` for each org: dates with a snapshot are skipped (one listing per
 /// org) unless `force`; the rest run `concurrency` at a time. A date whose local day had not
-/// ended at `now` is never generated (it fails with status 400; the routes refuse it first),
+/// ended at `now` is never generated ([`FailureCause::NotEnded`]; the routes refuse it first),
 /// and a snapshot generated before its day ended is replaced ([`premature`]). No task starts after
 /// `deadline`, and none runs past `deadline + GRACE` (so a backfill with a 150 s budget answers
 /// within 200 s, inside the Functions front end's 230 s). `progress(done, total)` is called as
@@ -199,7 +218,7 @@ pub async fn generate_range(
                 run.failed.push(Failure {
                     date: from,
                     error: "listing reports: storage is unavailable; try again later".into(),
-                    status: 503,
+                    cause: FailureCause::Unavailable,
                 });
                 continue;
             }
@@ -209,7 +228,7 @@ pub async fn generate_range(
                 run.failed.push(Failure {
                     date,
                     error: "the local day has not ended".into(),
-                    status: 400,
+                    cause: FailureCause::NotEnded,
                 });
                 continue;
             }
@@ -279,7 +298,7 @@ pub async fn generate_range(
                 run.failed.push(Failure {
                     date,
                     error: e.public_message(),
-                    status: e.status(),
+                    cause: e.cause(),
                 });
             }
         }

@@ -142,13 +142,72 @@ fn stored_as(storage: &Storage, name: &str, object: Object) -> Stored {
     }
 }
 
-/// Reads one snapshot; `Ok(None)` when absent.
+/// A stored report, read back and parsed ([`read`]).
+#[derive(Debug, Clone)]
+pub struct StoredReport {
+    /// The document.
+    pub report: DailyReport,
+    /// Its version: the reply's `ETag`, a forced write's `If-Match`.
+    pub etag: String,
+    /// As stored: `application/json`.
+    pub content_type: Option<String>,
+    /// The document as stored (pretty-printed JSON), which `report` was parsed from.
+    pub body: Bytes,
+}
+
+/// Why a stored report could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// Storage failed (the routes answer 503).
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+    /// The blob is there but is not a report document (the routes answer 500; [`read`] has
+    /// logged it).
+    #[error("the stored report {name} is unreadable: {cause}")]
+    Unreadable {
+        /// The blob's name.
+        name: String,
+        /// What the JSON parser said.
+        cause: serde_json::Error,
+    },
+}
+
+impl SnapshotError {
+    /// For readers that show an unreadable report as absent (a dashboard day, a baseline date
+    /// of the changes): `Ok(None)` for [`SnapshotError::Unreadable`] (already logged), the
+    /// storage error otherwise. Use as `read(..).await.or_else(SnapshotError::as_absent)`.
+    pub fn as_absent(self) -> Result<Option<StoredReport>, StorageError> {
+        match self {
+            Self::Storage(e) => Err(e),
+            Self::Unreadable { .. } => Ok(None),
+        }
+    }
+}
+
+/// Reads and parses the report of `(org_id, date)`: the one way a stored report is read.
+/// `Ok(None)` when absent; [`SnapshotError::Unreadable`] (logged here, once) when the blob does
+/// not parse as a [`DailyReport`].
 pub async fn read(
     storage: &Storage,
     org_id: &str,
     date: NaiveDate,
-) -> Result<Option<Object>, StorageError> {
-    storage.get(&name(org_id, date)).await
+) -> Result<Option<StoredReport>, SnapshotError> {
+    let name = name(org_id, date);
+    let Some(object) = storage.get(&name).await? else {
+        return Ok(None);
+    };
+    match serde_json::from_slice(&object.body) {
+        Ok(report) => Ok(Some(StoredReport {
+            report,
+            etag: object.etag,
+            content_type: object.content_type,
+            body: object.body,
+        })),
+        Err(cause) => {
+            tracing::error!(%org_id, %date, error = %cause, "stored report unreadable");
+            Err(SnapshotError::Unreadable { name, cause })
+        }
+    }
 }
 
 /// The dates of `org_id` that have a snapshot within `[from, to]`, each with the instant it

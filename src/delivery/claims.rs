@@ -27,35 +27,56 @@ pub const STALE_AFTER: chrono::Duration = chrono::Duration::minutes(10);
 pub const MAX_FIRINGS: u32 = 3;
 
 /// The record of one delivery (no URL, no secret).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = DeliveryRecord)]
 pub struct Record {
     pub org_id: String,
     pub date: NaiveDate,
     pub channel_id: String,
     pub kind: ChannelKind,
-    /// `pending`, `sent` or `failed`.
-    pub state: String,
+    pub state: State,
     pub claimed_at: DateTime<Utc>,
     /// HTTP attempts over every firing that tried it.
     #[serde(default)]
+    #[schema(required)]
     pub attempts: u32,
     /// Firings that tried it (1 for the first; records written before this field: 0).
     #[serde(default)]
+    #[schema(required)]
     pub firings: u32,
     /// A `failed` delivery that the next firing will try again.
     #[serde(default)]
+    #[schema(required)]
     pub retry_later: bool,
     /// The endpoint's 2xx status, when sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub status: Option<u16>,
     /// When it was sent or given up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub last_error: Option<String>,
     /// Claims taken over from a stale `pending` one.
     #[serde(default)]
+    #[schema(required)]
     pub takeovers: u32,
+}
+
+/// Where a delivery stands; stored and listed as `pending`, `sent` or `failed` (the strings
+/// older records hold).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = DeliveryState)]
+pub enum State {
+    /// Claimed, being sent (or the sender crashed: taken over after [`STALE_AFTER`]).
+    Pending,
+    /// The endpoint answered 2xx.
+    Sent,
+    /// Given up; tried again by the next firing when `retry_later`.
+    Failed,
 }
 
 /// A claim held: the record and its version.
@@ -94,7 +115,7 @@ pub async fn claim(
         date: digest.date,
         channel_id: channel.id.clone(),
         kind: channel.kind,
-        state: "pending".into(),
+        state: State::Pending,
         claimed_at: now,
         attempts: 0,
         firings: 1,
@@ -124,8 +145,8 @@ pub async fn claim(
     let Ok(previous) = serde_json::from_slice::<Record>(&existing.body) else {
         return Ok(None);
     };
-    let stale = previous.state == "pending" && now - previous.claimed_at > STALE_AFTER;
-    let retry = previous.state == "failed" && previous.retry_later;
+    let stale = previous.state == State::Pending && now - previous.claimed_at > STALE_AFTER;
+    let retry = previous.state == State::Failed && previous.retry_later;
     if !stale && !retry {
         return Ok(None);
     }
@@ -163,11 +184,11 @@ pub async fn finish(
     record.at = Some(now);
     match &result.outcome {
         Ok(status) => {
-            record.state = "sent".into();
+            record.state = State::Sent;
             record.status = Some(*status);
         }
         Err(e) => {
-            record.state = "failed".into();
+            record.state = State::Failed;
             record.last_error = Some(e.clone());
         }
     }
@@ -193,7 +214,7 @@ impl After {
     /// Reads `<date>/<channel_id>`; `None` when it is not that.
     pub fn parse(value: &str) -> Option<Self> {
         let (date, channel_id) = value.split_once('/')?;
-        let date = crate::failure_analysis::window::parse_date(date, "cursor").ok()?;
+        let date = crate::time::parse_date(date, "cursor").ok()?;
         (!channel_id.is_empty() && !channel_id.contains('/')).then(|| Self {
             date,
             channel_id: channel_id.to_string(),
@@ -299,5 +320,28 @@ mod tests {
         ] {
             assert_eq!(After::parse(bad), None, "{bad}");
         }
+    }
+
+    /// Records stored before the state was a type (strings, some fields missing) still read,
+    /// and a record writes its state as the same string.
+    #[test]
+    fn a_record_stored_by_an_older_version_reads_and_keeps_its_state_string() {
+        for (text, state) in [
+            ("pending", State::Pending),
+            ("sent", State::Sent),
+            ("failed", State::Failed),
+        ] {
+            let stored = serde_json::json!({
+                "org_id": "org-1", "date": "2025-12-01", "channel_id": "ops",
+                "kind": "webhook", "state": text, "claimed_at": "2025-12-02T06:00:00Z",
+                "attempts": 2, "takeovers": 0
+            });
+            let r: Record = serde_json::from_value(stored).unwrap();
+            assert_eq!((r.state, r.firings, r.retry_later), (state, 0, false));
+            assert_eq!(serde_json::to_value(&r).unwrap()["state"], text);
+        }
+        let unknown = serde_json::json!({"org_id": "o", "date": "2025-12-01", "channel_id": "c",
+            "kind": "webhook", "state": "lost", "claimed_at": "2025-12-02T06:00:00Z"});
+        assert!(serde_json::from_value::<Record>(unknown).is_err());
     }
 }

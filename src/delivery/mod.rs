@@ -21,63 +21,45 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::app::App;
+use crate::daily_report::changes::{Changes, Flag};
+use crate::daily_report::kpi::Kpi;
 use crate::daily_report::report::DailyReport;
 use crate::daily_report::snapshots;
 use crate::orgs::{ChannelKind, Notification, Organization};
+use crate::render::format::Unit;
 
 /// One flagged change of a KPI against its baseline, as a digest lists it
 /// ([`ChangeLine::flagged`] takes them from `daily_report::changes`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChangeLine {
-    /// KPI name, e.g. `success_rate_percent`.
-    pub kpi: String,
+    /// The KPI; in JSON its report field, e.g. `success_rate_percent`.
+    pub kpi: Kpi,
     pub value: Option<f64>,
     pub baseline: Option<f64>,
     /// `value - baseline`.
     pub delta: Option<f64>,
     /// `up` or `down`.
-    pub flag: String,
+    pub flag: Flag,
     /// Whether the change is good news (`None`: neutral).
     pub good: Option<bool>,
 }
 
 impl ChangeLine {
     /// The flagged KPIs of `changes`, in the order of the report's headline KPIs.
-    pub fn flagged(changes: &crate::daily_report::changes::Changes) -> Vec<ChangeLine> {
-        use crate::daily_report::changes::Flag;
-        let k = &changes.kpis;
-        [
-            ("total_calls", &k.total_calls),
-            ("classified_calls", &k.classified_calls),
-            ("success_rate_percent", &k.success_rate_percent),
-            ("avg_minutes_per_call", &k.avg_minutes_per_call),
-            ("carrier_not_qualified", &k.carrier_not_qualified),
-            (
-                "successfully_transferred_for_booking",
-                &k.successfully_transferred_for_booking,
-            ),
-            (
-                "carrier_transfer_over_total_call_attempts",
-                &k.carrier_transfer_over_total_call_attempts,
-            ),
-        ]
-        .into_iter()
-        .filter_map(|(kpi, c)| {
-            let flag = match c.flag {
-                Flag::Up => "up",
-                Flag::Down => "down",
-                Flag::None => return None,
-            };
-            Some(ChangeLine {
-                kpi: kpi.to_string(),
+    pub fn flagged(changes: &Changes) -> Vec<ChangeLine> {
+        changes
+            .kpis
+            .iter()
+            .filter(|(_, c)| c.flag != Flag::None)
+            .map(|(kpi, c)| ChangeLine {
+                kpi: *kpi,
                 value: Some(c.value),
                 baseline: c.baseline,
                 delta: c.delta,
-                flag: flag.to_string(),
+                flag: c.flag,
                 good: c.good,
             })
-        })
-        .collect()
+            .collect()
     }
 }
 
@@ -89,7 +71,8 @@ pub struct Digest {
     /// The report's local date.
     pub date: NaiveDate,
     pub timezone: String,
-    /// Headline KPIs: (label, key, shown value).
+    /// The headline KPIs of the digests (`Definition::in_digest`): (label, metadata key, shown
+    /// value), e.g. `("Success rate", "success_rate_percent", "62.50%")`.
     #[serde(skip)]
     pub kpis: Vec<(&'static str, &'static str, String)>,
     /// The same KPIs as JSON numbers.
@@ -112,53 +95,18 @@ impl Digest {
         report: &DailyReport,
         changes: Vec<ChangeLine>,
     ) -> Self {
-        let k = &report.kpis;
-        // (label, key, value, shown): each headline KPI once, for the text and as a number.
-        let headline = [
-            (
-                "Total calls",
-                "total_calls",
-                k.total_calls as f64,
-                k.total_calls.to_string(),
-            ),
-            (
-                "Classified calls",
-                "classified_calls",
-                k.classified_calls as f64,
-                k.classified_calls.to_string(),
-            ),
-            (
-                "Success rate",
-                "success_rate_percent",
-                k.success_rate_percent,
-                format!("{:.2}%", k.success_rate_percent),
-            ),
-            (
-                "Avg minutes per call",
-                "avg_minutes_per_call",
-                k.avg_minutes_per_call,
-                format!("{:.2}", k.avg_minutes_per_call),
-            ),
-            (
-                "Total hours",
-                "total_duration_hours",
-                k.total_duration_hours,
-                format!("{:.2}", k.total_duration_hours),
-            ),
-            (
-                "Carrier not qualified",
-                "carrier_not_qualified_percent",
-                k.carrier_not_qualified.percentage,
-                format!("{:.2}%", k.carrier_not_qualified.percentage),
-            ),
-        ];
+        // (KPI, metadata key, number): the digest's lines, for the text and as numbers.
+        let headline: Vec<(Kpi, &str, f64)> = Kpi::kept()
+            .filter(|(k, _)| k.def().in_digest)
+            .map(|(k, key)| (k, key, k.read(report).stored()))
+            .collect();
         let kpi_values = headline
             .iter()
-            .map(|&(_, key, value, _)| (key.to_string(), serde_json::Value::from(value)))
+            .map(|&(_, key, v)| (key.to_string(), serde_json::Value::from(v)))
             .collect();
         let kpis = headline
             .into_iter()
-            .map(|(label, key, _, shown)| (label, key, shown))
+            .map(|(k, key, v)| (k.label(), key, shown(k.unit(), v)))
             .collect();
         let settings = &app.settings;
         Digest {
@@ -184,7 +132,7 @@ impl Digest {
         let sign = c.delta.map_or(String::new(), |d| format!(", {d:+.2}"));
         format!(
             "{} {} (baseline {}{sign}) {}",
-            c.kpi,
+            c.kpi.key(),
             num(c.value),
             num(c.baseline),
             c.flag
@@ -192,19 +140,41 @@ impl Digest {
     }
 }
 
+/// A KPI's number as a digest shows it: `42`, `62.50%`, `1.67`.
+fn shown(unit: Unit, v: f64) -> String {
+    match unit {
+        Unit::Count => format!("{v:.0}"),
+        Unit::Percent => format!("{v:.2}%"),
+        Unit::Minutes | Unit::Hours => format!("{v:.2}"),
+    }
+}
+
 /// What happened to one channel's digest.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeliveryOutcome {
     pub org_id: String,
     pub date: NaiveDate,
     pub channel_id: String,
     pub kind: ChannelKind,
-    /// `sent`, `failed`, `already_claimed` (another run has it, or had it), or `deferred`
-    /// (the run's time ran out before it; not claimed, so a later run sends it).
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: u32,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error: Option<String>,
+}
+
+/// What happened to one channel's digest in one run; serialized `sent`, `failed`,
+/// `already_claimed` or `deferred` (as `LAST_RUN` documents stored earlier hold them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// The endpoint answered 2xx.
+    Sent,
+    /// The claim could not be written, or the send failed (recorded in the claim).
+    Failed,
+    /// Another run has it, or had it.
+    AlreadyClaimed,
+    /// The run's time ran out before it; not claimed, so a later run sends it.
+    Deferred,
 }
 
 impl DeliveryOutcome {
@@ -216,7 +186,7 @@ impl DeliveryOutcome {
             date,
             channel_id: channel.id.clone(),
             kind: channel.kind,
-            status: "deferred".into(),
+            status: DeliveryStatus::Deferred,
             attempts: 0,
             error: Some("not sent: the run's time ran out before it; a later run sends it".into()),
         }
@@ -344,7 +314,7 @@ async fn deliver_one(
         date: digest.date,
         channel_id: channel.id.clone(),
         kind: channel.kind,
-        status: "already_claimed".into(),
+        status: DeliveryStatus::AlreadyClaimed,
         attempts: 0,
         error: None,
     };
@@ -353,7 +323,7 @@ async fn deliver_one(
         Ok(None) => return outcome,
         Err(e) => {
             tracing::error!(org_id = %digest.org_id, channel = %channel.id, error = %e, "delivery claim failed");
-            outcome.status = "failed".into();
+            outcome.status = DeliveryStatus::Failed;
             outcome.error = Some("could not claim the delivery (storage)".into());
             return outcome;
         }
@@ -369,11 +339,11 @@ async fn deliver_one(
     outcome.attempts = result.attempts;
     match &result.outcome {
         Ok(status) => {
-            outcome.status = "sent".into();
+            outcome.status = DeliveryStatus::Sent;
             tracing::info!(org_id = %digest.org_id, date = %digest.date, channel = %channel.id, status, attempts = result.attempts, "digest sent");
         }
         Err(e) => {
-            outcome.status = "failed".into();
+            outcome.status = DeliveryStatus::Failed;
             outcome.error = Some(e.clone());
             tracing::warn!(org_id = %digest.org_id, date = %digest.date, channel = %channel.id, error = %e, attempts = result.attempts, "digest failed");
         }
@@ -431,11 +401,11 @@ pub(crate) fn test_digest(org_name: &str) -> Digest {
         ],
         kpi_values: Default::default(),
         changes: vec![ChangeLine {
-            kpi: "success_rate_percent".into(),
+            kpi: Kpi::SuccessRate,
             value: Some(40.0),
             baseline: Some(55.0),
             delta: Some(-15.0),
-            flag: "down".into(),
+            flag: Flag::Down,
             good: Some(false),
         }],
         report_url: "https://func-x.example/api/artifacts/reports/org-1/2025-05-21.json".into(),

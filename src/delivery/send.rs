@@ -1,10 +1,11 @@
 //! Sending one digest: an HTTP POST of JSON with a time bound per attempt, up to
-//! [`MAX_ATTEMPTS`] attempts with backoff on connection errors, timeouts, 5xx and 429
-//! (`Retry-After` honoured, capped at [`MAX_RETRY_AFTER`]); any other 4xx fails at once. A
-//! failure of the first kind is worth another try later ([`SendResult::retry_later`]; the next
-//! firing makes it, `claims`), a refusal is not. Nothing runs past the caller's deadline: the
-//! last attempt is cut short, and an attempt or a wait that would end after it is left to a
-//! later run. Error texts never carry the URL (it is a secret).
+//! [`MAX_ATTEMPTS`] attempts with backoff (`backon`, as every retry of an outside call) on
+//! connection errors, timeouts, 5xx and 429 (`Retry-After` honoured, capped at
+//! [`MAX_RETRY_AFTER`]); any other 4xx fails at once. A failure of the first kind is worth
+//! another try later ([`SendResult::retry_later`]; the next firing makes it, `claims`), a
+//! refusal is not. Nothing runs past the caller's deadline: the last attempt is cut short, and
+//! an attempt or a wait that would end after it is left to a later run. Error texts never
+//! carry the URL (it is a secret).
 //!
 //! A digest goes only to a public address (`docs/access-and-safety.md`, "Webhook targets
 //! inside the network"), checked on the address actually connected to, whatever was checked
@@ -12,10 +13,17 @@
 //! client's resolver ([`PublicOnly`]), which drops internal addresses. Loopback is allowed
 //! only with `ALLOW_INSECURE_WEBHOOKS=true`. Redirects are not followed, and no proxy is used
 //! (it would connect on our behalf). A refused target is a final failure (not retried).
+//!
+//! The HTTP client is built once per process for each loopback setting ([`client`]), so
+//! sends share its TLS set-up and connections.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
+
+use backon::{ExponentialBuilder, Retryable as _};
+use bytes::Bytes;
 
 use crate::orgs;
 
@@ -39,10 +47,71 @@ pub struct SendResult {
     pub retry_later: bool,
 }
 
+/// The client of every send with this loopback setting (`ALLOW_INSECURE_WEBHOOKS`), built
+/// on first use and then shared: [`ATTEMPT_TIMEOUT`] to connect, no redirects, no proxy,
+/// [`PublicOnly`] as its resolver. Errors: the client could not be built (its TLS set-up;
+/// the text has no URL).
+pub fn client(allow_loopback: bool) -> Result<&'static reqwest::Client, String> {
+    fn build(allow_loopback: bool) -> Result<reqwest::Client, String> {
+        reqwest::Client::builder()
+            .timeout(ATTEMPT_TIMEOUT)
+            .connect_timeout(ATTEMPT_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(PublicOnly { allow_loopback }))
+            .build()
+            .map_err(|e| format!("HTTP client: {}", e.without_url()))
+    }
+    static PUBLIC: LazyLock<Result<reqwest::Client, String>> = LazyLock::new(|| build(false));
+    static WITH_LOOPBACK: LazyLock<Result<reqwest::Client, String>> = LazyLock::new(|| build(true));
+    let built = if allow_loopback {
+        &*WITH_LOOPBACK
+    } else {
+        &*PUBLIC
+    };
+    built.as_ref().map_err(Clone::clone)
+}
+
+/// Why one attempt failed, and what may follow it.
+struct Failed {
+    /// The error as the result shows it (no URL).
+    error: String,
+    /// Worth another attempt in this run (no connection, no answer in time, 5xx, 429).
+    again: bool,
+    /// Worth a later firing ([`SendResult::retry_later`]).
+    retry_later: bool,
+    /// The endpoint's `Retry-After`, capped at [`MAX_RETRY_AFTER`].
+    retry_after: Option<Duration>,
+}
+
+impl Failed {
+    /// A failure that may pass: tried again in this run, else by a later firing.
+    fn transient(error: String, retry_after: Option<Duration>) -> Self {
+        Failed {
+            error,
+            again: true,
+            retry_later: true,
+            retry_after,
+        }
+    }
+
+    /// A failure no attempt will change: a refusal, or a 4xx other than 429.
+    fn fatal(error: String) -> Self {
+        Failed {
+            error,
+            again: false,
+            retry_later: false,
+            retry_after: None,
+        }
+    }
+}
+
 /// POSTs `body` (JSON) to `url` with `headers`, returning by `deadline` (plus scheduling):
-/// an attempt is bounded by [`ATTEMPT_TIMEOUT`] or the time left, whichever is shorter.
-/// `allow_loopback` is `ALLOW_INSECURE_WEBHOOKS`: without it, a loopback target is refused
-/// like any other internal one, without connecting ([`REFUSED`], not retried later).
+/// an attempt is bounded by [`ATTEMPT_TIMEOUT`] or the time left, whichever is shorter, and
+/// the attempts are `backon`'s: [`BACKOFF`] then twice that, or the endpoint's
+/// `Retry-After`, while the wait ends before `deadline`. `allow_loopback` is
+/// `ALLOW_INSECURE_WEBHOOKS`: without it, a loopback target is refused like any other
+/// internal one, without connecting ([`REFUSED`], not retried later).
 pub async fn post(
     url: &str,
     headers: Vec<(&'static str, String)>,
@@ -50,112 +119,117 @@ pub async fn post(
     deadline: Instant,
     allow_loopback: bool,
 ) -> SendResult {
-    let refused = || SendResult {
-        attempts: 0,
-        outcome: Err(REFUSED.into()),
-        retry_later: false,
-    };
     match url::Url::parse(url) {
         Ok(u) if orgs::literal_host(&u, allow_loopback).is_ok() => {}
-        _ => return refused(),
-    }
-    let client = match reqwest::Client::builder()
-        .timeout(ATTEMPT_TIMEOUT)
-        .connect_timeout(ATTEMPT_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .dns_resolver(Arc::new(PublicOnly { allow_loopback }))
-        .build()
-    {
-        Ok(c) => c,
-        Err(e) => {
+        _ => {
             return SendResult {
                 attempts: 0,
-                outcome: Err(format!("HTTP client: {}", e.without_url())),
-                retry_later: true,
+                outcome: Err(REFUSED.into()),
+                retry_later: false,
             };
         }
-    };
-    let mut attempts = 0;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
+    }
+    let client = match client(allow_loopback) {
+        Ok(c) => c,
+        Err(error) => {
             return SendResult {
-                attempts,
-                outcome: Err("not sent: the run's time ran out".into()),
-                retry_later: true,
-            };
-        }
-        attempts += 1;
-        let mut req = client
-            .post(url)
-            .timeout(left.min(ATTEMPT_TIMEOUT))
-            .header("Content-Type", "application/json")
-            .body(body.clone());
-        for (k, v) in &headers {
-            req = req.header(*k, v);
-        }
-        let (error, wait) = match req.send().await {
-            Ok(r) if r.status().is_success() => {
-                return SendResult {
-                    attempts,
-                    outcome: Ok(r.status().as_u16()),
-                    retry_later: false,
-                };
-            }
-            Ok(r) => {
-                let status = r.status();
-                let retry_after = r
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
-                    .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER));
-                let error = format!("the endpoint answered {}", status.as_u16());
-                if status.as_u16() != 429 && !status.is_server_error() {
-                    return SendResult {
-                        attempts,
-                        outcome: Err(error),
-                        retry_later: false,
-                    };
-                }
-                (error, retry_after)
-            }
-            Err(e) if refused_by_resolver(&e) => {
-                return SendResult {
-                    attempts,
-                    ..refused()
-                };
-            }
-            Err(e) => {
-                let what = if e.is_timeout() {
-                    "no answer in time"
-                } else if e.is_connect() {
-                    "connection failed"
-                } else {
-                    "request failed"
-                };
-                (format!("{what}: {}", e.without_url()), None)
-            }
-        };
-        let wait = wait.unwrap_or(BACKOFF * 2u32.pow(attempts - 1));
-        if attempts >= MAX_ATTEMPTS {
-            return SendResult {
-                attempts,
+                attempts: 0,
                 outcome: Err(error),
                 retry_later: true,
             };
         }
-        if Instant::now() + wait >= deadline {
-            return SendResult {
-                attempts,
-                outcome: Err(format!(
-                    "{error}; no time left in this run for attempt {}",
-                    attempts + 1
-                )),
-                retry_later: true,
-            };
+    };
+    let body = Bytes::from(body);
+    let attempts = AtomicU32::new(0);
+    let attempt = || {
+        let (attempts, headers, body) = (&attempts, &headers, body.clone());
+        async move {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Failed {
+                    again: false,
+                    ..Failed::transient("not sent: the run's time ran out".into(), None)
+                });
+            }
+            attempts.fetch_add(1, Ordering::Relaxed);
+            let mut req = client
+                .post(url)
+                .timeout(left.min(ATTEMPT_TIMEOUT))
+                .header("Content-Type", "application/json")
+                .body(body);
+            for (k, v) in headers {
+                req = req.header(*k, v);
+            }
+            match req.send().await {
+                Ok(r) if r.status().is_success() => Ok(r.status().as_u16()),
+                Ok(r) => {
+                    let status = r.status();
+                    let error = format!("the endpoint answered {}", status.as_u16());
+                    if status.as_u16() != 429 && !status.is_server_error() {
+                        return Err(Failed::fatal(error));
+                    }
+                    let retry_after = r
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
+                        .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER));
+                    Err(Failed::transient(error, retry_after))
+                }
+                Err(e) if refused_by_resolver(&e) => Err(Failed::fatal(REFUSED.into())),
+                Err(e) => {
+                    let what = if e.is_timeout() {
+                        "no answer in time"
+                    } else if e.is_connect() {
+                        "connection failed"
+                    } else {
+                        "request failed"
+                    };
+                    Err(Failed::transient(
+                        format!("{what}: {}", e.without_url()),
+                        None,
+                    ))
+                }
+            }
         }
-        tokio::time::sleep(wait).await;
+    };
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(BACKOFF)
+        .with_factor(2.0)
+        .with_max_times(MAX_ATTEMPTS as usize - 1);
+    let sent = attempt
+        .retry(backoff)
+        .sleep(tokio::time::sleep)
+        .when(|f| f.again)
+        // The endpoint's Retry-After replaces the backoff's wait; a wait that would end
+        // after the deadline ends the attempts instead.
+        .adjust(|f, wait| {
+            wait.map(|w| f.retry_after.unwrap_or(w))
+                .filter(|w| Instant::now() + *w < deadline)
+        })
+        .await;
+    let attempts = attempts.into_inner();
+    match sent {
+        Ok(status) => SendResult {
+            attempts,
+            outcome: Ok(status),
+            retry_later: false,
+        },
+        Err(f) => {
+            let error = if f.again && attempts < MAX_ATTEMPTS {
+                format!(
+                    "{}; no time left in this run for attempt {}",
+                    f.error,
+                    attempts + 1
+                )
+            } else {
+                f.error
+            };
+            SendResult {
+                attempts,
+                outcome: Err(error),
+                retry_later: f.retry_later,
+            }
+        }
     }
 }
 
@@ -291,6 +365,64 @@ mod tests {
         assert_eq!(connections.load(Ordering::SeqCst), 0);
         assert_eq!(send(&url, true).await.outcome, Ok(200));
         assert_eq!(connections.load(Ordering::SeqCst), 1);
+    }
+
+    /// `backon`'s attempts: a 503 is tried [`MAX_ATTEMPTS`] times (waits of [`BACKOFF`] and
+    /// twice that), then left to a later firing; a `Retry-After` is waited instead of the
+    /// backoff; one that would end past the deadline ends the attempts at once; a 404 is final.
+    #[tokio::test]
+    async fn attempts_back_off_honour_retry_after_and_stop_at_the_deadline() {
+        let answer = |status: &str, retry_after: &str| {
+            format!(
+                "HTTP/1.1 {status}\r\n{retry_after}Content-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+        };
+        let (port, seen) = listener(answer("503 Service Unavailable", "")).await;
+        let started = Instant::now();
+        let r = send(&format!("http://127.0.0.1:{port}/hook"), true).await;
+        assert_eq!(r.outcome, Err("the endpoint answered 503".to_string()));
+        assert_eq!((r.attempts, r.retry_later), (3, true));
+        assert_eq!(seen.load(Ordering::SeqCst), 3);
+        assert!(started.elapsed() >= BACKOFF * 3, "{:?}", started.elapsed());
+
+        let (port, _) = listener(answer("429 Too Many Requests", "Retry-After: 2\r\n")).await;
+        let started = Instant::now();
+        let r = send(&format!("http://127.0.0.1:{port}/hook"), true).await;
+        assert_eq!((r.attempts, r.retry_later), (3, true));
+        assert!(
+            started.elapsed() >= Duration::from_secs(4),
+            "{:?}",
+            started.elapsed()
+        );
+
+        let (port, seen) = listener(answer("429 Too Many Requests", "Retry-After: 30\r\n")).await;
+        let started = Instant::now();
+        let r = send(&format!("http://127.0.0.1:{port}/hook"), true).await;
+        assert_eq!(
+            r.outcome,
+            Err("the endpoint answered 429; no time left in this run for attempt 2".to_string())
+        );
+        assert_eq!((r.attempts, r.retry_later), (1, true));
+        assert_eq!(seen.load(Ordering::SeqCst), 1);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+
+        let (port, _) = listener(answer("404 Not Found", "")).await;
+        let r = send(&format!("http://127.0.0.1:{port}/hook"), true).await;
+        assert_eq!(r.outcome, Err("the endpoint answered 404".to_string()));
+        assert_eq!((r.attempts, r.retry_later), (1, false));
+    }
+
+    /// Sends share one client per loopback setting, built once.
+    #[tokio::test]
+    async fn one_client_per_loopback_setting() {
+        let with_loopback = client(true).unwrap();
+        assert!(std::ptr::eq(with_loopback, client(true).unwrap()));
+        assert!(std::ptr::eq(client(false).unwrap(), client(false).unwrap()));
+        assert!(!std::ptr::eq(with_loopback, client(false).unwrap()));
     }
 
     /// A redirect is an answer, not followed: the digest does not reach its target.

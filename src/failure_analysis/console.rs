@@ -148,13 +148,13 @@ mod tests {
     use super::super::model::{
         Options, PreviousSummary, RankedUser, Rankings, Summary, UserStats, Window,
     };
-    use super::super::stats::wilson_interval;
     use super::*;
+    use crate::stats::wilson_interval;
     use chrono::{TimeZone, Utc};
 
     fn ranked(rank: usize, name: &str, failed: i64, total: i64) -> RankedUser {
         let rate = failed as f64 / total as f64;
-        let (failure_rate_lower, failure_rate_upper) = wilson_interval(failed, total);
+        let (failure_rate_lower, failure_rate_upper) = wilson_interval(failed as u64, total as u64);
         RankedUser {
             rank,
             user: UserStats {

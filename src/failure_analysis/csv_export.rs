@@ -82,13 +82,13 @@ fn defuse_formula(cell: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::super::model::{Options, RankBy, Rankings, Summary, Window, percent};
-    use super::super::stats::wilson_interval;
     use super::*;
+    use crate::stats::wilson_interval;
     use chrono::{TimeZone, Utc};
 
     fn user(name: &str, id: Option<&str>, failed: i64, total: i64) -> UserStats {
         let rate = failed as f64 / total as f64;
-        let (failure_rate_lower, failure_rate_upper) = wilson_interval(failed, total);
+        let (failure_rate_lower, failure_rate_upper) = wilson_interval(failed as u64, total as u64);
         UserStats {
             user_name: name.to_owned(),
             total_sessions: total,

@@ -27,23 +27,31 @@ use crate::storage::{Put, StorageError};
 use model::{Analysis, DailyPoint, Options, RankBy, RankedUser, Summary, UserStats, Window};
 
 /// The JSON body of `POST /api/failure_analysis`; every field optional, unknown fields refused.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = FailureAnalysisRequest)]
 pub struct AnalysisRequest {
-    /// First local day, `YYYY-MM-DD`.
+    /// First local day, `YYYY-MM-DD`; requires `to_date`. Without dates: yesterday in
+    /// `timezone` (or the `START_DATE`/`END_DATE` settings).
+    #[schema(format = Date)]
     pub from_date: Option<String>,
-    /// Last local day (inclusive), `YYYY-MM-DD`.
+    /// Last local day (inclusive), `YYYY-MM-DD`; requires `from_date`. The window is at most
+    /// `FAILURE_ANALYSIS_MAX_DAYS` (default 93) days, else a 400 naming `to_date`.
+    #[schema(format = Date)]
     pub to_date: Option<String>,
     /// IANA zone of the dates (default `UTC`).
     pub timezone: Option<String>,
     /// Ranking length, 1–1000 (default 15).
+    #[schema(minimum = 1, maximum = 1000)]
     pub max_users: Option<i64>,
     /// Minimum sessions to be ranked, ≥ 1 (default 1).
+    #[schema(minimum = 1)]
     pub min_sessions: Option<i64>,
     /// Recompute even when a cached result exists.
     pub force_refresh: Option<bool>,
     /// Order of `top_users`: `failure_rate` (default) or `lower_bound` (`docs/insights.md`,
     /// "Failure analysis: how sure a rate is"); anything else is a 400 naming `rank_by`.
+    #[schema(value_type = Option<RankBy>)]
     pub rank_by: Option<String>,
     /// Also analyse the window of equal length just before (default false). The
     /// `FAILURE_ANALYSIS_MAX_DAYS` bound is on the asked window, so at most twice that many
@@ -94,48 +102,66 @@ impl Flags {
 
 /// The artifacts of a run: links that open them (`GET /api/artifacts/...`, absolute under
 /// `PUBLIC_BASE_URL`), and where each is stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Artifacts {
-    /// `None` when `export_csv=false`.
+    /// Link to the CSV; `None` when `export_csv=false`.
+    #[schema(required)]
     pub csv: Option<String>,
+    /// Link to the HTML report.
     pub html: String,
+    /// Link to the JSON summary.
     pub json: String,
     /// Where each object is stored (blob URLs or file paths).
     #[serde(default)]
+    #[schema(inline, required)]
     pub locations: ArtifactLocations,
 }
 
 /// Where the artifacts of a run were written (blob URLs or file paths).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ArtifactLocations {
     /// `None` when `export_csv=false`.
+    #[schema(required)]
     pub csv: Option<String>,
     pub html: String,
     pub json: String,
 }
 
 /// A histogram bucket as the response gives it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BucketCount {
+    #[schema(examples("0-10%"))]
     pub label: String,
     pub count: usize,
 }
 
 /// The response body, and (with every user and `cached: false`) the JSON summary artifact.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = FailureAnalysisResponse)]
 pub struct AnalysisResponse {
+    #[schema(inline)]
     pub window: Window,
+    #[schema(inline)]
     pub options: Options,
+    #[schema(inline)]
     pub summary: Summary,
     pub top_users: Vec<RankedUser>,
+    /// Always ten buckets.
+    #[schema(inline, min_items = 10, max_items = 10)]
     pub histogram: Vec<BucketCount>,
-    /// One entry per local day of the window, in order.
+    /// One entry per local day of the window in `window.timezone`, in order; days without
+    /// sessions are zeros.
+    #[schema(inline)]
     pub daily: Vec<DailyPoint>,
+    /// Links that open the artifacts (`GET /api/artifacts/...`, absolute under
+    /// `PUBLIC_BASE_URL`, else relative), and where each is stored.
+    #[schema(inline)]
     pub artifacts: Artifacts,
     pub cached: bool,
     pub generated_at: DateTime<Utc>,
     /// Every user, with `include_details=true`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(nullable = false)]
     pub users: Option<Vec<UserStats>>,
 }
 
@@ -181,7 +207,7 @@ pub fn resolve(
 ) -> Result<(Window, Options), Invalid> {
     let settings = &app.settings;
     let tz: Tz = match &req.timezone {
-        Some(name) => window::parse_zone(name, "timezone")?,
+        Some(name) => crate::time::parse_zone(name, "timezone")?,
         None => Tz::UTC,
     };
     let window = match (
@@ -191,8 +217,8 @@ pub fn resolve(
         settings.end_date,
     ) {
         (Some(from), Some(to), ..) => window::days_window(
-            window::parse_date(from, "from_date")?,
-            window::parse_date(to, "to_date")?,
+            crate::time::parse_date(from, "from_date")?,
+            crate::time::parse_date(to, "to_date")?,
             tz,
             settings.failure_analysis_max_days,
         )?,

@@ -5,11 +5,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 /// The analysed window: `[start_utc, end_utc)` compared with `calllog.created_on` (UTC).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Window {
     /// As asked: the first local day, or `None` when the window came from `START_DATE`.
+    #[schema(required)]
     pub from_date: Option<NaiveDate>,
     /// As asked: the last local day (inclusive).
+    #[schema(required)]
     pub to_date: Option<NaiveDate>,
     /// IANA zone the dates are read in.
     pub timezone: String,
@@ -20,98 +22,130 @@ pub struct Window {
 }
 
 /// One user's figures. Grouped by `user_id`, never by name.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserStats {
     /// Display name: `name`, `Unknown` for a NULL name or a missing `user` row, and
     /// `name (first 8 chars of user_id)` when two users in one result share a name.
     pub user_name: String,
+    #[schema(minimum = 0)]
     pub total_sessions: i64,
+    #[schema(minimum = 0)]
     pub failed_sessions: i64,
+    #[schema(minimum = 0)]
     pub success_sessions: i64,
     /// failed / total, 0.0–1.0.
+    #[schema(minimum = 0, maximum = 1)]
     pub failure_rate: f64,
     /// `"26.19%"`: the rate in percent, two decimals.
+    #[schema(pattern = r"^[0-9]+\.[0-9]{2}%$", examples("26.19%"))]
     pub failure_rate_percent: String,
     /// `calllog.user_id` as text; `None` for calls without a user.
+    #[schema(required)]
     pub user_id: Option<String>,
     /// Lower end of the 95 % Wilson score interval of `failure_rate`, 0.0–1.0
     /// (`docs/insights.md`, "Failure analysis: how sure a rate is").
+    #[schema(minimum = 0, maximum = 1)]
     pub failure_rate_lower: f64,
     /// Upper end of the same interval, 0.0–1.0.
+    #[schema(minimum = 0, maximum = 1)]
     pub failure_rate_upper: f64,
     /// With `compare_previous`: `previous` and `change_significant`; absent otherwise.
     #[serde(flatten, default)]
     pub comparison: Option<Comparison>,
 }
 
-/// A user's figures in the previous window, and whether the rate moved.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A user's figures in the previous window, and whether the rate moved (with
+/// `compare_previous` only: in the schema, every member is optional).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Comparison {
     /// The user's sessions in the previous window; `None` (JSON `null`) when there were none.
     pub previous: Option<PeriodCounts>,
     /// A two-sided pooled two-proportion z-test at 95 % rejects equal rates; `false` unless
     /// both windows have at least `min_sessions` sessions.
+    #[schema(required = false)]
     pub change_significant: bool,
 }
 
 /// Sessions and failures of one user in one window.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PeriodCounts {
+    #[schema(minimum = 0)]
     pub total_sessions: i64,
+    #[schema(minimum = 0)]
     pub failed_sessions: i64,
     /// failed / total, 0.0–1.0.
+    #[schema(minimum = 0, maximum = 1)]
     pub failure_rate: f64,
 }
 
 /// Totals and statistics over the per-user rates (unweighted; `overall_failure_rate` is
 /// weighted). Rates are fractions 0.0–1.0.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Summary {
     pub total_users: usize,
+    #[schema(minimum = 0)]
     pub total_sessions: i64,
+    #[schema(minimum = 0)]
     pub total_failures: i64,
     /// total_failures / total_sessions (0 when there are no sessions).
+    #[schema(minimum = 0, maximum = 1)]
     pub overall_failure_rate: f64,
+    #[schema(minimum = 0, maximum = 1)]
     pub average: f64,
+    #[schema(minimum = 0, maximum = 1)]
     pub median: f64,
+    #[schema(minimum = 0, maximum = 1)]
     pub maximum: f64,
+    #[schema(minimum = 0, maximum = 1)]
     pub minimum: f64,
     /// Sample standard deviation (n−1); 0 for fewer than two users.
+    #[schema(minimum = 0)]
     pub std_deviation: f64,
     /// 95 % Wilson score interval of `overall_failure_rate` (0.0–1.0; `[0, 1]` without
     /// sessions).
+    #[schema(minimum = 0, maximum = 1)]
     pub failure_rate_lower: f64,
+    #[schema(minimum = 0, maximum = 1)]
     pub failure_rate_upper: f64,
     /// With `compare_previous`: the totals of the previous window.
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(inline, nullable = false)]
     pub previous: Option<PreviousSummary>,
 }
 
 /// The totals of the window of equal length just before the analysed one.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PreviousSummary {
     /// The previous window (`from_date`/`to_date` are its local days for a days window).
+    #[schema(inline)]
     pub window: Window,
+    #[schema(minimum = 0)]
     pub total_sessions: i64,
+    #[schema(minimum = 0)]
     pub total_failures: i64,
     /// total_failures / total_sessions (0 when there are no sessions).
+    #[schema(minimum = 0, maximum = 1)]
     pub overall_failure_rate: f64,
 }
 
 /// One local day of the window (in the request's time zone).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DailyPoint {
     pub date: NaiveDate,
+    #[schema(minimum = 0)]
     pub total_sessions: i64,
+    #[schema(minimum = 0)]
     pub failed_sessions: i64,
     /// failed / total, 0.0–1.0 (0 on a day without sessions).
+    #[schema(minimum = 0, maximum = 1)]
     pub failure_rate: f64,
 }
 
 /// A ranked user ("top users").
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RankedUser {
     /// 1-based.
+    #[schema(minimum = 1)]
     pub rank: usize,
     #[serde(flatten)]
     pub user: UserStats,
@@ -137,22 +171,26 @@ pub struct BucketUser {
 }
 
 /// Options that shape the result (part of the cache key).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Options {
     /// Ranking length, 1–1000 (default 15).
+    #[schema(minimum = 1, maximum = 1000)]
     pub max_users: usize,
     /// Users with fewer sessions are left out of the ranking (not the totals); default 1.
+    #[schema(minimum = 1)]
     pub min_sessions: i64,
     /// The order of `top_users` (default `failure_rate`).
     #[serde(default)]
+    #[schema(required)]
     pub rank_by: RankBy,
     /// Whether the window just before was analysed too (default false).
     #[serde(default)]
+    #[schema(required)]
     pub compare_previous: bool,
 }
 
 /// The order of the ranking (request field `rank_by`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RankBy {
     /// failure_rate desc, then failed_sessions desc, then name asc.

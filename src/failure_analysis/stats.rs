@@ -1,8 +1,8 @@
 //! From per-user counts (what Postgres returns) to the analysis: display names, summary
 //! statistics, ranking and histogram (`docs/failure-analysis.md`, "Definitions" and
 //! "Results"), with the 95 % intervals, the daily series and the comparison with the previous
-//! window (`docs/insights.md`, "Failure analysis: how sure a rate is"). Pure functions,
-//! unit-tested against hand-computed values.
+//! window (`docs/insights.md`, "Failure analysis: how sure a rate is"), built on
+//! [`crate::stats`]. Pure functions, unit-tested against hand-computed values.
 
 use std::collections::HashMap;
 
@@ -12,9 +12,7 @@ use super::model::{
     Analysis, Bucket, BucketUser, Comparison, DailyPoint, Options, PeriodCounts, PreviousSummary,
     RankBy, RankedUser, Rankings, Summary, UserStats, Window, percent,
 };
-
-/// z for a two-sided 95 % confidence level (the 97.5 % normal quantile).
-pub const Z_95: f64 = 1.959964;
+use crate::stats::{median, rates_differ, wilson_interval};
 
 /// One row of the aggregate query: a `calllog.user_id` (as text; `None` for calls without a
 /// user) with its `user.name` (`None` when NULL or when the user row is missing).
@@ -139,10 +137,10 @@ fn compare(users: &mut [UserStats], previous: &[UserCounts], min_sessions: i64) 
             u.total_sessions >= min_sessions
                 && p.total_sessions >= min_sessions
                 && rates_differ(
-                    u.failed_sessions,
-                    u.total_sessions,
-                    p.failed_sessions,
-                    p.total_sessions,
+                    count(u.failed_sessions),
+                    count(u.total_sessions),
+                    count(p.failed_sessions),
+                    count(p.total_sessions),
                 )
         });
         u.comparison = Some(Comparison {
@@ -150,51 +148,6 @@ fn compare(users: &mut [UserStats], previous: &[UserCounts], min_sessions: i64) 
             change_significant,
         });
     }
-}
-
-/// The 95 % Wilson score interval of `failed / total` (z = [`Z_95`]), as `(lower, upper)`
-/// fractions clamped to 0.0–1.0; `(0, 1)` for `total == 0` (nothing is known).
-///
-/// With p = failed/total, n = total: `(p + z²/2n ± z·√(p(1−p)/n + z²/4n²)) / (1 + z²/n)`.
-pub fn wilson_interval(failed: i64, total: i64) -> (f64, f64) {
-    if total <= 0 {
-        return (0.0, 1.0);
-    }
-    let (n, z2) = (total as f64, Z_95 * Z_95);
-    let p = failed as f64 / n;
-    let centre = p + z2 / (2.0 * n);
-    let half = Z_95 * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
-    let denominator = 1.0 + z2 / n;
-    // At p = 0 (or 1) the centre equals the half width: clamp the rounding, keep the exact end.
-    let lower = if failed == 0 {
-        0.0
-    } else {
-        ((centre - half) / denominator).clamp(0.0, 1.0)
-    };
-    let upper = if failed == total {
-        1.0
-    } else {
-        ((centre + half) / denominator).clamp(0.0, 1.0)
-    };
-    (lower, upper)
-}
-
-/// Whether a two-sided two-proportion z-test at 95 % with the pooled proportion rejects
-/// `x1/n1 == x2/n2`: |z| > [`Z_95`] with z = (p1 − p2) / √(p(1−p)(1/n1 + 1/n2)),
-/// p = (x1 + x2)/(n1 + n2). `false` when either n is 0 or the pooled rate is 0 or 1.
-pub fn rates_differ(x1: i64, n1: i64, x2: i64, n2: i64) -> bool {
-    two_proportion_z(x1, n1, x2, n2).is_some_and(|z| z.abs() > Z_95)
-}
-
-/// The pooled two-proportion z statistic of [`rates_differ`]; `None` when undefined.
-pub fn two_proportion_z(x1: i64, n1: i64, x2: i64, n2: i64) -> Option<f64> {
-    if n1 <= 0 || n2 <= 0 {
-        return None;
-    }
-    let (n1, n2) = (n1 as f64, n2 as f64);
-    let pooled = (x1 + x2) as f64 / (n1 + n2);
-    let se = (pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2)).sqrt();
-    (se > 0.0).then(|| (x1 as f64 / n1 - x2 as f64 / n2) / se)
 }
 
 /// Names users: `Unknown` when there is no name; `name (first 8 chars of user_id)` when two
@@ -215,7 +168,7 @@ fn display_users(rows: Vec<UserCounts>) -> Vec<UserStats> {
             }
             let failure_rate = rate(r.failed_sessions, r.total_sessions);
             let (failure_rate_lower, failure_rate_upper) =
-                wilson_interval(r.failed_sessions, r.total_sessions);
+                wilson_interval(count(r.failed_sessions), count(r.total_sessions));
             UserStats {
                 user_name,
                 total_sessions: r.total_sessions,
@@ -250,6 +203,11 @@ fn lower_bound_order(a: &UserStats, b: &UserStats) -> std::cmp::Ordering {
         .then_with(|| a.user_id.cmp(&b.user_id))
 }
 
+/// A count from PostgreSQL (`bigint`, never negative) as the statistics take it.
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
 fn rate(failed: i64, total: i64) -> f64 {
     if total == 0 {
         0.0
@@ -270,17 +228,14 @@ pub fn summarize(users: &[UserStats]) -> Summary {
     } else {
         rates.iter().sum::<f64>() / n as f64
     };
-    let median = match n {
-        0 => 0.0,
-        _ if n % 2 == 1 => rates[n / 2],
-        _ => (rates[n / 2 - 1] + rates[n / 2]) / 2.0,
-    };
+    let median = median(&rates).unwrap_or(0.0);
     let std_deviation = if n < 2 {
         0.0
     } else {
         (rates.iter().map(|r| (r - average).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
     };
-    let (failure_rate_lower, failure_rate_upper) = wilson_interval(total_failures, total_sessions);
+    let (failure_rate_lower, failure_rate_upper) =
+        wilson_interval(count(total_failures), count(total_sessions));
     Summary {
         total_users: n,
         total_sessions,
@@ -376,30 +331,6 @@ mod tests {
         (a - b).abs() < 1e-9
     }
 
-    /// Expected values: the roots p of the Wilson quadratic
-    /// (n + z²)·p² − (2k + z²)·p + k²/n = 0, z = 1.959964, worked out separately
-    /// (python: `((b ∓ sqrt(b² − 4ac)) / 2a` with a = n + z², b = 2k + z², c = k²/n), not with
-    /// the closed form the code uses.
-    #[test]
-    fn wilson_intervals_match_hand_computed_values() {
-        let cases = [
-            // (failed, total, lower, upper)
-            (0, 1, 0.0, 0.793_450_688_208),
-            (1, 1, 0.206_549_311_792, 1.0),
-            (0, 5, 0.0, 0.434_482_468_659),
-            (5, 5, 0.565_517_531_341, 1.0),
-            (3, 10, 0.107_791_266_556, 0.603_221_854_654),
-            (4, 8, 0.215_216_060_696, 0.784_783_939_304),
-            (288, 288, 0.986_837_172_155, 1.0),
-            (3, 29, 0.035_814_891_071, 0.263_850_812_479),
-        ];
-        for (k, n, lower, upper) in cases {
-            let (l, u) = wilson_interval(k, n);
-            assert!(close(l, lower) && close(u, upper), "{k}/{n}: ({l}, {u})");
-        }
-        assert_eq!(wilson_interval(0, 0), (0.0, 1.0));
-    }
-
     #[test]
     fn users_and_the_overall_rate_carry_their_interval() {
         let a = run(
@@ -456,31 +387,6 @@ mod tests {
         // `users` (and so the CSV) follow the chosen order.
         assert_eq!(a.users[3].user_name, "Half");
         assert_eq!(a.options.rank_by, RankBy::LowerBound);
-    }
-
-    /// z values worked out by hand: pooled p = (x1 + x2)/(n1 + n2),
-    /// z = (x1/n1 − x2/n2) / √(p(1−p)(1/n1 + 1/n2)).
-    #[test]
-    fn two_proportion_test_just_below_and_just_above_significance() {
-        // 20/100 vs 10/100: p = .15, se = √(.15·.85·.02) = .0504975…, z = .1/.0504975 = 1.98030
-        assert!(close(
-            two_proportion_z(20, 100, 10, 100).unwrap(),
-            1.980_295_085_953
-        ));
-        assert!(rates_differ(20, 100, 10, 100));
-        // 19/100 vs 10/100: p = .145, se = √(.145·.855·.02) = .0497946…, z = 1.80743 < 1.96
-        assert!(close(
-            two_proportion_z(19, 100, 10, 100).unwrap(),
-            1.807_425_699_386
-        ));
-        assert!(!rates_differ(19, 100, 10, 100));
-        // 45/200 vs 30/200: z = −1.9215 (not); 46/200 vs 30/200: z = −2.0393 (significant).
-        assert!(!rates_differ(30, 200, 45, 200));
-        assert!(rates_differ(30, 200, 46, 200));
-        // Undefined: no sessions, or every session failed (or none) in both windows.
-        assert_eq!(two_proportion_z(0, 0, 1, 2), None);
-        assert_eq!(two_proportion_z(3, 3, 5, 5), None);
-        assert!(!rates_differ(0, 4, 0, 9));
     }
 
     #[test]

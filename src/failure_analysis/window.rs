@@ -1,43 +1,13 @@
 //! The analysed window (`docs/failure-analysis.md`, "Window"): local dates in an IANA zone
-//! become UTC instants `[from 00:00, to+1 00:00)`, DST-correct.
+//! become UTC instants `[from 00:00, to+1 00:00)`, DST-correct (days start at
+//! [`crate::time::local_midnight`]; dates and zones are parsed by [`crate::time`]).
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 
 use super::model::Window;
 use crate::error::Invalid;
-
-/// Parses an IANA zone name; [`Invalid`] naming `field` otherwise.
-pub fn parse_zone(name: &str, field: &str) -> Result<Tz, Invalid> {
-    name.parse::<Tz>().map_err(|_| {
-        Invalid::new(
-            field,
-            format!("unknown time zone {name:?} (expected an IANA name such as Asia/Kolkata)"),
-        )
-    })
-}
-
-/// Parses `YYYY-MM-DD`; [`Invalid`] naming `field` otherwise.
-pub fn parse_date(value: &str, field: &str) -> Result<NaiveDate, Invalid> {
-    let padded = value.len() == 10 && value.as_bytes()[4] == b'-' && value.as_bytes()[7] == b'-';
-    NaiveDate::parse_from_str(value, "%Y-%m-%d")
-        .ok()
-        .filter(|_| padded)
-        .ok_or(())
-        .map_err(|_| Invalid::new(field, format!("{value:?} is not a date YYYY-MM-DD")))
-}
-
-/// The first instant of `date` in `tz`, as UTC. When midnight does not exist (a DST gap at
-/// 00:00, as in America/Santiago), the day starts at the first local instant after the gap.
-pub fn local_midnight(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
-    let mut t = date.and_hms_opt(0, 0, 0).expect("midnight exists");
-    loop {
-        if let Some(dt) = tz.from_local_datetime(&t).earliest() {
-            return dt.with_timezone(&Utc);
-        }
-        t += Duration::minutes(15);
-    }
-}
+use crate::time::local_midnight;
 
 /// The window of whole local days `from ..= to` in `tz`.
 ///
@@ -178,13 +148,6 @@ mod tests {
     }
 
     #[test]
-    fn a_day_without_midnight_starts_after_the_gap() {
-        // Chile skipped 00:00 → 01:00 on 2024-09-08.
-        let t = local_midnight(d("2024-09-08"), chrono_tz::America::Santiago);
-        assert_eq!(t.to_rfc3339(), "2024-09-08T04:00:00+00:00");
-    }
-
-    #[test]
     fn bad_windows_name_their_field() {
         let utc = chrono_tz::UTC;
         assert_eq!(
@@ -208,14 +171,6 @@ mod tests {
             long.message.contains("94 days") && long.message.contains("FAILURE_ANALYSIS_MAX_DAYS"),
             "{}",
             long.message
-        );
-        assert_eq!(
-            parse_zone("Mars/Olympus", "timezone").unwrap_err().field,
-            "timezone"
-        );
-        assert_eq!(
-            parse_date("2025-02-30", "to_date").unwrap_err().field,
-            "to_date"
         );
     }
 

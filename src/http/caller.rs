@@ -18,9 +18,9 @@ use std::collections::BTreeSet;
 
 use base64::Engine as _;
 use serde::Deserialize;
-use warp::http::{HeaderMap, StatusCode};
+use warp::http::HeaderMap;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 
 /// The admin role: every route, every org.
 pub const ADMIN_ROLE: &str = "analytics.admin";
@@ -75,8 +75,7 @@ struct Claim {
 /// 401 `unauthenticated`.
 fn unauthenticated(why: &str) -> ApiError {
     ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "unauthenticated",
+        ErrorCode::Unauthenticated,
         format!("sign in first: {why} (App Service Authentication)"),
     )
 }
@@ -148,7 +147,7 @@ impl Caller {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use warp::http::HeaderValue;
+    use warp::http::{HeaderValue, StatusCode};
 
     fn headers(principal: Option<&str>) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -193,7 +192,7 @@ mod tests {
         );
         assert!(Caller::LocalOperator.is_admin());
         let e = Caller::from_headers(&headers(None), true).unwrap_err();
-        assert_eq!(e.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(e.status(), StatusCode::UNAUTHORIZED);
     }
 
     #[test]
@@ -202,9 +201,9 @@ mod tests {
             let mut h = HeaderMap::new();
             h.insert(PRINCIPAL_HEADER, HeaderValue::from_static("%%%"));
             let e = Caller::from_headers(&h, require).unwrap_err();
-            assert_eq!(e.status, StatusCode::UNAUTHORIZED);
+            assert_eq!(e.status(), StatusCode::UNAUTHORIZED);
             let e = Caller::from_headers(&headers(Some("not json")), require).unwrap_err();
-            assert_eq!(e.status, StatusCode::UNAUTHORIZED);
+            assert_eq!(e.status(), StatusCode::UNAUTHORIZED);
         }
     }
 }

@@ -99,7 +99,7 @@ mod tests {
     fn unknown_field_is_named() {
         let e = parse_json_body::<Req>(br#"{"from_date":"2025-01-01","colour":1}"#).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("colour"));
-        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use sha2::{Digest as _, Sha256};
 use warp::http::{HeaderMap, HeaderValue, StatusCode, header};
 use warp::reply::{Reply, Response};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 
 /// A JSON response with `status`.
 pub fn json_response<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
@@ -99,7 +99,7 @@ fn with_type(mut r: Response, status: StatusCode, content_type: &'static str) ->
 /// The error as a response: its JSON body, `Allow` on a 405, `Connection: close` on a 413
 /// (the rest of the body is not read), `Retry-After` (whole seconds) on a 503 `busy`.
 pub fn error_response(e: &ApiError) -> Response {
-    let mut r = with_type(e.body().into_response(), e.status, "application/json");
+    let mut r = with_type(e.body().into_response(), e.status(), "application/json");
     if let Some(allow) = e
         .allow
         .as_deref()
@@ -107,7 +107,7 @@ pub fn error_response(e: &ApiError) -> Response {
     {
         r.headers_mut().insert(header::ALLOW, allow);
     }
-    if e.status == StatusCode::PAYLOAD_TOO_LARGE {
+    if e.code == ErrorCode::BodyTooLarge {
         r.headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }

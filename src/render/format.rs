@@ -3,6 +3,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
+use crate::stats::round2;
+
 /// An integer with thousands separators: `1234567` → `1,234,567`, `-1000` → `-1,000`.
 pub fn thousands(n: impl ToString) -> String {
     let s = n.to_string();
@@ -16,16 +18,6 @@ pub fn thousands(n: impl ToString) -> String {
         out.push(c);
     }
     out
-}
-
-/// Rounds to 2 decimals, half away from zero, without a negative zero; NaN and infinities
-/// become 0. (Stored values have 2 decimals already; this only removes float noise.)
-pub fn round2(x: f64) -> f64 {
-    if !x.is_finite() {
-        return 0.0;
-    }
-    let r = (x * 100.0).round() / 100.0;
-    if r == 0.0 { 0.0 } else { r }
 }
 
 /// `n` and the word for it: `1 day`, `3 days`, `1,200 days`.
@@ -147,7 +139,6 @@ mod tests {
         assert_eq!(Unit::Hours.with_unit(-0.001), "0.00 h");
         assert_eq!(Unit::Count.with_unit(1234.4), "1,234");
         assert_eq!(Unit::Count.number(-3.0), "0");
-        assert_eq!(round2(f64::NAN), 0.0);
         assert_eq!(plural(1, "day", "days"), "1 day");
         assert_eq!(plural(1200, "day", "days"), "1,200 days");
     }

@@ -1,5 +1,5 @@
 //! The HTTP server the Functions host talks to: binds `127.0.0.1:port`, turns each request
-//! into a [`Request`], routes it through [`routes`] and dispatches it to its function
+//! into a `Request`, routes it through [`routes`] and dispatches it to its function
 //! adapter in one exhaustive `match` (`dispatch`). Limits (URI, headers, body) answer the
 //! JSON error body. Shuts down gracefully on SIGTERM/SIGINT, finishing requests in flight.
 
@@ -18,7 +18,7 @@ pub mod routes;
 use crate::app::App;
 use crate::functions::{daily_report_timer, failure_analysis, reports_http as reports};
 use crate::http::caller::Caller;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorCode};
 use crate::http::request::Request;
 use crate::http::response::{error_response, json_response};
 use routes::{NoRoute, RouteId, Rule};
@@ -116,11 +116,7 @@ where
 {
     check_limits(path, query, &headers)?;
     let (id, params) = routes::resolve(&method, path).map_err(|no| match no {
-        NoRoute::NotFound => ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no route {path}"),
-        ),
+        NoRoute::NotFound => ApiError::new(ErrorCode::NotFound, format!("no route {path}")),
         NoRoute::MethodNotAllowed(allowed) => method_not_allowed(&method, path, &allowed),
     })?;
     // Who is calling, then the route's one rule: 401 without a required principal, 403
@@ -184,8 +180,7 @@ async fn dispatch(app: &App, id: RouteId, req: &Request) -> Result<Response, Api
 
 fn method_not_allowed(method: &Method, path: &str, allowed: &[Method]) -> ApiError {
     let mut e = ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         format!("{method} is not allowed on {path}"),
     );
     e.allow = Some(
@@ -213,8 +208,7 @@ fn check_content_type(headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> 
         return Ok(());
     }
     Err(ApiError::new(
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_media_type",
+        ErrorCode::UnsupportedMediaType,
         "a request body must be sent with Content-Type: application/json",
     ))
 }
@@ -224,8 +218,7 @@ fn check_content_type(headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> 
 fn check_limits(path: &str, query: &str, headers: &HeaderMap) -> Result<(), ApiError> {
     if path.len() + query.len() + 1 > MAX_URI_BYTES {
         return Err(ApiError::new(
-            StatusCode::URI_TOO_LONG,
-            "uri_too_long",
+            ErrorCode::UriTooLong,
             format!("the request target is longer than {MAX_URI_BYTES} bytes"),
         ));
     }
@@ -235,8 +228,7 @@ fn check_limits(path: &str, query: &str, headers: &HeaderMap) -> Result<(), ApiE
         .sum();
     if header_bytes > MAX_HEADER_BYTES {
         return Err(ApiError::new(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "headers_too_large",
+            ErrorCode::HeadersTooLarge,
             format!("the request headers are larger than {MAX_HEADER_BYTES} bytes"),
         ));
     }
@@ -251,8 +243,7 @@ where
 {
     let too_large = || {
         ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
+            ErrorCode::BodyTooLarge,
             format!("the body is larger than {MAX_BODY_BYTES} bytes"),
         )
     };

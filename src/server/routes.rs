@@ -5,10 +5,10 @@
 //! `function.json` against this table, call every route as every kind of caller, and check
 //! that `docs/http-api.md` shows the rules as [`access_table`] renders them.
 
-use warp::http::{Method, StatusCode};
+use warp::http::Method;
 
 use crate::http::caller::{ADMIN_ROLE, Caller, FAILURES_ROLE};
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorCode};
 
 /// What a request is for, once routed: one variant per handler, so [`crate::server`]
 /// dispatches with one exhaustive `match`.
@@ -68,7 +68,7 @@ pub struct Route {
 /// Who may call a route (`docs/access-and-safety.md`, "Who may do what"): one rule per route,
 /// checked by the server before the handler runs, so no handler decides access on its own.
 /// Rules that are about orgs only admit the caller; the handler then shows an org reader
-/// nothing but its own orgs ([`Caller::sees`]).
+/// nothing but its own orgs (`Caller::sees`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {
     /// Sent by the Functions host itself, never forwarded from the front end (the readiness
@@ -87,7 +87,7 @@ pub enum Rule {
 
 impl Rule {
     /// Admits `caller` or says why not: 403 `forbidden` naming the role that is needed.
-    /// (A missing principal was already a 401 when building the [`Caller`].)
+    /// (A missing principal was already a 401 when building the `Caller`.)
     pub fn admit(self, caller: &Caller) -> Result<(), ApiError> {
         let admitted = match self {
             Rule::Host | Rule::SignedIn => true,
@@ -99,8 +99,7 @@ impl Rule {
             return Ok(());
         }
         Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             format!("this route needs {}", self.who()),
         ))
     }
@@ -445,7 +444,7 @@ mod tests {
             admin: true,
             ..Roles::default()
         });
-        let status = |rule: Rule, c: &Caller| rule.admit(c).err().map(|e| e.status.as_u16());
+        let status = |rule: Rule, c: &Caller| rule.admit(c).err().map(|e| e.status().as_u16());
         for c in [&admin, &Caller::LocalOperator] {
             for rule in [
                 Rule::SignedIn,

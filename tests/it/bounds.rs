@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use call_analytics::delivery::claims::{self, Record};
+use call_analytics::delivery::claims::{self, Record, State};
 use call_analytics::orgs::ChannelKind;
 use call_analytics::storage::Put;
 use chrono::{NaiveDate, TimeZone, Utc};
@@ -381,7 +381,7 @@ fn record(date: NaiveDate, channel: &str) -> Record {
         date,
         channel_id: channel.into(),
         kind: ChannelKind::Webhook,
-        state: "sent".into(),
+        state: State::Sent,
         claimed_at: Utc.with_ymd_and_hms(2025, 12, 1, 6, 0, 0).unwrap(),
         attempts: 1,
         firings: 1,

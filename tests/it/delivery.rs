@@ -1087,18 +1087,15 @@ async fn render_card(card: &Value, name: &str, expect: &[&str]) -> (bool, String
 
 /// A digest as the timer builds it, with flagged changes of each kind and every link.
 fn sample_digest(org_name: &str, changes: usize) -> call_analytics::delivery::Digest {
+    use call_analytics::daily_report::changes::Flag;
+    use call_analytics::daily_report::kpi::Kpi;
     use call_analytics::delivery::{ChangeLine, Digest};
     let change = |i: usize| ChangeLine {
-        kpi: [
-            "success_rate_percent",
-            "total_calls",
-            "avg_minutes_per_call",
-        ][i % 3]
-            .into(),
+        kpi: [Kpi::SuccessRate, Kpi::TotalCalls, Kpi::AvgMinutesPerCall][i % 3],
         value: Some(40.0 + i as f64),
         baseline: Some(55.0),
         delta: Some(i as f64 - 15.0),
-        flag: ["drop", "spike", "shift"][i % 3].into(),
+        flag: [Flag::Down, Flag::Up, Flag::Up][i % 3],
         good: [Some(false), Some(true), None][i % 3],
     };
     Digest {
@@ -1115,7 +1112,7 @@ fn sample_digest(org_name: &str, changes: usize) -> call_analytics::delivery::Di
                 "avg_minutes_per_call",
                 "1.67".into(),
             ),
-            ("Total hours", "total_duration_hours", "1.17".into()),
+            ("Total call time", "total_duration_hours", "1.17".into()),
             (
                 "Carrier not qualified",
                 "carrier_not_qualified_percent",
@@ -1147,7 +1144,7 @@ async fn the_teams_card_with_changes_renders_in_microsofts_renderer() {
             "Daily report — Paul Logistics & Söhne",
             "Total calls",
             "42",
-            "drop",
+            "down",
         ],
     )
     .await;

@@ -10,11 +10,12 @@
 //! (they may carry notification secrets) and answer 404 like any unknown path, and so does a
 //! failure-analysis path reached through the reports' route (`failure%5Fanalysis/…`).
 
-use warp::http::{HeaderValue, StatusCode, header};
+use warp::http::{HeaderValue, header};
 use warp::reply::{Reply, Response};
 
+use super::openapi::{BadRequest, Forbidden, NotFound, Unauthorized, Unavailable};
 use crate::app::App;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorCode};
 use crate::http::request::Request;
 use crate::http::response::page_headers;
 
@@ -53,11 +54,7 @@ pub fn check_path(path: &str) -> Result<(), ApiError> {
 }
 
 fn not_found(path: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "artifact_not_found",
-        format!("no artifact {path}"),
-    )
+    ApiError::new(ErrorCode::ArtifactNotFound, format!("no artifact {path}"))
 }
 
 /// The content type an artifact is served with: the stored one, else by extension.
@@ -75,6 +72,33 @@ fn content_type(stored: Option<&str>, path: &str) -> String {
 }
 
 /// `GET /api/artifacts/failure_analysis/{*path}` (the route admits failure-analysis readers).
+#[utoipa::path(
+    get,
+    path = "/api/artifacts/failure_analysis/{*path}",
+    operation_id = "getFailureAnalysisArtifact",
+    tag = "artifacts",
+    summary = "A stored failure-analysis artifact (CSV/HTML/JSON) with its content type; for \
+        `analytics.failures` or `analytics.admin`",
+    params(
+        ("*path" = String, Path, description = "The object's name under `failure_analysis/`, \
+            several `/`-separated segments (`<window>/user_failure_stats_….csv`). No empty, \
+            `.`/`..`, absolute or backslash segments (400)."),
+    ),
+    responses(
+        (status = 200, description = "The artifact",
+            content(
+                (String = "text/csv"),
+                (String = "text/html"),
+                (serde_json::Value = "application/json"),
+            ),
+            headers(("ETag" = String, description = "The stored version."))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub async fn failure_analysis(app: &App, req: &Request) -> Result<Response, ApiError> {
     let path = format!("{FAILURE_AREA}/{}", req.params[0]);
     check_path(&path)?;
@@ -82,6 +106,34 @@ pub async fn failure_analysis(app: &App, req: &Request) -> Result<Response, ApiE
 }
 
 /// `GET /api/artifacts/{*path}`: `reports/<org_id>/…` of an org the caller sees, else 404.
+#[utoipa::path(
+    get,
+    path = "/api/artifacts/{*path}",
+    operation_id = "getArtifact",
+    tag = "artifacts",
+    summary = "A stored report artifact (`reports/<org_id>/<date>.json`) of an org the caller \
+        reads, with its content type",
+    params(
+        ("*path" = String, Path, description = "The object's name, several `/`-separated \
+            segments (`reports/<org_id>/<date>.json`); the route is the host's catch-all \
+            `{*path}`. Failure-analysis artifacts have their own route. No empty, `.`/`..`, \
+            absolute or backslash segments (400); anything else is a 404."),
+    ),
+    responses(
+        (status = 200, description = "The artifact",
+            content(
+                (String = "text/csv"),
+                (String = "text/html"),
+                (serde_json::Value = "application/json"),
+            ),
+            headers(("ETag" = String, description = "The stored version."))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub async fn report(app: &App, req: &Request) -> Result<Response, ApiError> {
     let path = req.params[0].as_str();
     check_path(path)?;

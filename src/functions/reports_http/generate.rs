@@ -16,14 +16,15 @@ use super::{date_param, require_clickhouse, target_orgs};
 use crate::app::App;
 use crate::daily_report::schedule::{self, GenerateOptions, OrgRun};
 use crate::delivery::{self, DeliveryOutcome};
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorDetail};
 use crate::http::request::{Request, parse_json_body};
 use crate::http::response::json_response;
 use crate::orgs::Organization;
 
-/// Digests asked for with `notify: true` are sent by this long after the request arrived
-/// (later ones are deferred): the Functions front end ends an HTTP request at 230 s.
-pub const DIGESTS_UNTIL: StdDuration = StdDuration::from_secs(220);
+/// Digests asked for with `notify: true` (and a test send) are sent by this long after the
+/// request arrived (later ones are deferred): the Functions front end ends an HTTP request at
+/// 230 s. The timer's is `scheduler::TIMER_DIGESTS_UNTIL`.
+pub const HTTP_DIGESTS_UNTIL: StdDuration = StdDuration::from_secs(220);
 
 /// When a generate or backfill request that arrived at `received` starts no more reports
 /// (`BACKFILL_BUDGET_SECONDS` later).
@@ -34,38 +35,53 @@ fn reports_deadline(app: &App, received: Instant) -> Instant {
 /// Longest range one backfill request may name.
 pub const MAX_BACKFILL_DAYS: i64 = 366;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = GenerateRequest)]
 struct GenerateBody {
+    /// Default: every active org.
+    #[schema(format = "uuid")]
     org_id: Option<String>,
+    /// Default: yesterday in each org's zone.
+    #[schema(format = Date)]
     date: Option<String>,
+    /// Replace an existing report.
     #[serde(default)]
+    #[schema(default = false)]
     force: bool,
+    /// Also send each org's morning digest of the newest date of the range to its enabled
+    /// channels (once per org, date and channel, as the timer does).
     #[serde(default)]
+    #[schema(default = false)]
     notify: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = BackfillRequest)]
 struct BackfillBody {
+    /// Default: every active org.
+    #[schema(format = "uuid")]
     org_id: Option<String>,
+    #[schema(format = Date, examples("2025-12-15"))]
     from: String,
+    /// Inclusive; at most 366 days after `from`.
+    #[schema(format = Date, examples("2025-12-15"))]
     to: String,
+    /// Replace existing reports.
     #[serde(default)]
+    #[schema(default = false)]
     force: bool,
+    /// Also send each org's morning digest of the newest date of the range to its enabled
+    /// channels (once per org, date and channel, as the timer does).
     #[serde(default)]
+    #[schema(default = false)]
     notify: bool,
-}
-
-/// The `error` member a 503 reply carries (every error reply has one).
-#[derive(Debug, Serialize)]
-pub struct RunsError {
-    pub code: &'static str,
-    pub message: &'static str,
 }
 
 /// `POST /api/reports/generate`: what was done per org.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = GenerateResult)]
 pub struct GenerateReply {
     /// False when the time budget ran out: the orgs' `not_attempted` dates (call again).
     pub complete: bool,
@@ -73,30 +89,39 @@ pub struct GenerateReply {
     /// With `notify: true`: each digest's outcome.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub deliveries: Vec<DeliveryOutcome>,
+    /// Present only when every report failed (status 409, 503 or 504).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<RunsError>,
+    #[schema(value_type = Option<crate::http::error::ErrorDetail>, nullable = false)]
+    pub error: Option<ErrorDetail>,
 }
 
 /// `POST /api/reports/backfill`: `complete: false` with `resume_from` when the range did not
 /// fit the budget (call again: done dates are skipped).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = BackfillResult)]
 pub struct BackfillReply {
     pub from: NaiveDate,
     pub to: NaiveDate,
+    /// False when the time budget ran out; call again (from `resume_from`).
     pub complete: bool,
+    /// The first date not attempted; null when complete.
+    #[schema(required)]
     pub resume_from: Option<NaiveDate>,
     pub orgs: Vec<OrgRun>,
     /// With `notify: true`: each digest's outcome.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub deliveries: Vec<DeliveryOutcome>,
+    /// Present only when every report failed (status 409, 503 or 504).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<RunsError>,
+    #[schema(value_type = Option<crate::http::error::ErrorDetail>, nullable = false)]
+    pub error: Option<ErrorDetail>,
 }
 
-/// 200 unless every org failed with nothing generated or found; then the failures' own
-/// status when they agree (504 a ClickHouse timeout, 409 a lost overwrite race), else 503,
-/// with the `error` member every error reply has (`docs/http-api.md`, "Errors").
-fn runs_status(runs: &[OrgRun]) -> (StatusCode, Option<RunsError>) {
+/// 200 unless every org failed with nothing generated or found; then the status of the
+/// failures' one cause ([`super::errors::every_report_failed`]: 504 a ClickHouse timeout, 409
+/// a lost overwrite race), else 503, with the `error` member every error reply has
+/// (`docs/http-api.md`, "Errors").
+fn runs_status(runs: &[OrgRun]) -> (StatusCode, Option<ErrorDetail>) {
     let all_failed = !runs.is_empty()
         && runs
             .iter()
@@ -104,29 +129,50 @@ fn runs_status(runs: &[OrgRun]) -> (StatusCode, Option<RunsError>) {
     if !all_failed {
         return (StatusCode::OK, None);
     }
-    let mut statuses = runs.iter().flat_map(|r| r.failed.iter().map(|f| f.status));
-    let first = statuses.next().unwrap_or(503);
-    let (status, code, message) = match first {
-        504 if statuses.all(|s| s == 504) => (
-            StatusCode::GATEWAY_TIMEOUT,
-            "query_timeout",
-            "the ClickHouse query timed out; try again later",
-        ),
-        409 if statuses.all(|s| s == 409) => (
-            StatusCode::CONFLICT,
-            "conflict",
-            "the report was being overwritten by other requests; try again",
-        ),
-        _ => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "dependency_unavailable",
-            "every report failed; see orgs[].failed",
-        ),
+    let mut causes = runs.iter().flat_map(|r| r.failed.iter().map(|f| f.cause));
+    let first = causes.next();
+    let shared = first.filter(|first| causes.all(|c| c == *first));
+    let (code, message) = super::errors::every_report_failed(shared);
+    let error = ErrorDetail {
+        code,
+        message: message.into(),
+        field: None,
     };
-    (status, Some(RunsError { code, message }))
+    (code.status(), Some(error))
 }
 
 /// `POST /api/reports/generate {org_id?, date?, force?}` (default: yesterday, every active org).
+#[utoipa::path(
+    post,
+    path = "/api/reports/generate",
+    operation_id = "generateReports",
+    tag = "reports",
+    summary = "Generate reports now (the timer's path)",
+    description = "Create-only: a date that has a report is `skipped` unless `force`. Default: \
+        yesterday, every active org; a `date` whose local day has not ended is a 400. Stops \
+        starting reports after `BACKFILL_BUDGET_SECONDS` (150 s by default) and answers \
+        `complete: false`, the orgs' `not_attempted` dates left: call again.",
+    request_body(content = Option<GenerateBody>, description = "An empty body is `{}`."),
+    responses(
+        (status = 200, description = "Done; per-org dates generated, skipped and failed.",
+            body = GenerateReply),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 409, description = "Every report was a forced overwrite that kept losing \
+            the race to concurrent writers: the result, with `error` (`conflict`).",
+            body = inline(super::openapi::GenerateFailed)),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+        (status = 415, response = super::openapi::UnsupportedMediaType),
+        (status = 503, description = "ClickHouse or storage is not configured or down: an \
+            error, or every report failed (the result, with `error`).",
+            body = inline(super::openapi::GenerateFailed)),
+        (status = 504, description = "Every report failed because its ClickHouse query timed \
+            out: the result, with `error` (`query_timeout`).",
+            body = inline(super::openapi::GenerateFailed)),
+    )
+)]
 pub async fn generate(app: &App, req: &Request) -> Result<Response, ApiError> {
     let received = Instant::now();
     let body: GenerateBody = parse_json_body(&req.body)?;
@@ -153,7 +199,7 @@ pub async fn generate(app: &App, req: &Request) -> Result<Response, ApiError> {
             &orgs,
             &runs,
             |org| range(org).1,
-            received + DIGESTS_UNTIL,
+            received + HTTP_DIGESTS_UNTIL,
         )
         .await
     } else {
@@ -170,11 +216,40 @@ pub async fn generate(app: &App, req: &Request) -> Result<Response, ApiError> {
 }
 
 /// `POST /api/reports/backfill {org_id?, from, to, force?}`.
+#[utoipa::path(
+    post,
+    path = "/api/reports/backfill",
+    operation_id = "backfillReports",
+    tag = "reports",
+    summary = "Generate a date range, resumable",
+    description = "Skips dates that have a report unless `force`; `from` or `to` whose local \
+        day has not ended is a 400. Stops starting reports after `BACKFILL_BUDGET_SECONDS` \
+        (150 s by default) and answers `complete: false` with `resume_from`: call again.",
+    request_body = BackfillBody,
+    responses(
+        (status = 200, description = "OK", body = BackfillReply),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 409, description = "Every report was a forced overwrite that kept losing \
+            the race to concurrent writers: the result, with `error` (`conflict`).",
+            body = inline(super::openapi::BackfillFailed)),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+        (status = 415, response = super::openapi::UnsupportedMediaType),
+        (status = 503, description = "ClickHouse or storage is not configured or down: an \
+            error, or every report failed (the result, with `error`).",
+            body = inline(super::openapi::BackfillFailed)),
+        (status = 504, description = "Every report failed because its ClickHouse query timed \
+            out: the result, with `error` (`query_timeout`).",
+            body = inline(super::openapi::BackfillFailed)),
+    )
+)]
 pub async fn backfill(app: &App, req: &Request) -> Result<Response, ApiError> {
     let received = Instant::now();
     let body: BackfillBody = parse_json_body(&req.body)?;
-    let from = crate::failure_analysis::window::parse_date(&body.from, "from")?;
-    let to = crate::failure_analysis::window::parse_date(&body.to, "to")?;
+    let from = crate::time::parse_date(&body.from, "from")?;
+    let to = crate::time::parse_date(&body.to, "to")?;
     if from > to {
         return Err(ApiError::invalid(
             "from",
@@ -199,7 +274,7 @@ pub async fn backfill(app: &App, req: &Request) -> Result<Response, ApiError> {
     };
     let runs = schedule::generate_range(app, &orgs, |_| (from, to), &opts, |_, _| {}).await;
     let deliveries = if body.notify {
-        delivery::after_run(app, &orgs, &runs, |_| to, received + DIGESTS_UNTIL).await
+        delivery::after_run(app, &orgs, &runs, |_| to, received + HTTP_DIGESTS_UNTIL).await
     } else {
         vec![]
     };
@@ -219,4 +294,48 @@ pub async fn backfill(app: &App, req: &Request) -> Result<Response, ApiError> {
         error,
     };
     Ok(json_response(status, &reply))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daily_report::schedule::{Failure, FailureCause};
+
+    /// One org's run where every date failed for `cause`.
+    fn failed(cause: FailureCause) -> OrgRun {
+        OrgRun {
+            org_id: format!("{cause:?}"),
+            failed: vec![Failure {
+                date: NaiveDate::from_ymd_opt(2025, 12, 1).unwrap(),
+                error: "shown to the caller".into(),
+                cause,
+            }],
+            ..OrgRun::default()
+        }
+    }
+
+    /// The causes of the failed dates decide the status once, here: the one cause every
+    /// report failed for, else 503; 200 as soon as one org has its report.
+    #[test]
+    fn a_run_whose_every_report_failed_answers_the_status_of_their_cause() {
+        use FailureCause::*;
+        for (causes, status, code) in [
+            (vec![Timeout, Timeout], 504, "query_timeout"),
+            (vec![Contended], 409, "conflict"),
+            (vec![Unavailable], 503, "dependency_unavailable"),
+            (vec![Timeout, Contended], 503, "dependency_unavailable"),
+            (vec![NotEnded], 503, "dependency_unavailable"),
+        ] {
+            let runs: Vec<OrgRun> = causes.iter().map(|c| failed(*c)).collect();
+            let (got, error) = runs_status(&runs);
+            let error = serde_json::to_value(error.unwrap()).unwrap();
+            assert_eq!((got.as_u16(), error["code"].as_str()), (status, Some(code)));
+        }
+        let mut stored = failed(Timeout);
+        stored
+            .skipped
+            .push(NaiveDate::from_ymd_opt(2025, 11, 30).unwrap());
+        let (got, error) = runs_status(&[failed(Timeout), stored]);
+        assert_eq!((got, error.is_none()), (StatusCode::OK, true));
+    }
 }

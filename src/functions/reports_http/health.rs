@@ -5,24 +5,66 @@
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use utoipa::ToSchema;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
+use super::openapi::Unauthorized;
 use crate::app::App;
 use crate::http::response::json_response;
 
 /// How long one probe may take.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// The reply: `healthy` (200) when no configured dependency is down; `unhealthy` (503)
+/// otherwise.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    pub status: HealthStatus,
+    /// The handler's version.
+    pub version: &'static str,
+    #[schema(inline)]
+    pub checks: Checks,
+}
+
+/// Whether every configured dependency answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthStatus {
+    Healthy,
+    Unhealthy,
+}
+
+/// Each dependency's state.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Checks {
+    pub postgres: Check,
+    pub clickhouse: Check,
+    pub storage: Check,
+}
+
 /// One dependency's state.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = HealthCheck)]
 pub struct Check {
-    /// `ok`, `down` or `not_configured`.
-    pub status: &'static str,
+    pub status: CheckStatus,
+    /// Probe time; null when not configured.
+    #[schema(required)]
     pub latency_ms: Option<u64>,
     /// Why it is down (no secrets, no addresses).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub error: Option<String>,
+}
+
+/// A dependency's state: `ok`, `down`, or `not_configured` (which does not make the service
+/// unhealthy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Ok,
+    Down,
+    NotConfigured,
 }
 
 async fn probe<F, E>(configured: bool, f: F) -> Check
@@ -32,7 +74,7 @@ where
 {
     if !configured {
         return Check {
-            status: "not_configured",
+            status: CheckStatus::NotConfigured,
             latency_ms: None,
             error: None,
         };
@@ -42,20 +84,20 @@ where
     let latency_ms = Some(started.elapsed().as_millis() as u64);
     match outcome {
         Ok(Ok(())) => Check {
-            status: "ok",
+            status: CheckStatus::Ok,
             latency_ms,
             error: None,
         },
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "health probe failed");
             Check {
-                status: "down",
+                status: CheckStatus::Down,
                 latency_ms,
                 error: Some("the probe failed".into()),
             }
         }
         Err(_) => Check {
-            status: "down",
+            status: CheckStatus::Down,
             latency_ms,
             error: Some(format!("no answer in {} s", PROBE_TIMEOUT.as_secs())),
         },
@@ -63,6 +105,20 @@ where
 }
 
 /// Probes everything concurrently and answers.
+#[utoipa::path(
+    get,
+    path = "/api/health",
+    operation_id = "health",
+    tag = "reports_http",
+    summary = "Each dependency's state and probe latency",
+    description = "Probes PostgreSQL, ClickHouse and storage at once, each for at most 3 s; an \
+                   unconfigured one is `not_configured` and does not make the service unhealthy.",
+    responses(
+        (status = 200, description = "Every configured dependency answered.", body = Health),
+        (status = 401, response = Unauthorized),
+        (status = 503, description = "A configured dependency is down.", body = Health),
+    )
+)]
 pub async fn handle(app: &App) -> Response {
     let postgres = probe(app.pg.is_some(), async {
         let pool = app.pg.as_ref().expect("configured");
@@ -85,18 +141,20 @@ pub async fn handle(app: &App) -> Response {
     let (postgres, clickhouse, storage) = tokio::join!(postgres, clickhouse, storage);
     let healthy = [&postgres, &clickhouse, &storage]
         .iter()
-        .all(|c| c.status != "down");
-    let status = if healthy {
-        StatusCode::OK
+        .all(|c| c.status != CheckStatus::Down);
+    let (status, health) = if healthy {
+        (StatusCode::OK, HealthStatus::Healthy)
     } else {
-        StatusCode::SERVICE_UNAVAILABLE
+        (StatusCode::SERVICE_UNAVAILABLE, HealthStatus::Unhealthy)
     };
-    json_response(
-        status,
-        &serde_json::json!({
-            "status": if healthy { "healthy" } else { "unhealthy" },
-            "version": env!("CARGO_PKG_VERSION"),
-            "checks": {"postgres": postgres, "clickhouse": clickhouse, "storage": storage},
-        }),
-    )
+    let reply = Health {
+        status: health,
+        version: env!("CARGO_PKG_VERSION"),
+        checks: Checks {
+            postgres,
+            clickhouse,
+            storage,
+        },
+    };
+    json_response(status, &reply)
 }

@@ -13,16 +13,19 @@
 use warp::http::StatusCode;
 use warp::reply::Response;
 
+use super::openapi::{
+    BadRequest, Forbidden, GatewayTimeout, Internal, NotFound, OrgIdQuery, Unauthorized,
+    Unavailable,
+};
 use super::{date_param, require_clickhouse, resolve_org};
 use crate::app::App;
-use crate::clickhouse::ClickHouseError;
 use crate::daily_report::calls::{self, Cursor, DEFAULT_LIMIT, Dimension, Filter, MAX_LIMIT};
-use crate::daily_report::changes::{self, DEFAULT_MIN_CALLS, LoadError};
-use crate::failure_analysis::window::parse_date;
+use crate::daily_report::changes::{self, DEFAULT_MIN_CALLS};
 use crate::http::error::ApiError;
 use crate::http::request::Request;
 use crate::http::response::{html_response, json_response};
 use crate::orgs::Organization;
+use crate::time::parse_date;
 
 /// The largest `min_calls`.
 pub const MAX_MIN_CALLS: u64 = 1_000_000;
@@ -34,26 +37,47 @@ pub const MAX_VALUE_LEN: usize = 256;
 /// [`changes::Changes`]; 404 when the org or the day's report is absent; 400 for a bad `date`
 /// or `min_calls` (1..=[`MAX_MIN_CALLS`], default [`DEFAULT_MIN_CALLS`]). Reads the day's blob
 /// and its baseline dates' (at most 5 reads, no listing).
+#[utoipa::path(
+    get,
+    path = "/api/reports/{date}/changes",
+    operation_id = "reportChanges",
+    tag = "reports",
+    summary = "What changed: the day's stored report against the same weekday of the previous \
+        4 weeks",
+    description = "Computed at read time from stored reports only (never ClickHouse): the \
+        baseline is the median over the stored reports of date − 7, −14, −21 and −28 days. A \
+        count or duration KPI is flagged when outside [min, max] of the baseline and at least \
+        20 % from its median; a percentage KPI only with at least `min_calls` classified calls \
+        on the day and a two-sided pooled two-proportion z-test at 95 % against the baseline \
+        dates' summed counts. Reads at most 5 report blobs, no listing.",
+    params(
+        ("date" = chrono::NaiveDate, Path, example = "2025-12-15"),
+        OrgIdQuery,
+        ("min_calls" = Option<u64>, Query, minimum = 1, maximum = 1000000,
+            description = "Classified calls the day needs before a percentage KPI can be \
+            flagged (default 30)."),
+    ),
+    responses(
+        (status = 200, description = "OK", body = changes::Changes),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub async fn changes(app: &App, req: &Request) -> Result<Response, ApiError> {
     let date = parse_date(&req.params[0], "date")?;
     let min_calls = super::int_param(req, "min_calls", 1..=MAX_MIN_CALLS, DEFAULT_MIN_CALLS)?;
     let org = resolve_org(app, req, req.query_param("org_id")).await?;
-    match changes::load(&app.storage, &org.org_id, date).await {
-        Ok(Some((day, baseline))) => Ok(json_response(
-            StatusCode::OK,
-            &changes::compare(date, &org.org_id, &day, &baseline, min_calls),
-        )),
-        Ok(None) => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "report_not_found",
-            format!("no stored report for {} on {date}", org.org_id),
-        )),
-        Err(LoadError::Storage(e)) => Err(e.into()),
-        Err(e @ LoadError::Unreadable(..)) => {
-            tracing::error!(org_id = %org.org_id, %date, error = %e, "changes failed");
-            Err(ApiError::internal())
-        }
-    }
+    let Some((day, baseline)) = changes::load(&app.storage, &org.org_id, date).await? else {
+        return Err(ApiError::report_not_found(&org.org_id, Some(date)));
+    };
+    Ok(json_response(
+        StatusCode::OK,
+        &changes::compare(date, &org.org_id, &day, &baseline, min_calls),
+    ))
 }
 
 /// The query parameters of [`calls`] (`code` is the Functions key; `format` is the page's).
@@ -82,6 +106,59 @@ const CALLS_PARAMS: [&str; 12] = [
 /// Errors: 400 naming the parameter (unknown or repeated ones too), 404 unknown org, 503
 /// ClickHouse unavailable or not configured, 503 `busy` with `Retry-After` when the instance
 /// runs its `CLICKHOUSE_LIVE_CONCURRENCY` live queries already, 504 query timeout.
+#[utoipa::path(
+    get,
+    path = "/api/reports/calls",
+    operation_id = "reportCalls",
+    tag = "reports",
+    summary = "The calls behind a number of a daily report, newest first, paginated",
+    description = "Live from ClickHouse for one org's local date with the report's scoping \
+        (excluded numbers left out, the latest output of the org's node per run). \
+        `user_number` is masked to its last 4 digits unless the caller has the admin role (or \
+        no principal). Unknown or repeated parameters are a 400 naming them.",
+    params(
+        OrgIdQuery,
+        ("date" = Option<chrono::NaiveDate>, Query,
+            description = "Local date; default yesterday in the org's zone."),
+        ("call_stage" = Option<String>, Query, min_length = 1, max_length = 256,
+            description = "Only the classified calls whose `call_stage` is this value of the \
+            report's breakdown (`UNKNOWN`: missing or empty). At most one dimension or `hour`."),
+        ("call_classification" = Option<String>, Query, min_length = 1, max_length = 256,
+            description = "Only the classified calls whose `call_classification` is this value of the \
+            report's breakdown (`UNKNOWN`: missing or empty). At most one dimension or `hour`."),
+        ("load_status" = Option<String>, Query, min_length = 1, max_length = 256,
+            description = "Only the classified calls whose `load_status` is this value of the \
+            report's breakdown (`UNKNOWN`: missing or empty). At most one dimension or `hour`."),
+        ("pricing_notes" = Option<String>, Query, min_length = 1, max_length = 256,
+            description = "Only the classified calls whose `pricing_notes` is this value of the \
+            report's breakdown (`UNKNOWN`: missing or empty). At most one dimension or `hour`."),
+        ("carrier_end_state" = Option<String>, Query, min_length = 1, max_length = 256,
+            description = "Only the classified calls whose `carrier_end_state` is this value of the \
+            report's breakdown (`UNKNOWN`: missing or empty). At most one dimension or `hour`."),
+        ("hour" = Option<String>, Query, pattern = "^([01][0-9]|2[0-3])$", example = "01",
+            description = "Only the calls of this local clock hour (every call, as \
+            `total_calls` counts them); on a fall-back day `01` covers both 01:00 hours."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500,
+            description = "Calls per page (default 50)."),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page."),
+        ("format" = Option<String>, Query, pattern = "^(json|html)$",
+            description = "`json` (the default) or `html`: the calls as an HTML page with a \
+            next-page link (also for `Accept: text/html` without `format`)."),
+    ),
+    responses(
+        (status = 200, description = "OK",
+            content(
+                (calls::Page = "application/json"),
+                (String = "text/html"),
+            )),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable),
+        (status = 504, response = GatewayTimeout),
+    )
+)]
 pub async fn calls(app: &App, req: &Request) -> Result<Response, ApiError> {
     for (i, (k, _)) in req.query.iter().enumerate() {
         if k.is_empty() || !CALLS_PARAMS.contains(&k.as_str()) {
@@ -125,14 +202,7 @@ pub async fn calls(app: &App, req: &Request) -> Result<Response, ApiError> {
         Ok(page) => Ok(json_response(StatusCode::OK, &page)),
         Err(e) => {
             tracing::error!(org_id = %org.org_id, %date, error = %e, "calls query failed");
-            Err(match e {
-                ClickHouseError::Timeout => ApiError::new(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "query_timeout",
-                    "the ClickHouse query timed out",
-                ),
-                _ => ApiError::unavailable("ClickHouse"),
-            })
+            Err(e.into())
         }
     }
 }

@@ -7,6 +7,9 @@
 use warp::http::StatusCode;
 use warp::reply::Response;
 
+use super::openapi::{
+    BadRequest, Forbidden, GatewayTimeout, NotFound, OrgIdQuery, Unauthorized, Unavailable,
+};
 use super::{date_param, require_clickhouse, resolve_org};
 use crate::app::App;
 use crate::daily_report::report;
@@ -15,6 +18,27 @@ use crate::http::request::Request;
 use crate::http::response::json_response;
 
 /// Handles the route; `date` defaults to the org's yesterday.
+#[utoipa::path(
+    get,
+    path = "/api/reports/live",
+    operation_id = "liveReport",
+    tag = "reports",
+    summary = "A report computed from ClickHouse now, not stored",
+    params(
+        OrgIdQuery,
+        ("date" = Option<chrono::NaiveDate>, Query,
+            description = "Local date; default yesterday in the org's zone."),
+    ),
+    responses(
+        (status = 200, description = "OK", body = report::DailyReport),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable),
+        (status = 504, response = GatewayTimeout),
+    )
+)]
 pub async fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
     let org = resolve_org(app, req, req.query_param("org_id")).await?;
     let now = app.clock.now();

@@ -18,10 +18,11 @@
 //!
 //! Who may call each route is the route table's rule (`crate::server::routes::Rule`), checked
 //! before any handler here runs; handlers only narrow an org reader to its own orgs
-//! ([`Caller::sees`](crate::http::caller::Caller::sees)) through `visible_orgs` and
+//! (`crate::http::caller::Caller::sees`) through `visible_orgs` and
 //! `resolve_org`.
 //!
-//! Replies are typed `Serialize` structs, described in `openapi.json`.
+//! Replies are typed `Serialize` structs deriving `ToSchema`, and each handler describes its
+//! operation with `#[utoipa::path]`: [`openapi`] generates the OpenAPI document from them.
 
 pub mod artifacts;
 pub mod dashboard;
@@ -37,11 +38,10 @@ pub mod scheduler;
 pub mod stored;
 
 use chrono::NaiveDate;
-use warp::http::StatusCode;
 
 use crate::app::App;
 use crate::clickhouse::ClickHouse;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorCode};
 use crate::http::request::Request;
 use crate::orgs::Organization;
 
@@ -65,20 +65,19 @@ async fn resolve_org(
         Some(id) => {
             let id = crate::orgs::parse_uuid(id, "org_id")?;
             if !req.caller.sees(&id) {
-                return Err(errors::org_not_found(&id));
+                return Err(ApiError::org_not_found(&id));
             }
             crate::orgs::get(&app.storage, &id)
                 .await?
                 .map(|(o, _)| o)
-                .ok_or_else(|| errors::org_not_found(&id))
+                .ok_or_else(|| ApiError::org_not_found(&id))
         }
         None => {
             let mut all = visible_orgs(app, req).await?;
             match all.len() {
                 1 => Ok(all.remove(0)),
                 0 => Err(ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "org_not_found",
+                    ErrorCode::OrgNotFound,
                     "no organization is configured",
                 )),
                 _ => Err(ApiError::invalid(
@@ -109,7 +108,7 @@ async fn target_orgs(
 /// An optional `YYYY-MM-DD` parameter; 400 naming `field`.
 fn date_param(value: Option<&str>, field: &str) -> Result<Option<NaiveDate>, ApiError> {
     Ok(value
-        .map(|v| crate::failure_analysis::window::parse_date(v, field))
+        .map(|v| crate::time::parse_date(v, field))
         .transpose()?)
 }
 
@@ -144,11 +143,7 @@ where
 
 /// The ClickHouse client, or 503 `not_configured` without `CLICKHOUSE_URL`.
 fn require_clickhouse(app: &App) -> Result<&ClickHouse, ApiError> {
-    app.clickhouse.as_ref().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_configured",
-            "ClickHouse is not configured (CLICKHOUSE_URL)",
-        )
-    })
+    app.clickhouse
+        .as_ref()
+        .ok_or_else(|| ApiError::not_configured("ClickHouse", "CLICKHOUSE_URL"))
 }

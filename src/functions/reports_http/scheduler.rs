@@ -4,9 +4,11 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
+use super::openapi::{Forbidden, Unauthorized, Unavailable};
 use crate::app::App;
 use crate::http::caller::Caller;
 use crate::http::error::ApiError;
@@ -15,21 +17,42 @@ use crate::http::response::json_response;
 use crate::scheduler::{self, RunResult};
 
 /// The reply.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SchedulerStatus {
     /// Always `daily_report_timer`.
+    #[schema(pattern = "^daily_report_timer$", examples("daily_report_timer"))]
     pub function: &'static str,
-    /// The NCRONTAB expression (`DAILY_REPORT_SCHEDULE`).
+    /// The timer's NCRONTAB expression (`DAILY_REPORT_SCHEDULE`; 6 fields, seconds first).
+    #[schema(examples("0 0 * * * *"))]
     pub schedule: String,
-    /// The next 5 firings, UTC.
+    /// The next 5 firings, UTC, ascending (empty if the expression does not parse).
+    #[schema(max_items = 5)]
     pub next_firings: Vec<DateTime<Utc>>,
-    /// `HH:MM`: when an org's yesterday becomes due, in its own zone.
+    /// `HH:MM`: when an org's yesterday becomes due, in its own zone
+    /// (`SCHEDULER_HOUR:SCHEDULER_MINUTE`).
+    #[schema(pattern = "^[0-2][0-9]:[0-5][0-9]$")]
     pub report_time_local: String,
     pub catchup_days: u32,
+    /// The last firing's result (for an org reader, its own orgs' part); null before the
+    /// first firing.
+    #[schema(required)]
     pub last_run: Option<RunResult>,
 }
 
 /// Handles the route.
+#[utoipa::path(
+    get,
+    path = "/api/scheduler/status",
+    operation_id = "schedulerStatus",
+    tag = "scheduler",
+    summary = "The timer's schedule, next firings and last run",
+    responses(
+        (status = 200, description = "OK", body = SchedulerStatus),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub async fn status(app: &App, req: &Request) -> Result<Response, ApiError> {
     let settings = &app.settings;
     let expression = settings.daily_report_schedule.clone();

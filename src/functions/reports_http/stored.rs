@@ -4,12 +4,16 @@
 
 use chrono::{Duration, NaiveDate};
 use serde::Serialize;
-use serde_json::Value;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{
+    AdditionalProperties, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type,
+};
 use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::{date_param, resolve_org};
 use crate::app::App;
+use crate::daily_report::kpi::Kpi;
 use crate::daily_report::summary::ReportSummary;
 use crate::daily_report::{schedule, snapshots};
 use crate::http::error::ApiError;
@@ -18,47 +22,82 @@ use crate::http::response::{json_response, with_etag};
 use crate::orgs::Organization;
 
 /// A listing row: the date and the headline KPIs from blob metadata.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ListedReport {
     pub date: NaiveDate,
     pub summary: ReportSummary,
 }
 
 /// `GET /api/reports`: newest first; `next_before` continues (`null` at the end).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = ReportListing)]
 pub struct ReportList {
+    #[schema(format = "uuid")]
     pub org_id: String,
     pub org_name: String,
+    /// Newest first, at most `limit`.
+    #[schema(inline)]
     pub reports: Vec<ListedReport>,
+    /// Pass as `before` for the next (older) page; null on the last page.
+    #[schema(required)]
     pub next_before: Option<NaiveDate>,
 }
 
-/// One day of `GET /api/reports/trend`: the KPIs of that day's report, every one `null`
-/// without one.
-#[derive(Debug, Serialize)]
+/// One day of `GET /api/reports/trend`: `{"date", …}` with the number of every KPI a summary
+/// keeps, by its number key ([`ReportSummary::numbers`]), each `null` without a report.
+#[derive(Debug)]
 pub struct TrendPoint {
     pub date: NaiveDate,
-    pub total_calls: Option<u64>,
-    pub classified_calls: Option<u64>,
-    #[serde(serialize_with = "ReportSummary::serialize_number")]
-    pub success_rate_percent: Option<f64>,
-    #[serde(serialize_with = "ReportSummary::serialize_number")]
-    pub avg_minutes_per_call: Option<f64>,
-    #[serde(serialize_with = "ReportSummary::serialize_number")]
-    pub total_duration_hours: Option<f64>,
-    #[serde(serialize_with = "ReportSummary::serialize_number")]
-    pub carrier_not_qualified_percent: Option<f64>,
-    #[serde(serialize_with = "ReportSummary::serialize_number")]
-    pub successfully_transferred_percent: Option<f64>,
+    /// That day's summary; empty without a report.
+    pub summary: ReportSummary,
+}
+
+/// Its schema: `date`, then every kept KPI's number or `null` ([`Kpi::number_schema`]).
+impl utoipa::PartialSchema for TrendPoint {
+    fn schema() -> RefOr<Schema> {
+        let date = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)));
+        let object = ObjectBuilder::new()
+            .description(Some(
+                "One day; every KPI is null when the day has no stored report.",
+            ))
+            .property("date", date)
+            .required("date");
+        Kpi::kept()
+            .fold(object, |object, (kpi, key)| {
+                object.property(key, kpi.number_schema(true)).required(key)
+            })
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for TrendPoint {}
+
+impl Serialize for TrendPoint {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("date", &self.date)?;
+        for (key, number) in self.summary.numbers() {
+            map.serialize_entry(key, &number)?;
+        }
+        map.end()
+    }
 }
 
 /// `GET /api/reports/trend`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Trend {
+    #[schema(format = "uuid")]
     pub org_id: String,
     /// `7d`, `30d` or `90d`.
+    #[schema(pattern = "^(7d|30d|90d)$")]
     pub period: String,
+    /// First day (period - 1 days before `to`).
     pub from: NaiveDate,
+    /// Yesterday in the org's zone.
     pub to: NaiveDate,
     pub days_with_report: usize,
     /// Every day of `[from, to]`, in order.
@@ -117,6 +156,30 @@ pub async fn listed(
 }
 
 /// `GET /api/reports?org_id=&from=&to=&limit=&before=`.
+#[utoipa::path(
+    get,
+    path = "/api/reports",
+    operation_id = "listReports",
+    tag = "reports",
+    summary = "Stored reports with their summary KPIs, newest first",
+    params(
+        super::openapi::OrgIdQuery,
+        ("from" = Option<NaiveDate>, Query, description = "First date, inclusive."),
+        ("to" = Option<NaiveDate>, Query, description = "Last date, inclusive; not before `from`."),
+        ("before" = Option<NaiveDate>, Query,
+            description = "Only dates before this one: the previous page's `next_before`."),
+        ("limit" = Option<usize>, Query, minimum = 1, maximum = 366,
+            description = "Reports per page (default 30)."),
+    ),
+    responses(
+        (status = 200, description = "OK", body = ReportList),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
 pub async fn list(app: &App, req: &Request) -> Result<Response, ApiError> {
     let org = resolve_org(app, req, req.query_param("org_id")).await?;
     let from = date_param(req.query_param("from"), "from")?;
@@ -145,22 +208,57 @@ pub async fn list(app: &App, req: &Request) -> Result<Response, ApiError> {
 }
 
 /// `GET /api/reports/latest?org_id=`.
+#[utoipa::path(
+    get,
+    path = "/api/reports/latest",
+    operation_id = "latestReport",
+    tag = "reports",
+    summary = "The newest stored report",
+    params(super::openapi::OrgIdQuery),
+    responses(
+        (status = 200, description = "OK", body = crate::daily_report::report::DailyReport,
+            headers(("ETag" = String, description = "The version, for `If-Match`."))),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 500, response = super::openapi::Internal),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
 pub async fn latest(app: &App, req: &Request) -> Result<Response, ApiError> {
     let org = resolve_org(app, req, req.query_param("org_id")).await?;
     let newest = listed(app, &org, None, None).await?.into_iter().next();
     let Some(row) = newest else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "report_not_found",
-            format!("no stored report for {}", org.org_id),
-        ));
+        return Err(ApiError::report_not_found(&org.org_id, None));
     };
     stored_report(app, &org, row.date).await
 }
 
 /// `GET /api/reports/{date}?org_id=`.
+#[utoipa::path(
+    get,
+    path = "/api/reports/{date}",
+    operation_id = "reportByDate",
+    tag = "reports",
+    summary = "One stored report",
+    params(
+        ("date" = NaiveDate, Path, example = "2025-12-15"),
+        super::openapi::OrgIdQuery,
+    ),
+    responses(
+        (status = 200, description = "OK", body = crate::daily_report::report::DailyReport,
+            headers(("ETag" = String, description = "The version, for `If-Match`."))),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 500, response = super::openapi::Internal),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
 pub async fn by_date(app: &App, req: &Request) -> Result<Response, ApiError> {
-    let date = crate::failure_analysis::window::parse_date(&req.params[0], "date")?;
+    let date = crate::time::parse_date(&req.params[0], "date")?;
     let org = resolve_org(app, req, req.query_param("org_id")).await?;
     stored_report(app, &org, date).await
 }
@@ -171,25 +269,37 @@ async fn stored_report(
     org: &Organization,
     date: NaiveDate,
 ) -> Result<Response, ApiError> {
-    let Some(object) = snapshots::read(&app.storage, &org.org_id, date).await? else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "report_not_found",
-            format!("no stored report for {} on {date}", org.org_id),
-        ));
+    let Some(stored) = snapshots::read(&app.storage, &org.org_id, date).await? else {
+        return Err(ApiError::report_not_found(&org.org_id, Some(date)));
     };
-    let report: Value = serde_json::from_slice(&object.body).map_err(|e| {
-        tracing::error!(org_id = %org.org_id, %date, error = %e, "stored report unreadable");
-        ApiError::internal()
-    })?;
     Ok(with_etag(
-        json_response(StatusCode::OK, &report),
-        &object.etag,
+        json_response(StatusCode::OK, &stored.report),
+        &stored.etag,
     ))
 }
 
 /// `GET /api/reports/trend?org_id=&period=7d|30d|90d`: the daily series of the headline KPIs
 /// from stored reports' metadata, every day present (null where no report).
+#[utoipa::path(
+    get,
+    path = "/api/reports/trend",
+    operation_id = "reportTrend",
+    tag = "reports",
+    summary = "Daily KPI series from stored reports",
+    params(
+        super::openapi::OrgIdQuery,
+        ("period" = Option<String>, Query, pattern = "^(7d|30d|90d)$",
+            description = "`7d`, `30d` (the default) or `90d`."),
+    ),
+    responses(
+        (status = 200, description = "OK", body = Trend),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
 pub async fn trend(app: &App, req: &Request) -> Result<Response, ApiError> {
     let org = resolve_org(app, req, req.query_param("org_id")).await?;
     let days: i64 = match req.query_param("period").unwrap_or("30d") {
@@ -212,17 +322,8 @@ pub async fn trend(app: &App, req: &Request) -> Result<Response, ApiError> {
         .iter_days()
         .take_while(|d| *d <= to)
         .map(|date| {
-            let s = by_date.get(&date).copied().cloned().unwrap_or_default();
-            TrendPoint {
-                date,
-                total_calls: s.total_calls,
-                classified_calls: s.classified_calls,
-                success_rate_percent: s.success_rate_percent,
-                avg_minutes_per_call: s.avg_minutes_per_call,
-                total_duration_hours: s.total_duration_hours,
-                carrier_not_qualified_percent: s.carrier_not_qualified_percent,
-                successfully_transferred_percent: s.successfully_transferred_percent,
-            }
+            let summary = by_date.get(&date).copied().cloned().unwrap_or_default();
+            TrendPoint { date, summary }
         })
         .collect();
     let reply = Trend {

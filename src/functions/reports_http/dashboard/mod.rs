@@ -4,8 +4,8 @@
 //!
 //! The page is the askama template `templates/dashboard.html` (on the shared
 //! `templates/base.html`); this module turns the period's reports into its view-model:
-//! formatted numbers ([`crate::render::format`]) and chart geometry
-//! ([`crate::render::chart`]). The template escapes everything it prints. The charts are
+//! formatted numbers (`crate::render::format`) and chart geometry
+//! (`crate::render::chart`). The template escapes everything it prints. The charts are
 //! inline SVG whose hover text is SVG `<title>`, so the page has no script and loads nothing:
 //! it works offline and from a file.
 //!
@@ -17,7 +17,7 @@
 //! Decisions of this crate:
 //! * The tiles, breakdowns and funnel show the latest date of the period that has a report;
 //!   changes compare it with the median of the same weekday of the previous 4 weeks
-//!   ([`changes::compare`], `docs/insights.md`, "Daily report: what changed"), named on the
+//!   ([`changes::change_of`], `docs/insights.md`, "Daily report: what changed"), named on the
 //!   page (`median of 4 previous Mondays`, `no baseline`); the flagged ones come first, in a
 //!   "What changed" strip and as the first tiles.
 //! * Every breakdown row and every hour of `by_hour` links to the HTML page of its calls
@@ -40,11 +40,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use warp::reply::Response;
 
 use self::breakdowns::{Links, QUERY_VALUE};
-use self::kpis::TILES;
 use crate::app::App;
-use crate::daily_report::changes::{self, Changes, KpiChange};
+use crate::daily_report::changes::{self, KpiChange};
+use crate::daily_report::kpi::Kpi;
 use crate::daily_report::report::DailyReport;
-use crate::daily_report::snapshots;
+use crate::daily_report::snapshots::{self, SnapshotError};
 use crate::http::error::ApiError;
 use crate::http::request::Request;
 use crate::http::response::html_response;
@@ -103,30 +103,32 @@ pub fn render_with(
         .collect();
     let reports = reported.last().map(|&(date, latest)| {
         // The same weekday of the previous 4 weeks, from the period or `extra`, nearest first.
-        let baseline: Vec<(NaiveDate, DailyReport)> = changes::baseline_candidates(date)
+        let (dates, baseline): (Vec<NaiveDate>, Vec<&DailyReport>) =
+            changes::baseline_candidates(date)
+                .into_iter()
+                .filter_map(|b| {
+                    reported
+                        .iter()
+                        .find(|(d, _)| *d == b)
+                        .map(|(_, r)| *r)
+                        .or_else(|| extra.iter().find(|(d, _)| *d == b).map(|(_, r)| r))
+                        .map(|r| (b, r))
+                })
+                .unzip();
+        // Every tile against it, by the rules of the changes.
+        let compared: Vec<(Kpi, KpiChange)> = Kpi::ALL
             .into_iter()
-            .filter_map(|b| {
-                reported
-                    .iter()
-                    .find(|(d, _)| *d == b)
-                    .map(|(_, r)| *r)
-                    .or_else(|| extra.iter().find(|(d, _)| *d == b).map(|(_, r)| r))
-                    .map(|r| (b, r.clone()))
+            .map(|k| {
+                let change = changes::change_of(k, latest, &baseline, changes::DEFAULT_MIN_CALLS);
+                (k, change)
             })
             .collect();
-        let compared = changes::compare(
-            date,
-            &org.org_id,
-            latest,
-            &baseline,
-            changes::DEFAULT_MIN_CALLS,
-        );
-        let hours = kpis::compare_hours(latest, &baseline);
         let links = Links {
             org_id: &org.org_id,
             date,
         };
-        reports(&series, date, latest, &compared, hours, &links)
+        let basis = kpis::basis(date, &dates);
+        reports(&series, date, latest, &compared, &basis, &links)
     });
     render_page(&DashboardPage {
         org_name: &org.name,
@@ -326,11 +328,10 @@ fn reports(
     series: &[Day<'_>],
     date: NaiveDate,
     latest: &DailyReport,
-    compared: &Changes,
-    hours: KpiChange,
+    compared: &[(Kpi, KpiChange)],
+    basis: &kpis::Basis,
     links: &Links<'_>,
 ) -> Reports {
-    let basis = kpis::basis(compared);
     let mut note = if basis.dates.is_empty() {
         format!(
             "No baseline: no stored report on the same weekday of the previous {} weeks.",
@@ -346,15 +347,15 @@ fn reports(
         ));
     }
     let k = &latest.kpis;
-    let mut tiles: Vec<Tile> = TILES
+    let mut tiles: Vec<Tile> = compared
         .iter()
-        .map(|kpi| kpis::tile(kpi, latest, kpis::kpi_change(kpi, compared, &hours), &basis))
+        .map(|(kpi, change)| kpis::tile(*kpi, latest, change, basis))
         .collect();
     // Flagged tiles first (a stable sort keeps the page order otherwise).
     tiles.sort_by_key(|t| !t.flagged);
-    let flagged = TILES
+    let flagged = compared
         .iter()
-        .filter_map(|kpi| kpis::flagged_change(kpi, kpis::kpi_change(kpi, compared, &hours)))
+        .filter_map(|(kpi, change)| kpis::flagged_change(*kpi, change))
         .collect();
     Reports {
         date: long_date(date),
@@ -393,6 +394,26 @@ fn reports(
 /// `GET /api/dashboard?org_id=&days=`: the HTML page over the last `days` (default 30) days.
 /// One listing (the period and the 4 weeks before its last day) and one blob read per stored
 /// day of the period and per baseline date of the latest day before the period.
+#[utoipa::path(
+    get,
+    path = "/api/dashboard",
+    operation_id = "dashboard",
+    tag = "reports",
+    summary = "An HTML dashboard over stored reports",
+    params(
+        super::openapi::OrgIdQuery,
+        ("days" = Option<u32>, Query, minimum = 1, maximum = 90,
+            description = "The period: the last `days` days (default 30)."),
+    ),
+    responses(
+        (status = 200, description = "The page.", body = String, content_type = "text/html"),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
 pub async fn page(app: &App, req: &Request) -> Result<Response, ApiError> {
     let org = super::resolve_org(app, req, req.query_param("org_id")).await?;
     let days: i64 = super::int_param(req, "days", 1..=90, 30)?;
@@ -423,16 +444,11 @@ pub async fn page(app: &App, req: &Request) -> Result<Response, ApiError> {
             if !stored {
                 return Ok((d, None));
             }
-            let object = snapshots::read(&app.storage, &org_id, d).await?;
-            let report = object.and_then(|o| {
-                serde_json::from_slice::<DailyReport>(&o.body)
-                    .inspect_err(|e| {
-                        let why = "stored report unreadable; shown as missing";
-                        tracing::error!(%org_id, date = %d, error = %e, "{why}");
-                    })
-                    .ok()
-            });
-            Ok::<_, StorageError>((d, report))
+            // An unreadable report is shown as missing.
+            let stored = snapshots::read(&app.storage, &org_id, d)
+                .await
+                .or_else(SnapshotError::as_absent)?;
+            Ok::<_, StorageError>((d, stored.map(|s| s.report)))
         }
     });
     let mut days: Vec<(NaiveDate, Option<DailyReport>)> =

@@ -3,8 +3,9 @@
 use super::kpis::basis_label;
 use super::*;
 use crate::clickhouse::CallStats;
+use crate::daily_report::kpi::Share;
 use crate::daily_report::query::{Counts, DayCounts};
-use crate::daily_report::report::{self, BreakdownRow, build};
+use crate::daily_report::report::{BreakdownRow, build};
 use crate::render::assert_self_contained;
 
 const EVIL: &str = "</script><img src=x onerror=alert(1)>";
@@ -162,7 +163,7 @@ fn synthetic(date: NaiveDate, rng: &mut Lcg) -> DailyReport {
             ],
             rng,
         ),
-        by_quarter: Default::default(),
+        ..DayCounts::default()
     };
     let generated = date
         .succ_opt()
@@ -230,8 +231,8 @@ fn a_full_page_has_every_part() {
     assert!(html.contains("2025-12-16 12:00 UTC (2025-12-16 06:00 local)"));
     assert!(html.contains("27 of 30 days have a report"));
     assert!(html.contains("Missing: 2025-11-20, 2025-12-01 to 2025-12-02."));
-    // Flagged tiles have a `flagged` class too.
-    assert_eq!(html.matches("class=\"card tile").count(), 8);
+    // A tile per headline KPI; flagged tiles have a `flagged` class too.
+    assert_eq!(html.matches("class=\"card tile").count(), Kpi::ALL.len());
     assert_eq!(html.matches("<svg class=\"chart\"").count(), 6);
     assert_eq!(html.matches("data-breakdown=").count(), 5);
     assert_eq!(html.matches("<td class=\"stage\">").count(), 7);
@@ -271,13 +272,13 @@ fn missing_days_are_gaps_not_interpolated() {
     assert!(html.contains("4 of 5 days have a report"));
     assert!(html.contains("Missing: 2025-12-13."));
     for trend in &trends::ALL {
-        let svg = chart(&html, trend.kpi.field);
+        let svg = chart(&html, trend.kpi.key());
         // One hatched column, at the missing date, in every chart.
         assert_eq!(
             svg.matches("class=\"missing\"").count(),
             1,
             "{}",
-            trend.kpi.field
+            trend.kpi.key()
         );
         assert!(svg.contains("data-date=\"2025-12-13\""));
         assert!(svg.contains("<title>Sat 2025-12-13: no report</title>"));
@@ -343,7 +344,7 @@ fn set(r: &mut DailyReport, total: u64, classified: u64, success: u64, not_quali
     k.total_calls = total;
     k.classified_calls = classified;
     k.success_rate_percent = 100.0 * success as f64 / classified as f64;
-    k.carrier_not_qualified = report::Share {
+    k.carrier_not_qualified = Share {
         count: not_qualified,
         total_calls: classified,
         percentage: 100.0 * not_qualified as f64 / classified as f64,
@@ -463,19 +464,16 @@ fn flagged_changes_come_first() {
             &t[..t.find('"').unwrap()]
         })
         .collect();
-    assert_eq!(
-        order,
-        [
-            "total_calls",
-            "success_rate_percent",
-            "carrier_not_qualified",
-            "classified_calls",
-            "avg_minutes_per_call",
-            "total_duration_hours",
-            "successfully_transferred_for_booking",
-            "carrier_transfer_over_total_call_attempts",
-        ]
-    );
+    let flagged = [
+        "total_calls",
+        "success_rate_percent",
+        "carrier_not_qualified",
+    ];
+    let others = Kpi::ALL
+        .iter()
+        .map(|k| k.key())
+        .filter(|k| !flagged.contains(k));
+    assert_eq!(order, flagged.into_iter().chain(others).collect::<Vec<_>>());
     assert_eq!(html.matches("class=\"card tile flagged\"").count(), 3);
 }
 
@@ -553,7 +551,10 @@ fn a_single_report_has_nothing_to_compare() {
     assert!(
         html.contains("No baseline: no stored report on the same weekday of the previous 4 weeks.")
     );
-    assert_eq!(html.matches("\">no baseline</span>").count(), 8);
+    assert_eq!(
+        html.matches("\">no baseline</span>").count(),
+        Kpi::ALL.len()
+    );
     assert!(!html.contains("<li class=\"card change"));
     assert!(
         html.contains("weeks\">No baseline.</p>"),

@@ -3,61 +3,46 @@
 
 use chrono::NaiveDate;
 
-use super::kpis::{
-    AVG_MINUTES, CARRIER_ASKED, CLASSIFIED_CALLS, Kpi, NOT_QUALIFIED, SUCCESS_RATE, TOTAL_CALLS,
-    TRANSFERRED,
-};
 use super::{Day, Now, TrendCard, TrendChart, XLabel};
+use crate::daily_report::kpi::Kpi;
 use crate::render::chart::{EdgeLabel, Frame, Line, Px, Rect, Scale, Slots, Ticks};
 use crate::render::format::{Unit, long_date, plural, short_date};
 
 /// One chart: a KPI over the period, as bars (with `inner` drawn inside, e.g. classified
-/// within total calls) or as a line.
+/// within total calls) or as a line, titled with the KPI's label unless `title` says otherwise.
 pub(super) struct Trend {
-    pub(super) kpi: &'static Kpi,
-    title: &'static str,
+    pub(super) kpi: Kpi,
+    title: Option<&'static str>,
     bars: bool,
-    inner: Option<&'static Kpi>,
+    inner: Option<Kpi>,
 }
 
+/// The charts, in page order: a layout of the page (a KPI without one has its tile only).
 pub(super) const ALL: [Trend; 6] = [
     Trend {
-        kpi: &TOTAL_CALLS,
-        title: "Calls per day",
+        kpi: Kpi::TotalCalls,
+        title: Some("Calls per day"),
         bars: true,
-        inner: Some(&CLASSIFIED_CALLS),
+        inner: Some(Kpi::ClassifiedCalls),
     },
-    Trend {
-        kpi: &SUCCESS_RATE,
-        title: "Success rate",
-        bars: false,
-        inner: None,
-    },
-    Trend {
-        kpi: &TRANSFERRED,
-        title: "Transferred for booking",
-        bars: false,
-        inner: None,
-    },
-    Trend {
-        kpi: &CARRIER_ASKED,
-        title: "Carrier asked for transfer",
-        bars: false,
-        inner: None,
-    },
-    Trend {
-        kpi: &NOT_QUALIFIED,
-        title: "Carrier not qualified",
-        bars: false,
-        inner: None,
-    },
-    Trend {
-        kpi: &AVG_MINUTES,
-        title: "Avg minutes per call",
-        bars: false,
-        inner: None,
-    },
+    Trend::line(Kpi::SuccessRate),
+    Trend::line(Kpi::TransferredForBooking),
+    Trend::line(Kpi::CarrierAsked),
+    Trend::line(Kpi::CarrierNotQualified),
+    Trend::line(Kpi::AvgMinutesPerCall),
 ];
+
+impl Trend {
+    /// A line chart of `kpi`, titled with its label.
+    const fn line(kpi: Kpi) -> Trend {
+        Trend {
+            kpi,
+            title: None,
+            bars: false,
+            inner: None,
+        }
+    }
+}
 
 /// A trend chart's viewBox and margins (the charts scale to their card).
 const FRAME: Frame = Frame {
@@ -88,10 +73,10 @@ impl Point {
     }
 }
 
-fn point(kpi: &Kpi, day: &Day<'_>) -> Point {
+fn point(kpi: Kpi, day: &Day<'_>) -> Point {
     match day.report {
         None => Point::NoReport,
-        Some(r) => (kpi.value)(r).map_or(Point::Undefined, Point::Value),
+        Some(r) => kpi.value(r).map_or(Point::Undefined, Point::Value),
     }
 }
 
@@ -101,32 +86,29 @@ fn hover(trend: &Trend, day: &Day<'_>) -> String {
     let Some(r) = day.report else {
         return format!("{date}: no report");
     };
-    match (trend.kpi.value)(r) {
-        None if trend.kpi.unit == Unit::Percent => format!("{date}: no classified calls"),
-        None => format!("{date}: no calls"),
+    let kpi = trend.kpi;
+    match kpi.value(r) {
+        // The note of an undefined value says why: `no classified calls`, `no calls`.
+        None => format!("{date}: {}", kpi.note(r)),
         Some(v) => match trend.inner {
             Some(inner) => format!(
                 "{date}: {} {}, {} {}",
-                trend.kpi.unit.with_unit(v),
-                trend.kpi.label.to_lowercase(),
-                inner.unit.with_unit((inner.value)(r).unwrap_or(0.0)),
-                inner.label.to_lowercase()
+                kpi.unit().with_unit(v),
+                kpi.label().to_lowercase(),
+                inner.unit().with_unit(inner.value(r).unwrap_or(0.0)),
+                inner.label().to_lowercase()
             ),
-            None => format!("{date}: {}", trend.kpi.unit.with_unit(v)),
+            None => format!("{date}: {}", kpi.unit().with_unit(v)),
         },
     }
 }
 
 fn trend_chart(trend: &Trend, series: &[Day<'_>]) -> TrendChart {
-    let unit = trend.kpi.unit;
+    let unit = trend.kpi.unit();
     let points: Vec<Point> = series.iter().map(|d| point(trend.kpi, d)).collect();
     let inner: Vec<Option<f64>> = series
         .iter()
-        .map(|d| {
-            trend
-                .inner
-                .and_then(|k| d.report.and_then(|r| (k.value)(r)))
-        })
+        .map(|d| trend.inner.and_then(|k| d.report.and_then(|r| k.value(r))))
         .collect();
     let max = points
         .iter()
@@ -168,11 +150,11 @@ fn trend_chart(trend: &Trend, series: &[Day<'_>]) -> TrendChart {
         })
         .collect();
     TrendChart {
-        id: trend.kpi.field,
+        id: trend.kpi.key(),
         view_box: FRAME.view_box(),
         description: format!(
             "Daily {} over {}; {} without a report.",
-            trend.kpi.label.to_lowercase(),
+            trend.kpi.label().to_lowercase(),
             plural(series.len(), "day", "days"),
             plural(missing.len(), "day", "days")
         ),
@@ -194,15 +176,15 @@ pub(super) fn card(trend: &Trend, series: &[Day<'_>]) -> TrendCard {
     let now = series
         .iter()
         .rev()
-        .find_map(|d| d.report.map(|r| (d.date, (trend.kpi.value)(r))))
+        .find_map(|d| d.report.map(|r| (d.date, trend.kpi.value(r))))
         .map(|(date, value)| Now {
-            value: value.map(|v| trend.kpi.unit.with_unit(v)),
+            value: value.map(|v| trend.kpi.unit().with_unit(v)),
             date: short_date(date),
         });
     TrendCard {
-        title: trend.title,
+        title: trend.title.unwrap_or(trend.kpi.label()),
         now,
         chart: trend_chart(trend, series),
-        legend: trend.inner.map(|inner| (trend.kpi.label, inner.label)),
+        legend: trend.inner.map(|inner| (trend.kpi.label(), inner.label())),
     }
 }
