@@ -97,7 +97,8 @@ pub struct KpiChange {
     #[serde(serialize_with = "crate::stats::option_whole_as_integer")]
     #[schema(required)]
     pub delta: Option<f64>,
-    /// Inline: [`Changes::kpis`] inlines this schema, so it refers to no other.
+    // Inline: `Changes::kpis` inlines this schema, which so refers to no other (a doc comment
+    // here would wrap it in an `allOf` with an object).
     #[schema(inline)]
     pub flag: Flag,
     /// Whether the flagged move is good for the business; `null` when not flagged or neutral.

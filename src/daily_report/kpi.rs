@@ -55,7 +55,7 @@ pub struct Kpis {
 }
 
 /// A count over the classified calls.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Share {
     pub count: u64,
     /// |C|.
@@ -65,7 +65,7 @@ pub struct Share {
 }
 
 /// The old tool's `carrier_transfer_over_total_call_attempts` (`docs/daily-report.md`, "KPIs").
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CarrierAsked {
     pub carrier_asked_count: u64,
     /// |C|.
@@ -75,7 +75,7 @@ pub struct CarrierAsked {
 }
 
 /// The old tool's `successfully_transferred_for_booking` (`docs/daily-report.md`, "KPIs").
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TransferredForBooking {
     pub successfully_transferred_for_booking_count: u64,
     /// |C|.
@@ -131,9 +131,9 @@ fn finite(x: f64) -> f64 {
     if x.is_finite() { x } else { 0.0 }
 }
 
-/// A headline KPI of the daily report: a tile of the dashboard and, as its [`Definition`]
-/// says, a number of the summary metadata, a compared KPI of the changes, a line of the
-/// digests. Serialized as its [`Definition::key`].
+/// A headline KPI of the daily report (`docs/daily-report.md`, "Headline KPIs"): a tile of
+/// the dashboard and, as its [`Definition`] says, a number of the summary metadata, a compared
+/// KPI of the changes, a line of the digests. Serialized as its [`Definition::key`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kpi {
     TotalCalls,
@@ -210,7 +210,8 @@ pub struct Definition {
     /// Compared in the changes reply and a digest's flagged changes (the dashboard compares
     /// every headline KPI).
     pub compared: bool,
-    /// A line of the digests (when kept: its metadata key names it in a webhook's `kpis`).
+    /// A line of the digests; only a kept KPI can be one (its metadata key names it in a
+    /// webhook's `kpis`).
     pub in_digest: bool,
 }
 

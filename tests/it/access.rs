@@ -6,9 +6,9 @@ use call_analytics::server::routes::{ROUTES, RouteId, Rule};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::daily_report::PAUL_ORG;
+use crate::helpers::PAUL_ORG;
+use crate::helpers::{Api, Ch, database_with_calls, start, yesterday};
 use crate::helpers::{Spawn, TestApp, principal, two_calls_database};
-use crate::reports_http::{Api, Ch, database_with_calls, start, yesterday};
 
 const OTHER_ORG: &str = "0195a7d2-5b1e-7c44-9f3a-6d2e8b0c1f47";
 
@@ -74,7 +74,7 @@ fn sample(id: RouteId, failure_artifact: &str) -> Sample {
         RouteId::DailyReportTimer => s(
             Method::POST,
             "/daily_report_timer".into(),
-            Some(crate::reports_http::timer_payload(false)),
+            Some(crate::helpers::timer_payload(false)),
             false,
             200,
         ),
@@ -316,7 +316,7 @@ async fn replies_that_list_orgs_show_a_reader_only_its_own() {
         .call(
             Method::POST,
             "/daily_report_timer",
-            Some(crate::reports_http::timer_payload(false).to_string()),
+            Some(crate::helpers::timer_payload(false).to_string()),
             &[],
         )
         .await;
@@ -389,7 +389,7 @@ async fn a_body_that_is_not_json_typed_is_a_415_and_writes_nothing() {
 #[tokio::test]
 async fn no_report_is_made_for_a_day_that_has_not_ended() {
     let api = start(Ch::Database(database_with_calls().await), None, &[]).await;
-    let today = crate::reports_http::days_ago(0);
+    let today = crate::helpers::days_ago(0);
     for (path, body, field) in [
         (
             "/api/reports/generate",
@@ -432,8 +432,8 @@ async fn no_report_is_made_for_a_day_that_has_not_ended() {
 async fn a_report_stored_before_its_day_ended_is_hidden_and_replaced() {
     use call_analytics::daily_report::{report::DailyReport, snapshots};
     let api = start(Ch::Database(database_with_calls().await), None, &[]).await;
-    let (y, before) = (yesterday(), crate::reports_http::days_ago(3));
-    let today = crate::reports_http::days_ago(0);
+    let (y, before) = (yesterday(), crate::helpers::days_ago(3));
+    let today = crate::helpers::days_ago(0);
     let body = json!({"from": before.to_string(), "to": y.to_string()});
     let r = api
         .call(
@@ -475,7 +475,7 @@ async fn a_report_stored_before_its_day_ended_is_hidden_and_replaced() {
         latest.json["date_range"]["start_date"]
             .as_str()
             .map(|d| &d[..10]),
-        Some(crate::reports_http::days_ago(2).to_string().as_str()),
+        Some(crate::helpers::days_ago(2).to_string().as_str()),
         "neither today's nor the early one is the newest: {}",
         latest.text
     );

@@ -15,12 +15,12 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::daily_report::PAUL_ORG;
+use crate::helpers::PAUL_ORG;
+use crate::helpers::{Api, Ch, database_with_calls, start};
 use crate::helpers::{
     Faults, Proxy, Spawn, TestApp, clickhouse_url, connect, fresh_database, required_env,
     two_calls_database,
 };
-use crate::reports_http::{Api, Ch, database_with_calls, start};
 
 /// The database name of a PostgreSQL URL.
 fn db_name(url: &str) -> String {
@@ -243,7 +243,7 @@ async fn a_failure_analysis_over_failure_analysis_max_days_is_a_400_naming_to_da
 
 /// Asserts a 503 `busy` with `Retry-After` (whole seconds, here `BUSY_WAIT_SECONDS` = 1) that
 /// came after the wait and well within its bound.
-fn assert_busy(reply: &crate::reports_http::Reply, waited: Duration) {
+fn assert_busy(reply: &crate::helpers::Reply, waited: Duration) {
     reply.expect_error(503, "busy", None);
     assert_eq!(reply.header("retry-after"), Some("1"), "{}", reply.text);
     assert!(

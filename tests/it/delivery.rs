@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{Spawn, TestApp, principal, two_calls_database};
+use crate::helpers::{Answer, Receiver, Spawn, TestApp, URL_TOKEN, principal, two_calls_database};
 
 /// A raw `GET path` (no client-side URL normalization, so `..` and `%2e%2e` reach the
 /// handler as sent): the status code.
@@ -287,130 +287,6 @@ fn require_principal_without_app_service_authentication_refuses_to_start() {
 const ORG: &str = "01951f56-8c6e-7a93-a971-3d06a81a1ab0";
 const NODE: &str = "019b099d-77fd-7e09-9d2b-cd4c476a0a19";
 const SECRET: &str = "s3cret-signing-key-0123456789";
-/// A path token standing in for the secret part of a webhook URL.
-const URL_TOKEN: &str = "T0KEN-in-the-url-7f3a";
-
-/// How the receiver answers one request.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Answer {
-    Status(u16),
-    /// 429 with `Retry-After: n`.
-    TooMany(u64),
-    /// Reads the request and never answers.
-    Hang,
-    /// Closes the connection without answering.
-    Close,
-}
-
-/// One request the receiver got.
-#[derive(Clone, Debug)]
-pub(crate) struct Got {
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Got {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).expect("JSON body")
-    }
-}
-
-/// A loopback webhook receiver: answers request `i` with `script[i]` (the last one repeats).
-pub(crate) struct Receiver {
-    pub(crate) url: String,
-    got: std::sync::Arc<std::sync::Mutex<Vec<Got>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl Receiver {
-    pub(crate) async fn start(script: Vec<Answer>) -> Receiver {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hook/{URL_TOKEN}", listener.local_addr().unwrap());
-        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let seen = got.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((mut stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let seen = seen.clone();
-                let script = script.clone();
-                tokio::spawn(async move {
-                    let Some(request) = read_request(&mut stream).await else {
-                        return;
-                    };
-                    let answer = {
-                        let mut all = seen.lock().unwrap();
-                        all.push(request);
-                        script[(all.len() - 1).min(script.len() - 1)]
-                    };
-                    let reply = match answer {
-                        Answer::Status(s) => format!(
-                            "HTTP/1.1 {s} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
-                        ),
-                        Answer::TooMany(n) => format!(
-                            "HTTP/1.1 429 Too Many\r\nRetry-After: {n}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                        ),
-                        Answer::Hang => {
-                            tokio::time::sleep(Duration::from_secs(3600)).await;
-                            return;
-                        }
-                        Answer::Close => return,
-                    };
-                    let _ = stream.write_all(reply.as_bytes()).await;
-                });
-            }
-        });
-        Receiver { url, got, task }
-    }
-
-    pub(crate) fn got(&self) -> Vec<Got> {
-        self.got.lock().unwrap().clone()
-    }
-}
-
-async fn read_request(stream: &mut tokio::net::TcpStream) -> Option<Got> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    loop {
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-            continue;
-        };
-        let head = String::from_utf8_lossy(&buf[..end]).to_string();
-        let headers: Vec<(String, String)> = head
-            .split("\r\n")
-            .skip(1)
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-            .collect();
-        let length: usize = headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-            .and_then(|(_, v)| v.parse().ok())
-            .unwrap_or(0);
-        if buf.len() >= end + 4 + length {
-            let body = buf[end + 4..end + 4 + length].to_vec();
-            return Some(Got { headers, body });
-        }
-    }
-}
 
 /// A handler with the default org, no ClickHouse, yesterday's report due, sharing `storage`
 /// when given (a second instance).

@@ -15,10 +15,10 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::daily_report::{PAUL_NODE, PAUL_ORG, clickhouse_url};
 use crate::helpers::{
     Call, Spawn, TestApp, azurite, clickhouse_database, connect, fresh_database, insert, unique,
 };
+use crate::helpers::{PAUL_NODE, PAUL_ORG, clickhouse_url};
 
 // ---------------------------------------------------------------------------------------
 // Fault equipment

@@ -16,9 +16,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::daily_report::{Fixture, PAUL_NODE, PAUL_ORG, clickhouse_url, outcome, settings};
+use crate::helpers::{Api, Ch, start};
+use crate::helpers::{
+    Fixture, PAUL_NODE, PAUL_ORG, clickhouse_settings as settings, clickhouse_url, outcome,
+};
 use crate::helpers::{clickhouse_database, principal};
-use crate::reports_http::{Api, Ch, start};
 
 const OTHER_NODE: &str = "019b099d-7802-7a31-8c5e-40f2b9d7e118";
 const TEST_LINE: &str = "+19259898099";
@@ -667,7 +669,7 @@ async fn bad_parameters_are_400_naming_them() {
 /// calls, whose HTML page (`format=html`, `Accept: text/html`) lists them.
 #[tokio::test]
 async fn the_dashboard_flags_changes_and_links_to_the_calls_page() {
-    let y = crate::reports_http::yesterday();
+    let y = crate::helpers::yesterday();
     let db = clickhouse_database().await;
     let mut f = Fixture::default();
     for i in 0..3u32 {

@@ -11,9 +11,9 @@ use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
-use crate::daily_report::{PAUL_NODE, PAUL_ORG};
+use crate::helpers::{PAUL_NODE, PAUL_ORG};
 use crate::helpers::{Spawn, TestApp, clickhouse_url, two_calls_database};
-use crate::reports_http::{database_with_calls, yesterday};
+use crate::helpers::{database_with_calls, yesterday};
 
 /// `name`'s value; the test fails when it is missing.
 fn header<'a>(h: &'a HeaderMap, name: &str, what: &str) -> &'a str {

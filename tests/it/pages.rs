@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde_json::json;
 
-use crate::daily_report::{PAUL_NODE, PAUL_ORG, clickhouse_url};
 use crate::helpers::{Call, Spawn, TestApp, connect, fresh_database, insert};
-use crate::reports_http::{database_with_calls, days_ago, yesterday};
+use crate::helpers::{PAUL_NODE, PAUL_ORG, clickhouse_url};
+use crate::helpers::{database_with_calls, days_ago, yesterday};
 
 /// Runs the page driver with `args`; fails the test with its output unless every check passed.
 async fn check_page(args: &[String]) -> String {

@@ -15,9 +15,9 @@ use call_analytics::orgs::{self, ChannelKind, Notification};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::daily_report::PAUL_ORG;
-use crate::delivery::{Answer, Receiver};
-use crate::reports_http::{Api, Ch, Reply, start, timer_payload};
+use crate::helpers::PAUL_ORG;
+use crate::helpers::{Answer, Receiver};
+use crate::helpers::{Api, Ch, Reply, start, timer_payload};
 
 /// Stands in for the secret part of a webhook URL; must never be shown.
 const TOKEN: &str = "T0KEN-webhook-safety-91c2";

@@ -4,15 +4,21 @@
 //! [`proxy`] (a counting, fault-injecting TCP proxy). Everything is re-exported here, so tests
 //! write `helpers::fresh_database`, `helpers::Proxy`, ….
 
+pub mod api;
 pub mod azurite;
 pub mod clickhouse;
+pub mod fixtures;
 pub mod pg;
 pub mod proxy;
+pub mod receiver;
 
+pub use api::*;
 pub use azurite::*;
 pub use clickhouse::*;
+pub use fixtures::*;
 pub use pg::*;
 pub use proxy::*;
+pub use receiver::*;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
