@@ -8,7 +8,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{Answer, Receiver, Spawn, TestApp, URL_TOKEN, principal, two_calls_database};
+use crate::helpers::{
+    Answer, Receiver, Spawn, TestApp, URL_TOKEN, principal, store_yesterday, two_calls_database,
+};
 
 /// A raw `GET path` (no client-side URL normalization, so `..` and `%2e%2e` reach the
 /// handler as sent): the status code.
@@ -320,34 +322,6 @@ async fn digest_app(share: Option<&TestApp>) -> TestApp {
     .await
 }
 
-/// Stores yesterday's report (in the org's zone, UTC) directly, as a finished run would have.
-async fn store_yesterday(app: &TestApp) -> chrono::NaiveDate {
-    use call_analytics::daily_report::{query::DayCounts, report, snapshots};
-    let storage = app.storage().await;
-    let (org, _) = call_analytics::orgs::get(&storage, ORG)
-        .await
-        .unwrap()
-        .unwrap();
-    let date = org.yesterday(chrono::Utc::now());
-    let counts = DayCounts {
-        total_calls: 42,
-        total_duration_seconds: 4200.0,
-        ..DayCounts::default()
-    };
-    let r = report::build(
-        &org,
-        date,
-        &counts,
-        Default::default(),
-        0,
-        chrono::Utc::now(),
-    );
-    snapshots::write(&storage, ORG, date, &r, true)
-        .await
-        .unwrap();
-    date
-}
-
 /// PATCHes the default org's `notifications` under `If-Match` (required for them) with the
 /// ETag of a GET just before.
 async fn set_notifications(app: &TestApp, list: Value) -> Value {
@@ -426,7 +400,7 @@ async fn one_digest_per_channel_under_concurrent_firings_with_each_payload_shape
         org["notifications"][0]["url"],
         format!("http://{}/…", "127.0.0.1")
     );
-    let date = store_yesterday(&a).await;
+    let date = store_yesterday(&a, ORG).await;
 
     let firings = (0..10).map(|i| {
         let app = if i % 2 == 0 { &a } else { &b };
@@ -565,7 +539,7 @@ async fn retries_count_and_failures_show_in_the_scheduler_status() {
         ]),
     )
     .await;
-    store_yesterday(&app).await;
+    store_yesterday(&app, ORG).await;
     let started = std::time::Instant::now();
     let run = fire(&app).await;
     let by_id = |id: &str| {
@@ -682,7 +656,7 @@ async fn digests_stop_at_the_runs_deadline_and_the_next_firing_sends_them() {
     let hanging = Receiver::start(vec![Answer::Hang]).await;
     let ok = Receiver::start(vec![Answer::Status(200)]).await;
     let app = digest_app(None).await;
-    let date = store_yesterday(&app).await;
+    let date = store_yesterday(&app, ORG).await;
     let lib = in_process(&app).await;
     let after_run = |deadline: Instant| {
         let lib = &lib;
@@ -782,7 +756,7 @@ async fn a_stale_pending_claim_is_resent_once() {
         json!([{"id": "ops", "kind": "teams", "url": hook.url}]),
     )
     .await;
-    let date = store_yesterday(&app).await;
+    let date = store_yesterday(&app, ORG).await;
     let storage = app.storage().await;
     let name = claims::name(ORG, date, "ops");
     let pending = |age: i64| {
@@ -831,7 +805,7 @@ async fn a_transient_failure_is_tried_again_by_the_next_firings_and_a_refusal_is
         ]),
     )
     .await;
-    store_yesterday(&app).await;
+    store_yesterday(&app, ORG).await;
     let mut firings = Vec::new();
     for _ in 0..4 {
         let run = fire(&app).await;
@@ -892,7 +866,7 @@ async fn a_test_send_is_not_recorded() {
         json!([{"id": "erp", "kind": "webhook", "url": hook.url, "secret": SECRET}]),
     )
     .await;
-    store_yesterday(&app).await;
+    store_yesterday(&app, ORG).await;
     let r: Value = app
         .client
         .post(format!(
@@ -1574,7 +1548,7 @@ async fn generate_sends_the_digest_only_when_asked_and_once() {
         json!([{"id": "erp", "kind": "webhook", "url": hook.url, "secret": SECRET}]),
     )
     .await;
-    let date = store_yesterday(&app).await;
+    let date = store_yesterday(&app, ORG).await;
     let generate = |notify: bool| {
         app.client
             .post(format!("{}/api/reports/generate", app.address))

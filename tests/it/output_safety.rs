@@ -11,8 +11,7 @@ use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
-use crate::helpers::{PAUL_NODE, PAUL_ORG};
-use crate::helpers::{Spawn, TestApp, clickhouse_url, two_calls_database};
+use crate::helpers::{Ch, start, two_calls_database};
 use crate::helpers::{database_with_calls, yesterday};
 
 /// `name`'s value; the test fails when it is missing.
@@ -62,21 +61,13 @@ fn assert_safe_headers(h: &HeaderMap, what: &str) {
 /// hash would allow). JSON replies and the CSV artifact carry nosniff and no-referrer.
 #[tokio::test]
 async fn every_html_reply_carries_the_content_security_policy() {
-    let app = TestApp::spawn(Spawn {
-        db_url: Some(two_calls_database().await),
-        env: [
-            ("ORG_ID", PAUL_ORG.to_string()),
-            ("BROKER_NODE_PERSISTENT_ID", PAUL_NODE.to_string()),
-            ("CLIENT_NAME", "Paul Logistics".to_string()),
-            ("DEFAULT_TIMEZONE", "America/Chicago".to_string()),
-            ("CLICKHOUSE_URL", clickhouse_url()),
-            ("CLICKHOUSE_DATABASE", database_with_calls().await),
-        ]
-        .map(|(k, v)| (k.to_string(), v))
-        .to_vec(),
-        ..Default::default()
-    })
+    let api = start(
+        Ch::Database(database_with_calls().await),
+        Some(two_calls_database().await),
+        &[],
+    )
     .await;
+    let app = &api.app;
     let get = |path: String| {
         let url = format!("{}{path}", app.address);
         async move {

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::PAUL_ORG;
 use crate::helpers::{Answer, Receiver};
-use crate::helpers::{Api, Ch, Reply, start, timer_payload};
+use crate::helpers::{Api, Ch, Reply, start, store_yesterday, timer_payload};
 
 /// Stands in for the secret part of a webhook URL; must never be shown.
 const TOKEN: &str = "T0KEN-webhook-safety-91c2";
@@ -74,30 +74,6 @@ async fn handler(insecure: bool) -> Api {
         env.push(("ALLOW_INSECURE_WEBHOOKS", "true"));
     }
     start(Ch::Unset, None, &env).await
-}
-
-/// Stores yesterday's report of the default org directly, as a finished run would have.
-async fn store_yesterday(api: &Api) {
-    use call_analytics::daily_report::{query::DayCounts, report, snapshots};
-    let storage = api.app.storage().await;
-    let (org, _) = orgs::get(&storage, PAUL_ORG).await.unwrap().unwrap();
-    let date = org.yesterday(chrono::Utc::now());
-    let counts = DayCounts {
-        total_calls: 42,
-        total_duration_seconds: 4200.0,
-        ..DayCounts::default()
-    };
-    let r = report::build(
-        &org,
-        date,
-        &counts,
-        Default::default(),
-        0,
-        chrono::Utc::now(),
-    );
-    snapshots::write(&storage, PAUL_ORG, date, &r, true)
-        .await
-        .unwrap();
 }
 
 /// The default org's ETag, from a GET.
@@ -202,7 +178,7 @@ async fn internal_targets_are_refused_when_an_org_is_written() {
 async fn an_internal_url_stored_earlier_is_refused_at_send_without_connecting() {
     let listener = Listener::start().await;
     let api = handler(false).await;
-    store_yesterday(&api).await;
+    store_yesterday(&api.app, PAUL_ORG).await;
     let storage = api.app.storage().await;
     let (mut org, etag) = orgs::get(&storage, PAUL_ORG).await.unwrap().unwrap();
     let port = listener.port;
@@ -292,7 +268,7 @@ async fn patching_back_what_get_shows_keeps_urls_and_secrets() {
     let hook = Receiver::start(vec![Answer::Status(200)]).await;
     let slack = Receiver::start(vec![Answer::Status(200)]).await;
     let api = handler(true).await;
-    store_yesterday(&api).await;
+    store_yesterday(&api.app, PAUL_ORG).await;
     let e = etag(&api).await;
     patch(
         &api,

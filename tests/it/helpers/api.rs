@@ -446,3 +446,32 @@ pub fn timer_payload(is_past_due: bool) -> Value {
                              "RandGuid": uuid::Uuid::new_v4().to_string()}}
     })
 }
+
+/// Stores `org_id`'s report of yesterday (in the org's zone) directly, as a finished run would
+/// have: 42 calls, 4,200 s; returns its date.
+pub async fn store_yesterday(app: &TestApp, org_id: &str) -> NaiveDate {
+    use call_analytics::daily_report::{query::DayCounts, report, snapshots};
+    let storage = app.storage().await;
+    let (org, _) = call_analytics::orgs::get(&storage, org_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let date = org.yesterday(chrono::Utc::now());
+    let counts = DayCounts {
+        total_calls: 42,
+        total_duration_seconds: 4200.0,
+        ..DayCounts::default()
+    };
+    let r = report::build(
+        &org,
+        date,
+        &counts,
+        Default::default(),
+        0,
+        chrono::Utc::now(),
+    );
+    snapshots::write(&storage, org_id, date, &r, true)
+        .await
+        .unwrap();
+    date
+}
