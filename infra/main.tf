@@ -51,7 +51,6 @@ locals {
   handler_settings = {
     LOG_LEVEL                 = var.log_level
     LOG_FORMAT                = "json"
-    DB_URL                    = "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault_secret.db_url.versionless_id})"
     DB_POOL_MAX_SIZE          = tostring(var.db_pool_max_size)
     FAILURE_ANALYSIS_MAX_DAYS = tostring(var.failure_analysis_max_days)
     AZURE_STORAGE_ACCOUNT_URL = trimsuffix(azurerm_storage_account.reports.primary_blob_endpoint, "/")
@@ -71,10 +70,6 @@ locals {
     ALLOW_INSECURE_WEBHOOKS = "false"
   }
 
-  auth_settings = local.has_auth_secret ? {
-    (local.auth_secret_setting) = "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault_secret.auth_client_secret[0].versionless_id})"
-  } : {}
-
   # Optional settings: blank ones are left out so that the handler applies its own default.
   optional_settings = {
     for k, v in {
@@ -87,20 +82,50 @@ locals {
   }
 
   # Sensitive inputs are merged separately so that only these values are masked in plans.
-  clickhouse_settings = local.has_clickhouse ? merge(
-    {
-      CLICKHOUSE_URL                = var.clickhouse_url
-      CLICKHOUSE_USERNAME           = var.clickhouse_username
-      CLICKHOUSE_DATABASE           = var.clickhouse_database
-      CLICKHOUSE_QUERY_TIMEOUT_SECS = tostring(var.clickhouse_query_timeout_secs)
-      CLICKHOUSE_MAX_MEMORY_USAGE   = tostring(var.clickhouse_max_memory_usage)
-    },
-    local.has_clickhouse_password ? {
-      CLICKHOUSE_PASSWORD = "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault_secret.clickhouse_password[0].versionless_id})"
-    } : {}
-  ) : {}
+  clickhouse_settings = local.has_clickhouse ? {
+    CLICKHOUSE_URL                = var.clickhouse_url
+    CLICKHOUSE_USERNAME           = var.clickhouse_username
+    CLICKHOUSE_DATABASE           = var.clickhouse_database
+    CLICKHOUSE_QUERY_TIMEOUT_SECS = tostring(var.clickhouse_query_timeout_secs)
+    CLICKHOUSE_MAX_MEMORY_USAGE   = tostring(var.clickhouse_max_memory_usage)
+  } : {}
 
-  app_settings = merge(local.handler_settings, local.optional_settings, local.clickhouse_settings, local.auth_settings)
+  # The Key Vault secrets (azurerm_key_vault_secret.handler), each read by the handler through
+  # the app setting `setting`; an optional one exists only when its input is not blank
+  # (CLICKHOUSE_PASSWORD also needs clickhouse_url).
+  key_vault_secrets = {
+    for key, secret in {
+      db_url = {
+        name         = "db-url"
+        setting      = "DB_URL"
+        value        = var.postgres_url
+        content_type = "PostgreSQL connection URL (DB_URL)"
+        wanted       = true
+      }
+      clickhouse_password = {
+        name         = "clickhouse-password"
+        setting      = "CLICKHOUSE_PASSWORD"
+        value        = var.clickhouse_password
+        content_type = "ClickHouse password (CLICKHOUSE_PASSWORD)"
+        wanted       = local.has_clickhouse_password
+      }
+      auth_client_secret = {
+        name         = "auth-client-secret"
+        setting      = local.auth_secret_setting
+        value        = var.auth_client_secret
+        content_type = "Entra ID app registration client secret (MICROSOFT_PROVIDER_AUTHENTICATION_SECRET)"
+        wanted       = local.has_auth_secret
+      }
+    } : key => secret if secret.wanted
+  }
+
+  # DB_URL, CLICKHOUSE_PASSWORD, MICROSOFT_PROVIDER_AUTHENTICATION_SECRET: Key Vault references.
+  secret_settings = {
+    for key, secret in local.key_vault_secrets :
+    secret.setting => "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault_secret.handler[key].versionless_id})"
+  }
+
+  app_settings = merge(local.handler_settings, local.optional_settings, local.clickhouse_settings, local.secret_settings)
 }
 
 # --- Resource group, identity, monitoring ----------------------------------------------------
@@ -227,39 +252,32 @@ resource "azurerm_role_assignment" "handler_kv_secrets_user" {
 }
 
 # value_wo: write-only, never stored in the state; bump var.secrets_version to rewrite.
-resource "azurerm_key_vault_secret" "db_url" {
-  name             = "db-url"
+resource "azurerm_key_vault_secret" "handler" {
+  for_each         = local.key_vault_secrets
+  name             = each.value.name
   key_vault_id     = azurerm_key_vault.main.id
-  value_wo         = var.postgres_url
+  value_wo         = each.value.value
   value_wo_version = var.secrets_version
-  content_type     = "PostgreSQL connection URL (DB_URL)"
+  content_type     = each.value.content_type
   tags             = local.tags
 
   depends_on = [azurerm_role_assignment.deployer_kv_secrets_officer]
 }
 
-resource "azurerm_key_vault_secret" "clickhouse_password" {
-  count            = local.has_clickhouse_password ? 1 : 0
-  name             = "clickhouse-password"
-  key_vault_id     = azurerm_key_vault.main.id
-  value_wo         = var.clickhouse_password
-  value_wo_version = var.secrets_version
-  content_type     = "ClickHouse password (CLICKHOUSE_PASSWORD)"
-  tags             = local.tags
-
-  depends_on = [azurerm_role_assignment.deployer_kv_secrets_officer]
+# The secrets were one resource each before: deployments keep them, under the new addresses.
+moved {
+  from = azurerm_key_vault_secret.db_url
+  to   = azurerm_key_vault_secret.handler["db_url"]
 }
 
-resource "azurerm_key_vault_secret" "auth_client_secret" {
-  count            = local.has_auth_secret ? 1 : 0
-  name             = "auth-client-secret"
-  key_vault_id     = azurerm_key_vault.main.id
-  value_wo         = var.auth_client_secret
-  value_wo_version = var.secrets_version
-  content_type     = "Entra ID app registration client secret (MICROSOFT_PROVIDER_AUTHENTICATION_SECRET)"
-  tags             = local.tags
+moved {
+  from = azurerm_key_vault_secret.clickhouse_password[0]
+  to   = azurerm_key_vault_secret.handler["clickhouse_password"]
+}
 
-  depends_on = [azurerm_role_assignment.deployer_kv_secrets_officer]
+moved {
+  from = azurerm_key_vault_secret.auth_client_secret[0]
+  to   = azurerm_key_vault_secret.handler["auth_client_secret"]
 }
 
 # --- Plan and function app -------------------------------------------------------------------

@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::ReportCommand;
 use crate::app::App;
 use crate::daily_report::schedule::{self, GenerateOptions, OrgRun};
-use crate::orgs::{self, Organization};
+use crate::orgs::{self, OrgId, Organization};
 
 /// Runs a `report` subcommand; prints what it did. Exit code 1 when any report failed.
 pub async fn run(app: &App, command: ReportCommand) -> anyhow::Result<ExitCode> {
@@ -84,7 +84,7 @@ pub async fn run(app: &App, command: ReportCommand) -> anyhow::Result<ExitCode> 
 async fn select(app: &App, org_id: Option<String>) -> anyhow::Result<Vec<Organization>> {
     match org_id {
         Some(id) => {
-            let id = orgs::parse_uuid(&id, "--org").map_err(|e| anyhow::anyhow!(e.message))?;
+            let id = OrgId::parse(&id, "--org").map_err(|e| anyhow::anyhow!(e.message))?;
             let (org, _) = orgs::get(&app.storage, &id)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no organization {id}"))?;

@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use super::query::datetime_param;
 use super::report::{day_hours, day_window, rfc3339_secs};
 use crate::clickhouse::{ClickHouse, ClickHouseError, Summary};
-use crate::orgs::Organization;
+use crate::orgs::{OrgId, Organization};
 
 /// The query of one page. Parameters: `org_id`, `node_id`, `excluded`, `start`, `end`,
 /// `dimension` (`''` for every call), `value`, `before_ms`, `before_run`, `limit`.
@@ -141,8 +141,7 @@ pub struct Query {
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[schema(as = CallsPage)]
 pub struct Page {
-    #[schema(format = "uuid")]
-    pub org_id: String,
+    pub org_id: OrgId,
     pub date: NaiveDate,
     /// Newest first.
     #[schema(max_items = 500)]

@@ -40,6 +40,7 @@ use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder};
 use super::kpi::{Kpi, Reading};
 use super::report::{DailyReport, percent};
 use super::snapshots::{self, SnapshotError};
+use crate::orgs::OrgId;
 use crate::stats::{Z_95, median, round2, two_proportion_z};
 use crate::storage::Storage;
 
@@ -56,8 +57,7 @@ pub const MIN_RELATIVE_CHANGE: f64 = 0.20;
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Changes {
     pub date: NaiveDate,
-    #[schema(format = "uuid")]
-    pub org_id: String,
+    pub org_id: OrgId,
     /// The stored baseline dates used, nearest first (a subset of `date − 7, −14, −21, −28`).
     #[schema(max_items = 4)]
     pub baseline_dates: Vec<NaiveDate>,
@@ -138,7 +138,7 @@ pub fn baseline_candidates(date: NaiveDate) -> Vec<NaiveDate> {
 /// ([`SnapshotError::Unreadable`]; [`snapshots::read`] logs both).
 pub async fn load(
     storage: &Storage,
-    org_id: &str,
+    org_id: &OrgId,
     date: NaiveDate,
 ) -> Result<Option<(DailyReport, Vec<(NaiveDate, DailyReport)>)>, SnapshotError> {
     let reads = std::iter::once(date)
@@ -164,7 +164,7 @@ pub async fn load(
 /// baseline dates, nearest first), by the rules of the module doc. Pure.
 pub fn compare(
     date: NaiveDate,
-    org_id: &str,
+    org_id: &OrgId,
     day: &DailyReport,
     baseline: &[(NaiveDate, DailyReport)],
     min_calls: u64,
@@ -172,7 +172,7 @@ pub fn compare(
     let reports: Vec<&DailyReport> = baseline.iter().map(|(_, r)| r).collect();
     Changes {
         date,
-        org_id: org_id.to_string(),
+        org_id: org_id.clone(),
         baseline_dates: baseline.iter().map(|(d, _)| *d).collect(),
         min_calls,
         kpis: Kpi::ALL

@@ -1,5 +1,7 @@
 -- The one query of a daily report (src/daily_report/query.rs explains each step).
--- Parameters: org_id, node_id, excluded, start, end (UTC, [start, end)). One row.
+-- Parameters: org_id, node_id, excluded, start, end (UTC, [start, end)). One row: the KPI
+-- counts, the breakdowns and the report's provenance (its fingerprint, as fingerprint.sql
+-- computes it, and the server's version).
 WITH
   runs AS (
     SELECT id AS run_id, intDiv(toUnixTimestamp64Milli(min(timestamp)), 900000) AS quarter
@@ -22,7 +24,8 @@ WITH
     GROUP BY run_id
   ),
   latest AS (
-    SELECT run_id, argMax(flat_data, timestamp) AS flat_data, toUInt8(1) AS has_output
+    SELECT run_id, argMax(flat_data, timestamp) AS flat_data, toUInt8(1) AS has_output,
+      count() AS output_rows, max(timestamp) AS latest_at
     FROM public_node_outputs
     WHERE node_persistent_id = {node_id:String}
       AND run_id IN (
@@ -35,6 +38,8 @@ WITH
       s.duration AS duration,
       r.quarter AS quarter,
       ifNull(l.has_output, 0) = 1 AS has_output,
+      l.output_rows AS output_rows,
+      toUnixTimestamp64Milli(l.latest_at) AS latest_ms,
       JSONExtract(ifNull(l.flat_data, ''), 'Tuple(
         `result.call.call_classification` String,
         `result.call.call_stage` String,
@@ -77,5 +82,8 @@ SELECT
   sumMapIf([if(pricing_notes = '', 'UNKNOWN', pricing_notes)], [toUInt64(1)], classified) AS by_pricing_notes,
   sumMapIf([if(carrier_end_state = '', 'UNKNOWN', carrier_end_state)], [toUInt64(1)], classified) AS by_carrier_end_state,
   sumMap([quarter], [toUInt64(1)], [toUInt64(classified)],
-         [toUInt64(classified AND classification = 'success')]) AS by_quarter
+         [toUInt64(classified AND classification = 'success')]) AS by_quarter,
+  sum(output_rows) AS output_rows,
+  max(latest_ms) AS latest_output_ms,
+  version() AS engine
 FROM calls

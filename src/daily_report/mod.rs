@@ -18,6 +18,7 @@
 pub mod calls;
 pub mod changes;
 pub mod kpi;
+pub mod provenance;
 pub mod query;
 pub mod report;
 pub mod schedule;

@@ -104,6 +104,13 @@ pub struct DayCounts {
     /// Per UTC quarter hour of the runs' `public_runs.timestamp` (`unix seconds / 900`,
     /// ascending): (quarters, runs of R, of C, of C with classification `success`).
     pub by_quarter: Quarters,
+    /// The fingerprint's output rows ([`super::provenance::Fingerprint`]; its runs are
+    /// `total_calls`).
+    pub output_rows: u64,
+    /// The fingerprint's newest output, unix milliseconds (0: none).
+    pub latest_output_ms: i64,
+    /// The server's `version()`.
+    pub engine: String,
 }
 
 /// [`DayCounts::by_quarter`] as `sumMap` returns it: (quarter numbers, total, classified,

@@ -28,9 +28,10 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::kpi::Kpis;
+use super::provenance::{Fingerprint, Provenance, QUERY_SHA256, Supersedes};
 use super::query::{Counts, DayCounts, Quarters, fetch_day};
 use crate::clickhouse::{CallStats, ClickHouse, ClickHouseError};
-use crate::orgs::Organization;
+use crate::orgs::{OrgId, Organization};
 use crate::stats::round2;
 use crate::time::local_midnight;
 
@@ -152,14 +153,31 @@ pub struct FunnelStep {
 /// Who the report is for, when it was made, and what it cost.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Metadata {
-    #[schema(format = "uuid")]
-    pub org_id: String,
+    pub org_id: OrgId,
     pub org_name: String,
     /// RFC 3339 in the org's zone, to the second.
     #[serde(with = "rfc3339_secs")]
     pub generated_at: DateTime<FixedOffset>,
     #[schema(inline)]
     pub source: Source,
+    /// Where the numbers came from (`docs/revisions.md`, "Provenance"); absent in reports
+    /// stored before it existed, which read as an unknown fingerprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub provenance: Option<Provenance>,
+    /// 1 for a date's first report, one more for each revision (`docs/revisions.md`); a
+    /// report stored before revisions reads as 1.
+    #[serde(default = "first_revision")]
+    #[schema(minimum = 1, required)]
+    pub revision: u32,
+    /// For a revision after the first: the one it replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub supersedes: Option<Supersedes>,
+}
+
+fn first_revision() -> u32 {
+    1
 }
 
 /// The ClickHouse work behind the report.
@@ -327,6 +345,17 @@ pub fn build(
                 bytes_read: stats.bytes_read,
                 round_trips: stats.round_trips,
             },
+            provenance: Some(Provenance {
+                query_sha256: QUERY_SHA256.clone(),
+                engine: counts.engine.clone(),
+                fingerprint: Fingerprint::from_columns(
+                    counts.total_calls,
+                    counts.output_rows,
+                    counts.latest_output_ms,
+                ),
+            }),
+            revision: 1,
+            supersedes: None,
         },
         schema_version: SCHEMA_VERSION,
     }
@@ -426,7 +455,8 @@ mod tests {
 
     fn org(tz: Tz) -> Organization {
         Organization {
-            org_id: "01951f56-8c6e-7a93-a971-3d06a81a1ab0".into(),
+            org_id: crate::orgs::OrgId::parse("01951f56-8c6e-7a93-a971-3d06a81a1ab0", "org_id")
+                .unwrap(),
             name: "Paul Logistics".into(),
             node_persistent_id: "019b099d-77fd-7e09-9d2b-cd4c476a0a19".into(),
             timezone: tz,

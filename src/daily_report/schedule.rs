@@ -9,14 +9,14 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, Utc};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::snapshots::{self, Written};
 use crate::app::App;
 use crate::error::Invalid;
-use crate::orgs::Organization;
+use crate::orgs::{OrgId, Organization};
 
 /// Reports generated at once, by default (timer, `generate`, `backfill`).
 pub const CONCURRENCY: usize = 4;
@@ -109,7 +109,11 @@ pub fn check_ended(
 /// Whether a stored report generated at `generated_at` was made before its day ended (by an
 /// earlier version that allowed it): such a report is replaced when its day is due. A report
 /// without a readable `generated_at` is taken as complete.
-pub fn premature(org: &Organization, date: NaiveDate, generated_at: Option<DateTime<Utc>>) -> bool {
+pub fn premature(
+    org: &Organization,
+    date: NaiveDate,
+    generated_at: Option<DateTime<FixedOffset>>,
+) -> bool {
     let day_end = crate::time::local_midnight(date + Duration::days(1), org.timezone);
     generated_at.is_some_and(|t| t < day_end)
 }
@@ -142,10 +146,9 @@ pub enum FailureCause {
 }
 
 /// What a run did for one org.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct OrgRun {
-    #[schema(format = "uuid")]
-    pub org_id: String,
+    pub org_id: OrgId,
     pub org_name: String,
     /// Newly stored (or, with `force`, replaced) reports.
     pub generated: Vec<NaiveDate>,
@@ -158,6 +161,20 @@ pub struct OrgRun {
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     #[schema(min_items = 1)]
     pub not_attempted: Vec<NaiveDate>,
+}
+
+impl OrgRun {
+    /// `org`'s run before anything was done.
+    pub fn new(org: &Organization) -> Self {
+        OrgRun {
+            org_id: org.org_id.clone(),
+            org_name: org.name.clone(),
+            generated: Vec::new(),
+            skipped: Vec::new(),
+            failed: Vec::new(),
+            not_attempted: Vec::new(),
+        }
+    }
 }
 
 /// After the deadline, how long reports already running may still finish before they are
@@ -202,15 +219,13 @@ pub async fn generate_range(
         .buffered(LISTING_CONCURRENCY)
         .collect()
         .await;
-    let mut runs: BTreeMap<String, OrgRun> = BTreeMap::new();
+    let mut runs: BTreeMap<OrgId, OrgRun> = BTreeMap::new();
     // (org, date, whether to replace a stored report).
     let mut tasks: Vec<(Organization, NaiveDate, bool)> = Vec::new();
     for (org, from, to, existing) in listings {
-        let run = runs.entry(org.org_id.clone()).or_insert_with(|| OrgRun {
-            org_id: org.org_id.clone(),
-            org_name: org.name.clone(),
-            ..OrgRun::default()
-        });
+        let run = runs
+            .entry(org.org_id.clone())
+            .or_insert_with(|| OrgRun::new(&org));
         let existing = match existing {
             Ok(d) => d,
             Err(e) => {
@@ -233,7 +248,7 @@ pub async fn generate_range(
                 continue;
             }
             match existing.get(&date) {
-                Some(generated_at) if !premature(&org, date, *generated_at) => {
+                Some(listed) if !premature(&org, date, listed.generated_at) => {
                     run.skipped.push(date)
                 }
                 Some(_) => tasks.push((org.clone(), date, true)),
@@ -242,7 +257,7 @@ pub async fn generate_range(
         }
     }
     let total = tasks.len();
-    let tasks_keys: Vec<(String, NaiveDate)> = tasks
+    let tasks_keys: Vec<(OrgId, NaiveDate)> = tasks
         .iter()
         .map(|(o, d, _)| (o.org_id.clone(), *d))
         .collect();
@@ -260,7 +275,7 @@ pub async fn generate_range(
             }
         })
         .buffer_unordered(concurrency.max(1));
-    let mut pending: std::collections::BTreeSet<(String, NaiveDate)> =
+    let mut pending: std::collections::BTreeSet<(OrgId, NaiveDate)> =
         tasks_keys.into_iter().collect();
     loop {
         let next = match deadline {
@@ -323,7 +338,7 @@ mod tests {
     fn org(tz: chrono_tz::Tz) -> Organization {
         let t = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap();
         Organization {
-            org_id: "o".into(),
+            org_id: OrgId::parse("00000000-0000-0000-0000-000000000001", "org_id").unwrap(),
             name: "o".into(),
             node_persistent_id: "n".into(),
             timezone: tz,

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Digest;
 use super::send::SendResult;
-use crate::orgs::{ChannelKind, Notification};
+use crate::orgs::{ChannelKind, Notification, OrgId};
 use crate::storage::{Condition, Put, Storage, StorageError};
 
 /// Storage prefix of the delivery records.
@@ -30,7 +30,7 @@ pub const MAX_FIRINGS: u32 = 3;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[schema(as = DeliveryRecord)]
 pub struct Record {
-    pub org_id: String,
+    pub org_id: OrgId,
     pub date: NaiveDate,
     pub channel_id: String,
     pub kind: ChannelKind,
@@ -88,7 +88,7 @@ pub struct Claim {
 }
 
 /// `deliveries/<org_id>/<date>/<channel_id>.json`.
-pub fn name(org_id: &str, date: NaiveDate, channel_id: &str) -> String {
+pub fn name(org_id: &OrgId, date: NaiveDate, channel_id: &str) -> String {
     format!("{PREFIX}{org_id}/{date}/{channel_id}.json")
 }
 
@@ -243,7 +243,7 @@ pub struct Listing {
 /// is left out of its page (the page is then shorter), never out of the order.
 pub async fn list(
     storage: &Storage,
-    org_id: &str,
+    org_id: &OrgId,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
     after: Option<&After>,
@@ -332,7 +332,7 @@ mod tests {
             ("failed", State::Failed),
         ] {
             let stored = serde_json::json!({
-                "org_id": "org-1", "date": "2025-12-01", "channel_id": "ops",
+                "org_id": "01951f56-8c6e-7a93-a971-3d06a81a1ab0", "date": "2025-12-01", "channel_id": "ops",
                 "kind": "webhook", "state": text, "claimed_at": "2025-12-02T06:00:00Z",
                 "attempts": 2, "takeovers": 0
             });
@@ -340,7 +340,7 @@ mod tests {
             assert_eq!((r.state, r.firings, r.retry_later), (state, 0, false));
             assert_eq!(serde_json::to_value(&r).unwrap()["state"], text);
         }
-        let unknown = serde_json::json!({"org_id": "o", "date": "2025-12-01", "channel_id": "c",
+        let unknown = serde_json::json!({"org_id": "01951f56-8c6e-7a93-a971-3d06a81a1ab0", "date": "2025-12-01", "channel_id": "c",
             "kind": "webhook", "state": "lost", "claimed_at": "2025-12-02T06:00:00Z"});
         assert!(serde_json::from_value::<Record>(unknown).is_err());
     }

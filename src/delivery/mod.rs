@@ -25,7 +25,7 @@ use crate::daily_report::changes::{Changes, Flag};
 use crate::daily_report::kpi::Kpi;
 use crate::daily_report::report::DailyReport;
 use crate::daily_report::snapshots;
-use crate::orgs::{ChannelKind, Notification, Organization};
+use crate::orgs::{ChannelKind, Notification, OrgId, Organization};
 use crate::render::format::Unit;
 
 /// One flagged change of a KPI against its baseline, as a digest lists it
@@ -66,7 +66,7 @@ impl ChangeLine {
 /// Everything a digest says, whatever the channel.
 #[derive(Debug, Clone, Serialize)]
 pub struct Digest {
-    pub org_id: String,
+    pub org_id: OrgId,
     pub org_name: String,
     /// The report's local date.
     pub date: NaiveDate,
@@ -152,7 +152,7 @@ fn shown(unit: Unit, v: f64) -> String {
 /// What happened to one channel's digest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeliveryOutcome {
-    pub org_id: String,
+    pub org_id: OrgId,
     pub date: NaiveDate,
     pub channel_id: String,
     pub kind: ChannelKind,
@@ -179,10 +179,10 @@ pub enum DeliveryStatus {
 
 impl DeliveryOutcome {
     /// The outcome of a digest to `channel` not begun because the run's deadline passed.
-    fn deferred(org_id: &str, date: NaiveDate, channel: &Notification) -> Self {
+    fn deferred(org_id: &OrgId, date: NaiveDate, channel: &Notification) -> Self {
         tracing::warn!(%org_id, %date, channel = %channel.id, "digest deferred: the run's time ran out");
         DeliveryOutcome {
-            org_id: org_id.to_string(),
+            org_id: org_id.clone(),
             date,
             channel_id: channel.id.clone(),
             kind: channel.kind,
@@ -391,7 +391,7 @@ pub async fn send_digest(
 #[cfg(test)]
 pub(crate) fn test_digest(org_name: &str) -> Digest {
     Digest {
-        org_id: "org-1".into(),
+        org_id: OrgId::parse("00000000-0000-0000-0000-000000000001", "org_id").unwrap(),
         org_name: org_name.into(),
         date: NaiveDate::from_ymd_opt(2025, 5, 21).unwrap(),
         timezone: "America/Port_of_Spain".into(),

@@ -145,37 +145,23 @@ fn fit(name: &str, max: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::model::{
-        Options, PreviousSummary, RankedUser, Rankings, Summary, UserStats, Window,
-    };
+    use super::super::fixtures::{analysis, user};
+    use super::super::model::{PreviousSummary, Summary};
+    use super::super::stats::summarize;
     use super::*;
     use crate::stats::wilson_interval;
     use chrono::{TimeZone, Utc};
 
     fn ranked(rank: usize, name: &str, failed: i64, total: i64) -> RankedUser {
-        let rate = failed as f64 / total as f64;
-        let (failure_rate_lower, failure_rate_upper) = wilson_interval(failed as u64, total as u64);
         RankedUser {
             rank,
-            user: UserStats {
-                user_name: name.to_owned(),
-                total_sessions: total,
-                failed_sessions: failed,
-                success_sessions: total - failed,
-                failure_rate: rate,
-                failure_rate_percent: percent(rate),
-                user_id: None,
-                failure_rate_lower,
-                failure_rate_upper,
-                comparison: None,
-            },
+            user: user(name, None, failed, total),
         }
     }
 
     /// The old script's sample figures, as they are (not self-consistent:
     /// `docs/failure-analysis.md`, "Console summary").
     fn old_script_sample() -> Analysis {
-        let t = Utc.with_ymd_and_hms(2025, 5, 20, 18, 30, 0).unwrap();
         let top_users = vec![
             ranked(1, "Anushka", 4, 8),
             ranked(2, "Jahanvi", 1, 3),
@@ -184,44 +170,25 @@ mod tests {
             ranked(5, "Ayush", 28, 148),
             ranked(6, "Vishnu Vardhan", 34, 124),
         ];
-        Analysis {
-            window: Window {
-                from_date: None,
-                to_date: None,
-                timezone: "UTC".into(),
-                start_utc: t,
-                end_utc: Utc.with_ymd_and_hms(2025, 5, 22, 18, 30, 0).unwrap(),
-            },
-            options: Options {
-                max_users: 15,
-                min_sessions: 1,
-                rank_by: RankBy::FailureRate,
-                compare_previous: false,
-            },
-            summary: Summary {
-                failure_rate_lower: wilson_interval(81, 341).0,
-                failure_rate_upper: wilson_interval(81, 341).1,
-                previous: None,
-                total_users: 6,
-                total_sessions: 341,
-                total_failures: 81,
-                overall_failure_rate: 81.0 / 341.0,
-                average: 0.2375,
-                median: 1.0 / 6.0,
-                maximum: 0.5,
-                minimum: 0.0,
-                std_deviation: 0.1969,
-            },
-            users: top_users.iter().map(|r| r.user.clone()).collect(),
-            rankings: Rankings {
-                failure_rate: top_users.clone(),
-                lower_bound: vec![],
-            },
-            top_users,
-            histogram: vec![],
-            daily: vec![],
-            generated_at: t,
-        }
+        let mut a = analysis(top_users.iter().map(|r| r.user.clone()).collect());
+        a.window.end_utc = Utc.with_ymd_and_hms(2025, 5, 22, 18, 30, 0).unwrap();
+        a.summary = Summary {
+            failure_rate_lower: wilson_interval(81, 341).0,
+            failure_rate_upper: wilson_interval(81, 341).1,
+            previous: None,
+            total_users: 6,
+            total_sessions: 341,
+            total_failures: 81,
+            overall_failure_rate: 81.0 / 341.0,
+            average: 0.2375,
+            median: 1.0 / 6.0,
+            maximum: 0.5,
+            minimum: 0.0,
+            std_deviation: 0.1969,
+        };
+        a.rankings.failure_rate = top_users.clone();
+        a.top_users = top_users;
+        a
     }
 
     const OLD_SCRIPT_HEAD: &str = "\
@@ -313,20 +280,7 @@ Rank  User                 Failure Rate    Failed/Total   95% Interval
     #[test]
     fn zero_users_says_so() {
         let mut a = old_script_sample();
-        a.summary = Summary {
-            total_users: 0,
-            total_sessions: 0,
-            total_failures: 0,
-            overall_failure_rate: 0.0,
-            average: 0.0,
-            median: 0.0,
-            maximum: 0.0,
-            minimum: 0.0,
-            std_deviation: 0.0,
-            failure_rate_lower: 0.0,
-            failure_rate_upper: 1.0,
-            previous: None,
-        };
+        a.summary = summarize(&[]);
         a.top_users.clear();
         a.users.clear();
         let out = summary(&a, 10);

@@ -81,68 +81,17 @@ fn defuse_formula(cell: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::model::{Options, RankBy, Rankings, Summary, Window, percent};
+    use super::super::fixtures::{analysis, user};
     use super::*;
-    use crate::stats::wilson_interval;
-    use chrono::{TimeZone, Utc};
 
-    fn user(name: &str, id: Option<&str>, failed: i64, total: i64) -> UserStats {
-        let rate = failed as f64 / total as f64;
-        let (failure_rate_lower, failure_rate_upper) = wilson_interval(failed as u64, total as u64);
-        UserStats {
-            user_name: name.to_owned(),
-            total_sessions: total,
-            failed_sessions: failed,
-            success_sessions: total - failed,
-            failure_rate: rate,
-            failure_rate_percent: percent(rate),
-            user_id: id.map(str::to_owned),
-            failure_rate_lower,
-            failure_rate_upper,
-            comparison: None,
-        }
-    }
-
-    fn analysis(users: Vec<UserStats>) -> Analysis {
-        let t = Utc.with_ymd_and_hms(2025, 5, 20, 18, 30, 0).unwrap();
-        Analysis {
-            window: Window {
-                from_date: None,
-                to_date: None,
-                timezone: "UTC".into(),
-                start_utc: t,
-                end_utc: t,
-            },
-            options: Options {
-                max_users: 15,
-                min_sessions: 1,
-                rank_by: RankBy::FailureRate,
-                compare_previous: false,
-            },
-            summary: Summary {
-                total_users: users.len(),
-                total_sessions: 0,
-                total_failures: 0,
-                overall_failure_rate: 0.0,
-                average: 0.0,
-                median: 0.0,
-                maximum: 0.0,
-                minimum: 0.0,
-                std_deviation: 0.0,
-                failure_rate_lower: 0.0,
-                failure_rate_upper: 1.0,
-                previous: None,
-            },
-            top_users: vec![],
-            rankings: Rankings {
-                failure_rate: vec![],
-                lower_bound: vec![],
-            },
-            histogram: vec![],
-            users,
-            daily: vec![],
-            generated_at: t,
-        }
+    /// The `user_name` cells of the CSV of one user per name in `names` (each with 1 failure
+    /// in `total` sessions), as a CSV reader reads them back; the header is checked on the way.
+    fn names_read_back(names: &[&str], total: i64) -> Vec<String> {
+        let users = names.iter().map(|n| user(n, None, 1, total)).collect();
+        let bytes = to_csv(&analysis(users));
+        let mut r = csv::Reader::from_reader(bytes.as_slice());
+        assert_eq!(r.headers().unwrap(), HEADER.as_slice());
+        r.records().map(|rec| rec.unwrap()[0].to_owned()).collect()
     }
 
     #[test]
@@ -189,12 +138,7 @@ mod tests {
             "  padded  ",
             "Ünïcødé 名前",
         ];
-        let users = names.iter().map(|n| user(n, None, 1, 3)).collect();
-        let bytes = to_csv(&analysis(users));
-        let mut r = csv::Reader::from_reader(bytes.as_slice());
-        assert_eq!(r.headers().unwrap(), HEADER.as_slice());
-        let read: Vec<String> = r.records().map(|rec| rec.unwrap()[0].to_owned()).collect();
-        assert_eq!(read, names);
+        assert_eq!(names_read_back(&names, 3), names);
     }
 
     #[test]
@@ -207,12 +151,8 @@ mod tests {
             "\tx",
             "\rx",
         ];
-        let users = names.iter().map(|n| user(n, None, 1, 2)).collect();
-        let bytes = to_csv(&analysis(users));
-        let mut r = csv::Reader::from_reader(bytes.as_slice());
-        let read: Vec<String> = r.records().map(|rec| rec.unwrap()[0].to_owned()).collect();
         let expected: Vec<String> = names.iter().map(|n| format!("'{n}")).collect();
-        assert_eq!(read, expected);
+        assert_eq!(names_read_back(&names, 2), expected);
         // Only a leading character triggers it; numbers in other columns are untouched.
         assert_eq!(defuse_formula("a=b"), "a=b");
         assert_eq!(defuse_formula("O'Brien"), "O'Brien");

@@ -486,127 +486,41 @@ fn page_data(a: &Analysis) -> PageData<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::model::{BucketUser, Options, Summary, UserStats};
+    use super::super::fixtures::{analysis, user};
+    use super::super::model::{BucketUser, UserStats};
+    use super::super::stats::{self, failure_rate_order, ranking};
     use super::*;
     use crate::render::assert_self_contained;
     use chrono::{NaiveDate, TimeZone, Utc};
 
-    /// A consistent Analysis from `(name, user_id, failed, total)` rows (test-only stand-in for
-    /// the real computation).
+    /// An Analysis from `(name, user_id, failed, total)` rows, made as the analysis makes one
+    /// (users in failure-rate order, their summary, histogram and ranking), except that every
+    /// interval is `[0, 1]` and the lower-bound ranking is left empty; over the Asia/Kolkata
+    /// days 2025-05-21 to 2025-05-22.
     fn build(rows: &[(&str, Option<&str>, i64, i64)], max_users: usize) -> Analysis {
         let mut users: Vec<UserStats> = rows
             .iter()
-            .map(|&(name, id, failed, total)| {
-                let rate = failed as f64 / total as f64;
-                UserStats {
-                    user_name: name.to_owned(),
-                    total_sessions: total,
-                    failed_sessions: failed,
-                    success_sessions: total - failed,
-                    failure_rate: rate,
-                    failure_rate_percent: percent(rate),
-                    user_id: id.map(str::to_owned),
-                    failure_rate_lower: 0.0,
-                    failure_rate_upper: 1.0,
-                    comparison: None,
-                }
-            })
-            .collect();
-        users.sort_by(|a, b| {
-            b.failure_rate
-                .total_cmp(&a.failure_rate)
-                .then(b.failed_sessions.cmp(&a.failed_sessions))
-                .then(a.user_name.cmp(&b.user_name))
-        });
-        let rates: Vec<f64> = users.iter().map(|u| u.failure_rate).collect();
-        let n = rates.len();
-        let total_sessions: i64 = users.iter().map(|u| u.total_sessions).sum();
-        let total_failures: i64 = users.iter().map(|u| u.failed_sessions).sum();
-        let average = if n == 0 {
-            0.0
-        } else {
-            rates.iter().sum::<f64>() / n as f64
-        };
-        let mut sorted = rates.clone();
-        sorted.sort_by(f64::total_cmp);
-        let median = match n {
-            0 => 0.0,
-            _ if n % 2 == 1 => sorted[n / 2],
-            _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
-        };
-        let std_deviation = if n < 2 {
-            0.0
-        } else {
-            (rates.iter().map(|r| (r - average).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
-        };
-        let mut histogram: Vec<Bucket> = (0..10)
-            .map(|i| Bucket {
-                label: format!("{}-{}%", i * 10, i * 10 + 10),
-                count: 0,
-                users: vec![],
-            })
-            .collect();
-        for u in &users {
-            let i = ((u.failure_rate * 10.0).floor() as usize).min(9);
-            histogram[i].count += 1;
-            histogram[i].users.push(BucketUser {
-                user_name: u.user_name.clone(),
-                failure_rate: u.failure_rate,
-                failed_sessions: u.failed_sessions,
-                total_sessions: u.total_sessions,
-            });
-        }
-        let top_users = users
-            .iter()
-            .take(max_users)
-            .enumerate()
-            .map(|(i, u)| RankedUser {
-                rank: i + 1,
-                user: u.clone(),
-            })
-            .collect();
-        Analysis {
-            window: Window {
-                from_date: NaiveDate::from_ymd_opt(2025, 5, 21),
-                to_date: NaiveDate::from_ymd_opt(2025, 5, 22),
-                timezone: "Asia/Kolkata".into(),
-                start_utc: Utc.with_ymd_and_hms(2025, 5, 20, 18, 30, 0).unwrap(),
-                end_utc: Utc.with_ymd_and_hms(2025, 5, 22, 18, 30, 0).unwrap(),
-            },
-            options: Options {
-                max_users,
-                min_sessions: 1,
-                rank_by: Default::default(),
-                compare_previous: false,
-            },
-            summary: Summary {
-                total_users: n,
-                total_sessions,
-                total_failures,
-                overall_failure_rate: if total_sessions == 0 {
-                    0.0
-                } else {
-                    total_failures as f64 / total_sessions as f64
-                },
-                average,
-                median,
-                maximum: sorted.last().copied().unwrap_or(0.0),
-                minimum: sorted.first().copied().unwrap_or(0.0),
-                std_deviation,
+            .map(|&(name, id, failed, total)| UserStats {
                 failure_rate_lower: 0.0,
                 failure_rate_upper: 1.0,
-                previous: None,
-            },
-            rankings: super::super::model::Rankings {
-                failure_rate: vec![],
-                lower_bound: vec![],
-            },
-            top_users,
-            histogram,
-            users,
-            daily: vec![],
-            generated_at: Utc.with_ymd_and_hms(2025, 5, 23, 4, 0, 12).unwrap(),
-        }
+                ..user(name, id, failed, total)
+            })
+            .collect();
+        users.sort_by(failure_rate_order);
+        let mut a = analysis(users);
+        a.window = Window {
+            from_date: NaiveDate::from_ymd_opt(2025, 5, 21),
+            to_date: NaiveDate::from_ymd_opt(2025, 5, 22),
+            timezone: "Asia/Kolkata".into(),
+            start_utc: Utc.with_ymd_and_hms(2025, 5, 20, 18, 30, 0).unwrap(),
+            end_utc: Utc.with_ymd_and_hms(2025, 5, 22, 18, 30, 0).unwrap(),
+        };
+        a.options.max_users = max_users;
+        (a.summary.failure_rate_lower, a.summary.failure_rate_upper) = (0.0, 1.0);
+        a.top_users = ranking(&a.users, &a.options);
+        a.histogram = stats::histogram(&a.users);
+        a.generated_at = Utc.with_ymd_and_hms(2025, 5, 23, 4, 0, 12).unwrap();
+        a
     }
 
     /// 30 users across the buckets, with a shared name, `Unknown`, a long name and markup.

@@ -7,6 +7,8 @@
 
 pub mod console;
 pub mod csv_export;
+#[cfg(test)]
+mod fixtures;
 pub mod html;
 pub mod model;
 pub mod query;
@@ -392,17 +394,73 @@ async fn write_artifacts(
     cacheable: bool,
 ) -> Result<AnalysisResponse, StorageError> {
     let mut writes = RunWrites::new(&app.storage);
-    match write_set(
-        &app.settings,
-        &mut writes,
-        analysis,
-        flags,
-        prefix,
-        cache_name,
-        cacheable,
-    )
-    .await
-    {
+    let written = async {
+        let stamp = analysis.generated_at.format("%Y%m%d_%H%M%S");
+        let link = |name: &str| crate::links::artifact(&app.settings, name);
+        let csv = if flags.export_csv {
+            let body = Bytes::from(csv_export::to_csv(analysis));
+            let name = format!("{prefix}user_failure_stats_{stamp}.csv");
+            let location = writes
+                .put(&name, body, &Put::new("text/csv; charset=utf-8"))
+                .await?;
+            Some((link(&name), location))
+        } else {
+            None
+        };
+        let html_name = format!("{prefix}user_failure_rates_{stamp}.html");
+        let html = Bytes::from(html::to_html(analysis));
+        let html_location = writes
+            .put(&html_name, html, &Put::new("text/html; charset=utf-8"))
+            .await?;
+        let json_name = format!("{prefix}user_failure_summary_{stamp}.json");
+
+        let mut response = AnalysisResponse {
+            window: analysis.window.clone(),
+            options: analysis.options.clone(),
+            summary: analysis.summary.clone(),
+            top_users: analysis.top_users.clone(),
+            histogram: analysis
+                .histogram
+                .iter()
+                .map(|b| BucketCount {
+                    label: b.label.clone(),
+                    count: b.count,
+                })
+                .collect(),
+            daily: analysis.daily.clone(),
+            artifacts: Artifacts {
+                csv: csv.as_ref().map(|(l, _)| l.clone()),
+                html: link(&html_name),
+                json: link(&json_name),
+                locations: ArtifactLocations {
+                    csv: csv.map(|(_, location)| location),
+                    html: html_location,
+                    json: String::new(),
+                },
+            },
+            cached: false,
+            generated_at: analysis.generated_at,
+            users: Some(analysis.users.clone()),
+        };
+        let json = Bytes::from(serde_json::to_vec_pretty(&response).expect("response serializes"));
+        response.artifacts.locations.json = writes
+            .put(&json_name, json, &Put::new("application/json"))
+            .await?;
+
+        if cacheable {
+            let entry = CacheEntry {
+                response: response.clone(),
+                analysis: analysis.clone(),
+            };
+            let body = Bytes::from(serde_json::to_vec(&entry).expect("cache entry serializes"));
+            writes
+                .put(cache_name, body, &Put::new("application/json"))
+                .await?;
+        }
+        Ok::<_, StorageError>(response)
+    }
+    .await;
+    match written {
         Ok(response) => {
             writes.complete();
             Ok(response)
@@ -469,80 +527,6 @@ async fn delete_all(storage: &crate::storage::Storage, names: Vec<String>) {
             Err(e) => tracing::warn!(name = %name, error = %e, "incomplete artifact not removed"),
         }
     }
-}
-
-async fn write_set(
-    settings: &crate::configuration::Settings,
-    writes: &mut RunWrites,
-    analysis: &Analysis,
-    flags: Flags,
-    prefix: &str,
-    cache_name: &str,
-    cacheable: bool,
-) -> Result<AnalysisResponse, StorageError> {
-    let stamp = analysis.generated_at.format("%Y%m%d_%H%M%S");
-    let link = |name: &str| crate::links::artifact(settings, name);
-    let csv = if flags.export_csv {
-        let body = Bytes::from(csv_export::to_csv(analysis));
-        let name = format!("{prefix}user_failure_stats_{stamp}.csv");
-        let location = writes
-            .put(&name, body, &Put::new("text/csv; charset=utf-8"))
-            .await?;
-        Some((link(&name), location))
-    } else {
-        None
-    };
-    let html_name = format!("{prefix}user_failure_rates_{stamp}.html");
-    let html = Bytes::from(html::to_html(analysis));
-    let html_location = writes
-        .put(&html_name, html, &Put::new("text/html; charset=utf-8"))
-        .await?;
-    let json_name = format!("{prefix}user_failure_summary_{stamp}.json");
-
-    let mut response = AnalysisResponse {
-        window: analysis.window.clone(),
-        options: analysis.options.clone(),
-        summary: analysis.summary.clone(),
-        top_users: analysis.top_users.clone(),
-        histogram: analysis
-            .histogram
-            .iter()
-            .map(|b| BucketCount {
-                label: b.label.clone(),
-                count: b.count,
-            })
-            .collect(),
-        daily: analysis.daily.clone(),
-        artifacts: Artifacts {
-            csv: csv.as_ref().map(|(l, _)| l.clone()),
-            html: link(&html_name),
-            json: link(&json_name),
-            locations: ArtifactLocations {
-                csv: csv.map(|(_, location)| location),
-                html: html_location,
-                json: String::new(),
-            },
-        },
-        cached: false,
-        generated_at: analysis.generated_at,
-        users: Some(analysis.users.clone()),
-    };
-    let json = Bytes::from(serde_json::to_vec_pretty(&response).expect("response serializes"));
-    response.artifacts.locations.json = writes
-        .put(&json_name, json, &Put::new("application/json"))
-        .await?;
-
-    if cacheable {
-        let entry = CacheEntry {
-            response: response.clone(),
-            analysis: analysis.clone(),
-        };
-        let body = Bytes::from(serde_json::to_vec(&entry).expect("cache entry serializes"));
-        writes
-            .put(cache_name, body, &Put::new("application/json"))
-            .await?;
-    }
-    Ok(response)
 }
 
 /// `failure_analysis/20250520T183000Z_20250522T183000Z/`: the prefix names the UTC window.

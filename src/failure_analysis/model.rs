@@ -252,20 +252,15 @@ pub fn percent(rate: f64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::fixtures;
     use super::*;
 
     fn user(comparison: Option<Comparison>) -> UserStats {
         UserStats {
-            user_name: "A".into(),
-            total_sessions: 2,
-            failed_sessions: 1,
-            success_sessions: 1,
-            failure_rate: 0.5,
-            failure_rate_percent: percent(0.5),
-            user_id: None,
             failure_rate_lower: 0.1,
             failure_rate_upper: 0.9,
             comparison,
+            ..fixtures::user("A", None, 1, 2)
         }
     }
 

@@ -109,7 +109,7 @@ pub fn analyse(
 }
 
 /// The first `max_users` of `users` (in their order) with at least `min_sessions` sessions.
-fn ranking(users: &[UserStats], options: &Options) -> Vec<RankedUser> {
+pub(super) fn ranking(users: &[UserStats], options: &Options) -> Vec<RankedUser> {
     users
         .iter()
         .filter(|u| u.total_sessions >= options.min_sessions)
@@ -152,7 +152,7 @@ fn compare(users: &mut [UserStats], previous: &[UserCounts], min_sessions: i64) 
 
 /// Names users: `Unknown` when there is no name; `name (first 8 chars of user_id)` when two
 /// users of this result share a display name.
-fn display_users(rows: Vec<UserCounts>) -> Vec<UserStats> {
+pub(super) fn display_users(rows: Vec<UserCounts>) -> Vec<UserStats> {
     let base = |r: &UserCounts| r.name.clone().unwrap_or_else(|| "Unknown".to_string());
     let mut seen: HashMap<String, usize> = HashMap::new();
     for r in &rows {
@@ -186,7 +186,7 @@ fn display_users(rows: Vec<UserCounts>) -> Vec<UserStats> {
 }
 
 /// failure_rate desc, then failed_sessions desc, then name asc (then user_id, for stability).
-fn failure_rate_order(a: &UserStats, b: &UserStats) -> std::cmp::Ordering {
+pub(super) fn failure_rate_order(a: &UserStats, b: &UserStats) -> std::cmp::Ordering {
     b.failure_rate
         .total_cmp(&a.failure_rate)
         .then(b.failed_sessions.cmp(&a.failed_sessions))
@@ -258,7 +258,7 @@ pub fn bucket_of(rate: f64) -> usize {
 }
 
 /// Ten buckets `0-10%` … `90-100%`, each listing its users in the given (ranking) order.
-fn histogram(users: &[UserStats]) -> Vec<Bucket> {
+pub(super) fn histogram(users: &[UserStats]) -> Vec<Bucket> {
     let mut buckets: Vec<Bucket> = (0..10)
         .map(|i| Bucket {
             label: format!("{}-{}%", i * 10, i * 10 + 10),

@@ -125,6 +125,19 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// A `START_DATE`/`END_DATE` value, `YYYY-MM-DD HH:MM:SS`.
+    fn t(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
+    }
+
+    /// [`days_of`] `w`, each day as its date and its start formatted with `format`.
+    fn local_days(w: &Window, format: &str) -> Vec<String> {
+        days_of(w)
+            .iter()
+            .map(|(date, start)| format!("{date} {}", start.format(format)))
+            .collect()
+    }
+
     #[test]
     fn a_kolkata_day_starts_at_18_30_utc_the_day_before() {
         let w = days_window(
@@ -178,27 +191,18 @@ mod tests {
     fn days_of_a_window_across_spring_forward_are_local_days() {
         let chicago = chrono_tz::America::Chicago;
         let w = days_window(d("2025-03-08"), d("2025-03-10"), chicago, 366).unwrap();
-        let days: Vec<String> = days_of(&w)
-            .iter()
-            .map(|(date, t)| format!("{date} {}", t.format("%H:%M")))
-            .collect();
         // CST is UTC-6 until 2025-03-09 02:00 local, CDT (UTC-5) after.
         assert_eq!(
-            days,
+            local_days(&w, "%H:%M"),
             ["2025-03-08 06:00", "2025-03-09 06:00", "2025-03-10 05:00"]
         );
     }
 
     #[test]
     fn days_of_a_settings_window_start_at_its_first_instant() {
-        let p = |s| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap();
-        let w = settings_window(p("2025-05-20 18:30:00"), p("2025-05-22 18:29:59"), 366).unwrap();
-        let days: Vec<String> = days_of(&w)
-            .iter()
-            .map(|(date, t)| format!("{date} {}", t.format("%d %H:%M")))
-            .collect();
+        let w = settings_window(t("2025-05-20 18:30:00"), t("2025-05-22 18:29:59"), 366).unwrap();
         assert_eq!(
-            days,
+            local_days(&w, "%d %H:%M"),
             [
                 "2025-05-20 20 18:30",
                 "2025-05-21 21 00:00",
@@ -220,12 +224,7 @@ mod tests {
         assert_eq!(p.end_utc, w.start_utc);
         assert_eq!(p.start_utc.to_rfc3339(), "2025-10-22T22:00:00+00:00");
         assert_eq!((w.end_utc - w.start_utc).num_hours(), 73);
-        let s = settings_window(
-            NaiveDateTime::parse_from_str("2025-05-20 18:30:00", "%Y-%m-%d %H:%M:%S").unwrap(),
-            NaiveDateTime::parse_from_str("2025-05-22 18:29:59", "%Y-%m-%d %H:%M:%S").unwrap(),
-            366,
-        )
-        .unwrap();
+        let s = settings_window(t("2025-05-20 18:30:00"), t("2025-05-22 18:29:59"), 366).unwrap();
         let sp = previous_window(&s);
         assert_eq!(sp.start_utc.to_rfc3339(), "2025-05-18T18:30:00+00:00");
         assert_eq!(sp.end_utc, s.start_utc);
@@ -233,8 +232,7 @@ mod tests {
 
     #[test]
     fn settings_window_is_end_inclusive_to_the_second() {
-        let p = |s| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap();
-        let w = settings_window(p("2025-05-20 18:30:00"), p("2025-05-22 18:29:59"), 366).unwrap();
+        let w = settings_window(t("2025-05-20 18:30:00"), t("2025-05-22 18:29:59"), 366).unwrap();
         assert_eq!((w.end_utc - w.start_utc).num_hours(), 48);
     }
 }

@@ -4,10 +4,7 @@
 use warp::http::StatusCode;
 use warp::reply::Response;
 
-use super::reports_http::openapi::{
-    BadRequest, Forbidden, GatewayTimeout, Internal, PayloadTooLarge, Unauthorized, Unavailable,
-    UnsupportedMediaType,
-};
+use super::reports_http::openapi::{BadRequest, GatewayTimeout, Internal, Unavailable};
 use crate::app::App;
 use crate::failure_analysis::{self, AnalysisError, AnalysisRequest, Flags};
 use crate::http::error::ApiError;
@@ -33,10 +30,6 @@ use crate::http::response::json_response;
     responses(
         (status = 200, description = "OK", body = failure_analysis::AnalysisResponse),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
         (status = 500, response = Internal),
         (status = 503, response = Unavailable),
         (status = 504, response = GatewayTimeout),

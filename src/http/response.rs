@@ -69,7 +69,7 @@ pub fn page_headers(headers: &mut HeaderMap) {
 }
 
 /// `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer`, on every reply.
-fn safe_headers(headers: &mut HeaderMap) {
+pub fn safe_headers(headers: &mut HeaderMap) {
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -13,6 +13,7 @@ use warp::Filter;
 use warp::http::{HeaderMap, Method, StatusCode};
 use warp::reply::Response;
 
+pub mod openapi;
 pub mod routes;
 
 use crate::app::App;
@@ -155,7 +156,7 @@ async fn dispatch(app: &App, id: RouteId, req: &Request) -> Result<Response, Api
         RouteId::FailureAnalysis => failure_analysis::handle(app, req).await,
         RouteId::DailyReportTimer => daily_report_timer::handle(app, req).await,
         RouteId::Health => Ok(reports::health::handle(app).await),
-        RouteId::OpenApi => Ok(reports::openapi::handle()),
+        RouteId::OpenApi => Ok(reports::openapi::handle(openapi::document())),
         RouteId::ReportList => reports::stored::list(app, req).await,
         RouteId::ReportLatest => reports::stored::latest(app, req).await,
         RouteId::ReportByDate => reports::stored::by_date(app, req).await,

@@ -673,6 +673,18 @@ mod tests {
         ));
     }
 
+    /// The account, key and endpoint of Shared Key credentials; panics on any other `auth`.
+    fn shared_key(auth: Auth) -> (String, Secret, Url) {
+        match auth {
+            Auth::SharedKey {
+                account,
+                key,
+                endpoint,
+            } => (account, key, endpoint),
+            other => panic!("shared key expected, got {other:?}"),
+        }
+    }
+
     fn config_message(r: Result<Auth, StorageError>) -> String {
         match r {
             Err(StorageError::Config(m)) => m,
@@ -682,19 +694,13 @@ mod tests {
 
     #[test]
     fn parses_the_azurite_connection_string() {
-        let auth = choose_auth(&cs(&format!(
-            "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={DEV_KEY};\
-             BlobEndpoint=http://127.0.0.1:10010/devstoreaccount1;"
-        )))
-        .unwrap();
-        let Auth::SharedKey {
-            account,
-            key,
-            endpoint,
-        } = auth
-        else {
-            panic!("shared key expected")
-        };
+        let (account, key, endpoint) = shared_key(
+            choose_auth(&cs(&format!(
+                "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={DEV_KEY};\
+                 BlobEndpoint=http://127.0.0.1:10010/devstoreaccount1;"
+            )))
+            .unwrap(),
+        );
         assert_eq!(account, "devstoreaccount1");
         assert_eq!(key.expose(), DEV_KEY);
         assert_eq!(endpoint.as_str(), "http://127.0.0.1:10010/devstoreaccount1");
@@ -702,14 +708,8 @@ mod tests {
 
     #[test]
     fn use_development_storage_means_azurite_defaults() {
-        let Auth::SharedKey {
-            account,
-            key,
-            endpoint,
-        } = choose_auth(&cs("UseDevelopmentStorage=true")).unwrap()
-        else {
-            panic!("shared key expected")
-        };
+        let (account, key, endpoint) =
+            shared_key(choose_auth(&cs("UseDevelopmentStorage=true")).unwrap());
         assert_eq!(account, "devstoreaccount1");
         assert_eq!(key.expose(), DEV_KEY);
         assert_eq!(endpoint.as_str(), "http://127.0.0.1:10000/devstoreaccount1");
@@ -718,25 +718,19 @@ mod tests {
     #[test]
     fn builds_the_cloud_endpoint_from_the_suffix() {
         let key = BASE64.encode(b"not really a key");
-        let auth = choose_auth(&cs(&format!(
-            "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={key};EndpointSuffix=core.chinacloudapi.cn"
-        )))
-        .unwrap();
-        let Auth::SharedKey {
-            account, endpoint, ..
-        } = auth
-        else {
-            panic!("shared key expected")
-        };
+        let (account, _, endpoint) = shared_key(
+            choose_auth(&cs(&format!(
+                "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={key};EndpointSuffix=core.chinacloudapi.cn"
+            )))
+            .unwrap(),
+        );
         assert_eq!(account, "acct");
         assert_eq!(
             endpoint.as_str(),
             "https://acct.blob.core.chinacloudapi.cn/"
         );
-        let auth = choose_auth(&cs(&format!("accountname=acct;accountkey={key}"))).unwrap();
-        let Auth::SharedKey { endpoint, .. } = auth else {
-            panic!("shared key expected")
-        };
+        let (_, _, endpoint) =
+            shared_key(choose_auth(&cs(&format!("accountname=acct;accountkey={key}"))).unwrap());
         assert_eq!(endpoint.as_str(), "https://acct.blob.core.windows.net/");
     }
 

@@ -364,11 +364,18 @@ async fn blocking<T: Send + 'static>(
 mod tests {
     use super::*;
 
-    fn put_with(condition: Condition) -> Put {
-        Put {
+    /// Writes `body` as `name` (`text/csv`) under `condition`.
+    async fn put_if(
+        s: &LocalStore,
+        name: &str,
+        body: impl Into<Bytes>,
+        condition: Condition,
+    ) -> Result<Stored, StorageError> {
+        let put = Put {
             condition,
             ..Put::new("text/csv")
-        }
+        };
+        s.put(name, body.into(), &put).await
     }
 
     async fn store() -> (LocalStore, PathBuf) {
@@ -380,21 +387,10 @@ mod tests {
     #[tokio::test]
     async fn create_only_twice_keeps_the_first_body() {
         let (s, dir) = store().await;
-        let first = s
-            .put(
-                "a/b.csv",
-                Bytes::from("one"),
-                &put_with(Condition::IfNotExists),
-            )
+        let first = put_if(&s, "a/b.csv", "one", Condition::IfNotExists)
             .await
             .unwrap();
-        let again = s
-            .put(
-                "a/b.csv",
-                Bytes::from("two"),
-                &put_with(Condition::IfNotExists),
-            )
-            .await;
+        let again = put_if(&s, "a/b.csv", "two", Condition::IfNotExists).await;
         assert!(
             matches!(again, Err(StorageError::AlreadyExists(ref n)) if n == "a/b.csv"),
             "{again:?}"
@@ -428,33 +424,16 @@ mod tests {
             .put("x.json", Bytes::from("1"), &Put::new("application/json"))
             .await
             .unwrap();
-        let v2 = s
-            .put(
-                "x.json",
-                Bytes::from("2"),
-                &put_with(Condition::IfMatch(v1.etag.clone())),
-            )
+        let v2 = put_if(&s, "x.json", "2", Condition::IfMatch(v1.etag.clone()))
             .await
             .unwrap();
         assert_ne!(v1.etag, v2.etag);
-        let stale = s
-            .put(
-                "x.json",
-                Bytes::from("3"),
-                &put_with(Condition::IfMatch(v1.etag)),
-            )
-            .await;
+        let stale = put_if(&s, "x.json", "3", Condition::IfMatch(v1.etag)).await;
         assert!(
             matches!(stale, Err(StorageError::ConditionFailed(_))),
             "{stale:?}"
         );
-        let missing = s
-            .put(
-                "y.json",
-                Bytes::from("3"),
-                &put_with(Condition::IfMatch(v2.etag)),
-            )
-            .await;
+        let missing = put_if(&s, "y.json", "3", Condition::IfMatch(v2.etag)).await;
         assert!(
             matches!(missing, Err(StorageError::NotFound(_))),
             "{missing:?}"
@@ -569,12 +548,7 @@ mod tests {
             .map(|i| {
                 let s = s.clone();
                 tokio::spawn(async move {
-                    s.put(
-                        "once.txt",
-                        Bytes::from(format!("{i}")),
-                        &put_with(Condition::IfNotExists),
-                    )
-                    .await
+                    put_if(&s, "once.txt", format!("{i}"), Condition::IfNotExists).await
                 })
             })
             .collect();

@@ -145,15 +145,9 @@ try {
   context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
+    // playwright-core already passes --headless, --no-sandbox, --no-first-run,
+    // --disable-background-networking, --disable-component-update and --disable-sync.
+    args: ["--disable-gpu"],
     viewport: { width: 520, height: 400 },
     timeout: 60_000,
   });

@@ -7,7 +7,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::PAUL_ORG;
-use crate::helpers::{Api, Ch, database_with_calls, start, yesterday};
+use crate::helpers::id_of;
+use crate::helpers::{Api, Ch, column, database_with_calls, start, yesterday};
 use crate::helpers::{Spawn, TestApp, principal, two_calls_database};
 
 const OTHER_ORG: &str = "0195a7d2-5b1e-7c44-9f3a-6d2e8b0c1f47";
@@ -186,19 +187,12 @@ async fn rig(extra: &[(&str, &str)]) -> (Api, String) {
     env.extend_from_slice(extra);
     let api = start(Ch::Database(db), Some(two_calls_database().await), &env).await;
     let r = api
-        .call(
-            Method::POST,
-            "/api/reports/generate",
-            Some(json!({"org_id": PAUL_ORG}).to_string()),
-            &[],
-        )
+        .post("/api/reports/generate", json!({"org_id": PAUL_ORG}))
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let other = json!({"org_id": OTHER_ORG, "name": "Other",
                        "node_persistent_id": "019b3a70-1c2d-7e4f-8a5b-6c7d8e9f0a1b"});
-    let r = api
-        .call(Method::POST, "/api/orgs", Some(other.to_string()), &[])
-        .await;
+    let r = api.post("/api/orgs", other).await;
     assert_eq!(r.status, 201, "{}", r.text);
     let r = api.get(&format!("/api/orgs/{PAUL_ORG}")).await;
     let etag = r.header("etag").expect("ETag").to_string();
@@ -206,23 +200,13 @@ async fn rig(extra: &[(&str, &str)]) -> (Api, String) {
         "url": format!("http://127.0.0.1:{}/hook", crate::helpers::closed_port()),
         "secret": "0123456789abcdef0123"}]});
     let r = api
-        .call(
-            Method::PATCH,
-            &format!("/api/orgs/{PAUL_ORG}"),
-            Some(channel.to_string()),
-            &[("If-Match", etag.as_str())],
-        )
+        .patch(&format!("/api/orgs/{PAUL_ORG}"), channel, Some(&etag))
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let r = api
-        .call(
-            Method::POST,
+        .post(
             "/api/failure_analysis",
-            Some(
-                json!({"from_date": "2025-05-21", "to_date": "2025-05-21", "timezone": "UTC"})
-                    .to_string(),
-            ),
-            &[],
+            json!({"from_date": "2025-05-21", "to_date": "2025-05-21", "timezone": "UTC"}),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -313,43 +297,22 @@ async fn replies_that_list_orgs_show_a_reader_only_its_own() {
     let (api, _) = rig(&[]).await;
     // A timer run records every org's result.
     let r = api
-        .call(
-            Method::POST,
-            "/daily_report_timer",
-            Some(crate::helpers::timer_payload(false).to_string()),
-            &[],
-        )
+        .post("/daily_report_timer", crate::helpers::timer_payload(false))
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let other = principal(&[&format!("org:{OTHER_ORG}")]);
-    let h = [("X-MS-CLIENT-PRINCIPAL", other.as_str())];
-    let r = api
-        .call(Method::GET, "/api/scheduler/status", None, &h)
-        .await;
+    let r = api.get_as("/api/scheduler/status", &other).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(!r.text.contains(PAUL_ORG), "{}", r.text);
     assert!(r.text.contains(OTHER_ORG), "{}", r.text);
-    let r = api
-        .call(Method::GET, "/api/scheduler/status", None, &[])
-        .await;
+    let r = api.get("/api/scheduler/status").await;
     assert!(r.text.contains(PAUL_ORG), "{}", r.text);
-    let r = api.call(Method::GET, "/api/orgs", None, &h).await;
-    let ids: Vec<&str> = r.json["orgs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["org_id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, [OTHER_ORG]);
+    let r = api.get_as("/api/orgs", &other).await;
+    assert_eq!(column(&r.json["orgs"], "org_id"), [OTHER_ORG]);
     // A failure-analysis path spelled so that the reports' route takes it is not served.
     let reader = principal(&[&format!("org:{PAUL_ORG}")]);
     let r = api
-        .call(
-            Method::GET,
-            "/api/artifacts/failure%5Fanalysis/x/y.html",
-            None,
-            &[("X-MS-CLIENT-PRINCIPAL", reader.as_str())],
-        )
+        .get_as("/api/artifacts/failure%5Fanalysis/x/y.html", &reader)
         .await;
     assert_eq!(r.status, 404, "{}", r.text);
 }
@@ -359,31 +322,27 @@ async fn a_body_that_is_not_json_typed_is_a_415_and_writes_nothing() {
     let api = start(Ch::Unset, None, &[]).await;
     let org = json!({"org_id": OTHER_ORG, "name": "Cross-site",
                      "node_persistent_id": "019b3a70-1c2d-7e4f-8a5b-6c7d8e9f0a1b"});
+    // `POST /api/orgs` of `org` with this `Content-Type`: the status.
+    let create = |content_type: Option<&'static str>| {
+        let mut req = api.app.forwarded(Method::POST, "/api/orgs", "inv");
+        if let Some(t) = content_type {
+            req = req.header("Content-Type", t);
+        }
+        let sent = req.body(org.to_string()).send();
+        async move { sent.await.unwrap().status().as_u16() }
+    };
     for content_type in [
         Some("text/plain"),
         Some("application/x-www-form-urlencoded"),
         Some("multipart/form-data; boundary=x"),
         None,
     ] {
-        let mut req = api.app.forwarded(Method::POST, "/api/orgs", "inv");
-        if let Some(t) = content_type {
-            req = req.header("Content-Type", t);
-        }
-        let r = req.body(org.to_string()).send().await.unwrap();
-        assert_eq!(r.status().as_u16(), 415, "{content_type:?}");
+        assert_eq!(create(content_type).await, 415, "{content_type:?}");
     }
     let r = api.get(&format!("/api/orgs/{OTHER_ORG}")).await;
     assert_eq!(r.status, 404, "nothing was created: {}", r.text);
     // JSON with a charset parameter is JSON.
-    let r = api
-        .app
-        .forwarded(Method::POST, "/api/orgs", "inv")
-        .header("Content-Type", "application/json; charset=utf-8")
-        .body(org.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 201);
+    assert_eq!(create(Some("application/json; charset=utf-8")).await, 201);
 }
 
 #[tokio::test]
@@ -412,10 +371,9 @@ async fn no_report_is_made_for_a_day_that_has_not_ended() {
             "from",
         ),
     ] {
-        let r = api
-            .call(Method::POST, path, Some(body.to_string()), &[])
-            .await;
-        r.expect_error(400, "invalid_field", Some(field));
+        api.post(path, body)
+            .await
+            .expect_error(400, "invalid_field", Some(field));
     }
     let r = api.get(&format!("/api/reports?org_id={PAUL_ORG}")).await;
     assert_eq!(
@@ -435,19 +393,12 @@ async fn a_report_stored_before_its_day_ended_is_hidden_and_replaced() {
     let (y, before) = (yesterday(), crate::helpers::days_ago(3));
     let today = crate::helpers::days_ago(0);
     let body = json!({"from": before.to_string(), "to": y.to_string()});
-    let r = api
-        .call(
-            Method::POST,
-            "/api/reports/backfill",
-            Some(body.to_string()),
-            &[],
-        )
-        .await;
+    let r = api.post("/api/reports/backfill", body).await;
     assert_eq!(r.status, 200, "{}", r.text);
     // Plant what an earlier version could store: yesterday's report made at its noon, and a
     // "report" of today.
     let storage = api.app.storage().await;
-    let stored = snapshots::read(&storage, PAUL_ORG, y)
+    let stored = snapshots::read(&storage, &id_of(PAUL_ORG), y)
         .await
         .unwrap()
         .unwrap();
@@ -460,11 +411,11 @@ async fn a_report_stored_before_its_day_ended_is_hidden_and_replaced() {
             .fixed_offset()
     };
     early.metadata.generated_at = noon(y);
-    snapshots::write(&storage, PAUL_ORG, y, &early, true)
+    snapshots::write(&storage, &id_of(PAUL_ORG), y, &early, true)
         .await
         .unwrap();
     early.metadata.generated_at = noon(today);
-    snapshots::write(&storage, PAUL_ORG, today, &early, true)
+    snapshots::write(&storage, &id_of(PAUL_ORG), today, &early, true)
         .await
         .unwrap();
     let latest = api
@@ -480,22 +431,12 @@ async fn a_report_stored_before_its_day_ended_is_hidden_and_replaced() {
         latest.text
     );
     let listed = api.get(&format!("/api/reports?org_id={PAUL_ORG}")).await;
-    let dates: Vec<&str> = listed.json["reports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["date"].as_str().unwrap())
-        .collect();
+    let dates = column(&listed.json["reports"], "date");
     assert!(!dates.contains(&today.to_string().as_str()), "{dates:?}");
     assert!(!dates.contains(&y.to_string().as_str()), "{dates:?}");
     // Yesterday is due: the early report is replaced by the real one without `force`.
     let r = api
-        .call(
-            Method::POST,
-            "/api/reports/generate",
-            Some(json!({"org_id": PAUL_ORG}).to_string()),
-            &[],
-        )
+        .post("/api/reports/generate", json!({"org_id": PAUL_ORG}))
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(

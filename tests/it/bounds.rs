@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use call_analytics::delivery::claims::{self, Record, State};
 use call_analytics::orgs::ChannelKind;
-use call_analytics::storage::Put;
 use chrono::{NaiveDate, TimeZone, Utc};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -16,9 +15,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::helpers::PAUL_ORG;
+use crate::helpers::id_of;
 use crate::helpers::{Api, Ch, database_with_calls, start};
 use crate::helpers::{
-    Faults, Proxy, Spawn, TestApp, clickhouse_url, connect, fresh_database, required_env,
+    Faults, Proxy, Spawn, TestApp, clickhouse_url, connect, fresh_database, put_json, required_env,
     two_calls_database,
 };
 
@@ -110,11 +110,7 @@ async fn sslmode_prefer_and_absent_negotiate_tls_when_the_server_offers_it() {
         ("application_name=ca_absent", "ca_absent"),
         ("sslmode=prefer&application_name=ca_prefer", "ca_prefer"),
     ] {
-        let app = TestApp::spawn(Spawn {
-            db_url: Some(with_params(&db, params)),
-            ..Default::default()
-        })
-        .await;
+        let app = TestApp::with_db(with_params(&db, params)).await;
         let r = app.analyse("", one_day()).await;
         assert_eq!(r.status(), 200, "{params}: {}", app.log());
         let (encrypted, all) = tls_connections(&name, application).await;
@@ -130,13 +126,10 @@ async fn sslmode_prefer_and_absent_negotiate_tls_when_the_server_offers_it() {
 async fn sslmode_prefer_falls_back_to_plain_text_when_the_server_has_no_tls() {
     let db = two_calls_database().await;
     let name = db_name(&db);
-    let app = TestApp::spawn(Spawn {
-        db_url: Some(with_params(
-            &without_tls(&db).await,
-            "application_name=ca_no_tls",
-        )),
-        ..Default::default()
-    })
+    let app = TestApp::with_db(with_params(
+        &without_tls(&db).await,
+        "application_name=ca_no_tls",
+    ))
     .await;
     let r = app.analyse("", one_day()).await;
     assert_eq!(r.status(), 200, "{}", app.log());
@@ -191,22 +184,20 @@ async fn in_app_service_a_server_without_tls_is_refused_unless_sslmode_disable()
 /// are scanned). The setting moves the limit.
 #[tokio::test]
 async fn a_failure_analysis_over_failure_analysis_max_days_is_a_400_naming_to_date() {
+    // The 400 naming `to_date` of a window from 2025-01-01 to `to_date`: its body.
+    async fn too_long(app: &TestApp, to_date: &str) -> Value {
+        let r = app
+            .analyse("", json!({"from_date": "2025-01-01", "to_date": to_date}))
+            .await;
+        assert_eq!(r.status(), 400);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["field"], "to_date", "{body}");
+        body
+    }
     let db = fresh_database().await;
-    let app = TestApp::spawn(Spawn {
-        db_url: Some(db.clone()),
-        ..Default::default()
-    })
-    .await;
+    let app = TestApp::with_db(db.clone()).await;
     // 2025-01-01 ..= 2025-04-04 is 94 days; ..= 2025-04-03 is 93.
-    let r = app
-        .analyse(
-            "",
-            json!({"from_date": "2025-01-01", "to_date": "2025-04-04"}),
-        )
-        .await;
-    assert_eq!(r.status(), 400);
-    let body: Value = r.json().await.unwrap();
-    assert_eq!(body["error"]["field"], "to_date", "{body}");
+    let body = too_long(&app, "2025-04-04").await;
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("93"), "{message}");
     for compare in [false, true] {
@@ -226,15 +217,7 @@ async fn a_failure_analysis_over_failure_analysis_max_days_is_a_400_naming_to_da
         ..Default::default()
     })
     .await;
-    let r = short
-        .analyse(
-            "",
-            json!({"from_date": "2025-01-01", "to_date": "2025-01-08"}),
-        )
-        .await;
-    assert_eq!(r.status(), 400);
-    let body: Value = r.json().await.unwrap();
-    assert_eq!(body["error"]["field"], "to_date", "{body}");
+    too_long(&short, "2025-01-08").await;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -377,7 +360,7 @@ async fn live_clickhouse_queries_beyond_the_concurrency_wait_then_get_503_busy()
 
 fn record(date: NaiveDate, channel: &str) -> Record {
     Record {
-        org_id: PAUL_ORG.into(),
+        org_id: id_of(PAUL_ORG),
         date,
         channel_id: channel.into(),
         kind: ChannelKind::Webhook,
@@ -447,14 +430,8 @@ async fn deliveries_are_listed_in_pages_in_a_stable_order() {
     for date in ["2025-12-01", "2025-12-02", "2025-12-03"] {
         for channel in ["ops", "a", "sales-eu"] {
             let r = record(d(date), channel);
-            storage
-                .put(
-                    &claims::name(PAUL_ORG, r.date, &r.channel_id),
-                    serde_json::to_vec(&r).unwrap().into(),
-                    &Put::new("application/json"),
-                )
-                .await
-                .unwrap();
+            let name = claims::name(&id_of(PAUL_ORG), r.date, &r.channel_id);
+            put_json(&storage, &name, serde_json::to_vec(&r).unwrap()).await;
             all.push(format!("{date} {channel}"));
         }
     }

@@ -8,18 +8,21 @@
 use std::time::{Duration, Instant};
 
 use call_analytics::clickhouse::{ClickHouse, ClickHouseError, RetryPolicy};
+use call_analytics::daily_report::kpi::Kpis;
 use call_analytics::daily_report::query::fetch_day;
-use call_analytics::daily_report::report::{DailyReport, day_window, generate};
+use call_analytics::daily_report::report::{
+    BreakdownRow, DailyReport, FunnelStep, day_window, generate,
+};
 use call_analytics::daily_report::summary::ReportSummary;
-use call_analytics::orgs::Organization;
+use call_analytics::orgs::{OrgId, Organization};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde_json::{Value, json};
 
 use crate::helpers::{ClickHouseDb, Faults, Proxy};
 use crate::helpers::{
-    Fixture, PAUL_NODE, PAUL_ORG, clickhouse_settings as settings, clickhouse_url, closed_port,
-    flat, outcome,
+    Fixture, PAUL_NODE, PAUL_ORG, booked, clickhouse_settings as settings, clickhouse_url,
+    closed_port, flat, outcome,
 };
 
 const OTHER_NODE: &str = "019b099d-7802-7a31-8c5e-40f2b9d7e118";
@@ -68,7 +71,7 @@ impl TestDb {
 
 fn org(org_id: &str, node: &str, tz: Tz, excluded: &[&str]) -> Organization {
     Organization {
-        org_id: org_id.into(),
+        org_id: OrgId::parse(org_id, "org_id").unwrap(),
         name: "Paul Logistics".into(),
         node_persistent_id: node.into(),
         timezone: tz,
@@ -98,10 +101,28 @@ fn now() -> DateTime<Utc> {
 }
 
 /// (value, count, percentage) of a breakdown.
-fn rows(b: &[call_analytics::daily_report::report::BreakdownRow]) -> Vec<(&str, u64, f64)> {
+fn rows(b: &[BreakdownRow]) -> Vec<(&str, u64, f64)> {
     b.iter()
         .map(|r| (r.value.as_str(), r.count, r.percentage))
         .collect()
+}
+
+/// (stage, reached, drop-off, drop-off percentage) of each funnel step.
+fn funnel(steps: &[FunnelStep]) -> Vec<(&str, u64, u64, f64)> {
+    steps
+        .iter()
+        .map(|s| (s.stage.as_str(), s.reached, s.drop_off, s.drop_off_percent))
+        .collect()
+}
+
+/// The duration KPIs: total hours, then average, median and p90 minutes per call.
+fn durations(k: &Kpis) -> [f64; 4] {
+    [
+        k.total_duration_hours,
+        k.avg_minutes_per_call,
+        k.median_minutes_per_call,
+        k.p90_minutes_per_call,
+    ]
 }
 
 // ---------------------------------------------------------------------------------------
@@ -124,38 +145,13 @@ async fn kpis_of_a_small_day_match_the_hand_computed_values() {
     // C = O minus r09 (empty classification) and r11 (no classification key): 9 runs
     //   r01 r02 r03 r04 r05 r06 r07 r08 r12.
     let s = Some;
-    let t = || Some(json!(true));
     let no = || Some(json!(false));
     let at = |m: u32| format!("2025-12-15 {:02}:{:02}:00.000", 6 + m / 60, m % 60);
     let calls: Vec<(&str, Value)> = vec![
         // r01: success, transferred for booking (READY_TO_BOOK + true).
-        (
-            "r01",
-            outcome(
-                s("success"),
-                "TRANSFER_SUCCEEDED",
-                s("READY_TO_BOOK"),
-                t(),
-                s("ACTIVE"),
-                s("QUALIFIED"),
-                s("booking_started"),
-                s("AGREEMENT_REACHED_CARRIER_CONFIRMED"),
-            ),
-        ),
+        ("r01", booked(s("AGREEMENT_REACHED_CARRIER_CONFIRMED"))),
         // r02: same, pending confirmation.
-        (
-            "r02",
-            outcome(
-                s("success"),
-                "TRANSFER_SUCCEEDED",
-                s("READY_TO_BOOK"),
-                t(),
-                s("ACTIVE"),
-                s("QUALIFIED"),
-                s("booking_started"),
-                s("AGREEMENT_REACHED_PENDING_CONFIRMATION"),
-            ),
-        ),
+        ("r02", booked(s("AGREEMENT_REACHED_PENDING_CONFIRMATION"))),
         // r03: non_convertible AND not qualified.
         (
             "r03",
@@ -265,19 +261,11 @@ async fn kpis_of_a_small_day_match_the_hand_computed_values() {
             ),
         ),
         // r12: success; transfer_success written as the string "true" still counts.
-        (
-            "r12",
-            outcome(
-                s("success"),
-                "TRANSFER_SUCCEEDED",
-                s("READY_TO_BOOK"),
-                Some(json!("true")),
-                s("ACTIVE"),
-                s("QUALIFIED"),
-                s("booking_started"),
-                s("AGREEMENT_REACHED_CARRIER_CONFIRMED"),
-            ),
-        ),
+        ("r12", {
+            let mut data = booked(s("AGREEMENT_REACHED_CARRIER_CONFIRMED"));
+            data["result.transfer.transfer_success"] = json!("true");
+            data
+        }),
     ];
     for (k, (run, data)) in calls.into_iter().enumerate() {
         let minutes = k as u32 + 1;
@@ -287,31 +275,21 @@ async fn kpis_of_a_small_day_match_the_hand_computed_values() {
         } else {
             at(minutes * 50)
         };
-        f.call(
+        f.paul_call(
             run,
             &ts,
-            PAUL_ORG,
             &format!("+1312555{:04}", k),
             60.0 * minutes as f64,
         );
         if !data.is_null() {
-            f.output(run, PAUL_NODE, &at(minutes * 50 + 20), data);
+            f.paul_output(run, &at(minutes * 50 + 20), data);
         }
     }
-    let win = outcome(
-        s("success"),
-        "TRANSFER_SUCCEEDED",
-        s("READY_TO_BOOK"),
-        t(),
-        s("ACTIVE"),
-        s("QUALIFIED"),
-        s("booking_started"),
-        s("AGREEMENT_REACHED_CARRIER_CONFIRMED"),
-    );
+    let win = booked(s("AGREEMENT_REACHED_CARRIER_CONFIRMED"));
     // None of these may count:
     // x1: the org's test line (excluded).
-    f.call("x1", "2025-12-15 15:00:00.000", PAUL_ORG, TEST_LINE, 999.0)
-        .output("x1", PAUL_NODE, "2025-12-15 15:10:00.000", win.clone());
+    f.paul_call("x1", "2025-12-15 15:00:00.000", TEST_LINE, 999.0)
+        .paul_output("x1", "2025-12-15 15:10:00.000", win.clone());
     // x2: another org's run and node.
     f.call(
         "x2",
@@ -322,38 +300,23 @@ async fn kpis_of_a_small_day_match_the_hand_computed_values() {
     )
     .output("x2", OTHER_ORG_NODE, "2025-12-15 15:10:00.000", win.clone());
     // x3: 1 ms before the window (the day before, 23:59:59.999 local).
-    f.call(
-        "x3",
-        "2025-12-15 05:59:59.999",
-        PAUL_ORG,
-        "+13125559999",
-        999.0,
-    )
-    .output("x3", PAUL_NODE, "2025-12-15 06:10:00.000", win.clone());
+    f.paul_call("x3", "2025-12-15 05:59:59.999", "+13125559999", 999.0)
+        .paul_output("x3", "2025-12-15 06:10:00.000", win.clone());
     // x4: exactly at the window's end (the next day).
-    f.call(
-        "x4",
-        "2025-12-16 06:00:00.000",
-        PAUL_ORG,
-        "+13125559999",
-        999.0,
-    )
-    .output("x4", PAUL_NODE, "2025-12-16 06:10:00.000", win.clone());
+    f.paul_call("x4", "2025-12-16 06:00:00.000", "+13125559999", 999.0)
+        .paul_output("x4", "2025-12-16 06:10:00.000", win.clone());
     // x5: another node's output for r10, which has none of the org's node.
     f.output("r10", OTHER_NODE, "2025-12-15 20:00:00.000", win.clone());
     // x6: a run with the node's output but no session.
     f.run("x6", "2025-12-15 16:00:00.000")
-        .output("x6", PAUL_NODE, "2025-12-15 16:10:00.000", win);
+        .paul_output("x6", "2025-12-15 16:10:00.000", win);
     f.load(&db.ch).await;
 
     let r = db.report(&paul(), "2025-12-15").await;
     let k = &r.kpis;
     assert_eq!(k.total_calls, 12);
     assert_eq!(k.classified_calls, 9);
-    assert_eq!(k.total_duration_hours, 1.3);
-    assert_eq!(k.avg_minutes_per_call, 6.5);
-    assert_eq!(k.median_minutes_per_call, 6.5);
-    assert_eq!(k.p90_minutes_per_call, 10.9);
+    assert_eq!(durations(k), [1.3, 6.5, 6.5, 10.9]);
     // success: r01 r02 r12 = 3/9.
     assert_eq!(k.success_rate_percent, 33.33);
     // non_convertible OR NOT_QUALIFIED: r03 r04 r05 = 3/9.
@@ -387,76 +350,83 @@ async fn kpis_of_a_small_day_match_the_hand_computed_values() {
     assert_eq!((n.count, n.total_calls, n.percentage), (2, 9, 22.22));
 
     let b = &r.breakdowns;
-    // Stages of C: TRANSFER_SUCCEEDED r01 r02 r12; one each of the six others.
-    assert_eq!(
-        rows(&b.call_stage),
-        vec![
-            ("TRANSFER_SUCCEEDED", 3, 33.33),
-            ("CARRIER_VERIFICATION", 1, 11.11),
-            ("GREETING", 1, 11.11),
-            ("LOAD_LOOKUP", 1, 11.11),
-            ("RATE_NEGOTIATION", 1, 11.11),
-            ("TRANSFER_ATTEMPTED", 1, 11.11),
-            ("TRANSFER_FAILED", 1, 11.11),
-        ]
-    );
-    // success 3; non_convertible r03 r04; other r06 r08; carrier_dropped r07; rate_not_agreed r05.
-    assert_eq!(
-        rows(&b.call_classification),
-        vec![
-            ("success", 3, 33.33),
-            ("non_convertible", 2, 22.22),
-            ("other", 2, 22.22),
-            ("carrier_dropped", 1, 11.11),
-            ("rate_not_agreed", 1, 11.11),
-        ]
-    );
-    // ACTIVE r01 r02 r03 r05 r06 r12; COVERED r04; PENDING_REVIEW r08; missing r07.
-    assert_eq!(
-        rows(&b.load_status),
-        vec![
-            ("ACTIVE", 6, 66.67),
-            ("COVERED", 1, 11.11),
-            ("PENDING_REVIEW", 1, 11.11),
-            ("UNKNOWN", 1, 11.11),
-        ]
-    );
-    // CONFIRMED r01 r12; PENDING r02 r06; NOT_DISCUSSED r03 r04; UNKNOWN r07 (missing), r08
-    // (empty); NO_AGREEMENT r05.
-    assert_eq!(
-        rows(&b.pricing_notes),
-        vec![
-            ("AGREEMENT_REACHED_CARRIER_CONFIRMED", 2, 22.22),
-            ("AGREEMENT_REACHED_PENDING_CONFIRMATION", 2, 22.22),
-            ("NOT_DISCUSSED", 2, 22.22),
-            ("UNKNOWN", 2, 22.22),
-            ("NO_AGREEMENT_RATE_TOO_HIGH", 1, 11.11),
-        ]
-    );
-    // booking_started r01 r02 r12; one each of the others ("UNKNOWN" sorts before lower case).
-    assert_eq!(
-        rows(&b.carrier_end_state),
-        vec![
-            ("booking_started", 3, 33.33),
-            ("UNKNOWN", 1, 11.11),
-            ("callback_requested", 1, 11.11),
-            ("hung_up", 1, 11.11),
-            ("load_unavailable", 1, 11.11),
-            ("not_qualified", 1, 11.11),
-            ("rate_rejected", 1, 11.11),
-        ]
-    );
+    let breakdowns = [
+        // Stages of C: TRANSFER_SUCCEEDED r01 r02 r12; one each of the six others.
+        (
+            "call_stage",
+            &b.call_stage,
+            vec![
+                ("TRANSFER_SUCCEEDED", 3, 33.33),
+                ("CARRIER_VERIFICATION", 1, 11.11),
+                ("GREETING", 1, 11.11),
+                ("LOAD_LOOKUP", 1, 11.11),
+                ("RATE_NEGOTIATION", 1, 11.11),
+                ("TRANSFER_ATTEMPTED", 1, 11.11),
+                ("TRANSFER_FAILED", 1, 11.11),
+            ],
+        ),
+        // success 3; non_convertible r03 r04; other r06 r08; carrier_dropped r07;
+        // rate_not_agreed r05.
+        (
+            "call_classification",
+            &b.call_classification,
+            vec![
+                ("success", 3, 33.33),
+                ("non_convertible", 2, 22.22),
+                ("other", 2, 22.22),
+                ("carrier_dropped", 1, 11.11),
+                ("rate_not_agreed", 1, 11.11),
+            ],
+        ),
+        // ACTIVE r01 r02 r03 r05 r06 r12; COVERED r04; PENDING_REVIEW r08; missing r07.
+        (
+            "load_status",
+            &b.load_status,
+            vec![
+                ("ACTIVE", 6, 66.67),
+                ("COVERED", 1, 11.11),
+                ("PENDING_REVIEW", 1, 11.11),
+                ("UNKNOWN", 1, 11.11),
+            ],
+        ),
+        // CONFIRMED r01 r12; PENDING r02 r06; NOT_DISCUSSED r03 r04; UNKNOWN r07 (missing),
+        // r08 (empty); NO_AGREEMENT r05.
+        (
+            "pricing_notes",
+            &b.pricing_notes,
+            vec![
+                ("AGREEMENT_REACHED_CARRIER_CONFIRMED", 2, 22.22),
+                ("AGREEMENT_REACHED_PENDING_CONFIRMATION", 2, 22.22),
+                ("NOT_DISCUSSED", 2, 22.22),
+                ("UNKNOWN", 2, 22.22),
+                ("NO_AGREEMENT_RATE_TOO_HIGH", 1, 11.11),
+            ],
+        ),
+        // booking_started r01 r02 r12; one each of the others ("UNKNOWN" sorts before lower
+        // case).
+        (
+            "carrier_end_state",
+            &b.carrier_end_state,
+            vec![
+                ("booking_started", 3, 33.33),
+                ("UNKNOWN", 1, 11.11),
+                ("callback_requested", 1, 11.11),
+                ("hung_up", 1, 11.11),
+                ("load_unavailable", 1, 11.11),
+                ("not_qualified", 1, 11.11),
+                ("rate_rejected", 1, 11.11),
+            ],
+        ),
+    ];
+    for (name, got, want) in breakdowns {
+        assert_eq!(rows(got), want, "{name}");
+    }
     // Funnel over C: at G 1, LL 1, CV 1, RN 1, TA 1, TS 3, TF 1.
     // reached: TS 3, TF 1, TA 1+3+1 = 5, RN 6, CV 7, LL 8, G 9.
     // drop-off: LL 1/9 = 11.11, CV 1/8 = 12.5, RN 1/7 = 14.29, TA 1/6 = 16.67,
     // TS (5-3)/5 = 40, TF (5-1)/5 = 80.
-    let funnel: Vec<(&str, u64, u64, f64)> = b
-        .funnel
-        .iter()
-        .map(|s| (s.stage.as_str(), s.reached, s.drop_off, s.drop_off_percent))
-        .collect();
     assert_eq!(
-        funnel,
+        funnel(&b.funnel),
         vec![
             ("GREETING", 9, 0, 0.0),
             ("LOAD_LOOKUP", 8, 1, 11.11),
@@ -503,16 +473,7 @@ async fn kpis_of_a_small_day_match_the_hand_computed_values() {
 async fn dst_days_have_23_and_25_hours_and_edges_land_on_the_right_day() {
     let db = TestDb::new().await;
     let mut f = Fixture::default();
-    let data = outcome(
-        Some("success"),
-        "TRANSFER_SUCCEEDED",
-        Some("READY_TO_BOOK"),
-        Some(json!(true)),
-        Some("ACTIVE"),
-        Some("QUALIFIED"),
-        Some("booking_started"),
-        None,
-    );
+    let data = booked(None);
     // (run, UTC instant, local day it belongs to)
     let runs = [
         ("a", "2025-03-09 05:59:59.999", "2025-03-08"), // 03-08 23:59:59.999 CST
@@ -527,8 +488,8 @@ async fn dst_days_have_23_and_25_hours_and_edges_land_on_the_right_day() {
         ("j", "2025-11-03 06:00:00.000", "2025-11-03"), // 11-03 00:00 CST
     ];
     for (run, ts, _) in runs {
-        f.call(run, ts, PAUL_ORG, "+13125550000", 120.0)
-            .output(run, PAUL_NODE, ts, data.clone());
+        f.paul_call(run, ts, "+13125550000", 120.0)
+            .paul_output(run, ts, data.clone());
     }
     f.load(&db.ch).await;
 
@@ -575,16 +536,7 @@ async fn dst_days_have_23_and_25_hours_and_edges_land_on_the_right_day() {
 async fn excluded_numbers_are_left_out() {
     let db = TestDb::new().await;
     let mut f = Fixture::default();
-    let ok = outcome(
-        Some("success"),
-        "TRANSFER_SUCCEEDED",
-        Some("READY_TO_BOOK"),
-        Some(json!(true)),
-        Some("ACTIVE"),
-        Some("QUALIFIED"),
-        Some("booking_started"),
-        None,
-    );
+    let ok = booked(None);
     let nc = outcome(
         Some("non_convertible"),
         "CARRIER_VERIFICATION",
@@ -596,24 +548,12 @@ async fn excluded_numbers_are_left_out() {
         None,
     );
     // Two test lines and a real caller whose number starts like a test line.
-    f.call("t1", "2025-12-15 15:00:00.000", PAUL_ORG, TEST_LINE, 600.0)
-        .output("t1", PAUL_NODE, "2025-12-15 15:10:00.000", ok.clone());
-    f.call(
-        "t2",
-        "2025-12-15 16:00:00.000",
-        PAUL_ORG,
-        "+15555550123",
-        600.0,
-    )
-    .output("t2", PAUL_NODE, "2025-12-15 16:10:00.000", ok);
-    f.call(
-        "c1",
-        "2025-12-15 17:00:00.000",
-        PAUL_ORG,
-        "+192598980990",
-        60.0,
-    )
-    .output("c1", PAUL_NODE, "2025-12-15 17:10:00.000", nc);
+    f.paul_call("t1", "2025-12-15 15:00:00.000", TEST_LINE, 600.0)
+        .paul_output("t1", "2025-12-15 15:10:00.000", ok.clone());
+    f.paul_call("t2", "2025-12-15 16:00:00.000", "+15555550123", 600.0)
+        .paul_output("t2", "2025-12-15 16:10:00.000", ok);
+    f.paul_call("c1", "2025-12-15 17:00:00.000", "+192598980990", 60.0)
+        .paul_output("c1", "2025-12-15 17:10:00.000", nc);
     f.load(&db.ch).await;
 
     let none = org(PAUL_ORG, PAUL_NODE, chrono_tz::America::Chicago, &[]);
@@ -652,53 +592,34 @@ async fn duplicate_outputs_count_once_with_the_latest_values() {
             ("result.call.call_stage", json!(stage)),
         ])
     };
-    f.call(
-        "r1",
-        "2025-12-15 15:00:00.000",
-        PAUL_ORG,
-        "+13125550001",
-        300.0,
-    )
-    // Inserted out of order: the latest (15:09) says non_convertible.
-    .output(
-        "r1",
-        PAUL_NODE,
-        "2025-12-15 15:08:00.000",
-        cls("success", "TRANSFER_SUCCEEDED"),
-    )
-    .output(
-        "r1",
-        PAUL_NODE,
-        "2025-12-15 15:09:00.000",
-        cls("non_convertible", "CARRIER_VERIFICATION"),
-    )
-    .output(
-        "r1",
-        PAUL_NODE,
-        "2025-12-15 15:07:00.000",
-        cls("other", "GREETING"),
-    )
-    // A later output of another node, ignored.
-    .output(
-        "r1",
-        OTHER_NODE,
-        "2025-12-15 15:30:00.000",
-        cls("success", "TRANSFER_SUCCEEDED"),
-    );
+    f.paul_call("r1", "2025-12-15 15:00:00.000", "+13125550001", 300.0)
+        // Inserted out of order: the latest (15:09) says non_convertible.
+        .paul_output(
+            "r1",
+            "2025-12-15 15:08:00.000",
+            cls("success", "TRANSFER_SUCCEEDED"),
+        )
+        .paul_output(
+            "r1",
+            "2025-12-15 15:09:00.000",
+            cls("non_convertible", "CARRIER_VERIFICATION"),
+        )
+        .paul_output("r1", "2025-12-15 15:07:00.000", cls("other", "GREETING"))
+        // A later output of another node, ignored.
+        .output(
+            "r1",
+            OTHER_NODE,
+            "2025-12-15 15:30:00.000",
+            cls("success", "TRANSFER_SUCCEEDED"),
+        );
     // r2: only another node's output: in R, not in O.
-    f.call(
-        "r2",
-        "2025-12-15 16:00:00.000",
-        PAUL_ORG,
-        "+13125550002",
-        300.0,
-    )
-    .output(
-        "r2",
-        OTHER_NODE,
-        "2025-12-15 16:05:00.000",
-        cls("success", "TRANSFER_SUCCEEDED"),
-    );
+    f.paul_call("r2", "2025-12-15 16:00:00.000", "+13125550002", 300.0)
+        .output(
+            "r2",
+            OTHER_NODE,
+            "2025-12-15 16:05:00.000",
+            cls("success", "TRANSFER_SUCCEEDED"),
+        );
     f.load(&db.ch).await;
 
     let r = db.report(&paul(), "2025-12-15").await;
@@ -730,31 +651,27 @@ async fn several_sessions_of_one_run_count_once() {
     let db = TestDb::new().await;
     let mut f = Fixture::default();
     // r1: session s-r1 twice (60 s and 90 s: counts 90) and leg s-r1b 120 s → 210 s = 3.5 min.
-    f.call(
-        "r1",
-        "2025-12-15 15:00:00.000",
-        PAUL_ORG,
-        "+13125550001",
-        60.0,
-    )
-    .session("s-r1", "r1", "+13125550001", 90.0)
-    .session("s-r1b", "r1", "+13125550009", 120.0);
+    f.paul_call("r1", "2025-12-15 15:00:00.000", "+13125550001", 60.0)
+        .session("s-r1", "r1", "+13125550001", 90.0)
+        .session("s-r1b", "r1", "+13125550009", 120.0);
     // r2: a leg from the test line (left out) and one of 30 s → 0.5 min.
-    f.call("r2", "2025-12-15 16:00:00.000", PAUL_ORG, TEST_LINE, 600.0)
+    f.paul_call("r2", "2025-12-15 16:00:00.000", TEST_LINE, 600.0)
         .session("s-r2b", "r2", "+13125550003", 30.0);
     // r3: only the test line → not in R.
-    f.call("r3", "2025-12-15 17:00:00.000", PAUL_ORG, TEST_LINE, 500.0);
+    f.paul_call("r3", "2025-12-15 17:00:00.000", TEST_LINE, 500.0);
     f.load(&db.ch).await;
 
     let r = db.report(&paul(), "2025-12-15").await;
     let k = &r.kpis;
     assert_eq!(k.total_calls, 2);
     // Σ = 240 s: 0.0667 h → 0.07; avg 4 / 2 = 2.0 min.
-    assert_eq!(k.total_duration_hours, 0.07);
-    assert_eq!(k.avg_minutes_per_call, 2.0);
     // Minutes [0.5, 3.5]: median 2.0, p90 = 0.5 + 0.9 · 3 = 3.2.
-    assert_eq!(k.median_minutes_per_call, 2.0);
-    assert_eq!(k.p90_minutes_per_call, 3.2);
+    assert_eq!(durations(k), [0.07, 2.0, 2.0, 3.2]);
+}
+
+/// An output with only a classification.
+fn classified_as(classification: &str) -> Value {
+    flat(&[("result.call.call_classification", json!(classification))])
 }
 
 fn round2(x: f64) -> f64 {
@@ -767,19 +684,8 @@ async fn an_empty_day_gives_zeros() {
     let db = TestDb::new().await;
     let mut f = Fixture::default();
     // Data on another day only.
-    f.call(
-        "r1",
-        "2025-12-10 15:00:00.000",
-        PAUL_ORG,
-        "+13125550001",
-        300.0,
-    )
-    .output(
-        "r1",
-        PAUL_NODE,
-        "2025-12-10 15:08:00.000",
-        flat(&[("result.call.call_classification", json!("success"))]),
-    );
+    f.paul_call("r1", "2025-12-10 15:00:00.000", "+13125550001", 300.0)
+        .paul_output("r1", "2025-12-10 15:08:00.000", classified_as("success"));
     f.load(&db.ch).await;
 
     let r = db.report(&paul(), "2025-12-15").await;
@@ -825,26 +731,9 @@ async fn an_empty_day_gives_zeros() {
 async fn an_org_whose_node_has_no_data_gets_zeros() {
     let db = TestDb::new().await;
     let mut f = Fixture::default();
-    f.call(
-        "r1",
-        "2025-12-15 15:00:00.000",
-        PAUL_ORG,
-        "+13125550001",
-        90.0,
-    )
-    .output(
-        "r1",
-        PAUL_NODE,
-        "2025-12-15 15:08:00.000",
-        flat(&[("result.call.call_classification", json!("success"))]),
-    );
-    f.call(
-        "r2",
-        "2025-12-15 16:00:00.000",
-        PAUL_ORG,
-        "+13125550002",
-        30.0,
-    );
+    f.paul_call("r1", "2025-12-15 15:00:00.000", "+13125550001", 90.0)
+        .paul_output("r1", "2025-12-15 15:08:00.000", classified_as("success"));
+    f.paul_call("r2", "2025-12-15 16:00:00.000", "+13125550002", 30.0);
     f.load(&db.ch).await;
 
     let wrong_node = org(
@@ -905,13 +794,7 @@ async fn a_503_is_retried_and_counted() {
     let url = clickhouse_url();
     let db = TestDb::new().await;
     let mut f = Fixture::default();
-    f.call(
-        "r1",
-        "2025-12-15 15:00:00.000",
-        PAUL_ORG,
-        "+13125550001",
-        90.0,
-    );
+    f.paul_call("r1", "2025-12-15 15:00:00.000", "+13125550001", 90.0);
     f.load(&db.ch).await;
     let proxy = Proxy::with_faults(
         &url,

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use call_analytics::clickhouse::{CallStats, ClickHouse};
 use call_analytics::configuration::StorageSettings;
+use call_analytics::daily_report::provenance::Supersedes;
 use call_analytics::daily_report::query::DayCounts;
 use call_analytics::daily_report::report::{self, DailyReport};
 use call_analytics::daily_report::schedule::OrgRun;
@@ -23,8 +24,9 @@ use chrono::{DateTime, NaiveDate, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use serde_json::{Value, json};
 
+use crate::helpers::id_of;
 use crate::helpers::{
-    ClickHouseDb, Faults, Proxy, Spawn, TestApp, free_port, fresh_store, insert_rows,
+    ClickHouseDb, Faults, Proxy, Spawn, TestApp, free_port, fresh_store, insert_rows, put_json,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -54,7 +56,7 @@ impl OrgDef {
     fn doc(&self, is_active: bool) -> Organization {
         let now = Utc::now();
         Organization {
-            org_id: self.id.clone(),
+            org_id: id_of(&self.id),
             name: self.name.into(),
             node_persistent_id: self.node.clone(),
             timezone: self.tz,
@@ -293,17 +295,18 @@ fn logs(f: &Fired) -> Vec<String> {
 fn org_run<'a>(r: &'a RunResult, org: &OrgDef) -> &'a OrgRun {
     r.orgs
         .iter()
-        .find(|o| o.org_id == org.id)
+        .find(|o| o.org_id == *org.id)
         .unwrap_or_else(|| panic!("no run for org {}: {r:?}", org.id))
 }
 
 /// The report blobs of an org, by date (listing only).
 async fn report_blobs(storage: &Storage, org_id: &str) -> BTreeMap<NaiveDate, Entry> {
-    let prefix = snapshots::org_prefix(org_id);
+    let prefix = snapshots::org_prefix(&id_of(org_id));
     let page = storage.list(&prefix, None, 1000).await.expect("list");
     assert!(page.next.is_none());
     page.entries
         .into_iter()
+        .filter(|e| !e.name.contains("/rev-"))
         .map(|e| {
             let date = snapshots::date_of(&prefix, &e.name)
                 .unwrap_or_else(|| panic!("unexpected blob {}", e.name));
@@ -320,7 +323,7 @@ async fn all_report_names(storage: &Storage) -> Vec<String> {
 
 /// One report document, parsed whole.
 async fn report_doc(storage: &Storage, org_id: &str, date: NaiveDate) -> DailyReport {
-    let o = snapshots::read(storage, org_id, date)
+    let o = snapshots::read(storage, &id_of(org_id), date)
         .await
         .expect("read")
         .unwrap_or_else(|| panic!("no report for {org_id} {date}"));
@@ -421,7 +424,7 @@ async fn timer_round_trip_as_the_host_sends_it_writes_every_due_report() {
         assert_eq!(meta(entry, "schema_version"), "2");
         let doc = report_doc(&storage, &org.id, *date).await;
         assert_eq!(doc.kpis.total_calls.to_string(), meta(entry, "total_calls"));
-        assert_eq!(doc.metadata.org_id, org.id);
+        assert_eq!(doc.metadata.org_id.as_str(), org.id);
         assert_eq!(doc.metadata.org_name, "Paul Logistics");
         assert_eq!(doc.date_range.tz, "America/Chicago");
         assert_eq!(doc.date_range.start_date.date_naive(), *date);
@@ -797,11 +800,11 @@ async fn default_org_is_created_at_start_from_the_settings() {
     let before = Utc::now() - chrono::Duration::seconds(1);
     let app = spawn(env.clone()).await;
     let storage = app.storage().await;
-    let (stored, etag) = orgs::get(&storage, &org.id)
+    let (stored, etag) = orgs::get(&storage, &id_of(&org.id))
         .await
         .unwrap()
         .unwrap_or_else(|| panic!("default org {} missing; log:\n{}", org.id, app.log()));
-    assert_eq!(stored.org_id, org.id);
+    assert_eq!(stored.org_id.as_str(), org.id);
     assert_eq!(stored.node_persistent_id, org.node);
     assert_eq!(stored.name, "Sahyadri Freight");
     assert_eq!(stored.timezone, chrono_tz::Asia::Kolkata);
@@ -818,7 +821,7 @@ async fn default_org_is_created_at_start_from_the_settings() {
         }
     }
     let _again = spawn_sharing(&app.storage_settings, env).await;
-    let (after, etag_after) = orgs::get(&storage, &org.id).await.unwrap().unwrap();
+    let (after, etag_after) = orgs::get(&storage, &id_of(&org.id)).await.unwrap().unwrap();
     assert_eq!(after, stored);
     assert_eq!(etag_after, etag);
 }
@@ -937,10 +940,10 @@ async fn orgs_create_is_create_only_and_replace_needs_the_current_etag() {
     let mut other = org.clone();
     other.name = "Impostor".into();
     match orgs::create(&storage, &other).await {
-        Err(OrgError::Exists(id)) => assert_eq!(id, def.id),
+        Err(OrgError::Exists(id)) => assert_eq!(id.as_str(), def.id),
         r => panic!("second create: {r:?}"),
     }
-    let (read, etag) = orgs::get(&storage, &def.id).await.unwrap().unwrap();
+    let (read, etag) = orgs::get(&storage, &id_of(&def.id)).await.unwrap().unwrap();
     assert_eq!(
         (read.name.as_str(), etag.as_str()),
         ("Paul Logistics", etag1.as_str())
@@ -955,10 +958,10 @@ async fn orgs_create_is_create_only_and_replace_needs_the_current_etag() {
     let mut stale = org.clone();
     stale.is_active = false;
     match orgs::replace(&storage, &stale, &etag1).await {
-        Err(OrgError::Stale(id)) => assert_eq!(id, def.id),
+        Err(OrgError::Stale(id)) => assert_eq!(id.as_str(), def.id),
         r => panic!("stale replace: {r:?}"),
     }
-    let (read, etag) = orgs::get(&storage, &def.id).await.unwrap().unwrap();
+    let (read, etag) = orgs::get(&storage, &id_of(&def.id)).await.unwrap().unwrap();
     assert_eq!(read, renamed);
     assert_eq!(etag, etag2);
 
@@ -1020,11 +1023,35 @@ async fn snapshots_are_create_only_unless_forced() {
         .await
         .unwrap()
         .unwrap();
+    // A forced write is a new revision (`docs/revisions.md`): the second report, numbered 2,
+    // superseding the first, which is kept as it was.
+    let mut revised = second.clone();
+    revised.metadata.revision = 2;
+    revised.metadata.supersedes = Some(Supersedes {
+        revision: 1,
+        generated_at: first.metadata.generated_at,
+        fingerprint: first.metadata.provenance.as_ref().map(|p| p.fingerprint),
+    });
     assert_eq!(
         serde_json::from_slice::<DailyReport>(&o.body).unwrap(),
-        second
+        revised
     );
-    let blobs = report_blobs(&storage, &org.org_id).await;
+    let kept = snapshots::read_revision(&storage, &org.org_id, date, 1)
+        .await
+        .unwrap()
+        .expect("revision 1 is kept");
+    assert_eq!(kept.report, first);
+    let revisions = snapshots::revisions(&storage, &org.org_id, date)
+        .await
+        .unwrap();
+    assert_eq!(
+        revisions
+            .iter()
+            .map(|r| (r.revision, r.current))
+            .collect::<Vec<_>>(),
+        [(2, true), (1, false)]
+    );
+    let blobs = report_blobs(&storage, org.org_id.as_str()).await;
     assert_eq!(meta(&blobs[&date], "total_calls"), "9");
     assert_eq!(blobs[&date].etag, forced.etag);
 
@@ -1074,7 +1101,7 @@ async fn concurrent_snapshot_writers_have_one_winner() {
         .unwrap();
     let stored: DailyReport = serde_json::from_slice(&o.body).unwrap();
     assert_eq!(stored, reports[winners[0]]);
-    let blobs = report_blobs(&storage, &org.org_id).await;
+    let blobs = report_blobs(&storage, org.org_id.as_str()).await;
     assert_eq!(
         meta(&blobs[&date], "total_calls"),
         stored.kpis.total_calls.to_string()
@@ -1153,15 +1180,8 @@ async fn an_unreadable_org_document_does_not_stop_the_others() {
     calls.load(&src.ch).await;
     let app = spawn(handler_env(&src, &good, 1)).await;
     let storage = app.storage().await;
-    let broken = orgs::doc_name(&uuid::Uuid::new_v4().to_string());
-    storage
-        .put(
-            &broken,
-            bytes::Bytes::from_static(b"{not json"),
-            &call_analytics::storage::Put::new("application/json"),
-        )
-        .await
-        .unwrap();
+    let broken = orgs::doc_name(&id_of(&uuid::Uuid::new_v4().to_string()));
+    put_json(&storage, &broken, &b"{not json"[..]).await;
     let fired = fire(&app, false).await;
     assert_eq!(fired.status, 200, "{}\nlog:\n{}", fired.body, app.log());
     let r = fired.result();

@@ -4,12 +4,14 @@
 
 use std::time::Duration;
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::helpers::id_of;
 use crate::helpers::{
-    Answer, Receiver, Spawn, TestApp, URL_TOKEN, principal, store_yesterday, two_calls_database,
+    Answer, Receiver, Spawn, TestApp, URL_TOKEN, column, principal, put_json, store_yesterday,
+    two_calls_database,
 };
 
 /// A raw `GET path` (no client-side URL normalization, so `..` and `%2e%2e` reach the
@@ -144,16 +146,8 @@ async fn artifact_paths_are_validated_and_reports_isolated_by_org() {
         ..Default::default()
     })
     .await;
-    let storage = app.storage().await;
     let report = format!("reports/{org}/2025-05-21.json");
-    storage
-        .put(
-            &report,
-            bytes::Bytes::from_static(b"{\"ok\":true}"),
-            &call_analytics::storage::Put::new("application/json"),
-        )
-        .await
-        .unwrap();
+    put_json(&app.storage().await, &report, &b"{\"ok\":true}"[..]).await;
     for bad in [
         "/api/artifacts/../orgs/x.json",
         "/api/artifacts/reports/../orgs/x.json",
@@ -178,25 +172,20 @@ async fn artifact_paths_are_validated_and_reports_isolated_by_org() {
     let open = app.client.get(&url).send().await.unwrap();
     assert_eq!(open.status(), StatusCode::OK);
     assert_eq!(open.headers()["content-type"], "application/json");
-    let mine = app
-        .client
-        .get(&url)
-        .header("X-MS-CLIENT-PRINCIPAL", principal(&[&format!("org:{org}")]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(mine.status(), StatusCode::OK);
-    let other = app
-        .client
-        .get(&url)
-        .header(
-            "X-MS-CLIENT-PRINCIPAL",
-            principal(&["org:01953c2a-41d7-7b8e-b0c4-52e9a7f3d610"]),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(other.status(), StatusCode::NOT_FOUND);
+    // The report opened by a reader of `role`'s org: the status.
+    let open_as = |role: &str| {
+        let sent = app
+            .client
+            .get(&url)
+            .header("X-MS-CLIENT-PRINCIPAL", principal(&[role]))
+            .send();
+        async move { sent.await.unwrap().status() }
+    };
+    assert_eq!(open_as(&format!("org:{org}")).await, StatusCode::OK);
+    assert_eq!(
+        open_as("org:01953c2a-41d7-7b8e-b0c4-52e9a7f3d610").await,
+        StatusCode::NOT_FOUND
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -342,6 +331,24 @@ async fn set_notifications(app: &TestApp, list: Value) -> Value {
     body
 }
 
+/// `method path` of `app`, with `body` as JSON when given: the reply's JSON body.
+async fn json_reply(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> Value {
+    let mut req = app.client.request(method, format!("{}{path}", app.address));
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    req.send().await.unwrap().json().await.unwrap()
+}
+
+/// A [`digest_app`] whose default org has the notification `channels` and yesterday's report,
+/// so that its digest is due: the app and the report's date.
+async fn due_digest_app(channels: Value) -> (TestApp, chrono::NaiveDate) {
+    let app = digest_app(None).await;
+    set_notifications(&app, channels).await;
+    let date = store_yesterday(&app, ORG).await;
+    (app, date)
+}
+
 fn timer_body() -> Value {
     json!({"Data": {"timer": {"Schedule": {}, "ScheduleStatus": null, "IsPastDue": false}},
            "Metadata": {}})
@@ -349,25 +356,17 @@ fn timer_body() -> Value {
 
 /// `GET /api/deliveries?org_id=` of the default org: the delivery records.
 async fn deliveries(app: &TestApp) -> Value {
-    app.client
-        .get(format!("{}/api/deliveries?org_id={ORG}", app.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    json_reply(
+        app,
+        Method::GET,
+        &format!("/api/deliveries?org_id={ORG}"),
+        None,
+    )
+    .await
 }
 
 async fn fire(app: &TestApp) -> Value {
-    let r = app
-        .client
-        .post(format!("{}/daily_report_timer", app.address))
-        .json(&timer_body())
-        .send()
-        .await
-        .unwrap();
-    r.json().await.unwrap()
+    json_reply(app, Method::POST, "/daily_report_timer", Some(timer_body())).await
 }
 
 /// Each channel gets one digest of the right shape — a Teams Workflows message with an
@@ -469,23 +468,18 @@ async fn one_digest_per_channel_under_concurrent_firings_with_each_payload_shape
         "{shown}"
     );
 
-    // Webhook: the signature verifies over timestamp + "." + body.
+    // Webhook: the signature verifies over timestamp + "." + body (`webhook::signature`, whose
+    // unit test pins it to an independently computed HMAC-SHA256).
     let got = &hook.got()[0];
-    let ts = got.header("X-CallAnalytics-Timestamp").unwrap();
-    let signature = got.header("X-CallAnalytics-Signature").unwrap();
-    let mut signed = ts.as_bytes().to_vec();
-    signed.push(b'.');
-    signed.extend_from_slice(&got.body);
-    use hmac::Mac;
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-    mac.update(&signed);
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    assert_eq!(signature, format!("sha256={hex}"));
+    let ts: i64 = got
+        .header("X-CallAnalytics-Timestamp")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        got.header("X-CallAnalytics-Signature"),
+        Some(call_analytics::delivery::webhook::signature(SECRET, ts, &got.body).as_str())
+    );
     let body = got.json();
     assert_eq!(body["event"], "daily_report.ready");
     assert_eq!(body["org_id"], ORG);
@@ -500,12 +494,7 @@ async fn one_digest_per_channel_under_concurrent_firings_with_each_payload_shape
         (1, 1, 1)
     );
     let records = deliveries(&a).await;
-    let states: Vec<&str> = records["deliveries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["state"].as_str().unwrap())
-        .collect();
+    let states = column(&records["deliveries"], "state");
     assert_eq!(states, ["sent", "sent", "sent"], "{records}");
     for log in [a.log(), b.log(), records.to_string()] {
         assert!(
@@ -528,18 +517,13 @@ async fn retries_count_and_failures_show_in_the_scheduler_status() {
     let refusing = Receiver::start(vec![Answer::Status(400)]).await;
     let closing = Receiver::start(vec![Answer::Close]).await;
     let hanging = Receiver::start(vec![Answer::Hang]).await;
-    let app = digest_app(None).await;
-    set_notifications(
-        &app,
-        json!([
-            {"id": "flaky", "kind": "slack", "url": flaky.url},
-            {"id": "refusing", "kind": "teams", "url": refusing.url},
-            {"id": "closing", "kind": "teams", "url": closing.url},
-            {"id": "hanging", "kind": "teams", "url": hanging.url},
-        ]),
-    )
+    let (app, _) = due_digest_app(json!([
+        {"id": "flaky", "kind": "slack", "url": flaky.url},
+        {"id": "refusing", "kind": "teams", "url": refusing.url},
+        {"id": "closing", "kind": "teams", "url": closing.url},
+        {"id": "hanging", "kind": "teams", "url": hanging.url},
+    ]))
     .await;
-    store_yesterday(&app, ORG).await;
     let started = std::time::Instant::now();
     let run = fire(&app).await;
     let by_id = |id: &str| {
@@ -582,15 +566,7 @@ async fn retries_count_and_failures_show_in_the_scheduler_status() {
         (flaky.got().len(), refusing.got().len(), closing.got().len()),
         (3, 1, 3)
     );
-    let status: Value = app
-        .client
-        .get(format!("{}/api/scheduler/status", app.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = json_reply(&app, Method::GET, "/api/scheduler/status", None).await;
     let failed: Vec<&str> = status["last_run"]["deliveries"]
         .as_array()
         .unwrap()
@@ -604,17 +580,13 @@ async fn retries_count_and_failures_show_in_the_scheduler_status() {
 
 /// A firing's deliveries as `"<channel_id> <status>"`, in the run's order.
 fn statuses(run: &Value) -> Vec<String> {
-    run["ReturnValue"]["deliveries"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{run}"))
+    let deliveries = &run["ReturnValue"]["deliveries"];
+    let channels = column(deliveries, "channel_id");
+    let statuses = column(deliveries, "status");
+    channels
         .iter()
-        .map(|d| {
-            format!(
-                "{} {}",
-                d["channel_id"].as_str().unwrap(),
-                d["status"].as_str().unwrap()
-            )
-        })
+        .zip(statuses)
+        .map(|(channel, status)| format!("{channel} {status}"))
         .collect()
 }
 
@@ -661,14 +633,13 @@ async fn digests_stop_at_the_runs_deadline_and_the_next_firing_sends_them() {
     let after_run = |deadline: Instant| {
         let lib = &lib;
         async move {
-            let (org, _) = call_analytics::orgs::get(&lib.storage, ORG)
+            let (org, _) = call_analytics::orgs::get(&lib.storage, &id_of(ORG))
                 .await
                 .unwrap()
                 .unwrap();
             let run = OrgRun {
-                org_id: ORG.into(),
                 skipped: vec![date],
-                ..OrgRun::default()
+                ..OrgRun::new(&org)
             };
             let outcomes = delivery::after_run(lib, &[org], &[run], |_| date, deadline).await;
             serde_json::to_value(outcomes).unwrap()
@@ -750,30 +721,18 @@ async fn digests_stop_at_the_runs_deadline_and_the_next_firing_sends_them() {
 async fn a_stale_pending_claim_is_resent_once() {
     use call_analytics::delivery::claims;
     let hook = Receiver::start(vec![Answer::Status(200)]).await;
-    let app = digest_app(None).await;
-    set_notifications(
-        &app,
-        json!([{"id": "ops", "kind": "teams", "url": hook.url}]),
-    )
-    .await;
-    let date = store_yesterday(&app, ORG).await;
+    let (app, date) =
+        due_digest_app(json!([{"id": "ops", "kind": "teams", "url": hook.url}])).await;
     let storage = app.storage().await;
-    let name = claims::name(ORG, date, "ops");
+    let name = claims::name(&id_of(ORG), date, "ops");
     let pending = |age: i64| {
         json!({"org_id": ORG, "date": date, "channel_id": "ops", "kind": "teams", "state": "pending",
                "claimed_at": chrono::Utc::now() - chrono::Duration::minutes(age), "attempts": 0, "takeovers": 0})
     };
-    let put = call_analytics::storage::Put::new("application/json");
-    storage
-        .put(&name, pending(2).to_string().into(), &put)
-        .await
-        .unwrap();
+    put_json(&storage, &name, pending(2).to_string()).await;
     fire(&app).await;
     assert_eq!(hook.got().len(), 0, "a fresh claim is another sender's");
-    storage
-        .put(&name, pending(11).to_string().into(), &put)
-        .await
-        .unwrap();
+    put_json(&storage, &name, pending(11).to_string()).await;
     fire(&app).await;
     fire(&app).await;
     assert_eq!(hook.got().len(), 1);
@@ -794,18 +753,13 @@ async fn a_transient_failure_is_tried_again_by_the_next_firings_and_a_refusal_is
         Receiver::start([vec![Answer::Status(503); 6], vec![Answer::Status(200)]].concat()).await;
     let down = Receiver::start(vec![Answer::Status(503)]).await;
     let refusing = Receiver::start(vec![Answer::Status(400)]).await;
-    let app = digest_app(None).await;
-    set_notifications(
-        &app,
-        json!([
-            {"id": "down", "kind": "slack", "url": down.url},
-            {"id": "recovering", "kind": "webhook", "url": recovering.url,
-             "secret": "a-signing-secret-of-32-characters"},
-            {"id": "refusing", "kind": "teams", "url": refusing.url},
-        ]),
-    )
+    let (app, _) = due_digest_app(json!([
+        {"id": "down", "kind": "slack", "url": down.url},
+        {"id": "recovering", "kind": "webhook", "url": recovering.url,
+         "secret": "a-signing-secret-of-32-characters"},
+        {"id": "refusing", "kind": "teams", "url": refusing.url},
+    ]))
     .await;
-    store_yesterday(&app, ORG).await;
     let mut firings = Vec::new();
     for _ in 0..4 {
         let run = fire(&app).await;
@@ -860,25 +814,12 @@ async fn a_transient_failure_is_tried_again_by_the_next_firings_and_a_refusal_is
 #[tokio::test]
 async fn a_test_send_is_not_recorded() {
     let hook = Receiver::start(vec![Answer::Status(200)]).await;
-    let app = digest_app(None).await;
-    set_notifications(
-        &app,
+    let (app, _) = due_digest_app(
         json!([{"id": "erp", "kind": "webhook", "url": hook.url, "secret": SECRET}]),
     )
     .await;
-    store_yesterday(&app, ORG).await;
-    let r: Value = app
-        .client
-        .post(format!(
-            "{}/api/orgs/{ORG}/notifications/erp/test",
-            app.address
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let test = format!("/api/orgs/{ORG}/notifications/erp/test");
+    let r = json_reply(&app, Method::POST, &test, None).await;
     assert_eq!(r["status"], "sent", "{r}");
     assert_eq!(hook.got()[0].json()["test"], true);
     let records = deliveries(&app).await;
@@ -949,7 +890,7 @@ fn sample_digest(org_name: &str, changes: usize) -> call_analytics::delivery::Di
         good: [Some(false), Some(true), None][i % 3],
     };
     Digest {
-        org_id: ORG.into(),
+        org_id: id_of(ORG),
         org_name: org_name.into(),
         date: chrono::NaiveDate::from_ymd_opt(2025, 5, 21).unwrap(),
         timezone: "Europe/Berlin".into(),
@@ -1195,9 +1136,14 @@ fn block_kit_problems(msg: &Value) -> Vec<String> {
             p.push(format!("{at}.verbatim: a boolean, only on mrkdwn"));
         }
     };
-    // An array of `min..=max` items.
-    let array = |p: &mut Vec<String>, v: &Value, at: &str, min: usize, max: usize| -> Vec<Value> {
-        match v.as_array() {
+    // An array of `min..=max` items: each item with where it is (`at[i]`).
+    let array = |p: &mut Vec<String>,
+                 v: &Value,
+                 at: &str,
+                 min: usize,
+                 max: usize|
+     -> Vec<(String, Value)> {
+        let items = match v.as_array() {
             None => {
                 p.push(format!("{at}: not an array"));
                 Vec::new()
@@ -1207,7 +1153,12 @@ fn block_kit_problems(msg: &Value) -> Vec<String> {
                 a.clone()
             }
             Some(a) => a.clone(),
-        }
+        };
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| (format!("{at}[{i}]"), item))
+            .collect()
     };
     let button = |p: &mut Vec<String>, v: &Value, at: &str| {
         let allowed = [
@@ -1249,17 +1200,20 @@ fn block_kit_problems(msg: &Value) -> Vec<String> {
     if chars(&msg["text"]).is_none_or(|n| n == 0) {
         p.push("message.text: the fallback text is missing or empty".into());
     }
-    for (i, b) in array(&mut p, &msg["blocks"], "blocks", 1, 50)
-        .iter()
-        .enumerate()
-    {
-        let at = format!("blocks[{i}]");
+    // The fields every block may have, and `extra`.
+    let common = |extra: &[&'static str]| {
+        let mut f = vec!["type", "block_id"];
+        f.extend_from_slice(extra);
+        f
+    };
+    // A block of 1..=`max` `elements`: each element with where it is.
+    let elements = |p: &mut Vec<String>, b: &Value, at: &str, max: usize| {
+        fields(p, b, at, &common(&["elements"]), &["type", "elements"]);
+        array(p, &b["elements"], &format!("{at}.elements"), 1, max)
+    };
+    for (at, b) in array(&mut p, &msg["blocks"], "blocks", 1, 50) {
+        let b = &b;
         let kind = b["type"].as_str().unwrap_or("");
-        let common = |extra: &[&'static str]| {
-            let mut f = vec!["type", "block_id"];
-            f.extend_from_slice(extra);
-            f
-        };
         match kind {
             "header" => {
                 fields(&mut p, b, &at, &common(&["text"]), &["type", "text"]);
@@ -1292,17 +1246,8 @@ fn block_kit_problems(msg: &Value) -> Vec<String> {
                     );
                 }
                 if !b["fields"].is_null() {
-                    for (j, f) in array(&mut p, &b["fields"], &format!("{at}.fields"), 1, 10)
-                        .iter()
-                        .enumerate()
-                    {
-                        text(
-                            &mut p,
-                            f,
-                            &format!("{at}.fields[{j}]"),
-                            &["plain_text", "mrkdwn"],
-                            2000,
-                        );
+                    for (fat, f) in array(&mut p, &b["fields"], &format!("{at}.fields"), 1, 10) {
+                        text(&mut p, &f, &fat, &["plain_text", "mrkdwn"], 2000);
                     }
                 }
                 if !b["accessory"].is_null() {
@@ -1317,22 +1262,11 @@ fn block_kit_problems(msg: &Value) -> Vec<String> {
                 }
             }
             "context" => {
-                fields(
-                    &mut p,
-                    b,
-                    &at,
-                    &common(&["elements"]),
-                    &["type", "elements"],
-                );
-                for (j, e) in array(&mut p, &b["elements"], &format!("{at}.elements"), 1, 10)
-                    .iter()
-                    .enumerate()
-                {
-                    let eat = format!("{at}.elements[{j}]");
+                for (eat, e) in elements(&mut p, b, &at, 10) {
                     if e["type"] == "image" {
                         fields(
                             &mut p,
-                            e,
+                            &e,
                             &eat,
                             &["type", "image_url", "slack_file", "alt_text"],
                             &["type", "alt_text"],
@@ -1341,7 +1275,7 @@ fn block_kit_problems(msg: &Value) -> Vec<String> {
                             p.push(format!("{eat}: exactly one of image_url and slack_file"));
                         }
                     } else {
-                        text(&mut p, e, &eat, &["plain_text", "mrkdwn"], 3000);
+                        text(&mut p, &e, &eat, &["plain_text", "mrkdwn"], 3000);
                     }
                 }
             }
@@ -1349,20 +1283,9 @@ fn block_kit_problems(msg: &Value) -> Vec<String> {
                 fields(&mut p, b, &at, &common(&[]), &["type"]);
             }
             "actions" => {
-                fields(
-                    &mut p,
-                    b,
-                    &at,
-                    &common(&["elements"]),
-                    &["type", "elements"],
-                );
-                for (j, e) in array(&mut p, &b["elements"], &format!("{at}.elements"), 1, 25)
-                    .iter()
-                    .enumerate()
-                {
-                    let eat = format!("{at}.elements[{j}]");
+                for (eat, e) in elements(&mut p, b, &at, 25) {
                     if e["type"] == "button" {
-                        button(&mut p, e, &eat);
+                        button(&mut p, &e, &eat);
                     } else {
                         p.push(format!(
                             "{eat}: element type {:?} is not checked here",
@@ -1385,14 +1308,8 @@ fn slack_blocks_have_their_documented_fields_and_broken_ones_are_caught() {
     use call_analytics::delivery::slack;
     let good = slack::payload(&sample_digest("Paul Logistics & <Söhne>", 3));
     assert_eq!(block_kit_problems(&good), Vec::<String>::new(), "{good:#}");
-    let types: Vec<&str> = good["blocks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["type"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        types,
+        column(&good["blocks"], "type"),
         ["header", "context", "section", "section", "actions"]
     );
     let long = slack::payload(&sample_digest(&"Ünïcode Logistics ".repeat(20), 200));
@@ -1550,12 +1467,10 @@ async fn generate_sends_the_digest_only_when_asked_and_once() {
     .await;
     let date = store_yesterday(&app, ORG).await;
     let generate = |notify: bool| {
-        app.client
-            .post(format!("{}/api/reports/generate", app.address))
-            .json(&json!({"date": date.to_string(), "notify": notify}))
-            .send()
+        let body = json!({"date": date.to_string(), "notify": notify});
+        json_reply(&app, Method::POST, "/api/reports/generate", Some(body))
     };
-    let quiet: Value = generate(false).await.unwrap().json().await.unwrap();
+    let quiet = generate(false).await;
     assert_eq!(
         quiet["orgs"][0]["skipped"],
         json!([date.to_string()]),
@@ -1564,12 +1479,12 @@ async fn generate_sends_the_digest_only_when_asked_and_once() {
     assert!(quiet.get("deliveries").is_none(), "{quiet}");
     assert!(hook.got().is_empty());
 
-    let told: Value = generate(true).await.unwrap().json().await.unwrap();
+    let told = generate(true).await;
     assert_eq!(told["deliveries"][0]["status"], "sent", "{told}");
     assert_eq!(hook.got().len(), 1);
     assert_eq!(hook.got()[0].json()["date"], date.to_string());
 
-    let again: Value = generate(true).await.unwrap().json().await.unwrap();
+    let again = generate(true).await;
     assert_eq!(
         again["deliveries"][0]["status"], "already_claimed",
         "{again}"

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Call, Spawn, TestApp, connect, fresh_database, insert};
+use crate::helpers::{Call, Spawn, TestApp, column, connect, fresh_database, insert};
 
 const ANUSHKA: &str = "11111111-aaaa-4aaa-8aaa-000000000001";
 const AYUSH_A: &str = "22222222-aaaa-4aaa-8aaa-000000000002";
@@ -69,11 +69,7 @@ async fn fixture_db() -> String {
 }
 
 async fn app_with_fixture() -> TestApp {
-    TestApp::spawn(Spawn {
-        db_url: Some(fixture_db().await),
-        ..Default::default()
-    })
-    .await
+    TestApp::with_db(fixture_db().await).await
 }
 
 fn day() -> Value {
@@ -180,11 +176,7 @@ async fn blank_means_empty_or_only_spaces_tabs_and_line_breaks() {
         call("s", Some(" \r\n\t ")),
     ];
     insert(&db, &[(ANUSHKA, Some("Anushka"))], &calls).await;
-    let app = TestApp::spawn(Spawn {
-        db_url: Some(url),
-        ..Default::default()
-    })
-    .await;
+    let app = TestApp::with_db(url).await;
 
     let r = app.analyse("", day()).await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -213,13 +205,10 @@ async fn ranking_honours_max_users_and_min_sessions_but_totals_keep_everyone() {
     req["max_users"] = json!(2);
     req["min_sessions"] = json!(2);
     let body: Value = app.analyse("", req).await.json().await.unwrap();
-    let names: Vec<&str> = body["top_users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["user_name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["Ayush (33333333)", "Anushka"]);
+    assert_eq!(
+        column(&body["top_users"], "user_name"),
+        ["Ayush (33333333)", "Anushka"]
+    );
     assert_eq!(body["summary"]["total_users"], 5);
     assert!(
         body.get("users").is_none(),
@@ -245,24 +234,18 @@ async fn writes_csv_html_and_json_artifacts_to_blob_storage() {
         .iter()
         .map(|e| e.name.rsplit('/').next().unwrap())
         .collect();
-    assert!(
-        names
-            .iter()
-            .any(|n| n.starts_with("user_failure_stats_") && n.ends_with(".csv")),
-        "{names:?}"
-    );
-    assert!(
-        names
-            .iter()
-            .any(|n| n.starts_with("user_failure_rates_") && n.ends_with(".html")),
-        "{names:?}"
-    );
-    assert!(
-        names
-            .iter()
-            .any(|n| n.starts_with("user_failure_summary_") && n.ends_with(".json")),
-        "{names:?}"
-    );
+    for (prefix, suffix) in [
+        ("user_failure_stats_", ".csv"),
+        ("user_failure_rates_", ".html"),
+        ("user_failure_summary_", ".json"),
+    ] {
+        assert!(
+            names
+                .iter()
+                .any(|n| n.starts_with(prefix) && n.ends_with(suffix)),
+            "{prefix}…{suffix} in {names:?}"
+        );
+    }
     let csv_location = body["artifacts"]["csv"].as_str().unwrap();
     let csv_name = page
         .entries
@@ -366,11 +349,7 @@ async fn a_repeated_request_is_served_from_cache_unless_forced() {
 
 #[tokio::test]
 async fn a_window_ending_in_the_future_is_never_reused() {
-    let app = TestApp::spawn(Spawn {
-        db_url: Some(fresh_database().await),
-        ..Default::default()
-    })
-    .await;
+    let app = TestApp::with_db(fresh_database().await).await;
     let today = chrono::Utc::now().date_naive().to_string();
     let req = json!({"from_date": today, "to_date": today});
     let first: Value = app.analyse("", req.clone()).await.json().await.unwrap();
@@ -401,11 +380,7 @@ async fn an_empty_window_is_a_valid_result_with_zeros() {
 
 #[tokio::test]
 async fn bad_input_is_a_400_that_names_the_field() {
-    let app = TestApp::spawn(Spawn {
-        db_url: Some(fresh_database().await),
-        ..Default::default()
-    })
-    .await;
+    let app = TestApp::with_db(fresh_database().await).await;
     let cases = [
         (
             json!({"from_date": "2025-13-01", "to_date": "2025-12-01"}),
@@ -462,22 +437,18 @@ async fn bad_input_is_a_400_that_names_the_field() {
 #[tokio::test]
 async fn wrong_method_is_405_with_allow_and_unknown_path_is_404() {
     let app = TestApp::spawn(Spawn::default()).await;
-    let r = app
-        .forwarded(reqwest::Method::GET, "/api/failure_analysis", "inv-2")
-        .send()
-        .await
-        .unwrap();
+    let get = |path: &str, invocation_id: &str| {
+        app.forwarded(reqwest::Method::GET, path, invocation_id)
+            .send()
+    };
+    let r = get("/api/failure_analysis", "inv-2").await.unwrap();
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(r.headers()["allow"], "POST");
     assert_eq!(
         r.json::<Value>().await.unwrap()["error"]["code"],
         "method_not_allowed"
     );
-    let r = app
-        .forwarded(reqwest::Method::GET, "/api/nope", "inv-3")
-        .send()
-        .await
-        .unwrap();
+    let r = get("/api/nope", "inv-3").await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(r.headers()["content-type"], "application/json");
 }
@@ -498,12 +469,9 @@ async fn a_body_over_the_limit_is_413() {
 #[tokio::test]
 async fn an_unreachable_database_is_503_and_the_password_never_reaches_the_log() {
     let port = crate::helpers::free_port();
-    let app = TestApp::spawn(Spawn {
-        db_url: Some(format!(
-            "postgres://analyst:s3cret-pw@127.0.0.1:{port}/calls"
-        )),
-        ..Default::default()
-    })
+    let app = TestApp::with_db(format!(
+        "postgres://analyst:s3cret-pw@127.0.0.1:{port}/calls"
+    ))
     .await;
     let r = app.analyse("", day()).await;
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -520,16 +488,7 @@ async fn an_unreachable_database_is_503_and_the_password_never_reaches_the_log()
 #[tokio::test]
 async fn every_log_line_of_a_request_carries_its_invocation_id() {
     let app = app_with_fixture().await;
-    let r = app
-        .forwarded(
-            reqwest::Method::POST,
-            "/api/failure_analysis",
-            "7d3c0b9e-inv-test",
-        )
-        .json(&day())
-        .send()
-        .await
-        .unwrap();
+    let r = app.analyse_as("7d3c0b9e-inv-test", "", day()).await;
     assert_eq!(r.status(), StatusCode::OK);
     let log = app.log();
     let lines: Vec<&str> = log
@@ -607,16 +566,7 @@ async fn with_log_format_json_every_line_is_json_and_request_lines_carry_the_inv
         ..Default::default()
     })
     .await;
-    let r = app
-        .forwarded(
-            reqwest::Method::POST,
-            "/api/failure_analysis",
-            "json-inv-42",
-        )
-        .json(&day())
-        .send()
-        .await
-        .unwrap();
+    let r = app.analyse_as("json-inv-42", "", day()).await;
     assert_eq!(r.status(), StatusCode::OK);
     let log = app.log();
     let lines: Vec<Value> = log
@@ -643,11 +593,7 @@ async fn with_log_format_json_every_line_is_json_and_request_lines_carry_the_inv
 async fn sslmode_require_connects_over_verified_tls() {
     let db = fixture_db().await;
     let ca = crate::helpers::required_env("PG_CA_CERT");
-    let app = TestApp::spawn(Spawn {
-        db_url: Some(format!("{db}?sslmode=require&sslrootcert={ca}")),
-        ..Default::default()
-    })
-    .await;
+    let app = TestApp::with_db(format!("{db}?sslmode=require&sslrootcert={ca}")).await;
     let r = app.analyse("", day()).await;
     assert_eq!(r.status(), StatusCode::OK, "{}", app.log());
     let body: Value = r.json().await.unwrap();
@@ -673,11 +619,7 @@ async fn sslmode_require_connects_over_verified_tls() {
         "{encrypted} of {all} handler connections use TLS"
     );
 
-    let untrusted = TestApp::spawn(Spawn {
-        db_url: Some(format!("{db}?sslmode=require")),
-        ..Default::default()
-    })
-    .await;
+    let untrusted = TestApp::with_db(format!("{db}?sslmode=require")).await;
     let r = untrusted.analyse("", day()).await;
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(

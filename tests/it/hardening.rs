@@ -56,6 +56,13 @@ struct Seen {
     body: String,
 }
 
+impl Seen {
+    /// A blob written under `folder` (`reports/`, `failure_analysis/`).
+    fn is_put_under(&self, folder: &str) -> bool {
+        self.method == "PUT" && self.path.contains(&format!("/{folder}"))
+    }
+}
+
 type Rule = Box<dyn FnMut(&Seen, usize) -> Action + Send>;
 
 /// An HTTP/1.1 proxy to `upstream` (one request per connection, `Connection: close` on both
@@ -307,9 +314,37 @@ async fn send(
     (status, text, json, started.elapsed())
 }
 
+/// `GET path` (see [`send`]).
+async fn get(app: &TestApp, path: &str) -> (u16, String, Value, Duration) {
+    send(app, reqwest::Method::GET, path, None).await
+}
+
+/// `POST path` with a JSON body (see [`send`]).
+async fn post(app: &TestApp, path: &str, body: Value) -> (u16, String, Value, Duration) {
+    send(app, reqwest::Method::POST, path, Some(body)).await
+}
+
+/// `POST /api/reports/generate` of the default org's 2025-01-01 (see [`send`]).
+async fn generate(app: &TestApp) -> (u16, String, Value, Duration) {
+    post(app, "/api/reports/generate", json!({"date": "2025-01-01"})).await
+}
+
+/// `POST /api/failure_analysis` of `from_date` ..= `to_date` (see [`send`]).
+async fn analyse(app: &TestApp, from_date: &str, to_date: &str) -> (u16, String, Value, Duration) {
+    let body = json!({"from_date": from_date, "to_date": to_date});
+    post(app, "/api/failure_analysis", body).await
+}
+
+/// Asserts that a reply (`status`, `json`, `text` as [`send`] returns them) is the error
+/// `want` with the code `code`.
+fn assert_error(status: u16, json: &Value, text: &str, want: u16, code: &str) {
+    assert_eq!(status, want, "{text}");
+    assert_eq!(json["error"]["code"], code, "{text}");
+}
+
 /// `/api/health` answers within its 3 s budget (plus scheduling slack) and names `down`.
 async fn health_within_budget(app: &TestApp, down: &str) {
-    let (status, text, json, took) = send(app, reqwest::Method::GET, "/api/health", None).await;
+    let (status, text, json, took) = get(app, "/api/health").await;
     assert!(took < Duration::from_millis(4500), "health took {took:?}");
     assert_eq!(status, 503, "{text}");
     assert_eq!(json["checks"][down]["status"], "down", "{text}");
@@ -325,16 +360,9 @@ async fn health_within_budget(app: &TestApp, down: &str) {
 async fn a_silent_postgres_is_a_503_within_the_connect_timeout() {
     let (_silent, port) = silent_listener();
     let app = handler(Some(format!("postgres://u:p@127.0.0.1:{port}/db")), &[]).await;
-    let (status, text, json, took) = send(
-        &app,
-        reqwest::Method::POST,
-        "/api/failure_analysis",
-        Some(json!({"from_date": "2025-01-01", "to_date": "2025-01-02"})),
-    )
-    .await;
-    assert_eq!(status, 503, "{text}");
+    let (status, text, json, took) = analyse(&app, "2025-01-01", "2025-01-02").await;
+    assert_error(status, &json, &text, 503, "dependency_unavailable");
     assert!(took >= BOUND && took < BOUND * 2, "answered in {took:?}");
-    assert_eq!(json["error"]["code"], "dependency_unavailable", "{text}");
     let message = json["error"]["message"].as_str().unwrap().to_lowercase();
     assert!(message.contains("postgres"), "{text}");
     assert!(!message.contains("shorter window"), "{text}");
@@ -352,16 +380,9 @@ async fn a_silent_clickhouse_is_a_503_within_the_connect_timeout() {
         &[("CLICKHOUSE_URL", format!("http://127.0.0.1:{port}"))],
     )
     .await;
-    let (status, text, json, took) = send(
-        &app,
-        reqwest::Method::GET,
-        "/api/reports/live?date=2025-01-01",
-        None,
-    )
-    .await;
-    assert_eq!(status, 503, "{text}");
+    let (status, text, json, took) = get(&app, "/api/reports/live?date=2025-01-01").await;
+    assert_error(status, &json, &text, 503, "dependency_unavailable");
     assert!(took >= BOUND && took < BOUND * 2, "answered in {took:?}");
-    assert_eq!(json["error"]["code"], "dependency_unavailable", "{text}");
     assert!(
         json["error"]["message"]
             .as_str()
@@ -385,13 +406,12 @@ async fn a_silent_storage_is_a_503_within_the_connect_timeout() {
         ],
     )
     .await;
-    let (status, text, ..) = send(&app, reqwest::Method::GET, "/api/reports", None).await;
+    let (status, text, ..) = get(&app, "/api/reports").await;
     assert_eq!(status, 200, "{text}");
     proxy.set_rule(|_, _| Action::Hang);
-    let (status, text, json, took) = send(&app, reqwest::Method::GET, "/api/reports", None).await;
-    assert_eq!(status, 503, "{text}");
+    let (status, text, json, took) = get(&app, "/api/reports").await;
+    assert_error(status, &json, &text, 503, "dependency_unavailable");
     assert!(took >= BOUND && took < BOUND * 2, "answered in {took:?}");
-    assert_eq!(json["error"]["code"], "dependency_unavailable", "{text}");
     assert_no_internals(&text);
     health_within_budget(&app, "storage").await;
 }
@@ -422,23 +442,12 @@ async fn concurrent_forced_overwrites_are_never_an_outage() {
     let proxy = FaultProxy::start(azurite_address()).await;
     let app = report_handler(&proxy).await;
     let body = json!({"date": "2025-01-01", "force": true});
-    let (status, text, ..) = send(
-        &app,
-        reqwest::Method::POST,
-        "/api/reports/generate",
-        Some(body.clone()),
-    )
-    .await;
+    let (status, text, ..) = post(&app, "/api/reports/generate", body.clone()).await;
     assert_eq!(status, 200, "{text}");
     proxy.set_rule(|_, _| Action::Forward(storage_latency()));
-    let replies = futures::future::join_all((0..10).map(|_| {
-        send(
-            &app,
-            reqwest::Method::POST,
-            "/api/reports/generate",
-            Some(body.clone()),
-        )
-    }))
+    let replies = futures::future::join_all(
+        (0..10).map(|_| post(&app, "/api/reports/generate", body.clone())),
+    )
     .await;
     let statuses: Vec<u16> = replies.iter().map(|r| r.0).collect();
     for (status, text, ..) in &replies {
@@ -460,20 +469,14 @@ async fn a_write_whose_reply_was_lost_is_reported_as_the_callers() {
     let app = report_handler(&proxy).await;
     let mut dropped = false;
     proxy.set_rule(move |seen, _| {
-        if seen.method == "PUT" && seen.path.contains("/reports/") && !dropped {
+        if seen.is_put_under("reports/") && !dropped {
             dropped = true;
             Action::DropReply
         } else {
             Action::Forward(Duration::ZERO)
         }
     });
-    let (status, text, json, _) = send(
-        &app,
-        reqwest::Method::POST,
-        "/api/reports/generate",
-        Some(json!({"date": "2025-01-01"})),
-    )
-    .await;
+    let (status, text, json, _) = generate(&app).await;
     assert_eq!(status, 200, "{text}");
     let puts = proxy.seen("PUT");
     let report_puts = puts.iter().filter(|s| s.path.contains("/reports/")).count();
@@ -510,24 +513,10 @@ async fn a_clickhouse_query_timeout_is_a_504_on_every_route() {
         ],
     )
     .await;
-    let (status, text, json, _) = send(
-        &app,
-        reqwest::Method::GET,
-        "/api/reports/live?date=2025-01-01",
-        None,
-    )
-    .await;
-    assert_eq!(status, 504, "{text}");
-    assert_eq!(json["error"]["code"], "query_timeout", "{text}");
-    let (status, text, json, _) = send(
-        &app,
-        reqwest::Method::POST,
-        "/api/reports/generate",
-        Some(json!({"date": "2025-01-01"})),
-    )
-    .await;
-    assert_eq!(status, 504, "{text}");
-    assert_eq!(json["error"]["code"], "query_timeout", "{text}");
+    let (status, text, json, _) = get(&app, "/api/reports/live?date=2025-01-01").await;
+    assert_error(status, &json, &text, 504, "query_timeout");
+    let (status, text, json, _) = generate(&app).await;
+    assert_error(status, &json, &text, 504, "query_timeout");
     assert_no_internals(&text);
 }
 
@@ -538,21 +527,14 @@ async fn a_503_body_carries_no_blob_path_or_transport_text() {
     let proxy = FaultProxy::start(azurite_address()).await;
     let app = report_handler(&proxy).await;
     proxy.set_rule(|seen, _| {
-        if seen.method == "PUT" && seen.path.contains("/reports/") {
+        if seen.is_put_under("reports/") {
             Action::Fail
         } else {
             Action::Forward(Duration::ZERO)
         }
     });
-    let (status, text, json, _) = send(
-        &app,
-        reqwest::Method::POST,
-        "/api/reports/generate",
-        Some(json!({"date": "2025-01-01"})),
-    )
-    .await;
-    assert_eq!(status, 503, "{text}");
-    assert_eq!(json["error"]["code"], "dependency_unavailable", "{text}");
+    let (status, text, json, _) = generate(&app).await;
+    assert_error(status, &json, &text, 503, "dependency_unavailable");
     assert!(text.contains("storage"), "{text}");
     assert_no_internals(&text);
     assert!(
@@ -595,7 +577,7 @@ async fn a_run_failing_part_way_leaves_no_artifact_behind() {
     .await;
     let mut artifact_puts = 0;
     proxy.set_rule(move |seen, _| {
-        if seen.method == "PUT" && seen.path.contains("/failure_analysis/") {
+        if seen.is_put_under("failure_analysis/") {
             artifact_puts += 1;
             if artifact_puts > 1 {
                 return Action::Fail;
@@ -603,15 +585,8 @@ async fn a_run_failing_part_way_leaves_no_artifact_behind() {
         }
         Action::Forward(Duration::ZERO)
     });
-    let (status, text, json, _) = send(
-        &app,
-        reqwest::Method::POST,
-        "/api/failure_analysis",
-        Some(json!({"from_date": "2025-05-21", "to_date": "2025-05-21"})),
-    )
-    .await;
-    assert_eq!(status, 503, "{text}");
-    assert_eq!(json["error"]["code"], "dependency_unavailable", "{text}");
+    let (status, text, json, _) = analyse(&app, "2025-05-21", "2025-05-21").await;
+    assert_error(status, &json, &text, 503, "dependency_unavailable");
     assert_no_internals(&text);
     let direct = Storage::connect(&StorageSettings::ConnectionString {
         connection_string: Secret::new(azurite()),

@@ -16,6 +16,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::helpers::id_of;
 use crate::helpers::{Api, Ch, start};
 use crate::helpers::{
     Fixture, PAUL_NODE, PAUL_ORG, clickhouse_settings as settings, clickhouse_url, outcome,
@@ -76,6 +77,31 @@ async fn all_pages(api: &Api, query: &str, limit: usize) -> (Vec<Value>, usize) 
     }
 }
 
+/// Asserts rows of a report's `by_hour`, each given as (index, `hour`, `start`, `total_calls`,
+/// `classified_calls`, `success_count`).
+fn assert_hours(hours: &[Value], want: &[(usize, &str, &str, u64, u64, u64)]) {
+    for &(i, hour, start, total, classified, success) in want {
+        let h = &hours[i];
+        assert_eq!(
+            (
+                h["hour"].as_str(),
+                h["start"].as_str(),
+                h["total_calls"].as_u64(),
+                h["classified_calls"].as_u64(),
+                h["success_count"].as_u64(),
+            ),
+            (
+                Some(hour),
+                Some(start),
+                Some(total),
+                Some(classified),
+                Some(success)
+            ),
+            "by_hour[{i}]"
+        );
+    }
+}
+
 fn run_ids(calls: &[Value]) -> Vec<String> {
     calls
         .iter()
@@ -123,35 +149,15 @@ async fn by_hour_has_23_and_25_local_hours_on_dst_days() {
         .unwrap()
         .clone();
     assert_eq!(hours.len(), 23, "{}", spring.text);
-    let row = |h: &Value| {
-        (
-            h["hour"].as_str().unwrap().to_string(),
-            h["start"].as_str().unwrap().to_string(),
-            h["total_calls"].as_u64().unwrap(),
-            h["classified_calls"].as_u64().unwrap(),
-            h["success_count"].as_u64().unwrap(),
-        )
-    };
-    let r = |h: &str, s: &str, t, c, k| (h.to_string(), s.to_string(), t, c, k);
-    assert_eq!(
-        row(&hours[0]),
-        r("00:00", "2025-03-09T00:00:00-06:00", 1, 1, 1)
-    );
-    assert_eq!(
-        row(&hours[1]),
-        r("01:00", "2025-03-09T01:00:00-06:00", 1, 1, 1)
-    );
-    assert_eq!(
-        row(&hours[2]),
-        r("03:00", "2025-03-09T03:00:00-05:00", 1, 1, 1)
-    );
-    assert_eq!(
-        row(&hours[3]),
-        r("04:00", "2025-03-09T04:00:00-05:00", 0, 0, 0)
-    );
-    assert_eq!(
-        row(&hours[22]),
-        r("23:00", "2025-03-09T23:00:00-05:00", 1, 1, 1)
+    assert_hours(
+        &hours,
+        &[
+            (0, "00:00", "2025-03-09T00:00:00-06:00", 1, 1, 1),
+            (1, "01:00", "2025-03-09T01:00:00-06:00", 1, 1, 1),
+            (2, "03:00", "2025-03-09T03:00:00-05:00", 1, 1, 1),
+            (3, "04:00", "2025-03-09T04:00:00-05:00", 0, 0, 0),
+            (22, "23:00", "2025-03-09T23:00:00-05:00", 1, 1, 1),
+        ],
     );
     let total: u64 = hours
         .iter()
@@ -164,29 +170,16 @@ async fn by_hour_has_23_and_25_local_hours_on_dst_days() {
     assert_eq!(body["schema_version"], 2);
     let hours = body["breakdowns"]["by_hour"].as_array().unwrap();
     assert_eq!(hours.len(), 25, "{}", fall.text);
-    assert_eq!(
-        row(&hours[0]),
-        r("00:00", "2025-11-02T00:00:00-05:00", 1, 1, 1)
-    );
-    assert_eq!(
-        row(&hours[1]),
-        r("01:00", "2025-11-02T01:00:00-05:00", 2, 1, 1)
-    );
-    assert_eq!(
-        row(&hours[2]),
-        r("01:00", "2025-11-02T01:00:00-06:00", 1, 1, 1)
-    );
-    assert_eq!(
-        row(&hours[3]),
-        r("02:00", "2025-11-02T02:00:00-06:00", 1, 1, 1)
-    );
-    assert_eq!(
-        row(&hours[4]),
-        r("03:00", "2025-11-02T03:00:00-06:00", 0, 0, 0)
-    );
-    assert_eq!(
-        row(&hours[24]),
-        r("23:00", "2025-11-02T23:00:00-06:00", 1, 1, 1)
+    assert_hours(
+        hours,
+        &[
+            (0, "00:00", "2025-11-02T00:00:00-05:00", 1, 1, 1),
+            (1, "01:00", "2025-11-02T01:00:00-05:00", 2, 1, 1),
+            (2, "01:00", "2025-11-02T01:00:00-06:00", 1, 1, 1),
+            (3, "02:00", "2025-11-02T02:00:00-06:00", 1, 1, 1),
+            (4, "03:00", "2025-11-02T03:00:00-06:00", 0, 0, 0),
+            (24, "23:00", "2025-11-02T23:00:00-06:00", 1, 1, 1),
+        ],
     );
     let labels: BTreeSet<&str> = hours.iter().map(|h| h["hour"].as_str().unwrap()).collect();
     assert_eq!(labels.len(), 24, "every clock hour, 01:00 twice");
@@ -225,7 +218,7 @@ async fn by_hour_has_23_and_25_local_hours_on_dst_days() {
 fn paul(tz: chrono_tz::Tz) -> Organization {
     let now = Utc::now();
     Organization {
-        org_id: PAUL_ORG.into(),
+        org_id: id_of(PAUL_ORG),
         name: "Paul Logistics".into(),
         node_persistent_id: PAUL_NODE.into(),
         timezone: tz,
@@ -292,7 +285,7 @@ async fn changes_compare_with_the_stored_weeks_that_exist() {
     ];
     for r in &reports {
         let date = r.date_range.start_date.date_naive();
-        snapshots::write(&storage, PAUL_ORG, date, r, false)
+        snapshots::write(&storage, &id_of(PAUL_ORG), date, r, false)
             .await
             .expect("write");
     }
@@ -684,14 +677,14 @@ async fn the_dashboard_flags_changes_and_links_to_the_calls_page() {
         .await
         .expect("storage");
     let day = report(&y.to_string(), 40, 30, 22);
-    snapshots::write(&storage, PAUL_ORG, y, &day, false)
+    snapshots::write(&storage, &id_of(PAUL_ORG), y, &day, false)
         .await
         .expect("write");
     for w in 1..=4 {
         let b = y - chrono::Duration::days(7 * w);
         snapshots::write(
             &storage,
-            PAUL_ORG,
+            &id_of(PAUL_ORG),
             b,
             &report(&b.to_string(), 30, 30, 15),
             false,

@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Call, Spawn, TestApp, connect, fresh_database, insert};
+use crate::helpers::{Call, TestApp, connect, fresh_database, insert};
 
 const A: &str = "aaaaaaaa-0000-4000-8000-000000000001";
 const B: &str = "bbbbbbbb-0000-4000-8000-000000000002";
@@ -25,14 +25,6 @@ async fn sessions(db: &tokio_postgres::Client, user: &str, at: &str, count: i32,
     )
     .await
     .expect("insert sessions");
-}
-
-async fn app(db_url: String) -> TestApp {
-    TestApp::spawn(Spawn {
-        db_url: Some(db_url),
-        ..Default::default()
-    })
-    .await
 }
 
 /// A database with the four users A–D (names "A" … "D") and no calls.
@@ -64,6 +56,13 @@ async fn ok_json(r: reqwest::Response) -> Value {
     body
 }
 
+/// The analysis of `from_date` ..= `to_date` in `timezone` by a handler over `db_url`.
+async fn analysed(db_url: String, from_date: &str, to_date: &str, timezone: &str) -> Value {
+    let app = TestApp::with_db(db_url).await;
+    let req = json!({"from_date": from_date, "to_date": to_date, "timezone": timezone});
+    ok_json(app.analyse("", req).await).await
+}
+
 fn f(v: &Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
@@ -86,7 +85,7 @@ async fn users_and_the_overall_rate_carry_hand_computed_wilson_intervals() {
     let (url, db) = users_db().await;
     sessions(&db, A, "2025-05-21 10:00:00", 10, 3).await;
     sessions(&db, B, "2025-05-21 11:00:00", 5, 0).await;
-    let app = app(url).await;
+    let app = TestApp::with_db(url).await;
     let body = ok_json(
         app.analyse("?include_details=true", utc_day("2025-05-21"))
             .await,
@@ -116,7 +115,7 @@ async fn rank_by_lower_bound_puts_volume_first_and_a_bad_value_names_the_field()
     sessions(&db, A, "2025-05-21 10:00:00", 2, 2).await;
     sessions(&db, B, "2025-05-21 10:00:00", 20, 20).await;
     sessions(&db, C, "2025-05-21 10:00:00", 60, 30).await;
-    let app = app(url).await;
+    let app = TestApp::with_db(url).await;
     let names = |body: &Value| -> Vec<String> {
         body["top_users"]
             .as_array()
@@ -178,38 +177,35 @@ async fn daily_has_one_entry_per_local_day_across_spring_forward() {
         ],
     )
     .await;
-    let app = app(url).await;
-    let req = json!({"from_date": "2025-03-08", "to_date": "2025-03-11",
-                     "timezone": "America/Chicago"});
-    let body = ok_json(app.analyse("", req).await).await;
-    let days: Vec<(String, i64, i64)> = body["daily"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            (
-                d["date"].as_str().unwrap().to_string(),
-                d["total_sessions"].as_i64().unwrap(),
-                d["failed_sessions"].as_i64().unwrap(),
-            )
-        })
-        .collect();
-    let expected = [
-        ("2025-03-08", 2, 1),
-        ("2025-03-09", 2, 1),
-        ("2025-03-10", 2, 1),
-        ("2025-03-11", 0, 0),
-    ];
+    let body = analysed(url, "2025-03-08", "2025-03-11", "America/Chicago").await;
     assert_eq!(
-        days,
-        expected
-            .iter()
-            .map(|&(d, t, x)| (d.to_string(), t, x))
-            .collect::<Vec<_>>()
+        daily_totals(&body),
+        [
+            ("2025-03-08", 2, 1),
+            ("2025-03-09", 2, 1),
+            ("2025-03-10", 2, 1),
+            ("2025-03-11", 0, 0),
+        ]
     );
     assert_eq!(f(&body["daily"][0]["failure_rate"]), 0.5);
     assert_eq!(f(&body["daily"][3]["failure_rate"]), 0.0);
     assert_eq!(body["summary"]["total_sessions"], 6);
+}
+
+/// (date, total sessions, failed sessions) of each day of an analysis' `daily`.
+fn daily_totals(body: &Value) -> Vec<(&str, i64, i64)> {
+    body["daily"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no daily in {body}"))
+        .iter()
+        .map(|d| {
+            (
+                d["date"].as_str().unwrap(),
+                d["total_sessions"].as_i64().unwrap(),
+                d["failed_sessions"].as_i64().unwrap(),
+            )
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -221,24 +217,9 @@ async fn daily_days_of_a_fall_back_window_are_berlin_days() {
     sessions(&db, A, "2025-10-25 22:00:00", 2, 1).await; // 10-26 00:00 CEST
     sessions(&db, A, "2025-10-26 22:30:00", 3, 3).await; // 10-26 23:30 CET
     sessions(&db, A, "2025-10-26 23:00:00", 4, 0).await; // 10-27 00:00 CET
-    let app = app(url).await;
-    let req = json!({"from_date": "2025-10-25", "to_date": "2025-10-27",
-                     "timezone": "Europe/Berlin"});
-    let body = ok_json(app.analyse("", req).await).await;
-    let totals: Vec<(&str, i64, i64)> = body["daily"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            (
-                d["date"].as_str().unwrap(),
-                d["total_sessions"].as_i64().unwrap(),
-                d["failed_sessions"].as_i64().unwrap(),
-            )
-        })
-        .collect();
+    let body = analysed(url, "2025-10-25", "2025-10-27", "Europe/Berlin").await;
     assert_eq!(
-        totals,
+        daily_totals(&body),
         [
             ("2025-10-25", 1, 0),
             ("2025-10-26", 5, 4),
@@ -262,7 +243,7 @@ async fn compare_previous_gives_previous_counts_and_significance() {
     sessions(&db, C, "2025-05-21 00:00:00", 1, 1).await;
     sessions(&db, D, "2025-05-20 00:00:00", 5, 5).await;
     sessions(&db, D, "2025-05-19 23:59:59", 7, 7).await; // before the previous window
-    let app = app(url).await;
+    let app = TestApp::with_db(url).await;
     let mut req = utc_day("2025-05-21");
     req["compare_previous"] = json!(true);
     let body = ok_json(app.analyse("?include_details=true", req).await).await;

@@ -21,7 +21,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Api, Ch, PAUL_NAME, PAUL_NODE, PAUL_ORG, TZ, clickhouse_database, database_with_calls,
+    Api, Ch, PAUL_NAME, PAUL_NODE, PAUL_ORG, TZ, clickhouse_database, column, database_with_calls,
     days_ago, document, fresh_database, load_calls, principal, resolve, start, start_in,
     timer_payload, validator, yesterday,
 };
@@ -401,11 +401,10 @@ async fn every_route_answers_as_the_openapi_document_says() {
     api.get(&format!("/api/orgs/{SECOND_ORG}"))
         .await
         .expect(200);
-    api.call(
-        Method::PATCH,
+    api.patch(
         &format!("/api/orgs/{SECOND_ORG}"),
-        Some(json!({"is_active": false}).to_string()),
-        &[],
+        json!({"is_active": false}),
+        None,
     )
     .await
     .expect(200);
@@ -414,13 +413,10 @@ async fn every_route_answers_as_the_openapi_document_says() {
     let hook = crate::helpers::Receiver::start(vec![crate::helpers::Answer::Status(200)]).await;
     let paul = api.get(&format!("/api/orgs/{PAUL_ORG}")).await;
     let etag = paul.header("etag").expect("ETag").to_string();
-    api.call(
-        Method::PATCH,
+    api.patch(
         &format!("/api/orgs/{PAUL_ORG}"),
-        Some(
-            json!({"notifications": [{"id": "ops", "kind": "teams", "url": hook.url}]}).to_string(),
-        ),
-        &[("If-Match", etag.as_str())],
+        json!({"notifications": [{"id": "ops", "kind": "teams", "url": hook.url}]}),
+        Some(&etag),
     )
     .await
     .expect(200);
@@ -557,40 +553,63 @@ async fn stored_reports_are_read_by_date_latest_and_listed() {
     assert_eq!(to.expect(200)["reports"][0]["date"], s(days_ago(3)));
 
     // Absent dates, unknown orgs, malformed input.
-    api.get(&format!("/api/reports/{}", days_ago(2)))
-        .await
-        .expect_error(404, "report_not_found", None);
-    api.get(&format!(
-        "/api/reports/{}?org_id={UNKNOWN_ORG}",
-        yesterday()
-    ))
-    .await
-    .expect_error(404, "org_not_found", None);
-    api.get(&format!("/api/reports/latest?org_id={UNKNOWN_ORG}"))
-        .await
-        .expect_error(404, "org_not_found", None);
-    api.get(&format!("/api/reports?org_id={UNKNOWN_ORG}"))
-        .await
-        .expect_error(404, "org_not_found", None);
-    api.get("/api/reports/2025-02-30")
-        .await
-        .expect_error(400, "invalid_field", Some("date"));
-    api.get("/api/reports?org_id=paul")
-        .await
-        .expect_error(400, "invalid_field", Some("org_id"));
-    api.get(&format!(
-        "/api/reports?from={}&to={}",
-        yesterday(),
-        days_ago(3)
-    ))
-    .await
-    .expect_error(400, "invalid_field", Some("from"));
-    api.get("/api/reports?to=yesterday")
-        .await
-        .expect_error(400, "invalid_field", Some("to"));
-    api.get("/api/reports?before=2025-01-32")
-        .await
-        .expect_error(400, "invalid_field", Some("before"));
+    api.expect_get_errors(&[
+        (
+            &format!("/api/reports/{}", days_ago(2)),
+            404,
+            "report_not_found",
+            None,
+        ),
+        (
+            &format!("/api/reports/{}?org_id={UNKNOWN_ORG}", yesterday()),
+            404,
+            "org_not_found",
+            None,
+        ),
+        (
+            &format!("/api/reports/latest?org_id={UNKNOWN_ORG}"),
+            404,
+            "org_not_found",
+            None,
+        ),
+        (
+            &format!("/api/reports?org_id={UNKNOWN_ORG}"),
+            404,
+            "org_not_found",
+            None,
+        ),
+        (
+            "/api/reports/2025-02-30",
+            400,
+            "invalid_field",
+            Some("date"),
+        ),
+        (
+            "/api/reports?org_id=paul",
+            400,
+            "invalid_field",
+            Some("org_id"),
+        ),
+        (
+            &format!("/api/reports?from={}&to={}", yesterday(), days_ago(3)),
+            400,
+            "invalid_field",
+            Some("from"),
+        ),
+        (
+            "/api/reports?to=yesterday",
+            400,
+            "invalid_field",
+            Some("to"),
+        ),
+        (
+            "/api/reports?before=2025-01-32",
+            400,
+            "invalid_field",
+            Some("before"),
+        ),
+    ])
+    .await;
     for limit in ["0", "367", "ten", "-1"] {
         api.get(&format!("/api/reports?limit={limit}"))
             .await
@@ -740,21 +759,19 @@ async fn generate_is_create_only_unless_forced() {
     assert_eq!(live.expect(200)["kpis"], stored.expect(200)["kpis"]);
 
     // Malformed bodies name the field; an unknown org is a 404.
-    api.post("/api/reports/generate", json!({"date": "yesterday"}))
-        .await
-        .expect_error(400, "invalid_field", Some("date"));
-    api.post("/api/reports/generate", json!({"colour": "red"}))
-        .await
-        .expect_error(400, "invalid_field", Some("colour"));
-    api.post("/api/reports/generate", json!({"force": "yes"}))
-        .await
-        .expect_error(400, "invalid_field", Some("force"));
-    api.post("/api/reports/generate", json!({"org_id": "paul"}))
-        .await
-        .expect_error(400, "invalid_field", Some("org_id"));
-    api.post("/api/reports/generate", json!([]))
-        .await
-        .expect_error(400, "invalid_field", Some("body"));
+    for (body, field) in [
+        (json!({"date": "yesterday"}), "date"),
+        (json!({"colour": "red"}), "colour"),
+        (json!({"force": "yes"}), "force"),
+        (json!({"org_id": "paul"}), "org_id"),
+        (json!([]), "body"),
+    ] {
+        api.post("/api/reports/generate", body).await.expect_error(
+            400,
+            "invalid_field",
+            Some(field),
+        );
+    }
     api.call(
         Method::POST,
         "/api/reports/generate",
@@ -818,16 +835,9 @@ async fn backfill_resumes_where_its_budget_ran_out() {
     let (from, to) = (days_ago(30), days_ago(1));
     let range: BTreeSet<String> = from.iter_days().take_while(|d| *d <= to).map(s).collect();
     assert_eq!(range.len(), 30);
-    let body = json!({"from": s(from), "to": s(to)}).to_string();
+    let body = json!({"from": s(from), "to": s(to)});
 
-    let first = spent
-        .call(
-            Method::POST,
-            "/api/reports/backfill",
-            Some(body.clone()),
-            &[],
-        )
-        .await;
+    let first = spent.post("/api/reports/backfill", body.clone()).await;
     let r1 = first.expect(200).clone();
     assert_eq!(r1["complete"], false, "{}", first.text);
     assert_eq!(
@@ -854,14 +864,7 @@ async fn backfill_resumes_where_its_budget_ran_out() {
         not_attempted.first().map(String::as_str)
     );
 
-    let second = api
-        .call(
-            Method::POST,
-            "/api/reports/backfill",
-            Some(body.clone()),
-            &[],
-        )
-        .await;
+    let second = api.post("/api/reports/backfill", body.clone()).await;
     let r2 = second.expect(200);
     assert_eq!(
         (r2["complete"].clone(), r2["resume_from"].clone()),
@@ -903,9 +906,7 @@ async fn backfill_resumes_where_its_budget_ran_out() {
     assert_eq!(five.expect(200)["kpis"]["total_calls"], 3);
 
     // A third call skips everything.
-    let third = api
-        .call(Method::POST, "/api/reports/backfill", Some(body), &[])
-        .await;
+    let third = api.post("/api/reports/backfill", body).await;
     assert_eq!(
         dates(&run_of(third.expect(200), PAUL_ORG)["skipped"]).len(),
         30
@@ -982,12 +983,21 @@ async fn live_reports_are_computed_from_clickhouse_and_not_stored() {
         "live stores nothing"
     );
 
-    api.get("/api/reports/live?date=2025-13-01")
-        .await
-        .expect_error(400, "invalid_field", Some("date"));
-    api.get(&format!("/api/reports/live?org_id={UNKNOWN_ORG}"))
-        .await
-        .expect_error(404, "org_not_found", None);
+    api.expect_get_errors(&[
+        (
+            "/api/reports/live?date=2025-13-01",
+            400,
+            "invalid_field",
+            Some("date"),
+        ),
+        (
+            &format!("/api/reports/live?org_id={UNKNOWN_ORG}"),
+            404,
+            "org_not_found",
+            None,
+        ),
+    ])
+    .await;
 }
 
 /// ClickHouse down: live, generate and backfill answer 503 with the error body, after the
@@ -1191,23 +1201,13 @@ async fn orgs_are_created_read_listed_and_patched_under_etags() {
 
     // Patch under If-Match; a stale one is 412 and changes nothing.
     let path = format!("/api/orgs/{SECOND_ORG}");
-    let patch = |body: Value, if_match: Option<String>| {
-        let api = &api;
-        let path = path.clone();
-        async move {
-            let headers: Vec<(&str, &str)> = match &if_match {
-                Some(e) => vec![("If-Match", e.as_str())],
-                None => vec![],
-            };
-            api.call(Method::PATCH, &path, Some(body.to_string()), &headers)
-                .await
-        }
-    };
-    let p1 = patch(
-        json!({"name": "Second Freight GmbH", "is_active": false}),
-        Some(etag1.clone()),
-    )
-    .await;
+    let p1 = api
+        .patch(
+            &path,
+            json!({"name": "Second Freight GmbH", "is_active": false}),
+            Some(&etag1),
+        )
+        .await;
     let patched = p1.expect(200).clone();
     let etag2 = p1.header("etag").unwrap().to_string();
     assert_ne!(etag2, etag1);
@@ -1221,16 +1221,20 @@ async fn orgs_are_created_read_listed_and_patched_under_etags() {
     );
     assert!(updated_at > created_at);
 
-    patch(json!({"name": "Lost update"}), Some(etag1.clone()))
+    api.patch(&path, json!({"name": "Lost update"}), Some(&etag1))
         .await
         .expect_error(412, "stale_etag", None);
     let now = api.get(&path).await;
     assert_eq!(now.expect(200)["name"], "Second Freight GmbH");
     assert_eq!(now.header("etag"), Some(etag2.as_str()));
 
-    let p2 = patch(json!({"excluded_numbers": []}), None).await;
+    let p2 = api
+        .patch(&path, json!({"excluded_numbers": []}), None)
+        .await;
     assert_eq!(p2.expect(200)["excluded_numbers"], json!([]));
-    let p3 = patch(json!({"timezone": "Asia/Kolkata"}), Some("*".into())).await;
+    let p3 = api
+        .patch(&path, json!({"timezone": "Asia/Kolkata"}), Some("*"))
+        .await;
     assert_eq!(p3.expect(200)["timezone"], "Asia/Kolkata");
 
     for (body, field) in [
@@ -1240,18 +1244,13 @@ async fn orgs_are_created_read_listed_and_patched_under_etags() {
         (json!({"excluded_numbers": ["+0123"]}), "excluded_numbers"),
         (json!({"is_active": 0}), "is_active"),
     ] {
-        patch(body, None)
+        api.patch(&path, body, None)
             .await
             .expect_error(400, "invalid_field", Some(field));
     }
-    api.call(
-        Method::PATCH,
-        &format!("/api/orgs/{UNKNOWN_ORG}"),
-        Some("{}".into()),
-        &[],
-    )
-    .await
-    .expect_error(404, "org_not_found", None);
+    api.patch(&format!("/api/orgs/{UNKNOWN_ORG}"), json!({}), None)
+        .await
+        .expect_error(404, "org_not_found", None);
 }
 
 /// `org_id` may be left out where one org exists; with two, it is a 400 naming it.
@@ -1446,18 +1445,18 @@ async fn health_is_200_when_every_configured_dependency_answers() {
     bare.get("/api/reports/live")
         .await
         .expect_error(503, "not_configured", None);
-    bare.post("/api/reports/generate", json!({}))
-        .await
-        .expect_error(503, "not_configured", None);
-    bare.post(
-        "/api/reports/backfill",
-        json!({"from": s(days_ago(2)), "to": s(days_ago(1))}),
-    )
-    .await
-    .expect_error(503, "not_configured", None);
-    bare.post("/api/failure_analysis", json!({}))
-        .await
-        .expect_error(503, "not_configured", None);
+    for (path, body) in [
+        ("/api/reports/generate", json!({})),
+        (
+            "/api/reports/backfill",
+            json!({"from": s(days_ago(2)), "to": s(days_ago(1))}),
+        ),
+        ("/api/failure_analysis", json!({})),
+    ] {
+        bare.post(path, body)
+            .await
+            .expect_error(503, "not_configured", None);
+    }
 }
 
 /// ClickHouse at a closed port, or at a server that never answers: 503 `unhealthy` in < 5 s,
@@ -1497,10 +1496,8 @@ async fn health_is_503_within_5_s_when_clickhouse_is_down() {
 #[tokio::test]
 async fn dashboard_loads_in_headless_chromium_without_errors_and_is_screenshotted() {
     let api = start(Ch::Database(database_with_calls().await), None, &[]).await;
-    let backfill = json!({"from": s(days_ago(6)), "to": s(yesterday())}).to_string();
-    let r = api
-        .call(Method::POST, "/api/reports/backfill", Some(backfill), &[])
-        .await;
+    let backfill = json!({"from": s(days_ago(6)), "to": s(yesterday())});
+    let r = api.post("/api/reports/backfill", backfill).await;
     assert_eq!(r.status, 200, "{}", r.text);
 
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
@@ -1576,32 +1573,19 @@ async fn a_principal_sees_only_the_orgs_its_roles_name() {
     let api = start(Ch::Unset, None, &[]).await;
     assert_eq!(api.post("/api/orgs", second_org()).await.status, 201);
     let paul_only = principal(&[&format!("org:{PAUL_ORG}")]);
-    let h = [("X-MS-CLIENT-PRINCIPAL", paul_only.as_str())];
-    let r = api.call(Method::GET, "/api/orgs", None, &h).await;
-    let ids: Vec<&str> = r.json["orgs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["org_id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, [PAUL_ORG]);
-    let r = api
-        .call(Method::GET, &format!("/api/orgs/{SECOND_ORG}"), None, &h)
-        .await;
-    r.expect_error(404, "org_not_found", None);
+    let r = api.get_as("/api/orgs", &paul_only).await;
+    assert_eq!(column(&r.json["orgs"], "org_id"), [PAUL_ORG]);
+    api.get_as(&format!("/api/orgs/{SECOND_ORG}"), &paul_only)
+        .await
+        .expect_error(404, "org_not_found", None);
     // With one visible org, org_id may be left out even though two exist.
-    let r = api.call(Method::GET, "/api/reports", None, &h).await;
+    let r = api.get_as("/api/reports", &paul_only).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["org_id"], PAUL_ORG);
-    let r = api
-        .call(
-            Method::GET,
-            &format!("/api/reports?org_id={SECOND_ORG}"),
-            None,
-            &h,
-        )
-        .await;
-    r.expect_error(404, "org_not_found", None);
+    api.get_as(&format!("/api/reports?org_id={SECOND_ORG}"), &paul_only)
+        .await
+        .expect_error(404, "org_not_found", None);
+    let h = [("X-MS-CLIENT-PRINCIPAL", paul_only.as_str())];
     let r = api
         .call(
             Method::POST,
@@ -1613,25 +1597,12 @@ async fn a_principal_sees_only_the_orgs_its_roles_name() {
     r.expect_error(403, "forbidden", None);
     // The admin role sees everything; no header, too.
     let admin = principal(&["analytics.admin"]);
-    let r = api
-        .call(
-            Method::GET,
-            "/api/orgs",
-            None,
-            &[("X-MS-CLIENT-PRINCIPAL", admin.as_str())],
-        )
-        .await;
+    let r = api.get_as("/api/orgs", &admin).await;
     assert_eq!(r.json["orgs"].as_array().unwrap().len(), 2);
     let r = api.get("/api/orgs").await;
     assert_eq!(r.json["orgs"].as_array().unwrap().len(), 2);
     // A principal that does not decode is never trusted.
-    let r = api
-        .call(
-            Method::GET,
-            "/api/orgs",
-            None,
-            &[("X-MS-CLIENT-PRINCIPAL", "%%")],
-        )
-        .await;
-    r.expect_error(401, "unauthenticated", None);
+    api.get_as("/api/orgs", "%%")
+        .await
+        .expect_error(401, "unauthenticated", None);
 }

@@ -12,12 +12,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use call_analytics::configuration::Secret;
 use call_analytics::orgs::{self, ChannelKind, Notification};
-use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::PAUL_ORG;
+use crate::helpers::id_of;
 use crate::helpers::{Answer, Receiver};
-use crate::helpers::{Api, Ch, Reply, start, store_yesterday, timer_payload};
+use crate::helpers::{Api, Ch, Reply, column, start, store_yesterday, timer_payload};
 
 /// Stands in for the secret part of a webhook URL; must never be shown.
 const TOKEN: &str = "T0KEN-webhook-safety-91c2";
@@ -85,14 +85,8 @@ async fn etag(api: &Api) -> String {
 
 /// `PATCH /api/orgs/{PAUL_ORG}` with `body`, and `If-Match` when given.
 async fn patch(api: &Api, body: Value, if_match: Option<&str>) -> Reply {
-    let headers: Vec<(&str, &str)> = if_match.map(|e| ("If-Match", e)).into_iter().collect();
-    api.call(
-        Method::PATCH,
-        &format!("/api/orgs/{PAUL_ORG}"),
-        Some(body.to_string()),
-        &headers,
-    )
-    .await
+    api.patch(&format!("/api/orgs/{PAUL_ORG}"), body, if_match)
+        .await
 }
 
 /// A 400 naming `field` that shows neither `url` nor any part of its host.
@@ -136,9 +130,7 @@ async fn internal_targets_are_refused_when_an_org_is_written() {
         let new = json!({"org_id": "0195a7d2-5b1e-7c44-9f3a-6d2e8b0c1f47", "name": "Second",
                          "node_persistent_id": "019b3a70-1c2d-7e4f-8a5b-6c7d8e9f0a1b",
                          "notifications": channel});
-        let r = api
-            .call(Method::POST, "/api/orgs", Some(new.to_string()), &[])
-            .await;
+        let r = api.post("/api/orgs", new).await;
         assert_refused(&r, "notifications[0].url", url);
     }
     let stored = api.get(&format!("/api/orgs/{PAUL_ORG}")).await;
@@ -180,7 +172,10 @@ async fn an_internal_url_stored_earlier_is_refused_at_send_without_connecting() 
     let api = handler(false).await;
     store_yesterday(&api.app, PAUL_ORG).await;
     let storage = api.app.storage().await;
-    let (mut org, etag) = orgs::get(&storage, PAUL_ORG).await.unwrap().unwrap();
+    let (mut org, etag) = orgs::get(&storage, &id_of(PAUL_ORG))
+        .await
+        .unwrap()
+        .unwrap();
     let port = listener.port;
     org.notifications = [
         ("ip", format!("http://127.0.0.1:{port}/hook/{TOKEN}")),
@@ -204,11 +199,9 @@ async fn an_internal_url_stored_earlier_is_refused_at_send_without_connecting() 
 
     for id in ["ip", "hex", "name", "mapped"] {
         let r = api
-            .call(
-                Method::POST,
+            .post(
                 &format!("/api/orgs/{PAUL_ORG}/notifications/{id}/test"),
-                Some("{}".into()),
-                &[],
+                json!({}),
             )
             .await;
         let body = r.expect(200);
@@ -219,14 +212,7 @@ async fn an_internal_url_stored_earlier_is_refused_at_send_without_connecting() 
             r.text
         );
     }
-    let fired = api
-        .call(
-            Method::POST,
-            "/daily_report_timer",
-            Some(timer_payload(false).to_string()),
-            &[],
-        )
-        .await;
+    let fired = api.post("/daily_report_timer", timer_payload(false)).await;
     let deliveries = fired.json["ReturnValue"]["deliveries"].clone();
     let failed: Vec<&str> = deliveries
         .as_array()
@@ -280,7 +266,10 @@ async fn patching_back_what_get_shows_keeps_urls_and_secrets() {
     .await
     .expect(200);
     let storage = api.app.storage().await;
-    let (before, _) = orgs::get(&storage, PAUL_ORG).await.unwrap().unwrap();
+    let (before, _) = orgs::get(&storage, &id_of(PAUL_ORG))
+        .await
+        .unwrap()
+        .unwrap();
 
     let got = api.get(&format!("/api/orgs/{PAUL_ORG}")).await;
     let shown = got.expect(200)["notifications"].clone();
@@ -289,14 +278,15 @@ async fn patching_back_what_get_shows_keeps_urls_and_secrets() {
     let e = got.header("etag").unwrap().to_string();
     let r = patch(&api, json!({"notifications": shown}), Some(&e)).await;
     r.expect(200);
-    let (after, _) = orgs::get(&storage, PAUL_ORG).await.unwrap().unwrap();
+    let (after, _) = orgs::get(&storage, &id_of(PAUL_ORG))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(after.notifications, before.notifications);
     let sent = api
-        .call(
-            Method::POST,
+        .post(
             &format!("/api/orgs/{PAUL_ORG}/notifications/erp/test"),
-            Some("{}".into()),
-            &[],
+            json!({}),
         )
         .await;
     assert_eq!(sent.expect(200)["status"], "sent", "{}", sent.text);
@@ -338,15 +328,12 @@ async fn notifications_change_only_under_if_match_and_no_channel_is_lost() {
     list.push(channel("b"));
     let e = got.header("etag").unwrap().to_string();
     let both = patch(&api, json!({"notifications": list}), Some(&e)).await;
-    let ids: Vec<&str> = both.expect(200)["notifications"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, ["a", "b"]);
+    assert_eq!(column(&both.expect(200)["notifications"], "id"), ["a", "b"]);
     let storage = api.app.storage().await;
-    let (org, _) = orgs::get(&storage, PAUL_ORG).await.unwrap().unwrap();
+    let (org, _) = orgs::get(&storage, &id_of(PAUL_ORG))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(org.notifications[0].url.expose(), "http://127.0.0.1:9/a");
 }
 

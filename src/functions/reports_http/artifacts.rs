@@ -13,11 +13,11 @@
 use warp::http::{HeaderValue, header};
 use warp::reply::{Reply, Response};
 
-use super::openapi::{BadRequest, Forbidden, NotFound, Unauthorized, Unavailable};
+use super::openapi::{BadRequest, NotFound, Unavailable};
 use crate::app::App;
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::request::Request;
-use crate::http::response::page_headers;
+use crate::http::response::{page_headers, safe_headers};
 
 /// Where failure-analysis artifacts live: the first segment of their name.
 const FAILURE_AREA: &str = "failure_analysis";
@@ -93,8 +93,6 @@ fn content_type(stored: Option<&str>, path: &str) -> String {
             ),
             headers(("ETag" = String, description = "The stored version."))),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 503, response = Unavailable),
     )
@@ -128,8 +126,6 @@ pub async fn failure_analysis(app: &App, req: &Request) -> Result<Response, ApiE
             ),
             headers(("ETag" = String, description = "The stored version."))),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 503, response = Unavailable),
     )
@@ -181,14 +177,7 @@ async fn serve(app: &App, path: &str) -> Result<Response, ApiError> {
     if is_html(&content_type) {
         page_headers(headers);
     } else {
-        headers.insert(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        );
-        headers.insert(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        );
+        safe_headers(headers);
     }
     headers.insert(
         header::CACHE_CONTROL,

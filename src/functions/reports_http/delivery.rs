@@ -9,10 +9,7 @@ use utoipa::ToSchema;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
-use super::openapi::{
-    BadRequest, Forbidden, NotFound, OrgIdPath, OrgIdQuery, PayloadTooLarge, Unauthorized,
-    Unavailable, UnsupportedMediaType,
-};
+use super::openapi::{BadRequest, NotFound, OrgIdPath, OrgIdQuery, Unavailable};
 use super::stored::listed;
 use super::{date_param, resolve_org};
 use crate::app::App;
@@ -21,7 +18,7 @@ use crate::delivery::{self, Digest, claims};
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::request::Request;
 use crate::http::response::json_response;
-use crate::orgs::ChannelKind;
+use crate::orgs::{ChannelKind, OrgId};
 
 /// The default `limit` of `GET /api/deliveries`.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -53,8 +50,6 @@ pub const MAX_LIMIT: usize = 1000;
     responses(
         (status = 200, description = "OK", body = DeliveryPage),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 503, response = Unavailable),
     )
@@ -89,8 +84,7 @@ pub async fn list(app: &App, req: &Request) -> Result<Response, ApiError> {
 /// `GET /api/deliveries`: one page of delivery records.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryPage {
-    #[schema(format = "uuid")]
-    pub org_id: String,
+    pub org_id: OrgId,
     /// By date, then channel id; at most `limit`.
     pub deliveries: Vec<claims::Record>,
     /// Pass as `cursor` for the next page (`<date>/<channel_id>`); null on the last page.
@@ -102,8 +96,7 @@ pub struct DeliveryPage {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = TestSendResult)]
 pub struct TestSend {
-    #[schema(format = "uuid")]
-    pub org_id: String,
+    pub org_id: OrgId,
     /// The date of the report sent (the latest stored).
     pub date: NaiveDate,
     pub channel_id: String,
@@ -138,11 +131,7 @@ pub enum TestSendStatus {
     responses(
         (status = 200, description = "How the send went", body = TestSend),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
         (status = 503, response = Unavailable),
     )
 )]
@@ -164,7 +153,7 @@ pub async fn test_send(app: &App, req: &Request) -> Result<Response, ApiError> {
     };
     let stored = snapshots::read(&app.storage, &org.org_id, latest.date)
         .await?
-        .ok_or_else(|| ApiError::org_not_found(&org.org_id))?;
+        .ok_or_else(|| ApiError::org_not_found(org.org_id.as_str()))?;
     let mut digest = Digest::new(app, &org, latest.date, &stored.report, Vec::new());
     digest.test = true;
     let sent = delivery::send_digest(

@@ -20,7 +20,7 @@ impl From<OrgError> for ApiError {
                 ErrorCode::OrgExists,
                 format!("organization {id} already exists"),
             ),
-            OrgError::NotFound(id) => ApiError::org_not_found(&id),
+            OrgError::NotFound(id) => ApiError::org_not_found(id.as_str()),
             OrgError::Stale(id) => ApiError::new(
                 ErrorCode::StaleEtag,
                 format!("organization {id} changed since it was read; GET it again"),

@@ -32,6 +32,38 @@ fn reports_deadline(app: &App, received: Instant) -> Instant {
     received + StdDuration::from_secs(app.settings.backfill_budget_seconds)
 }
 
+/// What a generate or backfill request asked for, besides its orgs and dates.
+struct Asked {
+    received: Instant,
+    force: bool,
+    notify: bool,
+}
+
+/// Makes `range(org)` of each org through the timer's path, starting none after the
+/// request's budget, then (with `notify`) sends each org's digest of the range's last date by
+/// [`HTTP_DIGESTS_UNTIL`].
+async fn run(
+    app: &App,
+    orgs: &[Organization],
+    range: impl Fn(&Organization) -> (NaiveDate, NaiveDate) + Sync,
+    asked: Asked,
+    now: chrono::DateTime<chrono::Utc>,
+) -> (Vec<OrgRun>, Vec<DeliveryOutcome>) {
+    let opts = GenerateOptions {
+        force: asked.force,
+        deadline: Some(reports_deadline(app, asked.received)),
+        ..GenerateOptions::new(now)
+    };
+    let runs = schedule::generate_range(app, orgs, &range, &opts, |_, _| {}).await;
+    let deliveries = if asked.notify {
+        let until = asked.received + HTTP_DIGESTS_UNTIL;
+        delivery::after_run(app, orgs, &runs, |org| range(org).1, until).await
+    } else {
+        vec![]
+    };
+    (runs, deliveries)
+}
+
 /// Longest range one backfill request may name.
 pub const MAX_BACKFILL_DAYS: i64 = 366;
 
@@ -157,14 +189,10 @@ fn runs_status(runs: &[OrgRun]) -> (StatusCode, Option<ErrorDetail>) {
         (status = 200, description = "Done; per-org dates generated, skipped and failed.",
             body = GenerateReply),
         (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 403, response = super::openapi::Forbidden),
         (status = 404, response = super::openapi::NotFound),
         (status = 409, description = "Every report was a forced overwrite that kept losing \
             the race to concurrent writers: the result, with `error` (`conflict`).",
             body = inline(super::openapi::GenerateFailed)),
-        (status = 413, response = super::openapi::PayloadTooLarge),
-        (status = 415, response = super::openapi::UnsupportedMediaType),
         (status = 503, description = "ClickHouse or storage is not configured or down: an \
             error, or every report failed (the result, with `error`).",
             body = inline(super::openapi::GenerateFailed)),
@@ -183,28 +211,16 @@ pub async fn generate(app: &App, req: &Request) -> Result<Response, ApiError> {
     if let Some(date) = date {
         schedule::check_ended(&orgs, date, now, "date")?;
     }
-    let opts = GenerateOptions {
-        force: body.force,
-        deadline: Some(reports_deadline(app, received)),
-        ..GenerateOptions::new(now)
-    };
     let range = |org: &Organization| {
         let d = date.unwrap_or_else(|| org.yesterday(now));
         (d, d)
     };
-    let runs = schedule::generate_range(app, &orgs, range, &opts, |_, _| {}).await;
-    let deliveries = if body.notify {
-        delivery::after_run(
-            app,
-            &orgs,
-            &runs,
-            |org| range(org).1,
-            received + HTTP_DIGESTS_UNTIL,
-        )
-        .await
-    } else {
-        vec![]
+    let asked = Asked {
+        received,
+        force: body.force,
+        notify: body.notify,
     };
+    let (runs, deliveries) = run(app, &orgs, range, asked, now).await;
     let (status, error) = runs_status(&runs);
     let reply = GenerateReply {
         complete: runs.iter().all(|r| r.not_attempted.is_empty()),
@@ -229,14 +245,10 @@ pub async fn generate(app: &App, req: &Request) -> Result<Response, ApiError> {
     responses(
         (status = 200, description = "OK", body = BackfillReply),
         (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 403, response = super::openapi::Forbidden),
         (status = 404, response = super::openapi::NotFound),
         (status = 409, description = "Every report was a forced overwrite that kept losing \
             the race to concurrent writers: the result, with `error` (`conflict`).",
             body = inline(super::openapi::BackfillFailed)),
-        (status = 413, response = super::openapi::PayloadTooLarge),
-        (status = 415, response = super::openapi::UnsupportedMediaType),
         (status = 503, description = "ClickHouse or storage is not configured or down: an \
             error, or every report failed (the result, with `error`).",
             body = inline(super::openapi::BackfillFailed)),
@@ -267,17 +279,12 @@ pub async fn backfill(app: &App, req: &Request) -> Result<Response, ApiError> {
     let now = app.clock.now();
     schedule::check_ended(&orgs, from, now, "from")?;
     schedule::check_ended(&orgs, to, now, "to")?;
-    let opts = GenerateOptions {
+    let asked = Asked {
+        received,
         force: body.force,
-        deadline: Some(reports_deadline(app, received)),
-        ..GenerateOptions::new(now)
+        notify: body.notify,
     };
-    let runs = schedule::generate_range(app, &orgs, |_| (from, to), &opts, |_, _| {}).await;
-    let deliveries = if body.notify {
-        delivery::after_run(app, &orgs, &runs, |_| to, received + HTTP_DIGESTS_UNTIL).await
-    } else {
-        vec![]
-    };
+    let (runs, deliveries) = run(app, &orgs, |_| (from, to), asked, now).await;
     let resume_from = runs
         .iter()
         .flat_map(|r| r.not_attempted.iter())
@@ -304,13 +311,17 @@ mod tests {
     /// One org's run where every date failed for `cause`.
     fn failed(cause: FailureCause) -> OrgRun {
         OrgRun {
-            org_id: format!("{cause:?}"),
+            org_id: crate::orgs::OrgId::parse("00000000-0000-0000-0000-000000000001", "org_id")
+                .unwrap(),
+            org_name: format!("{cause:?}"),
+            generated: Vec::new(),
+            skipped: Vec::new(),
+            not_attempted: Vec::new(),
             failed: vec![Failure {
                 date: NaiveDate::from_ymd_opt(2025, 12, 1).unwrap(),
                 error: "shown to the caller".into(),
                 cause,
             }],
-            ..OrgRun::default()
         }
     }
 

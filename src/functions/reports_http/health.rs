@@ -9,7 +9,6 @@ use utoipa::ToSchema;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
-use super::openapi::Unauthorized;
 use crate::app::App;
 use crate::http::response::json_response;
 
@@ -115,7 +114,6 @@ where
                    unconfigured one is `not_configured` and does not make the service unhealthy.",
     responses(
         (status = 200, description = "Every configured dependency answered.", body = Health),
-        (status = 401, response = Unauthorized),
         (status = 503, description = "A configured dependency is down.", body = Health),
     )
 )]

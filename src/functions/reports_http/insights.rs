@@ -13,10 +13,7 @@
 use warp::http::StatusCode;
 use warp::reply::Response;
 
-use super::openapi::{
-    BadRequest, Forbidden, GatewayTimeout, Internal, NotFound, OrgIdQuery, Unauthorized,
-    Unavailable,
-};
+use super::openapi::{BadRequest, GatewayTimeout, Internal, NotFound, OrgIdQuery, Unavailable};
 use super::{date_param, require_clickhouse, resolve_org};
 use crate::app::App;
 use crate::daily_report::calls::{self, Cursor, DEFAULT_LIMIT, Dimension, Filter, MAX_LIMIT};
@@ -60,8 +57,6 @@ pub const MAX_VALUE_LEN: usize = 256;
     responses(
         (status = 200, description = "OK", body = changes::Changes),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 500, response = Internal),
         (status = 503, response = Unavailable),
@@ -72,7 +67,7 @@ pub async fn changes(app: &App, req: &Request) -> Result<Response, ApiError> {
     let min_calls = super::int_param(req, "min_calls", 1..=MAX_MIN_CALLS, DEFAULT_MIN_CALLS)?;
     let org = resolve_org(app, req, req.query_param("org_id")).await?;
     let Some((day, baseline)) = changes::load(&app.storage, &org.org_id, date).await? else {
-        return Err(ApiError::report_not_found(&org.org_id, Some(date)));
+        return Err(ApiError::report_not_found(org.org_id.as_str(), Some(date)));
     };
     Ok(json_response(
         StatusCode::OK,
@@ -152,8 +147,6 @@ const CALLS_PARAMS: [&str; 12] = [
                 (String = "text/html"),
             )),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 503, response = Unavailable),
         (status = 504, response = GatewayTimeout),
@@ -331,7 +324,7 @@ fn calls_page(req: &Request, org: &Organization, filter: &Filter, page: &calls::
     };
     crate::render::page(&CallsPage {
         org_name: &org.name,
-        org_id: &page.org_id,
+        org_id: page.org_id.as_str(),
         timezone: org.timezone.name(),
         date: page.date.to_string(),
         filter: match filter {

@@ -7,9 +7,7 @@
 use warp::http::StatusCode;
 use warp::reply::Response;
 
-use super::openapi::{
-    BadRequest, Forbidden, GatewayTimeout, NotFound, OrgIdQuery, Unauthorized, Unavailable,
-};
+use super::openapi::{BadRequest, GatewayTimeout, NotFound, OrgIdQuery, Unavailable};
 use super::{date_param, require_clickhouse, resolve_org};
 use crate::app::App;
 use crate::daily_report::report;
@@ -32,8 +30,6 @@ use crate::http::response::json_response;
     responses(
         (status = 200, description = "OK", body = report::DailyReport),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 503, response = Unavailable),
         (status = 504, response = GatewayTimeout),

@@ -43,14 +43,14 @@ use crate::app::App;
 use crate::clickhouse::ClickHouse;
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::request::Request;
-use crate::orgs::Organization;
+use crate::orgs::{OrgId, Organization};
 
 /// The orgs the caller may see ([`Caller::sees`](crate::http::caller::Caller::sees)).
 async fn visible_orgs(app: &App, req: &Request) -> Result<Vec<Organization>, ApiError> {
     let all = crate::orgs::list(&app.storage).await?;
     Ok(all
         .into_iter()
-        .filter(|o| req.caller.sees(&o.org_id))
+        .filter(|o| req.caller.sees(o.org_id.as_str()))
         .collect())
 }
 
@@ -63,14 +63,14 @@ async fn resolve_org(
 ) -> Result<Organization, ApiError> {
     match org_id {
         Some(id) => {
-            let id = crate::orgs::parse_uuid(id, "org_id")?;
-            if !req.caller.sees(&id) {
-                return Err(ApiError::org_not_found(&id));
+            let id = OrgId::parse(id, "org_id")?;
+            if !req.caller.sees(id.as_str()) {
+                return Err(ApiError::org_not_found(id.as_str()));
             }
             crate::orgs::get(&app.storage, &id)
                 .await?
                 .map(|(o, _)| o)
-                .ok_or_else(|| ApiError::org_not_found(&id))
+                .ok_or_else(|| ApiError::org_not_found(id.as_str()))
         }
         None => {
             let mut all = visible_orgs(app, req).await?;

@@ -9,15 +9,15 @@ use warp::http::{StatusCode, header};
 use warp::reply::Response;
 
 use super::openapi::{
-    BadRequest, Conflict, Forbidden, NotFound, OrgIdPath, PayloadTooLarge, PreconditionFailed,
-    PreconditionRequired, Unauthorized, Unavailable, UnsupportedMediaType,
+    BadRequest, Conflict, NotFound, OrgIdPath, PreconditionFailed, PreconditionRequired,
+    Unavailable,
 };
 use super::visible_orgs;
 use crate::app::App;
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::request::{Request, parse_json_body};
 use crate::http::response::{json_response, with_etag};
-use crate::orgs::{self, NewOrganization, OrgError, OrgPatch, Organization};
+use crate::orgs::{self, NewOrganization, OrgError, OrgId, OrgPatch, Organization};
 
 /// `GET /api/orgs`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -36,8 +36,6 @@ pub struct OrgList {
     responses(
         (status = 200, description = "OK", body = OrgList),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
         (status = 503, response = Unavailable),
     )
 )]
@@ -58,20 +56,18 @@ pub async fn list(app: &App, req: &Request) -> Result<Response, ApiError> {
         (status = 200, description = "OK", body = Organization,
             headers(("ETag" = String, description = "The version, for `If-Match`."))),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 503, response = Unavailable),
     )
 )]
 pub async fn get(app: &App, req: &Request) -> Result<Response, ApiError> {
-    let id = orgs::parse_uuid(&req.params[0], "org_id")?;
-    if !req.caller.sees(&id) {
-        return Err(ApiError::org_not_found(&id));
+    let id = OrgId::parse(&req.params[0], "org_id")?;
+    if !req.caller.sees(id.as_str()) {
+        return Err(ApiError::org_not_found(id.as_str()));
     }
     let (org, etag) = orgs::get(&app.storage, &id)
         .await?
-        .ok_or_else(|| ApiError::org_not_found(&id))?;
+        .ok_or_else(|| ApiError::org_not_found(id.as_str()))?;
     Ok(with_etag(json_response(StatusCode::OK, &org), &etag))
 }
 
@@ -87,11 +83,7 @@ pub async fn get(app: &App, req: &Request) -> Result<Response, ApiError> {
         (status = 201, description = "Created.", body = Organization,
             headers(("ETag" = String, description = "The version, for `If-Match`."))),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
         (status = 409, response = Conflict),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
         (status = 503, response = Unavailable),
     )
 )]
@@ -131,18 +123,14 @@ pub async fn create(app: &App, req: &Request) -> Result<Response, ApiError> {
         (status = 200, description = "OK", body = Organization,
             headers(("ETag" = String, description = "The version, for `If-Match`."))),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 412, response = PreconditionFailed),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
         (status = 428, response = PreconditionRequired),
         (status = 503, response = Unavailable),
     )
 )]
 pub async fn patch(app: &App, req: &Request) -> Result<Response, ApiError> {
-    let id = orgs::parse_uuid(&req.params[0], "org_id")?;
+    let id = OrgId::parse(&req.params[0], "org_id")?;
     let patch: OrgPatch = parse_json_body(&req.body)?;
     let asked = req
         .headers
@@ -160,7 +148,7 @@ pub async fn patch(app: &App, req: &Request) -> Result<Response, ApiError> {
     }
     let (org, current) = orgs::get(&app.storage, &id)
         .await?
-        .ok_or_else(|| ApiError::org_not_found(&id))?;
+        .ok_or_else(|| ApiError::org_not_found(id.as_str()))?;
     let etag = match asked {
         Some(asked) if asked != current && asked != "*" => {
             return Err(OrgError::Stale(id).into());

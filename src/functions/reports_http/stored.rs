@@ -19,7 +19,7 @@ use crate::daily_report::{schedule, snapshots};
 use crate::http::error::ApiError;
 use crate::http::request::Request;
 use crate::http::response::{json_response, with_etag};
-use crate::orgs::Organization;
+use crate::orgs::{OrgId, Organization};
 
 /// A listing row: the date and the headline KPIs from blob metadata.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -32,8 +32,7 @@ pub struct ListedReport {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(as = ReportListing)]
 pub struct ReportList {
-    #[schema(format = "uuid")]
-    pub org_id: String,
+    pub org_id: OrgId,
     pub org_name: String,
     /// Newest first, at most `limit`.
     #[schema(inline)]
@@ -90,8 +89,7 @@ impl Serialize for TrendPoint {
 /// `GET /api/reports/trend`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Trend {
-    #[schema(format = "uuid")]
-    pub org_id: String,
+    pub org_id: OrgId,
     /// `7d`, `30d` or `90d`.
     #[schema(pattern = "^(7d|30d|90d)$")]
     pub period: String,
@@ -135,12 +133,9 @@ pub async fn listed(
                 continue;
             }
             let summary = ReportSummary::from_metadata(&e.metadata);
-            let generated_at = summary
-                .generated_at
-                .as_deref()
-                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.to_utc());
-            if !schedule::has_ended(org, date, now) || schedule::premature(org, date, generated_at)
+            let listed = snapshots::Listed::of(&e.metadata);
+            if !schedule::has_ended(org, date, now)
+                || schedule::premature(org, date, listed.generated_at)
             {
                 continue;
             }
@@ -174,8 +169,6 @@ pub async fn listed(
     responses(
         (status = 200, description = "OK", body = ReportList),
         (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 403, response = super::openapi::Forbidden),
         (status = 404, response = super::openapi::NotFound),
         (status = 503, response = super::openapi::Unavailable),
     )
@@ -219,8 +212,6 @@ pub async fn list(app: &App, req: &Request) -> Result<Response, ApiError> {
         (status = 200, description = "OK", body = crate::daily_report::report::DailyReport,
             headers(("ETag" = String, description = "The version, for `If-Match`."))),
         (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 403, response = super::openapi::Forbidden),
         (status = 404, response = super::openapi::NotFound),
         (status = 500, response = super::openapi::Internal),
         (status = 503, response = super::openapi::Unavailable),
@@ -230,7 +221,7 @@ pub async fn latest(app: &App, req: &Request) -> Result<Response, ApiError> {
     let org = resolve_org(app, req, req.query_param("org_id")).await?;
     let newest = listed(app, &org, None, None).await?.into_iter().next();
     let Some(row) = newest else {
-        return Err(ApiError::report_not_found(&org.org_id, None));
+        return Err(ApiError::report_not_found(org.org_id.as_str(), None));
     };
     stored_report(app, &org, row.date).await
 }
@@ -250,8 +241,6 @@ pub async fn latest(app: &App, req: &Request) -> Result<Response, ApiError> {
         (status = 200, description = "OK", body = crate::daily_report::report::DailyReport,
             headers(("ETag" = String, description = "The version, for `If-Match`."))),
         (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 403, response = super::openapi::Forbidden),
         (status = 404, response = super::openapi::NotFound),
         (status = 500, response = super::openapi::Internal),
         (status = 503, response = super::openapi::Unavailable),
@@ -270,7 +259,7 @@ async fn stored_report(
     date: NaiveDate,
 ) -> Result<Response, ApiError> {
     let Some(stored) = snapshots::read(&app.storage, &org.org_id, date).await? else {
-        return Err(ApiError::report_not_found(&org.org_id, Some(date)));
+        return Err(ApiError::report_not_found(org.org_id.as_str(), Some(date)));
     };
     Ok(with_etag(
         json_response(StatusCode::OK, &stored.report),
@@ -294,8 +283,6 @@ async fn stored_report(
     responses(
         (status = 200, description = "OK", body = Trend),
         (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 403, response = super::openapi::Forbidden),
         (status = 404, response = super::openapi::NotFound),
         (status = 503, response = super::openapi::Unavailable),
     )

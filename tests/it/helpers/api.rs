@@ -16,7 +16,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::{
-    Fixture, PAUL_NODE, PAUL_ORG, Spawn, TestApp, clickhouse_database, clickhouse_settings,
+    Fixture, PAUL_NODE, PAUL_ORG, Spawn, TestApp, booked, clickhouse_database, clickhouse_settings,
     clickhouse_url, closed_port, outcome,
 };
 
@@ -51,18 +51,9 @@ pub async fn load_calls(database: &str, days: &[(NaiveDate, usize)]) {
                 .format("%Y-%m-%d %H:%M:%S%.3f")
                 .to_string();
             let run = format!("r-{date}-{i}");
-            f.call(&run, &ts, PAUL_ORG, "+13125550100", 120.0);
+            f.paul_call(&run, &ts, "+13125550100", 120.0);
             let data = if i % 2 == 0 {
-                outcome(
-                    Some("success"),
-                    "TRANSFER_SUCCEEDED",
-                    Some("READY_TO_BOOK"),
-                    Some(json!(true)),
-                    Some("ACTIVE"),
-                    Some("QUALIFIED"),
-                    Some("booking_started"),
-                    Some("AGREEMENT_REACHED_CARRIER_CONFIRMED"),
-                )
+                booked(Some("AGREEMENT_REACHED_CARRIER_CONFIRMED"))
             } else {
                 outcome(
                     Some("non_convertible"),
@@ -75,7 +66,7 @@ pub async fn load_calls(database: &str, days: &[(NaiveDate, usize)]) {
                     Some("NO_AGREEMENT_RATE_TOO_HIGH"),
                 )
             };
-            f.output(&run, PAUL_NODE, &ts, data);
+            f.paul_output(&run, &ts, data);
         }
     }
     f.load(&ch).await;
@@ -147,7 +138,7 @@ pub async fn start_in(
 
 /// The OpenAPI document the handler serves, as JSON.
 pub fn document() -> Value {
-    serde_json::to_value(call_analytics::functions::reports_http::openapi::document())
+    serde_json::to_value(call_analytics::server::openapi::document())
         .expect("the document serializes")
 }
 
@@ -286,6 +277,36 @@ impl Api {
             .await
     }
 
+    /// Asserts the error reply of `GET path` for each (path, status, code, field) (see
+    /// [`Reply::expect_error`]).
+    pub async fn expect_get_errors(&self, cases: &[(&str, u16, &str, Option<&str>)]) {
+        for &(path, status, code, field) in cases {
+            self.get(path).await.expect_error(status, code, field);
+        }
+    }
+
+    /// `PATCH path` with a JSON body, under `If-Match: if_match` when given.
+    pub async fn patch(&self, path: &str, body: Value, if_match: Option<&str>) -> Reply {
+        let headers: Vec<(&str, &str)> = if_match
+            .map(|etag| ("If-Match", etag))
+            .into_iter()
+            .collect();
+        self.call(Method::PATCH, path, Some(body.to_string()), &headers)
+            .await
+    }
+
+    /// `GET path` as the caller App Service Authentication forwards as `principal` (see
+    /// [`super::principal`]).
+    pub async fn get_as(&self, path: &str, principal: &str) -> Reply {
+        self.call(
+            Method::GET,
+            path,
+            None,
+            &[("X-MS-CLIENT-PRINCIPAL", principal)],
+        )
+        .await
+    }
+
     /// Checks `reply` against the document (see the module doc).
     pub fn conform(&self, method: &Method, path_and_query: &str, reply: &Reply) {
         let path = path_and_query.split('?').next().unwrap();
@@ -392,6 +413,20 @@ pub fn parse_http(buf: &[u8]) -> Option<(u16, reqwest::header::HeaderMap, String
     Some((status, headers, String::from_utf8_lossy(body).into_owned()))
 }
 
+/// The string `key` of every item of the JSON array `items`, in order.
+pub fn column<'a>(items: &'a Value, key: &str) -> Vec<&'a str> {
+    items
+        .as_array()
+        .unwrap_or_else(|| panic!("{items} is not an array"))
+        .iter()
+        .map(|item| {
+            item[key]
+                .as_str()
+                .unwrap_or_else(|| panic!("{key} of {item} is not a string"))
+        })
+        .collect()
+}
+
 pub fn assert_json(headers: &reqwest::header::HeaderMap, context: &str) {
     assert_eq!(
         headers.get("content-type").and_then(|v| v.to_str().ok()),
@@ -452,7 +487,7 @@ pub fn timer_payload(is_past_due: bool) -> Value {
 pub async fn store_yesterday(app: &TestApp, org_id: &str) -> NaiveDate {
     use call_analytics::daily_report::{query::DayCounts, report, snapshots};
     let storage = app.storage().await;
-    let (org, _) = call_analytics::orgs::get(&storage, org_id)
+    let (org, _) = call_analytics::orgs::get(&storage, &super::id_of(org_id))
         .await
         .unwrap()
         .unwrap();
@@ -470,7 +505,7 @@ pub async fn store_yesterday(app: &TestApp, org_id: &str) -> NaiveDate {
         0,
         chrono::Utc::now(),
     );
-    snapshots::write(&storage, org_id, date, &r, true)
+    snapshots::write(&storage, &org.org_id, date, &r, true)
         .await
         .unwrap();
     date

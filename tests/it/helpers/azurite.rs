@@ -2,7 +2,7 @@
 //! fresh container per test.
 
 use call_analytics::configuration::{Secret, StorageSettings};
-use call_analytics::storage::Storage;
+use call_analytics::storage::{Put, Storage};
 
 use super::{required_env, unique};
 
@@ -36,4 +36,12 @@ pub async fn fresh_store() -> (Storage, String) {
         .await
         .expect("connect to Azurite");
     (store, container)
+}
+
+/// Writes `body` to the blob `name` as `application/json`, whatever is there.
+pub async fn put_json(storage: &Storage, name: &str, body: impl Into<bytes::Bytes>) {
+    storage
+        .put(name, body.into(), &Put::new("application/json"))
+        .await
+        .unwrap_or_else(|e| panic!("put {name}: {e}"));
 }

@@ -3,12 +3,18 @@
 //! ([`outcome`]).
 
 use call_analytics::clickhouse::ClickHouse;
+use call_analytics::orgs::OrgId;
 use serde_json::{Value, json};
 
 use super::insert_rows;
 
 pub const PAUL_ORG: &str = "01951f56-8c6e-7a93-a971-3d06a81a1ab0";
 pub const PAUL_NODE: &str = "019b099d-77fd-7e09-9d2b-cd4c476a0a19";
+
+/// `text` (a UUID, such as [`PAUL_ORG`]) as the library's org id.
+pub fn id_of(text: &str) -> OrgId {
+    OrgId::parse(text, "org_id").expect("a UUID")
+}
 
 /// Rows of the four tables, loaded as JSONEachRow.
 #[derive(Default)]
@@ -43,6 +49,16 @@ impl Fixture {
             .push(json!({"id": id, "run_id": run, "org_id": PAUL_ORG,
             "user_number": number, "duration": seconds}));
         self
+    }
+
+    /// A call of the default org (see [`Fixture::call`]).
+    pub fn paul_call(&mut self, run: &str, ts: &str, number: &str, seconds: f64) -> &mut Self {
+        self.call(run, ts, PAUL_ORG, number, seconds)
+    }
+
+    /// An output of the default org's node (see [`Fixture::output`]).
+    pub fn paul_output(&mut self, run: &str, ts: &str, data: Value) -> &mut Self {
+        self.output(run, PAUL_NODE, ts, data)
     }
 
     /// A run without any session.
@@ -117,4 +133,20 @@ pub fn outcome(
     }
     pairs.push(("result.carrier.carrier_name", json!("Swift Haul LLC")));
     flat(&pairs)
+}
+
+/// The outcome of a call transferred for booking: `success` at `TRANSFER_SUCCEEDED`,
+/// `READY_TO_BOOK` with `transfer_success: true`, an active load and a qualified carrier whose
+/// booking started, with `pricing` as its pricing notes.
+pub fn booked(pricing: Option<&str>) -> Value {
+    outcome(
+        Some("success"),
+        "TRANSFER_SUCCEEDED",
+        Some("READY_TO_BOOK"),
+        Some(json!(true)),
+        Some("ACTIVE"),
+        Some("QUALIFIED"),
+        Some("booking_started"),
+        pricing,
+    )
 }

@@ -118,6 +118,15 @@ impl TestApp {
         app
     }
 
+    /// The handler with `DB_URL` = `db_url` and no other setting.
+    pub async fn with_db(db_url: String) -> TestApp {
+        TestApp::spawn(Spawn {
+            db_url: Some(db_url),
+            ..Spawn::default()
+        })
+        .await
+    }
+
     async fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -160,10 +169,21 @@ impl TestApp {
 
     /// `POST /api/failure_analysis` with a JSON body and query string.
     pub async fn analyse(&self, query: &str, body: serde_json::Value) -> reqwest::Response {
+        self.analyse_as(&uuid::Uuid::new_v4().to_string(), query, body)
+            .await
+    }
+
+    /// [`TestApp::analyse`] as the host's invocation `invocation_id`.
+    pub async fn analyse_as(
+        &self,
+        invocation_id: &str,
+        query: &str,
+        body: serde_json::Value,
+    ) -> reqwest::Response {
         self.forwarded(
             reqwest::Method::POST,
             &format!("/api/failure_analysis{query}"),
-            &uuid::Uuid::new_v4().to_string(),
+            invocation_id,
         )
         .json(&body)
         .send()

@@ -124,7 +124,7 @@ pub fn render_with(
             })
             .collect();
         let links = Links {
-            org_id: &org.org_id,
+            org_id: org.org_id.as_str(),
             date,
         };
         let basis = kpis::basis(date, &dates);
@@ -408,8 +408,6 @@ fn reports(
     responses(
         (status = 200, description = "The page.", body = String, content_type = "text/html"),
         (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 403, response = super::openapi::Forbidden),
         (status = 404, response = super::openapi::NotFound),
         (status = 503, response = super::openapi::Unavailable),
     )

@@ -13,7 +13,8 @@ const EVIL: &str = "</script><img src=x onerror=alert(1)>";
 fn org(name: &str) -> Organization {
     let t: DateTime<Utc> = "2025-10-01T00:00:00Z".parse().unwrap();
     Organization {
-        org_id: "01951f56-8c6e-7a93-a971-3d06a81a1ab0".into(),
+        org_id: crate::orgs::OrgId::parse("01951f56-8c6e-7a93-a971-3d06a81a1ab0", "org_id")
+            .unwrap(),
         name: name.into(),
         node_persistent_id: "019b099d-77fd-7e09-9d2b-cd4c476a0a19".into(),
         timezone: chrono_tz::America::Chicago,
