@@ -60,6 +60,7 @@ locals {
     SCHEDULER_HOUR            = tostring(var.scheduler_hour)
     SCHEDULER_MINUTE          = tostring(var.scheduler_minute)
     CATCHUP_DAYS              = tostring(var.catchup_days)
+    RESTATE_DAYS              = tostring(var.restate_days)
     DAILY_REPORT_SCHEDULE     = var.daily_report_schedule
     # Sign-in: a request without the platform's X-MS-CLIENT-PRINCIPAL is a 401; the handler
     # refuses to start with this set unless App Service sets WEBSITE_AUTH_ENABLED=True.

@@ -229,6 +229,16 @@ variable "catchup_days" {
   default     = 7
 }
 
+variable "restate_days" {
+  description = "RESTATE_DAYS: ended days per org whose stored reports each firing re-checks and revises when their data changed (0: off)."
+  type        = number
+  default     = 3
+  validation {
+    condition     = var.restate_days >= 0 && var.restate_days <= 31
+    error_message = "restate_days must be 0-31."
+  }
+}
+
 variable "daily_report_schedule" {
   description = "DAILY_REPORT_SCHEDULE: NCRONTAB of daily_report_timer, six fields, seconds first, UTC."
   type        = string

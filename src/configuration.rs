@@ -158,6 +158,10 @@ pub struct Settings {
     pub scheduler_minute: u32,
     /// `CATCHUP_DAYS` (default 7).
     pub catchup_days: u32,
+    /// `RESTATE_DAYS` (default 3; 0 turns it off): each firing re-checks the stored reports of
+    /// each org's last this many ended days and revises those whose data changed
+    /// (`docs/revisions.md`).
+    pub restate_days: u32,
     /// `BACKFILL_BUDGET_SECONDS` (default 150): a backfill or generate call starts no report
     /// after this long, so that it answers inside the Functions front end's 230 s HTTP limit.
     pub backfill_budget_seconds: u64,
@@ -229,6 +233,7 @@ impl Settings {
             scheduler_hour: env.get("SCHEDULER_HOUR").or(6)?,
             scheduler_minute: env.get("SCHEDULER_MINUTE").or(0)?,
             catchup_days: env.get("CATCHUP_DAYS").or(7)?,
+            restate_days: env.get("RESTATE_DAYS").or(3)?,
             backfill_budget_seconds: env.get("BACKFILL_BUDGET_SECONDS").or(150)?,
             daily_report_schedule: env.get("DAILY_REPORT_SCHEDULE").text_or("0 0 * * * *"),
             in_app_service,

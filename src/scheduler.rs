@@ -15,6 +15,7 @@ use chrono::{DateTime, Duration, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::app::App;
+use crate::daily_report::restate;
 use crate::daily_report::schedule::{
     GenerateOptions, OrgRun, due_window, generate_range, latest_due,
 };
@@ -115,8 +116,22 @@ pub async fn fire(app: &App, now: DateTime<Utc>, is_past_due: bool) -> RunResult
                 |_, _| {},
             )
             .await;
+            // Stored days whose data changed since: new revisions, and one correction to each
+            // channel that was sent the old numbers (before the digests, so that a digest
+            // sent now already shows the revision and needs no correction).
+            let revised = restate::recheck(
+                app,
+                &active,
+                settings.restate_days,
+                now,
+                started + RUN_BUDGET,
+                &mut result.orgs,
+            )
+            .await;
+            result.deliveries =
+                delivery::corrections(app, &revised, started + TIMER_DIGESTS_UNTIL).await;
             // The morning digest of each org's newest due report (only that day).
-            result.deliveries = delivery::after_run(
+            let digests = delivery::after_run(
                 app,
                 &active,
                 &result.orgs,
@@ -124,6 +139,7 @@ pub async fn fire(app: &App, now: DateTime<Utc>, is_past_due: bool) -> RunResult
                 started + TIMER_DIGESTS_UNTIL,
             )
             .await;
+            result.deliveries.extend(digests);
             let failed = result.orgs.iter().filter(|o| !o.failed.is_empty()).count();
             result.status = match failed {
                 0 => RunStatus::Succeeded,

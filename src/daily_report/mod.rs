@@ -21,6 +21,7 @@ pub mod kpi;
 pub mod provenance;
 pub mod query;
 pub mod report;
+pub mod restate;
 pub mod schedule;
 pub mod snapshots;
 pub mod summary;

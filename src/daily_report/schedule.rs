@@ -161,6 +161,11 @@ pub struct OrgRun {
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     #[schema(min_items = 1)]
     pub not_attempted: Vec<NaiveDate>,
+    /// Stored dates whose data changed, regenerated as a new revision by the re-check
+    /// (`docs/revisions.md`); present only when not empty.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    #[schema(min_items = 1)]
+    pub revised: Vec<NaiveDate>,
 }
 
 impl OrgRun {
@@ -173,6 +178,7 @@ impl OrgRun {
             skipped: Vec::new(),
             failed: Vec::new(),
             not_attempted: Vec::new(),
+            revised: Vec::new(),
         }
     }
 }

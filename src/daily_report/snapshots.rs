@@ -365,13 +365,13 @@ async fn read_named(
     }
 }
 
-/// One revision of a date, as [`revisions`] lists it.
+/// One revision of a date, as `snapshots::revisions` lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RevisionEntry {
     #[schema(minimum = 1)]
     pub revision: u32,
-    /// RFC 3339 in the org's zone.
-    #[schema(value_type = String, format = DateTime)]
+    /// When it was generated, RFC 3339 in the org's zone; null when its blob does not say.
+    #[schema(value_type = Option<String>, format = DateTime)]
     #[serde(serialize_with = "serialize_time")]
     pub generated_at: Option<DateTime<FixedOffset>>,
     /// What it counted; null for a report stored before provenance.

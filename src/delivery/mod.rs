@@ -6,13 +6,22 @@
 //! other channels; it is recorded, and shows in the scheduler status.
 //!
 //! Flagged changes come in as [`ChangeLine`]s, taken from `daily_report::changes` (the same
-//! weekday of the previous 4 weeks) by [`after_timer`].
+//! weekday of the previous 4 weeks) by [`after_timer`]. Every digest carries `report_sha256`,
+//! the SHA-256 of the stored report document it was made from (`docs/revisions.md`,
+//! "Provenance").
+//!
+//! When a revision of a date changes a headline KPI, each channel that was sent the date's
+//! digest gets one correction ([`mod@corrections`], `docs/revisions.md`, "Corrections reach the
+//! people who were told"), claimed, retried and recorded like a digest.
 
 pub mod claims;
+pub mod corrections;
 pub mod send;
 pub mod slack;
 pub mod teams;
 pub mod webhook;
+
+pub use corrections::corrections;
 
 use std::time::Instant;
 
@@ -24,7 +33,7 @@ use crate::app::App;
 use crate::daily_report::changes::{Changes, Flag};
 use crate::daily_report::kpi::Kpi;
 use crate::daily_report::report::DailyReport;
-use crate::daily_report::snapshots;
+use crate::daily_report::snapshots::{self, SnapshotError, StoredReport};
 use crate::orgs::{ChannelKind, Notification, OrgId, Organization};
 use crate::render::format::Unit;
 
@@ -84,17 +93,24 @@ pub struct Digest {
     pub dashboard_url: Option<String>,
     /// A test send (`POST .../notifications/{id}/test`).
     pub test: bool,
+    /// The stored report's revision (`metadata.revision`; 1 for a date's first report).
+    pub revision: u32,
+    /// SHA-256 (64 lower-case hex digits) of the stored report document's bytes
+    /// ([`StoredReport::sha256`]; `docs/revisions.md`, "Provenance"): what a reader compares
+    /// with the document behind `report_url`.
+    pub report_sha256: String,
 }
 
 impl Digest {
-    /// The digest of `report` for `org`.
+    /// The digest of the stored report `stored` (of `date`) for `org`.
     pub fn new(
         app: &App,
         org: &Organization,
         date: NaiveDate,
-        report: &DailyReport,
+        stored: &StoredReport,
         changes: Vec<ChangeLine>,
     ) -> Self {
+        let report = &stored.report;
         // (KPI, metadata key, number): the digest's lines, for the text and as numbers.
         let headline: Vec<(Kpi, &str, f64)> = Kpi::kept()
             .filter(|(k, _)| k.def().in_digest)
@@ -123,7 +139,14 @@ impl Digest {
                 .as_ref()
                 .map(|b| format!("{b}/api/dashboard?org_id={}", org.org_id)),
             test: false,
+            revision: report.metadata.revision,
+            report_sha256: stored.sha256(),
         }
+    }
+
+    /// The report line of the chat messages ([`report_line`]).
+    pub fn report_line(&self) -> String {
+        report_line(self.revision, &self.report_sha256)
     }
 
     /// A change as one line of text: `success_rate_percent 40.00 (baseline 55.00, -15.00) drop`.
@@ -140,8 +163,25 @@ impl Digest {
     }
 }
 
+/// The line of a Teams or Slack message that names the stored report it was made from:
+/// `Report SHA-256: 3f2a9c01b7de…` (the first 12 of the 64 hex digits; the webhook payload has
+/// them all), `Report revision 2 · SHA-256: 3f2a9c01b7de…` after a revision.
+pub fn report_line(revision: u32, sha256: &str) -> String {
+    let short: String = sha256.chars().take(12).collect();
+    let ellipsis = if sha256.chars().count() > 12 {
+        "…"
+    } else {
+        ""
+    };
+    if revision > 1 {
+        format!("Report revision {revision} · SHA-256: {short}{ellipsis}")
+    } else {
+        format!("Report SHA-256: {short}{ellipsis}")
+    }
+}
+
 /// A KPI's number as a digest shows it: `42`, `62.50%`, `1.67`.
-fn shown(unit: Unit, v: f64) -> String {
+pub(crate) fn shown(unit: Unit, v: f64) -> String {
     match unit {
         Unit::Count => format!("{v:.0}"),
         Unit::Percent => format!("{v:.2}%"),
@@ -149,7 +189,7 @@ fn shown(unit: Unit, v: f64) -> String {
     }
 }
 
-/// What happened to one channel's digest.
+/// What happened to one channel's digest or correction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeliveryOutcome {
     pub org_id: OrgId,
@@ -160,6 +200,15 @@ pub struct DeliveryOutcome {
     pub attempts: u32,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error: Option<String>,
+    /// `digest` or `correction` (outcomes recorded before corrections: `digest`).
+    #[serde(default)]
+    #[schema(required)]
+    pub event: claims::Event,
+    /// The report revision delivered, when known: a correction's, or the revision a digest
+    /// showed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(nullable = false, minimum = 1)]
+    pub revision: Option<u32>,
 }
 
 /// What happened to one channel's digest in one run; serialized `sent`, `failed`,
@@ -189,6 +238,8 @@ impl DeliveryOutcome {
             status: DeliveryStatus::Deferred,
             attempts: 0,
             error: Some("not sent: the run's time ran out before it; a later run sends it".into()),
+            event: claims::Event::Digest,
+            revision: None,
         }
     }
 }
@@ -253,17 +304,17 @@ pub async fn after_timer(
             .map(|channel| DeliveryOutcome::deferred(&org.org_id, date, channel))
             .collect();
     }
-    match changes::load(&app.storage, &org.org_id, date).await {
-        Ok(Some((report, baseline))) => {
+    match load(&app.storage, &org.org_id, date).await {
+        Ok(Some((stored, baseline))) => {
             let found = changes::compare(
                 date,
                 &org.org_id,
-                &report,
+                &stored.report,
                 &baseline,
                 changes::DEFAULT_MIN_CALLS,
             );
             let lines = ChangeLine::flagged(&found);
-            deliver_digests(app, org, date, &report, lines, deadline).await
+            deliver_digests(app, org, date, &stored, lines, deadline).await
         }
         Ok(None) => {
             tracing::error!(org_id = %org.org_id, %date, "report for the digest is missing");
@@ -276,19 +327,49 @@ pub async fn after_timer(
     }
 }
 
-/// Sends `org`'s digest of `report`, with its flagged `changes`, to every enabled channel,
-/// once per (org, date, channel), by `deadline`: a channel reached after it is `deferred`
-/// and left unclaimed, and a send is cut at it (`send::post`; `failed`, tried again by a
-/// later firing).
+/// The stored report of `(org_id, date)` as stored (its bytes make the digest's
+/// `report_sha256`), with the reports of its baseline dates that exist, as
+/// `daily_report::changes::load` reads them: one blob read each, concurrently, no listing;
+/// `Ok(None)` when the day has no report; a baseline report that does not parse is left out,
+/// the day's is an error ([`SnapshotError::Unreadable`]).
+async fn load(
+    storage: &crate::storage::Storage,
+    org_id: &OrgId,
+    date: NaiveDate,
+) -> Result<Option<(StoredReport, Vec<(NaiveDate, DailyReport)>)>, SnapshotError> {
+    use crate::daily_report::changes::baseline_candidates;
+    let baseline = baseline_candidates(date)
+        .into_iter()
+        .map(|d| async move { (d, snapshots::read(storage, org_id, d).await) });
+    let (day, baseline) = futures::join!(
+        snapshots::read(storage, org_id, date),
+        futures::future::join_all(baseline)
+    );
+    let Some(day) = day? else {
+        return Ok(None);
+    };
+    let mut reports = Vec::new();
+    for (d, read) in baseline {
+        if let Some(stored) = read.or_else(SnapshotError::as_absent)? {
+            reports.push((d, stored.report));
+        }
+    }
+    Ok(Some((day, reports)))
+}
+
+/// Sends `org`'s digest of the stored report `stored`, with its flagged `changes`, to every
+/// enabled channel, once per (org, date, channel), by `deadline`: a channel reached after it
+/// is `deferred` and left unclaimed, and a send is cut at it (`send::post`; `failed`, tried
+/// again by a later firing).
 pub async fn deliver_digests(
     app: &App,
     org: &Organization,
     date: NaiveDate,
-    report: &DailyReport,
+    stored: &StoredReport,
     changes: Vec<ChangeLine>,
     deadline: Instant,
 ) -> Vec<DeliveryOutcome> {
-    let digest = Digest::new(app, org, date, report, changes);
+    let digest = Digest::new(app, org, date, stored, changes);
     let sends = org
         .notifications
         .iter()
@@ -317,6 +398,8 @@ async fn deliver_one(
         status: DeliveryStatus::AlreadyClaimed,
         attempts: 0,
         error: None,
+        event: claims::Event::Digest,
+        revision: Some(digest.revision),
     };
     let claim = match claims::claim(&app.storage, digest, channel, app.clock.now()).await {
         Ok(Some(c)) => c,
@@ -370,7 +453,20 @@ pub async fn send_digest(
         ChannelKind::Slack => slack::payload(digest),
         ChannelKind::Webhook => webhook::payload(digest),
     };
-    let body = serde_json::to_vec(&body).expect("payload serializes");
+    send_payload(&body, channel, now, deadline, allow_insecure_webhooks).await
+}
+
+/// Sends the message `body` (a digest's or a correction's, made for `channel.kind`) to
+/// `channel` by `deadline`: signed for a `webhook` channel with a secret
+/// ([`webhook::signature_headers`] at `now`), with `send::post`'s attempts and address checks.
+pub async fn send_payload(
+    body: &serde_json::Value,
+    channel: &Notification,
+    now: chrono::DateTime<Utc>,
+    deadline: Instant,
+    allow_insecure_webhooks: bool,
+) -> send::SendResult {
+    let body = serde_json::to_vec(body).expect("payload serializes");
     let headers = match (&channel.kind, &channel.secret) {
         (ChannelKind::Webhook, Some(secret)) => {
             webhook::signature_headers(secret.expose(), now.timestamp(), &body)
@@ -411,5 +507,23 @@ pub(crate) fn test_digest(org_name: &str) -> Digest {
         report_url: "https://func-x.example/api/artifacts/reports/org-1/2025-05-21.json".into(),
         dashboard_url: Some("https://func-x.example/api/dashboard?org_id=org-1".into()),
         test: false,
+        revision: 1,
+        report_sha256: "3f2a9c01b7de".repeat(5) + "0123",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The report line shows the first 12 hex digits, and the revision after the first.
+    #[test]
+    fn the_report_line_names_the_stored_document() {
+        let sha = "3f2a9c01b7de".repeat(5) + "0123";
+        assert_eq!(report_line(1, &sha), "Report SHA-256: 3f2a9c01b7de…");
+        assert_eq!(
+            report_line(2, &sha),
+            "Report revision 2 · SHA-256: 3f2a9c01b7de…"
+        );
     }
 }

@@ -1,17 +1,20 @@
 //! The `slack` channel: an incoming-webhook message, `{"text": <fallback>, "blocks": [...]}`
-//! in Block Kit — a `header`, a `context` line, a `section` of KPI `fields` (at most 10), a
-//! `section` of flagged changes, and an `actions` block with link buttons. Texts are cut to
-//! Block Kit's limits (header 150, section text 3000, field 2000, button text 75).
+//! in Block Kit — a `header`, a `context` line (the date, the zone, the report's SHA-256), a
+//! `section` of KPI `fields` (at most 10), a `section` of flagged changes, and an `actions`
+//! block with link buttons. Texts are cut to Block Kit's limits (header 150, section text
+//! 3000, field 2000, button text 75).
 //!
 //! Output that cannot be turned against its reader (`docs/access-and-safety.md`): every text
 //! Slack reads as mrkdwn — the top-level `text` (the notification's fallback), the context line,
 //! the fields and the changes — has `&`, `<` and `>` escaped, so an org named `<!channel>`
 //! cannot ping a room and no stored text can make a `<url|link>`; the header and the buttons
-//! are `plain_text`, which Slack shows as is.
+//! are `plain_text`, which Slack shows as is. A correction's message ([`correction_payload`])
+//! is escaped the same way, by the same function.
 
 use serde_json::{Value, json};
 
 use super::Digest;
+use super::corrections::Correction;
 
 fn cut(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -52,24 +55,14 @@ pub fn payload(d: &Digest) -> Value {
     };
     let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "text": cut(&title, 150), "emoji": true}}),
-        json!({"type": "context", "elements": [{"type": "mrkdwn", "text": escape(&format!("{} ({})", d.date, d.timezone))}]}),
+        context(d.date, &d.timezone, &d.report_line()),
         json!({"type": "section", "fields": fields}),
         json!({"type": "section", "text": {"type": "mrkdwn", "text": cut(&format!("*Flagged changes*\n{changes}"), 3000)}}),
     ];
-    let mut buttons = Vec::new();
-    for (text, url) in [
+    blocks.extend(buttons(&[
         ("Open the dashboard", d.dashboard_url.as_deref()),
         ("Open the report", Some(d.report_url.as_str())),
-    ] {
-        if let Some(url) = url.filter(|u| u.starts_with("http")) {
-            buttons.push(
-                json!({"type": "button", "text": {"type": "plain_text", "text": text}, "url": url}),
-            );
-        }
-    }
-    if !buttons.is_empty() {
-        blocks.push(json!({"type": "actions", "elements": buttons}));
-    }
+    ]));
     let kpis: Vec<String> = d
         .kpis
         .iter()
@@ -77,6 +70,51 @@ pub fn payload(d: &Digest) -> Value {
         .collect();
     json!({
         "text": escape(&format!("{title}, {}: {}", d.date, kpis.join(", "))),
+        "blocks": blocks,
+    })
+}
+
+/// The `context` line under the header: the date, the org's time zone and the line naming
+/// the stored report (`super::report_line`), escaped (the zone is stored text).
+fn context(date: chrono::NaiveDate, timezone: &str, report_line: &str) -> Value {
+    let text = format!("{date} ({timezone}) · {report_line}");
+    json!({"type": "context", "elements": [{"type": "mrkdwn", "text": cut(&escape(&text), 3000)}]})
+}
+
+/// An `actions` block of link buttons for the `(text, url)` links that are absolute; none when
+/// no link is.
+fn buttons(links: &[(&str, Option<&str>)]) -> Option<Value> {
+    let buttons: Vec<Value> = links
+        .iter()
+        .filter_map(|(text, url)| {
+            let url = url.filter(|u| u.starts_with("http"))?;
+            Some(json!({"type": "button", "text": {"type": "plain_text", "text": cut(text, 75)}, "url": url}))
+        })
+        .collect();
+    (!buttons.is_empty()).then(|| json!({"type": "actions", "elements": buttons}))
+}
+
+/// The message of a correction (`docs/revisions.md`, "Corrections reach the people who were
+/// told"): a `header` (`Correction — <org> — <date>: revision N`, plain text), the `context`
+/// line (date, zone, report line), a `section` listing each changed headline KPI as `*Label*: before → after` (the digest's
+/// number formats), the report line and a button to the report; the fallback `text` lists the
+/// changes too. Every mrkdwn text is escaped as a digest's.
+pub fn correction_payload(c: &Correction) -> Value {
+    let title = c.title();
+    let lines: Vec<String> = c
+        .changed()
+        .map(|k| format!("• *{}*: {}", escape(k.kpi.label()), escape(&k.change())))
+        .collect();
+    let text = format!("{}\n{}", escape(Correction::INTRO), lines.join("\n"));
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": cut(&title, 150), "emoji": true}}),
+        context(c.date, &c.timezone, &c.report_line()),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": cut(&text, 3000)}}),
+    ];
+    blocks.extend(buttons(&[("Open the report", Some(c.report_url.as_str()))]));
+    let changes: Vec<String> = c.changed().map(|k| k.line()).collect();
+    json!({
+        "text": escape(&format!("{title}: {}", changes.join(", "))),
         "blocks": blocks,
     })
 }
@@ -116,6 +154,11 @@ mod tests {
                 "Daily report — &lt;!channel&gt; &amp; &lt;@U123&gt; [click](https://evil.example) *bold*, 2025-05-21: "
             ),
             "{p}"
+        );
+        // The context line: the date, the zone and the report line.
+        assert_eq!(
+            p["blocks"][1]["elements"][0]["text"],
+            "2025-05-21 (America/Port_of_Spain) · Report SHA-256: 3f2a9c01b7de…"
         );
         // The header is plain_text: Slack shows it as is and parses no mention in it.
         assert_eq!(p["blocks"][0]["text"]["type"], "plain_text");

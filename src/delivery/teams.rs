@@ -7,25 +7,92 @@
 //! `[links](url)`), and backslash escapes are not honoured alike by every Teams client. So
 //! stored text — the org name, and the time zone with it — goes only into a `RichTextBlock`'s
 //! `TextRun`, which Adaptive Cards never read as markdown; `TextBlock`s and facts carry only
-//! this module's own words and numbers.
+//! this module's own words and numbers. A correction's card ([`correction_card`]) follows the
+//! same rule through the same helpers.
 
 use serde_json::{Value, json};
 
 use super::Digest;
+use super::corrections::Correction;
 
 /// The message.
 pub fn payload(d: &Digest) -> Value {
+    message(card(d))
+}
+
+/// The message of a correction (`docs/revisions.md`, "Corrections reach the people who were
+/// told"): [`correction_card`] in the same Workflows envelope as a digest's.
+pub fn correction_payload(c: &Correction) -> Value {
+    message(correction_card(c))
+}
+
+/// The Workflows webhook's message around one card.
+fn message(card: Value) -> Value {
     json!({
         "type": "message",
         "attachments": [{
             "contentType": "application/vnd.microsoft.card.adaptive",
             "contentUrl": null,
-            "content": card(d),
+            "content": card,
         }],
     })
 }
 
-/// The Adaptive Card (schema 1.4): title, date, KPI facts, flagged changes, dashboard button.
+/// A `RichTextBlock` of one `TextRun` of `text`, shown as is (never markdown): the only place
+/// stored text (an org name, a time zone) goes. `title`: bold and medium, else subtle and
+/// close to the block above.
+fn text_run(text: String, title: bool) -> Value {
+    if title {
+        json!({"type": "RichTextBlock", "inlines": [{"type": "TextRun", "text": text, "weight": "Bolder", "size": "Medium"}]})
+    } else {
+        json!({"type": "RichTextBlock", "spacing": "None", "inlines": [{"type": "TextRun", "text": text, "isSubtle": true}]})
+    }
+}
+
+/// The small line naming the stored report (`super::report_line`): hex digits and our words.
+fn report_block(line: String) -> Value {
+    json!({"type": "TextBlock", "text": line, "isSubtle": true, "size": "Small", "wrap": true, "separator": true})
+}
+
+/// `Action.OpenUrl`s of the `(title, url)` links that are absolute (a relative link cannot be
+/// opened from Teams).
+fn open_actions(links: &[(&str, Option<&str>)]) -> Vec<Value> {
+    links
+        .iter()
+        .filter_map(|(title, url)| {
+            let url = url.filter(|u| u.starts_with("http"))?;
+            Some(json!({"type": "Action.OpenUrl", "title": title, "url": url}))
+        })
+        .collect()
+}
+
+/// The Adaptive Card (schema 1.4) of a correction: the title (`Correction — <org> — <date>:
+/// revision N`) and the date line as `TextRun`s, a `FactSet` of the changed headline KPIs
+/// (`Label` · `before → after`, in the digest's number formats), the report line and a link
+/// to the report.
+pub fn correction_card(c: &Correction) -> Value {
+    let facts: Vec<Value> = c
+        .changed()
+        .map(|k| json!({"title": k.kpi.label(), "value": k.change()}))
+        .collect();
+    let body = vec![
+        text_run(c.title(), true),
+        text_run(format!("{} ({})", c.date, c.timezone), false),
+        json!({"type": "TextBlock", "text": Correction::INTRO, "wrap": true}),
+        json!({"type": "FactSet", "facts": facts}),
+        report_block(c.report_line()),
+    ];
+    json!({
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": body,
+        "actions": open_actions(&[("Open the report", Some(&c.report_url))]),
+    })
+}
+
+/// The Adaptive Card (schema 1.4): title, date, KPI facts, flagged changes, the report line
+/// (`Report SHA-256: <first 12 hex digits>…`), dashboard and report buttons.
 /// The title and the date line are `RichTextBlock`s of one `TextRun` each, shown as is: an
 /// org named `[click](https://evil.example)` is that text, not a link (`docs/access-and-safety.md`,
 /// "Output that cannot be turned against its reader").
@@ -36,8 +103,8 @@ pub fn card(d: &Digest) -> Value {
         .map(|(label, _, value)| json!({"title": label, "value": value}))
         .collect();
     let mut body = vec![
-        json!({"type": "RichTextBlock", "inlines": [{"type": "TextRun", "text": title(d), "weight": "Bolder", "size": "Medium"}]}),
-        json!({"type": "RichTextBlock", "spacing": "None", "inlines": [{"type": "TextRun", "text": format!("{} ({})", d.date, d.timezone), "isSubtle": true}]}),
+        text_run(title(d), true),
+        text_run(format!("{} ({})", d.date, d.timezone), false),
         json!({"type": "FactSet", "facts": facts}),
         json!({"type": "TextBlock", "text": "Flagged changes", "weight": "Bolder", "wrap": true, "separator": true}),
     ];
@@ -52,16 +119,11 @@ pub fn card(d: &Digest) -> Value {
         };
         body.push(json!({"type": "TextBlock", "text": Digest::change_text(c), "color": color, "wrap": true, "spacing": "Small"}));
     }
-    let mut actions =
-        vec![json!({"type": "Action.OpenUrl", "title": "Open the report", "url": d.report_url})];
-    if let Some(url) = &d.dashboard_url {
-        actions.insert(
-            0,
-            json!({"type": "Action.OpenUrl", "title": "Open the dashboard", "url": url}),
-        );
-    }
-    // A relative link cannot be opened from Teams: keep only absolute ones.
-    actions.retain(|a| a["url"].as_str().is_some_and(|u| u.starts_with("http")));
+    body.push(report_block(d.report_line()));
+    let actions = open_actions(&[
+        ("Open the dashboard", d.dashboard_url.as_deref()),
+        ("Open the report", Some(&d.report_url)),
+    ]);
     json!({
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",
@@ -130,6 +192,13 @@ mod tests {
                 assert!(!t.contains(stored), "{kind} {t:?} carries {stored:?}");
             }
         }
+        // The report line: our words and hex digits, in a TextBlock.
+        assert!(
+            found
+                .iter()
+                .any(|(kind, t)| *kind == "TextBlock" && t == "Report SHA-256: 3f2a9c01b7de…"),
+            "{found:?}"
+        );
         // The time zone (stored with the org) is a TextRun too.
         assert!(
             found

@@ -1,23 +1,32 @@
 //! The `webhook` channel: JSON `{"event": "daily_report.ready", ...}` signed with
 //! `X-CallAnalytics-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>` and
 //! `X-CallAnalytics-Timestamp` (Unix seconds). A receiver recomputes the HMAC over the exact
-//! body bytes and rejects old timestamps.
+//! body bytes and rejects old timestamps. A correction is `{"event": "daily_report.corrected",
+//! ...}` ([`correction_payload`]), signed the same way.
 
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
 use super::Digest;
+use super::corrections::Correction;
+
+/// The digest's `event`.
+pub const DIGEST_EVENT: &str = "daily_report.ready";
+/// A correction's `event`.
+pub const CORRECTION_EVENT: &str = "daily_report.corrected";
 
 /// The timestamp header.
 pub const TIMESTAMP_HEADER: &str = "X-CallAnalytics-Timestamp";
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "X-CallAnalytics-Signature";
 
-/// The body.
+/// The body of a digest: `{"event": "daily_report.ready", "org_id", "org_name", "date",
+/// "timezone", "kpis", "changes", "report_url", "dashboard_url", "test", "revision",
+/// "report_sha256"}` (`docs/delivery-and-access.md`, "Payloads").
 pub fn payload(d: &Digest) -> Value {
     json!({
-        "event": "daily_report.ready",
+        "event": DIGEST_EVENT,
         "org_id": d.org_id,
         "org_name": d.org_name,
         "date": d.date,
@@ -27,6 +36,27 @@ pub fn payload(d: &Digest) -> Value {
         "report_url": d.report_url,
         "dashboard_url": d.dashboard_url,
         "test": d.test,
+        "revision": d.revision,
+        "report_sha256": d.report_sha256,
+    })
+}
+
+/// The body of a correction (`docs/revisions.md`, "Corrections reach the people who were
+/// told"): `{"event": "daily_report.corrected", "org_id", "org_name", "date", "revision",
+/// "previous": {<kpi>: value}, "current": {<kpi>: value}, "report_url", "report_sha256"}`;
+/// `previous` and `current` hold every headline KPI of the digest, by the keys of its `kpis`,
+/// before and after the revision.
+pub fn correction_payload(c: &Correction) -> Value {
+    json!({
+        "event": CORRECTION_EVENT,
+        "org_id": c.org_id,
+        "org_name": c.org_name,
+        "date": c.date,
+        "revision": c.revision,
+        "previous": c.values(|k| k.previous),
+        "current": c.values(|k| k.current),
+        "report_url": c.report_url,
+        "report_sha256": c.report_sha256,
     })
 }
 
@@ -56,6 +86,18 @@ pub fn signature_headers(secret: &str, timestamp: i64, body: &[u8]) -> Vec<(&'st
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `docs/revisions.md`, "Provenance": a digest names the stored document it was made
+    /// from, and its revision.
+    #[test]
+    fn a_digest_carries_the_stored_documents_sha256_and_revision() {
+        let d = super::super::test_digest("Paul Logistics");
+        let body = payload(&d);
+        assert_eq!(body["event"], "daily_report.ready");
+        assert_eq!(body["report_sha256"], d.report_sha256);
+        assert_eq!(body["report_sha256"].as_str().unwrap().len(), 64);
+        assert_eq!(body["revision"], 1);
+    }
 
     #[test]
     fn the_signature_is_hmac_sha256_over_timestamp_dot_body() {

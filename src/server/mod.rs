@@ -163,6 +163,7 @@ async fn dispatch(app: &App, id: RouteId, req: &Request) -> Result<Response, Api
         RouteId::ReportTrend => reports::stored::trend(app, req).await,
         RouteId::ReportLive => reports::live::handle(app, req).await,
         RouteId::ReportChanges => reports::insights::changes(app, req).await,
+        RouteId::ReportRevisions => reports::revisions::list(app, req).await,
         RouteId::ReportCalls => reports::insights::calls(app, req).await,
         RouteId::ReportGenerate => reports::generate::generate(app, req).await,
         RouteId::ReportBackfill => reports::generate::backfill(app, req).await,

@@ -35,6 +35,8 @@ pub enum RouteId {
     OrgPatch,
     /// `GET /api/reports/{date}/changes`.
     ReportChanges,
+    /// `GET /api/reports/{date}/revisions`: every kept revision of a date's report.
+    ReportRevisions,
     /// `GET /api/reports/calls`.
     ReportCalls,
     SchedulerStatus,
@@ -204,6 +206,12 @@ pub const ROUTES: &[Route] = &[
         "/api/reports/{date}/changes",
         &[Method::GET],
         RouteId::ReportChanges,
+        Rule::OrgReader,
+    ),
+    reports(
+        "/api/reports/{date}/revisions",
+        &[Method::GET],
+        RouteId::ReportRevisions,
         Rule::OrgReader,
     ),
     reports(
@@ -486,6 +494,20 @@ mod tests {
         assert_eq!(
             resolve(&Method::POST, "/api/orgs"),
             Ok((RouteId::OrgCreate, vec![]))
+        );
+        assert_eq!(
+            resolve(&Method::GET, "/api/reports/2025-12-15/revisions"),
+            Ok((RouteId::ReportRevisions, vec!["2025-12-15".into()]))
+        );
+        // `/api/reports/calls` has no deeper path: `calls/revisions` is a (bad) date's
+        // revisions, for the handler to refuse naming `date`.
+        assert_eq!(
+            resolve(&Method::GET, "/api/reports/calls/revisions"),
+            Ok((RouteId::ReportRevisions, vec!["calls".into()]))
+        );
+        assert_eq!(
+            resolve(&Method::POST, "/api/reports/2025-12-15/revisions"),
+            Err(NoRoute::MethodNotAllowed(vec![Method::GET]))
         );
     }
 

@@ -115,6 +115,10 @@ fn sample(id: RouteId, failure_artifact: &str) -> Sample {
         ),
         RouteId::ReportByDate => get(format!("/api/reports/{y}?org_id={PAUL_ORG}"), true),
         RouteId::ReportChanges => get(format!("/api/reports/{y}/changes?org_id={PAUL_ORG}"), true),
+        RouteId::ReportRevisions => get(
+            format!("/api/reports/{y}/revisions?org_id={PAUL_ORG}"),
+            true,
+        ),
         RouteId::OrgList => get("/api/orgs".into(), false),
         RouteId::OrgCreate => s(
             Method::POST,

@@ -843,3 +843,89 @@ async fn probe_and_query_errors() {
         "{text}"
     );
 }
+
+/// `docs/revisions.md`, "Provenance" and "Re-checking recent days": the fingerprint the
+/// re-check query computes for each day is the one the day's report recorded (same scope:
+/// the org's sessions, excluded numbers left out, its node's outputs), in one query for
+/// several days; late rows (a new run, a newer output of an existing run) change it, and a
+/// day without calls has none.
+#[tokio::test]
+async fn the_recheck_fingerprint_is_the_reports_and_moves_with_late_rows() {
+    use call_analytics::daily_report::provenance::fetch_fingerprints;
+    let db = TestDb::new().await;
+    let paul = org(
+        PAUL_ORG,
+        PAUL_NODE,
+        chrono_tz::America::Chicago,
+        &[TEST_LINE],
+    );
+    let mut f = Fixture::default();
+    // 2025-12-15 (Chicago, UTC-6): two calls with outputs, one from the excluded test line,
+    // one of another org; 2025-12-16: one call without output; 2025-12-17: nothing.
+    f.paul_call("a1", "2025-12-15 15:00:00.000", "+13125550001", 60.0)
+        .paul_output("a1", "2025-12-15 15:01:00.000", classified_as("success"))
+        .paul_output("a1", "2025-12-15 15:02:00.000", classified_as("success"))
+        .paul_call("a2", "2025-12-15 23:30:00.000", "+13125550002", 60.0)
+        .paul_output("a2", "2025-12-15 23:31:00.000", classified_as("other"))
+        .paul_call("t1", "2025-12-15 16:00:00.000", TEST_LINE, 60.0)
+        .paul_output("t1", "2025-12-15 16:01:00.000", classified_as("success"))
+        .call(
+            "x1",
+            "2025-12-15 17:00:00.000",
+            OTHER_ORG,
+            "+13125550003",
+            60.0,
+        )
+        .paul_call("b1", "2025-12-16 18:00:00.000", "+13125550004", 60.0);
+    f.load(&db.ch).await;
+
+    let fingerprint = |r: &DailyReport| r.metadata.provenance.as_ref().unwrap().fingerprint;
+    let day1 = db.report(&paul, "2025-12-15").await;
+    let day2 = db.report(&paul, "2025-12-16").await;
+    let provenance = day1.metadata.provenance.as_ref().unwrap();
+    assert_eq!(provenance.query_sha256.len(), 64);
+    assert!(!provenance.engine.is_empty());
+    assert_eq!(
+        (fingerprint(&day1).runs, fingerprint(&day1).outputs),
+        (2, 3)
+    );
+    assert_eq!(
+        fingerprint(&day1).latest_output_at.unwrap().to_rfc3339(),
+        "2025-12-15T23:31:00+00:00"
+    );
+    assert_eq!(
+        (fingerprint(&day2).runs, fingerprint(&day2).outputs),
+        (1, 0)
+    );
+    assert_eq!(fingerprint(&day2).latest_output_at, None);
+
+    let (days, stats) = fetch_fingerprints(&db.ch, &paul, d("2025-12-15"), d("2025-12-17"))
+        .await
+        .unwrap();
+    assert_eq!(stats.round_trips, 2, "one query (and its connection check)");
+    assert_eq!(days.get(&d("2025-12-15")), Some(&fingerprint(&day1)));
+    assert_eq!(days.get(&d("2025-12-16")), Some(&fingerprint(&day2)));
+    assert_eq!(days.get(&d("2025-12-17")), None, "{days:?}");
+
+    // Late rows: a newer output of a1, a new run on the 16th.
+    let mut late = Fixture::default();
+    late.paul_output(
+        "a1",
+        "2025-12-16 09:00:00.000",
+        classified_as("non_convertible"),
+    )
+    .paul_call("b2", "2025-12-16 19:00:00.000", "+13125550005", 60.0);
+    late.load(&db.ch).await;
+    let (after, _) = fetch_fingerprints(&db.ch, &paul, d("2025-12-15"), d("2025-12-17"))
+        .await
+        .unwrap();
+    let (d1, d2) = (after[&d("2025-12-15")], after[&d("2025-12-16")]);
+    assert_eq!((d1.runs, d1.outputs), (2, 4));
+    assert_eq!(
+        d1.latest_output_at.unwrap().to_rfc3339(),
+        "2025-12-16T09:00:00+00:00"
+    );
+    assert_eq!((d2.runs, d2.outputs), (2, 0));
+    assert_eq!(d1, fingerprint(&db.report(&paul, "2025-12-15").await));
+    assert_eq!(d2, fingerprint(&db.report(&paul, "2025-12-16").await));
+}

@@ -743,8 +743,10 @@ async fn concurrent_firings_leave_one_whole_report_per_date() {
     let computed = |app: &TestApp| app.log().matches("daily report computed").count();
     assert_eq!(
         (computed(&a), computed(&b), proxy.requests()),
-        // Each query is two requests: the reachability check (`SELECT 1`) and the query.
-        (dates.len(), dates.len(), 2 * 2 * dates.len()),
+        // Each query is two requests: the reachability check (`SELECT 1`) and the query;
+        // each handler then re-checks the stored days with one fingerprint query
+        // (`docs/revisions.md`), finds them unchanged and regenerates none.
+        (dates.len(), dates.len(), 2 * 2 * dates.len() + 2 * 2),
         "both handlers computed every date (the race happened)"
     );
     let (ra, rb) = (fa.result(), fb.result());
@@ -1230,4 +1232,79 @@ async fn the_firing_time_is_the_invocations_utc_now() {
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["field"], "Metadata.sys.UtcNow");
+}
+
+/// `docs/revisions.md`: a report stored before provenance and revisions (no
+/// `metadata.provenance`, no `revision`, no fingerprint in its blob metadata) still reads, as
+/// revision 1; the next firing re-checks it once — its fingerprint is unknown — and stores
+/// revision 2 with provenance, keeping the old document as revision 1; the firing after that
+/// changes nothing. A day older than `RESTATE_DAYS` is settled: left as it was.
+#[tokio::test]
+async fn a_report_stored_before_provenance_is_rechecked_once_and_settled_days_are_left() {
+    let org = OrgDef::new("Paul Logistics", chrono_tz::America::Chicago);
+    let src = ClickHouseDb::fresh().await;
+    let [old, d1] = [org.days_ago(5), org.days_ago(1)];
+    let mut calls = Calls::default();
+    calls
+        .call(&org.id, org.noon(d1), 60.0, Some((&org.node, "success")))
+        .call(&org.id, org.noon(old), 60.0, Some((&org.node, "success")));
+    calls.load(&src.ch).await;
+    let app = spawn(handler_env(&src, &org, 5)).await;
+    let fired = fire(&app, false).await;
+    assert_eq!(org_run(&fired.result(), &org).generated.len(), 5);
+
+    // Rewrite both as an older version stored them.
+    let storage = app.storage().await;
+    let id = id_of(&org.id);
+    let mut old_docs = BTreeMap::new();
+    for date in [old, d1] {
+        let stored = snapshots::read(&storage, &id, date).await.unwrap().unwrap();
+        let mut doc: Value = serde_json::from_slice(&stored.body).unwrap();
+        let metadata = doc["metadata"].as_object_mut().unwrap();
+        metadata.remove("provenance");
+        metadata.remove("revision");
+        let body = serde_json::to_vec_pretty(&doc).unwrap();
+        let mut put = call_analytics::storage::Put::new("application/json");
+        put.metadata = stored.metadata.clone();
+        put.metadata.remove("revision");
+        put.metadata.remove("fingerprint");
+        storage
+            .put(&snapshots::name(&id, date), body.into(), &put)
+            .await
+            .unwrap();
+        let read = snapshots::read(&storage, &id, date).await.unwrap().unwrap();
+        assert_eq!(read.report.metadata.revision, 1);
+        assert_eq!(read.report.metadata.provenance, None);
+        old_docs.insert(date, read.report);
+    }
+
+    let result = fire(&app, false).await.result();
+    let run = org_run(&result, &org);
+    assert_eq!(run.revised, vec![d1], "only the re-checked days: {run:?}");
+    assert!(run.generated.is_empty());
+    let current = snapshots::read(&storage, &id, d1).await.unwrap().unwrap();
+    assert_eq!(current.report.metadata.revision, 2);
+    assert!(current.report.metadata.provenance.is_some());
+    let supersedes = current.report.metadata.supersedes.clone().unwrap();
+    assert_eq!((supersedes.revision, supersedes.fingerprint), (1, None));
+    assert_eq!(
+        current.report.kpis, old_docs[&d1].kpis,
+        "the same data, the same numbers"
+    );
+    let kept = snapshots::read_revision(&storage, &id, d1, 1)
+        .await
+        .unwrap()
+        .expect("revision 1 kept");
+    assert_eq!(kept.report, old_docs[&d1]);
+    let settled = snapshots::read(&storage, &id, old).await.unwrap().unwrap();
+    assert_eq!(
+        settled.report, old_docs[&old],
+        "a settled day is left as it was"
+    );
+
+    let result = fire(&app, false).await.result();
+    let run = org_run(&result, &org);
+    assert!(run.revised.is_empty(), "{run:?}");
+    let again = snapshots::read(&storage, &id, d1).await.unwrap().unwrap();
+    assert_eq!(again.etag, current.etag);
 }

@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::id_of;
+use crate::helpers::{id_of, render_card};
 use crate::helpers::{
     Answer, Receiver, Spawn, TestApp, URL_TOKEN, column, principal, put_json, store_yesterday,
     two_calls_database,
@@ -828,54 +828,6 @@ async fn a_test_send_is_not_recorded() {
 
 // ---------------------------------------------------------------- payload checks
 
-/// Renders an Adaptive Card with Microsoft's own renderer (npm `adaptivecards`) in headless
-/// Chromium: `tests/cards/render.mjs` parses it for Adaptive Cards 1.4 (what the Teams
-/// Workflows webhook takes), validates it, renders it, checks that every `expect` text (and
-/// every TextBlock and fact of the card) shows, and screenshots it. The card goes to
-/// `target/cards/<name>.json`, the screenshot to `target/cards/<name>.png`.
-/// Returns (success, stdout + stderr).
-async fn render_card(card: &Value, name: &str, expect: &[&str]) -> (bool, String) {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let script = root.join("tests/cards/render.mjs");
-    assert!(
-        root.join("tests/cards/node_modules/adaptivecards").is_dir(),
-        "tests/cards/node_modules is missing: scripts/test installs it (npm ci in tests/cards)"
-    );
-    let dir = root.join("target/cards");
-    std::fs::create_dir_all(&dir).unwrap();
-    let json = dir.join(format!("{name}.json"));
-    let png = dir.join(format!("{name}.png"));
-    std::fs::write(&json, serde_json::to_vec_pretty(card).unwrap()).unwrap();
-    let _ = std::fs::remove_file(&png);
-    let mut cmd = tokio::process::Command::new(std::env::var("NODE").unwrap_or("node".into()));
-    cmd.arg(&script).arg(&json).arg(&png);
-    for e in expect {
-        cmd.arg("--expect").arg(e);
-    }
-    let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
-        .await
-        .expect("render.mjs finishes within 2 minutes")
-        .expect("run node tests/cards/render.mjs");
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    match out.status.code() {
-        Some(0) => {
-            let shot = std::fs::read(&png).expect("a screenshot");
-            assert!(
-                shot.starts_with(b"\x89PNG") && shot.len() > 5_000,
-                "a real screenshot: {} bytes",
-                shot.len()
-            );
-            (true, log)
-        }
-        Some(1) => (false, log),
-        _ => panic!("render.mjs could not run (not a card verdict): {log}"),
-    }
-}
-
 /// A digest as the timer builds it, with flagged changes of each kind and every link.
 fn sample_digest(org_name: &str, changes: usize) -> call_analytics::delivery::Digest {
     use call_analytics::daily_report::changes::Flag;
@@ -919,6 +871,8 @@ fn sample_digest(org_name: &str, changes: usize) -> call_analytics::delivery::Di
             "https://func-x.azurewebsites.net/api/dashboard?org_id={ORG}"
         )),
         test: false,
+        revision: 1,
+        report_sha256: "3f2a9c01b7de".repeat(5) + "0123",
     }
 }
 

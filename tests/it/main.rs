@@ -18,5 +18,7 @@ mod output_safety;
 mod package;
 mod pages;
 mod reports_http;
+mod revisions;
+mod revisions_http;
 mod storage;
 mod webhook_safety;

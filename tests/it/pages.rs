@@ -1,7 +1,7 @@
 //! The two HTML pages in a real browser, made from real data: the failure-analysis report (a
 //! PostgreSQL fixture through `POST /api/failure_analysis`, the artifact opened from its
-//! `/api/artifacts` link) and the dashboard (ClickHouse calls, a backfill, `GET /api/dashboard`
-//! over HTTP). Every page is served over HTTP, so it runs under its Content-Security-Policy.
+//! `/api/artifacts` link) and the dashboard (ClickHouse calls, a backfill, a revision after
+//! late calls, `GET /api/dashboard` over HTTP). Every page is served over HTTP, so it runs under its Content-Security-Policy.
 //!
 //! `tests/browser/check_page.mjs` (playwright-core driving Debian's `/usr/bin/chromium`;
 //! `scripts/test` runs `npm ci` there) loads each page, works its hover/focus interaction and
@@ -165,10 +165,52 @@ fn long(d: NaiveDate) -> String {
     d.format("%a %Y-%m-%d").to_string()
 }
 
-/// The dashboard over a week of backfilled reports: hovering a day of a chart shows that day's
-/// value (or why there is none) as its tooltip and highlights it.
+/// `n` more calls of the default org at local 13:00 of `date` (2 minutes each, even ones
+/// booked, odd ones not), with runs of their own: calls that arrived after the day's report.
+async fn late_calls(database: &str, date: NaiveDate, n: usize) {
+    use chrono::TimeZone as _;
+    let ch = call_analytics::clickhouse::ClickHouse::new(&crate::helpers::clickhouse_settings(
+        &clickhouse_url(),
+        database,
+    ))
+    .expect("client");
+    let mut f = crate::helpers::Fixture::default();
+    for i in 0..n {
+        let local = date.and_hms_opt(13, i as u32, 0).unwrap();
+        let ts = crate::helpers::TZ
+            .from_local_datetime(&local)
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+            .format("%Y-%m-%d %H:%M:%S%.3f")
+            .to_string();
+        let run = format!("late-{date}-{i}");
+        f.paul_call(&run, &ts, "+13125550100", 120.0);
+        let data = if i % 2 == 0 {
+            crate::helpers::booked(Some("AGREEMENT_REACHED_CARRIER_CONFIRMED"))
+        } else {
+            crate::helpers::outcome(
+                Some("non_convertible"),
+                "RATE_NEGOTIATION",
+                None,
+                None,
+                Some("ACTIVE"),
+                Some("NOT_QUALIFIED"),
+                Some("rate_rejected"),
+                Some("NO_AGREEMENT_RATE_TOO_HIGH"),
+            )
+        };
+        f.paul_output(&run, &ts, data);
+    }
+    f.load(&ch).await;
+}
+
+/// The dashboard over a week of backfilled reports, yesterday's revised after 2 calls arrived
+/// late: hovering a day of a chart shows that day's value (or why there is none) as its
+/// tooltip and highlights it, and the note of the revision (`docs/revisions.md`) keeps the
+/// layout whole on a laptop and a phone.
 #[tokio::test]
 async fn dashboard_shows_a_days_values_on_hover_in_chromium() {
+    let database = database_with_calls().await;
     let app = TestApp::spawn(Spawn {
         env: [
             ("ORG_ID", PAUL_ORG.to_string()),
@@ -176,7 +218,7 @@ async fn dashboard_shows_a_days_values_on_hover_in_chromium() {
             ("CLIENT_NAME", "Paul Logistics".to_string()),
             ("DEFAULT_TIMEZONE", "America/Chicago".to_string()),
             ("CLICKHOUSE_URL", clickhouse_url()),
-            ("CLICKHOUSE_DATABASE", database_with_calls().await),
+            ("CLICKHOUSE_DATABASE", database.clone()),
         ]
         .map(|(k, v)| (k.to_string(), v))
         .to_vec(),
@@ -195,10 +237,36 @@ async fn dashboard_shows_a_days_values_on_hover_in_chromium() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    // 2 more calls yesterday (1 success): a forced generation makes revision 2.
+    late_calls(&database, yesterday(), 2).await;
+    let r = app
+        .forwarded(
+            reqwest::Method::POST,
+            "/api/reports/generate",
+            "pages-revise",
+        )
+        .json(&json!({"date": yesterday().to_string(), "force": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let page = app
+        .forwarded(
+            reqwest::Method::GET,
+            "/api/dashboard?days=7",
+            "pages-dashboard",
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(": 2 more calls arrived.</strong>"), "{page}");
 
     let hovers = [
         format!(
-            "total_calls:-1={}: 4 total calls, 4 classified calls",
+            "total_calls:-1={}: 6 total calls, 6 classified calls",
             long(yesterday())
         ),
         format!("success_rate_percent:-1={}: 50.00%", long(yesterday())),
@@ -220,7 +288,7 @@ async fn dashboard_shows_a_days_values_on_hover_in_chromium() {
     }
     check_on_laptop_and_phone("dashboard_hover", args).await;
 
-    // The page its "All calls of the day" link opens: yesterday's 4 calls.
+    // The page its "All calls of the day" link opens: yesterday's 6 calls.
     let calls = vec![
         "--page".into(),
         "calls".into(),
@@ -231,7 +299,7 @@ async fn dashboard_shows_a_days_values_on_hover_in_chromium() {
             yesterday()
         ),
         "--rows".into(),
-        "4".into(),
+        "6".into(),
     ];
     check_on_laptop_and_phone("calls", calls).await;
 }

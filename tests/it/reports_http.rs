@@ -236,6 +236,7 @@ fn openapi_document_schemas_compile_and_refs_resolve() {
     for name in [
         "DailyReport",
         "ReportListing",
+        "ReportRevisions",
         "Trend",
         "Organization",
         "NewOrganization",
@@ -305,7 +306,7 @@ fn openapi_document_schemas_compile_and_refs_resolve() {
         false,
     );
     let point = |v: Value| {
-        json!({"date": "2025-12-15", "total_calls": v, "classified_calls": null,
+        json!({"date": "2025-12-15", "revision": null, "total_calls": v, "classified_calls": null,
                "success_rate_percent": null, "avg_minutes_per_call": null,
                "total_duration_hours": null, "carrier_not_qualified_percent": null,
                "successfully_transferred_percent": null})
@@ -313,6 +314,17 @@ fn openapi_document_schemas_compile_and_refs_resolve() {
     check("TrendPoint", point(Value::Null), true);
     check("TrendPoint", point(json!(4)), true);
     check("TrendPoint", point(json!("4")), false);
+    // The day's current revision (`docs/revisions.md`): at least 1, null without a report.
+    let revised = |r: Value| {
+        let mut p = point(json!(4));
+        p["revision"] = r;
+        p
+    };
+    check("TrendPoint", revised(json!(2)), true);
+    check("TrendPoint", revised(json!(0)), false);
+    let mut no_revision = point(Value::Null);
+    no_revision.as_object_mut().unwrap().remove("revision");
+    check("TrendPoint", no_revision, false);
     check(
         "BackfillResult",
         json!({"from": "2025-12-01", "to": "2025-12-02", "complete": true, "resume_from": null, "orgs": []}),
@@ -390,6 +402,13 @@ async fn every_route_answers_as_the_openapi_document_says() {
     .await
     .expect(200);
     api.get(&format!("/api/reports/{}/changes", yesterday()))
+        .await
+        .expect(200);
+    let revisions = api
+        .get(&format!("/api/reports/{}/revisions", yesterday()))
+        .await;
+    assert_eq!(revisions.expect(200)["revisions"][0]["revision"], 1);
+    api.get(&format!("/api/reports/{}?revision=1", yesterday()))
         .await
         .expect(200);
     api.get(&format!("/api/reports/calls?date={}", yesterday()))

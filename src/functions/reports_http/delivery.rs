@@ -85,9 +85,11 @@ pub async fn list(app: &App, req: &Request) -> Result<Response, ApiError> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryPage {
     pub org_id: OrgId,
-    /// By date, then channel id; at most `limit`.
-    pub deliveries: Vec<claims::Record>,
-    /// Pass as `cursor` for the next page (`<date>/<channel_id>`); null on the last page.
+    /// By date, then channel id, then revision (a channel's digest, then its corrections);
+    /// at most `limit`.
+    pub deliveries: Vec<claims::Entry>,
+    /// Pass as `cursor` for the next page (`<date>/<channel_id>`, or
+    /// `<date>/<channel_id>.rev-<n>` after a correction); null on the last page.
     #[schema(required)]
     pub next_cursor: Option<String>,
 }
@@ -154,7 +156,7 @@ pub async fn test_send(app: &App, req: &Request) -> Result<Response, ApiError> {
     let stored = snapshots::read(&app.storage, &org.org_id, latest.date)
         .await?
         .ok_or_else(|| ApiError::org_not_found(org.org_id.as_str()))?;
-    let mut digest = Digest::new(app, &org, latest.date, &stored.report, Vec::new());
+    let mut digest = Digest::new(app, &org, latest.date, &stored, Vec::new());
     digest.test = true;
     let sent = delivery::send_digest(
         &digest,

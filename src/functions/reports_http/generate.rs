@@ -317,6 +317,7 @@ mod tests {
             generated: Vec::new(),
             skipped: Vec::new(),
             not_attempted: Vec::new(),
+            revised: Vec::new(),
             failed: vec![Failure {
                 date: NaiveDate::from_ymd_opt(2025, 12, 1).unwrap(),
                 error: "shown to the caller".into(),

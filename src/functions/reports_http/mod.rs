@@ -1,8 +1,9 @@
 //! The `reports_http` function (`docs/http-api.md`): every `/api/...` route but the failure
 //! analysis, one file per concern.
 //!
-//! * [`stored`]: stored reports — listing, latest, by date, trend (listings read blob
-//!   metadata only; one report is one blob read).
+//! * [`stored`]: stored reports — listing, latest, by date (or one of its revisions), trend
+//!   (listings read blob metadata only; one report is one blob read).
+//! * [`revisions`]: the revisions of a date's report (`docs/revisions.md`), one listing.
 //! * [`live`]: a report computed from ClickHouse now, not stored.
 //! * [`insights`]: what changed against the same weekday of the previous 4 weeks, and the
 //!   calls behind a number.
@@ -34,6 +35,7 @@ pub mod insights;
 pub mod live;
 pub mod openapi;
 pub mod orgs;
+pub mod revisions;
 pub mod scheduler;
 pub mod stored;
 

@@ -18,7 +18,8 @@ use crate::daily_report::changes::KpiChange;
 use crate::functions::failure_analysis;
 use crate::functions::reports_http::generate::{BackfillReply, GenerateReply};
 use crate::functions::reports_http::{
-    artifacts, dashboard, delivery, generate, health, insights, live, orgs, scheduler, stored,
+    artifacts, dashboard, delivery, generate, health, insights, live, orgs, revisions, scheduler,
+    stored,
 };
 use crate::http::error::ErrorBody;
 use crate::http::response::json_response;
@@ -91,6 +92,7 @@ pub fn handle(document: &utoipa::openapi::OpenApi) -> Response {
         insights::calls,
         stored::by_date,
         insights::changes,
+        revisions::list,
         orgs::list,
         orgs::create,
         orgs::get,

@@ -1,12 +1,13 @@
 //! Stored reports (`docs/http-api.md`, "Routes"): `GET /api/reports`, `/api/reports/latest`,
-//! `/api/reports/{date}`, `/api/reports/trend`. Listings and the trend read blob metadata
-//! only ([`ReportSummary`]); one report is one blob read.
+//! `/api/reports/{date}` (or one of its revisions, `?revision=N`), `/api/reports/trend`.
+//! Listings and the trend read blob metadata only ([`ReportSummary`], and the current
+//! revision's number, `docs/revisions.md`); one report is one blob read.
 
 use chrono::{Duration, NaiveDate};
 use serde::Serialize;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{
-    AdditionalProperties, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type,
+    AdditionalProperties, KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type,
 };
 use warp::http::StatusCode;
 use warp::reply::Response;
@@ -21,10 +22,15 @@ use crate::http::request::Request;
 use crate::http::response::{json_response, with_etag};
 use crate::orgs::{OrgId, Organization};
 
-/// A listing row: the date and the headline KPIs from blob metadata.
+/// A listing row: the date, its current revision's number and headline KPIs, from blob
+/// metadata.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ListedReport {
     pub date: NaiveDate,
+    /// The current revision (`docs/revisions.md`): 1 for a date's first report and for one
+    /// stored before revisions; its others are listed by `GET /api/reports/{date}/revisions`.
+    #[schema(minimum = 1)]
+    pub revision: u32,
     pub summary: ReportSummary,
 }
 
@@ -42,27 +48,39 @@ pub struct ReportList {
     pub next_before: Option<NaiveDate>,
 }
 
-/// One day of `GET /api/reports/trend`: `{"date", …}` with the number of every KPI a summary
-/// keeps, by its number key ([`ReportSummary::numbers`]), each `null` without a report.
+/// One day of `GET /api/reports/trend`: `{"date", "revision", …}` with the current revision's
+/// number and the number of every KPI a summary keeps, by its number key
+/// ([`ReportSummary::numbers`]), each `null` without a report.
 #[derive(Debug)]
 pub struct TrendPoint {
     pub date: NaiveDate,
+    /// That day's current revision (`docs/revisions.md`); `None` without a report.
+    pub revision: Option<u32>,
     /// That day's summary; empty without a report.
     pub summary: ReportSummary,
 }
 
-/// Its schema: `date`, then every kept KPI's number or `null` ([`Kpi::number_schema`]).
+/// Its schema: `date`, `revision` (at least 1, or `null`), then every kept KPI's number or
+/// `null` ([`Kpi::number_schema`]).
 impl utoipa::PartialSchema for TrendPoint {
     fn schema() -> RefOr<Schema> {
         let date = ObjectBuilder::new()
             .schema_type(Type::String)
             .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)));
+        let revision = ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::Integer, Type::Null]))
+            .minimum(Some(1))
+            .description(Some(
+                "The day's current revision (1 for a first report); null without a report.",
+            ));
         let object = ObjectBuilder::new()
             .description(Some(
-                "One day; every KPI is null when the day has no stored report.",
+                "One day; `revision` and every KPI are null when the day has no stored report.",
             ))
             .property("date", date)
-            .required("date");
+            .required("date")
+            .property("revision", revision)
+            .required("revision");
         Kpi::kept()
             .fold(object, |object, (kpi, key)| {
                 object.property(key, kpi.number_schema(true)).required(key)
@@ -79,6 +97,7 @@ impl Serialize for TrendPoint {
         use serde::ser::SerializeMap;
         let mut map = s.serialize_map(None)?;
         map.serialize_entry("date", &self.date)?;
+        map.serialize_entry("revision", &self.revision)?;
         for (key, number) in self.summary.numbers() {
             map.serialize_entry(key, &number)?;
         }
@@ -102,8 +121,9 @@ pub struct Trend {
     pub series: Vec<TrendPoint>,
 }
 
-/// Every stored report date of `org` in `[from, to]` with its summary, newest first (one
-/// listing call per 5,000 reports; the prefix narrows to the year when both ends share it).
+/// Every stored report date of `org` in `[from, to]` with its current revision's number and
+/// summary, newest first (one listing call per 5,000 reports; the prefix narrows to the year
+/// when both ends share it). Kept revisions (`<date>/rev-<n>.json`) are not dates.
 /// A report of a day that has not ended, or made before its day ended (by an earlier
 /// version), is left out: it is neither the newest report nor a digest's
 /// (`docs/access-and-safety.md`, "No report for a day that has not ended").
@@ -139,7 +159,11 @@ pub async fn listed(
             {
                 continue;
             }
-            rows.push(ListedReport { date, summary });
+            rows.push(ListedReport {
+                date,
+                revision: listed.revision,
+                summary,
+            });
         }
         match page.next {
             Some(n) => continuation = Some(n),
@@ -226,20 +250,26 @@ pub async fn latest(app: &App, req: &Request) -> Result<Response, ApiError> {
     stored_report(app, &org, row.date).await
 }
 
-/// `GET /api/reports/{date}?org_id=`.
+/// `GET /api/reports/{date}?org_id=&revision=`: the current report, or revision `revision`
+/// (`docs/revisions.md`; 404 when absent, 400 naming `revision` unless a whole number ≥ 1).
 #[utoipa::path(
     get,
     path = "/api/reports/{date}",
     operation_id = "reportByDate",
     tag = "reports",
-    summary = "One stored report",
+    summary = "One stored report, or one of its revisions",
     params(
         ("date" = NaiveDate, Path, example = "2025-12-15"),
         super::openapi::OrgIdQuery,
+        ("revision" = Option<u32>, Query, minimum = 1,
+            description = "A revision of the report (`GET /api/reports/{date}/revisions` lists \
+            them); without it, the current one. 404 `report_not_found` when there is no such \
+            revision."),
     ),
     responses(
         (status = 200, description = "OK", body = crate::daily_report::report::DailyReport,
-            headers(("ETag" = String, description = "The version, for `If-Match`."))),
+            headers(("ETag" = String, description = "The stored version; of the current \
+            revision, for `If-Match`."))),
         (status = 400, response = super::openapi::BadRequest),
         (status = 404, response = super::openapi::NotFound),
         (status = 500, response = super::openapi::Internal),
@@ -248,8 +278,12 @@ pub async fn latest(app: &App, req: &Request) -> Result<Response, ApiError> {
 )]
 pub async fn by_date(app: &App, req: &Request) -> Result<Response, ApiError> {
     let date = crate::time::parse_date(&req.params[0], "date")?;
+    let revision = super::revisions::revision_param(req)?;
     let org = resolve_org(app, req, req.query_param("org_id")).await?;
-    stored_report(app, &org, date).await
+    match revision {
+        None => stored_report(app, &org, date).await,
+        Some(n) => super::revisions::stored_revision(app, &org, date, n).await,
+    }
 }
 
 /// The stored report as it is (with its `ETag`), or 404.
@@ -303,14 +337,18 @@ pub async fn trend(app: &App, req: &Request) -> Result<Response, ApiError> {
     let to = org.yesterday(app.clock.now());
     let from = to - Duration::days(days - 1);
     let rows = listed(app, &org, Some(from), Some(to)).await?;
-    let by_date: std::collections::HashMap<NaiveDate, &ReportSummary> =
-        rows.iter().map(|r| (r.date, &r.summary)).collect();
+    let by_date: std::collections::HashMap<NaiveDate, &ListedReport> =
+        rows.iter().map(|r| (r.date, r)).collect();
     let series = from
         .iter_days()
         .take_while(|d| *d <= to)
         .map(|date| {
-            let summary = by_date.get(&date).copied().cloned().unwrap_or_default();
-            TrendPoint { date, summary }
+            let row = by_date.get(&date);
+            TrendPoint {
+                date,
+                revision: row.map(|r| r.revision),
+                summary: row.map(|r| r.summary.clone()).unwrap_or_default(),
+            }
         })
         .collect();
     let reply = Trend {

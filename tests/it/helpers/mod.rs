@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod azurite;
+pub mod cards;
 pub mod clickhouse;
 pub mod fixtures;
 pub mod pg;
@@ -14,6 +15,7 @@ pub mod receiver;
 
 pub use api::*;
 pub use azurite::*;
+pub use cards::*;
 pub use clickhouse::*;
 pub use fixtures::*;
 pub use pg::*;

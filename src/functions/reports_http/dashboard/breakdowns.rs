@@ -7,7 +7,7 @@ use super::{BreakdownCard, BreakdownLine, FunnelDrop, FunnelRow, HourLine};
 use crate::daily_report::report::{BreakdownRow, DailyReport, FunnelStep, HourRow};
 use crate::render::format::{Unit, thousands};
 
-/// Where the calls page of the latest report's date is.
+/// Where the calls page and the revisions of the latest report's date are.
 pub(super) struct Links<'a> {
     pub(super) org_id: &'a str,
     pub(super) date: NaiveDate,
@@ -31,6 +31,18 @@ impl Links<'_> {
             self.date,
             enc(dimension),
             enc(value)
+        )
+    }
+}
+
+impl Links<'_> {
+    /// The relative link (from `/api/dashboard`) to the revisions of the date's report
+    /// (`GET /api/reports/{date}/revisions`), the org percent-encoded.
+    pub(super) fn revisions(&self) -> String {
+        format!(
+            "reports/{}/revisions?org_id={}",
+            self.date,
+            percent_encoding::utf8_percent_encode(self.org_id, QUERY_VALUE)
         )
     }
 }

@@ -27,10 +27,15 @@
 //!   The same holds for the average call length on a day with no calls.
 //! * A day without a report is a hatched column in every chart; lines are broken there, never
 //!   interpolated, and the header lists the missing dates.
+//! * When the latest report is a revision after the first (`docs/revisions.md`), a note above
+//!   the comparison says when it was revised, in the org's zone, and what changed in what was
+//!   counted (`Revised 14:05: 25 more calls arrived`; `revised`), and links its revisions
+//!   (`GET /api/reports/{date}/revisions`, relative).
 
 mod breakdowns;
 mod coverage;
 mod kpis;
+mod revised;
 #[cfg(test)]
 mod tests;
 mod trends;
@@ -63,7 +68,9 @@ use crate::storage::StorageError;
 /// minutes per call with median and p90, total hours, carrier not qualified, transferred for
 /// booking, carrier asked for transfer), each with its change from the median of the same
 /// weekday of the previous 4 weeks (▲/▼; the flagged ones first, coloured good or bad, and
-/// listed with value, baseline and change in a "What changed" strip above the tiles); one
+/// listed with value, baseline and change in a "What changed" strip above the tiles), and,
+/// when that report is a revision after the first, when it was revised and what changed in
+/// what was counted, with a link to its revisions; one
 /// small trend chart per headline KPI over the whole period (calls as bars, rates and minutes
 /// as lines; missing days as hatched gaps; each day's value as hover text); the funnel
 /// (reached, drop-off, drop-off %) and the five breakdowns (value, count, percentage) as bar
@@ -128,7 +135,8 @@ pub fn render_with(
             date,
         };
         let basis = kpis::basis(date, &dates);
-        reports(&series, date, latest, &compared, &basis, &links)
+        let revised = revised::note(latest, org.timezone, generated_at, &links);
+        reports(&series, date, latest, &compared, &basis, &links, revised)
     });
     render_page(&DashboardPage {
         org_name: &org.name,
@@ -178,6 +186,8 @@ struct Coverage {
 struct Reports {
     /// The latest date with a report, `Mon 2025-12-15`.
     date: String,
+    /// `None` unless the latest report is a revision after the first.
+    revised: Option<Revised>,
     note: String,
     /// `median of 4 previous Mondays`, `no baseline`.
     basis: String,
@@ -201,6 +211,17 @@ struct Reports {
     hours: Vec<HourLine>,
     /// The calls page of every call of the day.
     all_calls_href: String,
+}
+
+/// The note over a revised report (`revised::note`).
+struct Revised {
+    revision: u32,
+    /// `Revised 14:05: 25 more calls arrived`.
+    text: String,
+    /// Its hover text: the revision's and the replaced one's times, in full.
+    title: String,
+    /// The revisions of the date (relative).
+    href: String,
 }
 
 /// A flagged change: the day's value, the baseline and the difference.
@@ -331,6 +352,7 @@ fn reports(
     compared: &[(Kpi, KpiChange)],
     basis: &kpis::Basis,
     links: &Links<'_>,
+    revised: Option<Revised>,
 ) -> Reports {
     let mut note = if basis.dates.is_empty() {
         format!(
@@ -359,6 +381,7 @@ fn reports(
         .collect();
     Reports {
         date: long_date(date),
+        revised,
         note,
         basis: basis.label.clone(),
         has_baseline: !basis.dates.is_empty(),

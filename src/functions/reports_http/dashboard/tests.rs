@@ -570,3 +570,62 @@ fn no_external_urls() {
     assert_self_contained(&render(&org("Acme"), &period(30, &[0, 1, 2]), now()));
     assert_self_contained(&render(&org("Acme"), &[], now()));
 }
+
+/// The latest report as revision 2 (`docs/revisions.md`): the page says when it was revised,
+/// in the org's zone, and what changed in what was counted, and links the revisions; a first
+/// report, or an older day's revision, says nothing.
+#[test]
+fn a_revised_latest_report_says_when_and_what_changed() {
+    use crate::daily_report::provenance::{Fingerprint, Provenance, Supersedes};
+    let mut days = period(7, &[]);
+    let plain = render(&org("Acme"), &days, now());
+    assert!(!plain.contains("class=\"revised\""));
+    assert!(!plain.contains("/revisions?"));
+    let fingerprint = |runs, outputs| Fingerprint::from_columns(runs, outputs, 1_765_800_000_000);
+    // An older day's revision is not the report the page shows.
+    days[3].1.as_mut().unwrap().metadata.revision = 2;
+    assert!(!render(&org("Acme"), &days, now()).contains("class=\"revised\""));
+    let r = days[6].1.as_mut().unwrap();
+    let m = &mut r.metadata;
+    m.revision = 2;
+    // Revised at 14:05 Chicago on the page's day, after 25 calls and 3 rewritten outputs.
+    m.generated_at = "2025-12-16T14:05:00-06:00".parse().unwrap();
+    m.provenance = Some(Provenance {
+        query_sha256: "0".repeat(64),
+        engine: "25.8".into(),
+        fingerprint: fingerprint(125, 128),
+    });
+    m.supersedes = Some(Supersedes {
+        revision: 1,
+        generated_at: "2025-12-16T06:00:00-06:00".parse().unwrap(),
+        fingerprint: Some(fingerprint(100, 100)),
+    });
+    let now: DateTime<Utc> = "2025-12-16T21:00:00Z".parse().unwrap();
+    let html = render(&org("Acme"), &days, now);
+    let note = html
+        .split("<p class=\"revised\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</p>").next())
+        .unwrap_or_else(|| panic!("no revised note in {html}"));
+    assert!(note.starts_with(" data-revision=\"2\""), "{note}");
+    assert!(
+        note.contains(
+            "<strong>Revised 14:05: 25 more calls arrived, 3 call outcomes updated.</strong>"
+        ),
+        "{note}"
+    );
+    assert!(note.contains("revision 2"), "{note}");
+    assert!(
+        note.contains(
+            "<a href=\"reports/2025-12-15/revisions?org_id=01951f56-8c6e-7a93-a971-3d06a81a1ab0\">"
+        ),
+        "{note}"
+    );
+    assert!(
+        note.contains("title=\"Revision 2 of Mon 2025-12-15, generated 2025-12-16 14:05"),
+        "{note}"
+    );
+    // Above the comparison: the first thing the page says of its report.
+    assert!(html.find("class=\"revised\"") < html.find("id=\"changed-title\""));
+    assert_self_contained(&html);
+}
