@@ -8,11 +8,11 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{id_of, render_card};
 use crate::helpers::{
     Answer, Receiver, Spawn, TestApp, URL_TOKEN, column, principal, put_json, store_yesterday,
     two_calls_database,
 };
+use crate::helpers::{id_of, render_card};
 
 /// A raw `GET path` (no client-side URL normalization, so `..` and `%2e%2e` reach the
 /// handler as sent): the status code.
