@@ -3,7 +3,8 @@
 # Resources (argument names checked against the azurerm 4.x docs, see README "Sources"):
 #   resource group; user-assigned identity; Log Analytics workspace + workspace-based
 #   Application Insights; host storage account (AzureWebJobsStorage, Flex deployment container);
-#   reports storage account (shared key disabled) + reports container; Key Vault (RBAC) with
+#   the report worker's queue and its poison queue in the host account (when report_queue_name
+#   is not blank); reports storage account (shared key disabled) + reports container; Key Vault (RBAC) with
 #   the DB_URL / CLICKHOUSE_PASSWORD secrets; service plan; and ONE function app:
 #   azurerm_function_app_flex_consumption for FC1, azurerm_linux_function_app otherwise.
 
@@ -45,9 +46,12 @@ locals {
   #   FUNCTIONS_CUSTOMHANDLER_PORT / FUNCTIONS_HTTPWORKER_PORT - set by the Functions host;
   #   AZURE_STORAGE_CONNECTION_STRING - must stay unset, it would win over the managed identity;
   #   OUTPUT_DIR - only used without a storage account;
-  #   FUNCTIONS_WORKER_RUNTIME / AzureWebJobsStorage / APPLICATIONINSIGHTS_CONNECTION_STRING -
-  #   written by the provider from runtime_name / application_stack, the storage arguments and
-  #   site_config.application_insights_connection_string.
+  #   FUNCTIONS_WORKER_RUNTIME - EP/Dedicated: written by the provider from
+  #   site_config.application_stack.use_custom_runtime. Flex Consumption: no such app setting
+  #   (deprecated there); the runtime is the site's functionAppConfig.runtime {name, version},
+  #   which the provider sets from runtime_name / runtime_version ("custom", "1.0");
+  #   AzureWebJobsStorage / APPLICATIONINSIGHTS_CONNECTION_STRING - written by the provider from
+  #   the storage arguments and site_config.application_insights_connection_string.
   handler_settings = {
     LOG_LEVEL                 = var.log_level
     LOG_FORMAT                = "json"
@@ -126,7 +130,26 @@ locals {
     secret.setting => "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault_secret.handler[key].versionless_id})"
   }
 
-  app_settings = merge(local.handler_settings, local.optional_settings, local.clickhouse_settings, local.secret_settings)
+  # The report worker's queue (../docs/scale-out.md). It lives in the host account: the
+  # worker's queueTrigger reads it through the AzureWebJobsStorage connection
+  # (`connection: "AzureWebJobsStorage"`), and the reports account stays data only.
+  has_report_queue   = var.report_queue_name != ""
+  report_poison_name = "${var.report_queue_name}-poison" # the host's own naming: <queue>-poison
+
+  # REPORT_QUEUE, and the identity-based connection settings of AzureWebJobsStorage that the
+  # handler enqueues and counts poison messages with (managed identity `id-<prefix>`). While
+  # AzureWebJobsStorage itself holds a connection string (key-based host storage, see "Host
+  # storage" below), the Functions host keeps using that string; these settings are read by the
+  # handler, and are the ones identity-based host storage will use once the provider allows it.
+  queue_settings = local.has_report_queue ? {
+    REPORT_QUEUE                         = var.report_queue_name
+    AzureWebJobsStorage__queueServiceUri = trimsuffix(azurerm_storage_account.host.primary_queue_endpoint, "/")
+    AzureWebJobsStorage__blobServiceUri  = trimsuffix(azurerm_storage_account.host.primary_blob_endpoint, "/")
+    AzureWebJobsStorage__credential      = "managedidentity"
+    AzureWebJobsStorage__clientId        = azurerm_user_assigned_identity.handler.client_id
+  } : {}
+
+  app_settings = merge(local.handler_settings, local.optional_settings, local.clickhouse_settings, local.secret_settings, local.queue_settings)
 }
 
 # --- Resource group, identity, monitoring ----------------------------------------------------
@@ -167,9 +190,10 @@ resource "azurerm_application_insights" "main" {
 
 # --- Storage ---------------------------------------------------------------------------------
 
-# Host storage: AzureWebJobsStorage (timer schedule monitor, locks, keys) and, on Flex, the
-# deployment-package container. Key-based on purpose: identity-based host storage through
-# azurerm_function_app_flex_consumption is still unreliable (README "Known provider issues").
+# Host storage: AzureWebJobsStorage (timer schedule monitor, locks, keys), the report worker's
+# queues and, on Flex, the deployment-package container. Key-based on purpose: identity-based
+# host storage through azurerm_function_app_flex_consumption is still unreliable (README
+# "Known provider issues").
 resource "azurerm_storage_account" "host" {
   name                            = local.names.host_storage
   resource_group_name             = azurerm_resource_group.main.name
@@ -191,6 +215,40 @@ resource "azurerm_storage_container" "deployments" {
   container_access_type = "private"
 }
 
+# The report worker's queue and the poison queue the host moves a message to after
+# maxDequeueCount (5) failed deliveries. Both are created here, through Resource Manager
+# (`storage_account_id`; the provider's data plane is off), so that neither the host nor the
+# handler needs the right to create queues.
+resource "azurerm_storage_queue" "reports" {
+  count              = local.has_report_queue ? 1 : 0
+  name               = var.report_queue_name
+  storage_account_id = azurerm_storage_account.host.id
+}
+
+resource "azurerm_storage_queue" "reports_poison" {
+  count              = local.has_report_queue ? 1 : 0
+  name               = local.report_poison_name
+  storage_account_id = azurerm_storage_account.host.id
+}
+
+# Least privilege, each role scoped to one queue (README "Identity and roles"):
+#   Sender    on the queue: the handler enqueues (timer firings, backfill jobs, the CLI);
+#   Processor on the queue: the queueTrigger receives and deletes messages (peek, get, delete)
+#             when it reaches the queue with this identity;
+#   Reader    on the poison queue: the handler reads its approximate message count (Get Queue
+#             Metadata needs queues/read, which only Reader and Contributor include).
+resource "azurerm_role_assignment" "handler_report_queue" {
+  for_each = local.has_report_queue ? {
+    sender    = { scope = azurerm_storage_queue.reports[0].id, role = "Storage Queue Data Message Sender" }
+    processor = { scope = azurerm_storage_queue.reports[0].id, role = "Storage Queue Data Message Processor" }
+    poison    = { scope = azurerm_storage_queue.reports_poison[0].id, role = "Storage Queue Data Reader" }
+  } : {}
+  scope                = each.value.scope
+  role_definition_name = each.value.role
+  principal_id         = azurerm_user_assigned_identity.handler.principal_id
+  principal_type       = "ServicePrincipal"
+}
+
 # Reports: artifacts of the failure analysis and the daily reports. Entra ID only.
 resource "azurerm_storage_account" "reports" {
   name                            = local.names.report_storage
@@ -205,6 +263,31 @@ resource "azurerm_storage_account" "reports" {
   shared_access_key_enabled       = false
   default_to_oauth_authentication = true
   tags                            = local.tags
+
+  # Nothing the handler or a person deletes or overwrites is lost at once: every overwrite of a
+  # blob keeps the previous version, a deleted blob (and its versions) stays restorable for
+  # reports_blob_retention_days, a deleted container for reports_container_retention_days.
+  # Set through the Blob service's Resource Manager API (blobServices/default), so it works
+  # with `storage.data_plane_available = false` and without a shared key.
+  blob_properties {
+    versioning_enabled = true
+
+    delete_retention_policy {
+      days = var.reports_blob_retention_days
+    }
+
+    container_delete_retention_policy {
+      days = var.reports_container_retention_days
+    }
+  }
+
+  # The only copy of every stored report. `terraform destroy`, or a change that replaces the
+  # account, fails here instead of deleting it. Note: changing reports_replication_type between
+  # {LRS, GRS} and {ZRS, GZRS} is force-new in the provider (a new account), so it is refused
+  # too: make a new account and copy the blobs instead (README "Reports account").
+  lifecycle {
+    prevent_destroy = true
+  }
 }
 
 # Created here (through Resource Manager) so that the handler's "create if missing" only
@@ -213,10 +296,17 @@ resource "azurerm_storage_container" "reports" {
   name                  = var.reports_container_name
   storage_account_id    = azurerm_storage_account.reports.id
   container_access_type = "private"
+
+  # Renaming reports_container_name would replace (delete) the container: refused here.
+  lifecycle {
+    prevent_destroy = true
+  }
 }
 
 resource "azurerm_role_assignment" "handler_reports_blob" {
-  scope                = azurerm_storage_container.reports.resource_manager_id
+  # `id` of a container created with storage_account_id is its Resource Manager ID
+  # (…/blobServices/default/containers/<name>); `resource_manager_id` is deprecated for 5.0.
+  scope                = azurerm_storage_container.reports.id
   role_definition_name = "Storage Blob Data Contributor"
   principal_id         = azurerm_user_assigned_identity.handler.principal_id
   principal_type       = "ServicePrincipal"
@@ -292,9 +382,11 @@ resource "azurerm_service_plan" "main" {
   tags                = local.tags
 }
 
-# Flex Consumption (FC1). The runtime is set by runtime_name/runtime_version ("custom", "1.0"
-# as the Functions stacks API lists it for FC1); FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION
-# and WEBSITE_RUN_FROM_PACKAGE are deprecated on Flex and are not set.
+# Flex Consumption (FC1). The runtime is the site's functionAppConfig.runtime, which the
+# provider fills from runtime_name/runtime_version ("custom", "1.0", as the Functions stacks API
+# lists it for FC1); it does not write a FUNCTIONS_WORKER_RUNTIME app setting, and
+# FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION and WEBSITE_RUN_FROM_PACKAGE are
+# deprecated on Flex and are not set here either.
 resource "azurerm_function_app_flex_consumption" "main" {
   count               = local.is_flex ? 1 : 0
   name                = local.names.function_app
@@ -352,8 +444,10 @@ resource "azurerm_function_app_flex_consumption" "main" {
       allowed_audiences          = local.auth_allowed_audiences
     }
 
+    # The handler reads only X-MS-CLIENT-PRINCIPAL and never asks /.auth/me for tokens; on
+    # Flex the token store would be a file store per instance anyway.
     login {
-      token_store_enabled = true
+      token_store_enabled = false
     }
   }
 
@@ -364,8 +458,12 @@ resource "azurerm_function_app_flex_consumption" "main" {
 
   tags = local.tags
 
-  # The handler checks the reports container when it starts: let the role exist first.
-  depends_on = [azurerm_role_assignment.handler_reports_blob]
+  # The handler checks the reports container when it starts, and the worker's queue must be
+  # reachable when its first message arrives: let the roles exist first.
+  depends_on = [
+    azurerm_role_assignment.handler_reports_blob,
+    azurerm_role_assignment.handler_report_queue,
+  ]
 }
 
 resource "azurerm_role_assignment" "flex_kv_secrets_user" {
@@ -419,8 +517,10 @@ resource "azurerm_linux_function_app" "main" {
       allowed_audiences          = local.auth_allowed_audiences
     }
 
+    # The handler reads only X-MS-CLIENT-PRINCIPAL and never asks /.auth/me for tokens; on
+    # Flex the token store would be a file store per instance anyway.
     login {
-      token_store_enabled = true
+      token_store_enabled = false
     }
   }
 
@@ -439,6 +539,7 @@ resource "azurerm_linux_function_app" "main" {
 
   depends_on = [
     azurerm_role_assignment.handler_reports_blob,
+    azurerm_role_assignment.handler_report_queue,
     azurerm_role_assignment.handler_kv_secrets_user,
   ]
 }

@@ -67,3 +67,23 @@ output "application_insights_connection_string" {
   value       = azurerm_application_insights.main.connection_string
   sensitive   = true
 }
+
+output "report_queue_name" {
+  description = "REPORT_QUEUE: the report worker's queue in the host storage account (null: no queue, reports are generated inline)."
+  value       = one(azurerm_storage_queue.reports[*].name)
+}
+
+output "report_queue_url" {
+  description = "Data-plane URL of the report worker's queue; its poison queue is the same URL with -poison."
+  value       = one(azurerm_storage_queue.reports[*].url)
+}
+
+output "auth_client_id" {
+  description = "Client ID of the sign-in app registration: scripts/verify-deployment --client-id, tokens for api://<it>."
+  value       = var.auth_client_id
+}
+
+output "report_queue_id" {
+  description = "Resource Manager ID of the report queue (a role-assignment scope); null when report_queue_name is blank."
+  value       = one(azurerm_storage_queue.reports[*].id)
+}

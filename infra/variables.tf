@@ -66,20 +66,26 @@ variable "flex_instance_memory_mb" {
 }
 
 variable "flex_maximum_instance_count" {
-  description = "FC1 only: most instances the app scales out to (40-1000). Each instance keeps up to db_pool_max_size PostgreSQL connections."
+  description = "FC1 only: most on-demand instances of EACH per-function scale group (1-1000): the HTTP functions together, the timer, and the report worker each get up to this many. Report worker: at most this x the host.json queue batch (batchSize + newBatchThreshold, 4) reports, i.e. ClickHouse queries, at once. HTTP group: each instance keeps up to db_pool_max_size PostgreSQL connections."
   type        = number
-  default     = 40
+  default     = 10
 
   validation {
-    condition     = var.flex_maximum_instance_count >= 40 && var.flex_maximum_instance_count <= 1000
-    error_message = "flex_maximum_instance_count must be 40-1000 (the provider's and the platform's range)."
+    condition     = var.flex_maximum_instance_count >= 1 && var.flex_maximum_instance_count <= 1000
+    error_message = "flex_maximum_instance_count must be 1-1000 (the provider's and the platform's range)."
   }
 }
 
 variable "flex_always_ready_http" {
-  description = "FC1 only: always-ready instances for the HTTP functions (0 = scale to zero; >0 removes cold starts and is billed while idle)."
+  description = "FC1 only: always-ready instances for the HTTP functions (0 = scale to zero; >0 removes cold starts and is billed while idle). At most flex_maximum_instance_count."
   type        = number
   default     = 0
+
+  # Refers to another variable: needs Terraform >= 1.9 (versions.tf requires >= 1.11).
+  validation {
+    condition     = floor(var.flex_always_ready_http) == var.flex_always_ready_http && var.flex_always_ready_http >= 0 && var.flex_always_ready_http <= var.flex_maximum_instance_count
+    error_message = "flex_always_ready_http must be a whole number from 0 to flex_maximum_instance_count."
+  }
 }
 
 # --- Secrets (stored in Key Vault; write-only, never in the Terraform state) -----------------
@@ -120,6 +126,11 @@ variable "secrets_version" {
   description = "Version of the write-only Key Vault secret values: increase it (1 -> 2 ...) to push changed postgres_url / clickhouse_password values to Key Vault."
   type        = number
   default     = 1
+
+  validation {
+    condition     = floor(var.secrets_version) == var.secrets_version && var.secrets_version >= 1
+    error_message = "secrets_version must be a whole number >= 1 (increase it to rewrite the secrets)."
+  }
 }
 
 variable "key_vault_purge_protection" {
@@ -250,6 +261,18 @@ variable "daily_report_schedule" {
   }
 }
 
+variable "report_queue_name" {
+  description = "REPORT_QUEUE: Storage queue (in the host storage account) of the report worker, one message per (org, date); its poison queue is <name>-poison. Blank = no queue: no queue resources or roles, and the timer and backfills generate reports inline."
+  type        = string
+  default     = "daily-reports"
+
+  validation {
+    # A queue name is 3-63 lowercase letters, digits and single hyphens; "-poison" must still fit.
+    condition     = var.report_queue_name == "" || (length(var.report_queue_name) <= 56 && can(regex("^[a-z0-9](-?[a-z0-9]){2,55}$", var.report_queue_name)))
+    error_message = "report_queue_name must be blank or a queue name of 3-56 lowercase letters, digits and single hyphens (so that <name>-poison is at most 63)."
+  }
+}
+
 variable "log_level" {
   description = "LOG_LEVEL: tracing filter (error, warn, info, debug, or per module such as call_analytics=debug)."
   type        = string
@@ -268,7 +291,7 @@ variable "reports_container_name" {
 }
 
 variable "reports_replication_type" {
-  description = "Replication of the reports storage account: LRS, ZRS (regions with availability zones), GRS or GZRS."
+  description = "Replication of the reports storage account: LRS, ZRS (regions with availability zones), GRS or GZRS. Changing between {LRS, GRS} and {ZRS, GZRS} replaces the account in the provider, which prevent_destroy refuses: see README \"Reports account\"."
   type        = string
   default     = "LRS"
 
@@ -278,12 +301,39 @@ variable "reports_replication_type" {
   }
 }
 
+variable "reports_blob_retention_days" {
+  description = "Soft delete of the reports account's blobs: days a deleted blob (and its versions) stays restorable (1-365)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = floor(var.reports_blob_retention_days) == var.reports_blob_retention_days && var.reports_blob_retention_days >= 1 && var.reports_blob_retention_days <= 365
+    error_message = "reports_blob_retention_days must be a whole number of days from 1 to 365."
+  }
+}
+
+variable "reports_container_retention_days" {
+  description = "Soft delete of the reports account's containers: days a deleted container stays restorable (1-365)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = floor(var.reports_container_retention_days) == var.reports_container_retention_days && var.reports_container_retention_days >= 1 && var.reports_container_retention_days <= 365
+    error_message = "reports_container_retention_days must be a whole number of days from 1 to 365."
+  }
+}
+
 # --- Monitoring ------------------------------------------------------------------------------
 
 variable "log_retention_days" {
   description = "Retention of the Log Analytics workspace behind Application Insights (30-730)."
   type        = number
   default     = 30
+
+  validation {
+    condition     = floor(var.log_retention_days) == var.log_retention_days && var.log_retention_days >= 30 && var.log_retention_days <= 730
+    error_message = "log_retention_days must be a whole number of days from 30 to 730."
+  }
 }
 
 # --- Sign-in (App Service Authentication with Microsoft Entra ID) ----------------------------

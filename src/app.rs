@@ -29,6 +29,9 @@ pub struct Inner {
     pub analyses: Gate,
     /// Live ClickHouse queries at once (`CLICKHOUSE_LIVE_CONCURRENCY`).
     pub live_queries: Gate,
+    /// The work queue (`REPORT_QUEUE`, `docs/scale-out.md`); `None` without one: the timer
+    /// then generates inline.
+    pub queue: Option<crate::queue::WorkQueue>,
 }
 
 /// At most N of one kind of work at once in this instance, and a bounded wait for a turn
@@ -125,8 +128,14 @@ impl App {
             storage = %storage.describe(),
             postgres = pg.is_some(),
             clickhouse = clickhouse.is_some(),
+            queue = settings.queue.as_ref().map_or("-", |q| q.name.as_str()),
             "clients ready"
         );
+        let queue = settings
+            .queue
+            .as_ref()
+            .map(|q| crate::queue::WorkQueue::new(q, settings.storage_connect_timeout))
+            .transpose()?;
         let analyses = Gate::new(settings.failure_analysis_concurrency, settings.busy_wait);
         let live_queries = Gate::new(settings.clickhouse_live_concurrency, settings.busy_wait);
         Ok(App(Arc::new(Inner {
@@ -137,6 +146,7 @@ impl App {
             clock,
             analyses,
             live_queries,
+            queue,
         })))
     }
 }

@@ -65,6 +65,36 @@ pub enum StorageSettings {
     },
 }
 
+/// The work queue of `docs/scale-out.md` ("The work queue"): a Storage queue in the account of
+/// `AzureWebJobsStorage`, the Functions host's own, which its queue trigger reaches with the
+/// same connection.
+#[derive(Debug, Clone)]
+pub struct QueueSettings {
+    /// `REPORT_QUEUE`: the queue's name (3-63 of `[a-z0-9-]`); its poison queue is
+    /// `<name>-poison`.
+    pub name: String,
+    /// How the queue's account is reached.
+    pub account: QueueAccount,
+}
+
+/// The account of the work queue, as the Functions host names its identity-based
+/// connections (`AzureWebJobsStorage__*`).
+#[derive(Debug, Clone)]
+pub enum QueueAccount {
+    /// `AzureWebJobsStorage`: a connection string with an account key (its `QueueEndpoint`,
+    /// else `<account>.queue.<suffix>`), or Azurite's `UseDevelopmentStorage=true`.
+    ConnectionString(Secret),
+    /// `AzureWebJobsStorage__queueServiceUri`, else `https://<AzureWebJobsStorage__accountName>.queue.core.windows.net`,
+    /// reached with the managed identity (`AzureWebJobsStorage__clientId`: a user-assigned
+    /// one); outside Azure, the developer's login.
+    ServiceUri {
+        uri: String,
+        client_id: Option<String>,
+        /// `IDENTITY_ENDPOINT` is set: a managed identity is reachable.
+        in_azure: bool,
+    },
+}
+
 /// ClickHouse connection (the old daily-report backend's setting names).
 #[derive(Debug, Clone)]
 pub struct ClickHouseSettings {
@@ -183,6 +213,10 @@ pub struct Settings {
     /// `ALLOW_INSECURE_WEBHOOKS` (default false): notification URLs may be `http` on a loopback
     /// host (tests, local runs); otherwise they must be `https`.
     pub allow_insecure_webhooks: bool,
+    /// `REPORT_QUEUE` & co ([`QueueSettings`]); `None` when `REPORT_QUEUE` is unset or empty:
+    /// no queue, the timer generates inline (`docs/scale-out.md`). Set without any
+    /// `AzureWebJobsStorage` account, the handler refuses to start.
+    pub queue: Option<QueueSettings>,
 }
 
 /// The port served when the host gives none.
@@ -240,6 +274,7 @@ impl Settings {
             require_principal: env.get("REQUIRE_PRINCIPAL").or(in_app_service)?,
             public_base_url: env.get("PUBLIC_BASE_URL").base_url()?,
             allow_insecure_webhooks: env.get("ALLOW_INSECURE_WEBHOOKS").or(false)?,
+            queue: QueueSettings::read(env)?,
         };
         let auth_enabled = env
             .get("WEBSITE_AUTH_ENABLED")
@@ -300,6 +335,58 @@ impl StorageSettings {
                 dir: env.get("OUTPUT_DIR").text_or("./output").into(),
             }
         }
+    }
+}
+
+impl QueueSettings {
+    /// `None` when `REPORT_QUEUE` is unset; then the account is required (fails closed).
+    fn read(env: &Env) -> Result<Option<Self>, SettingError> {
+        let queue = env.get("REPORT_QUEUE");
+        let Some(name) = queue.text() else {
+            return Ok(None);
+        };
+        let valid = (3..=63).contains(&name.len())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !name.starts_with('-')
+            && !name.ends_with('-')
+            && !name.contains("--");
+        if !valid {
+            return Err(queue.error(
+                "not a queue name (3-63 of a-z, 0-9, single `-`, starting and ending with a \
+                 letter or digit)",
+            ));
+        }
+        // All read, so that the example's test sees every one.
+        let connection_string = env.get("AzureWebJobsStorage").secret();
+        let service_uri = env.get("AzureWebJobsStorage__queueServiceUri").text();
+        let account_name = env.get("AzureWebJobsStorage__accountName").text();
+        let client_id = env.get("AzureWebJobsStorage__clientId").text();
+        let in_azure = env.get("IDENTITY_ENDPOINT").is_set();
+        // The identity first: in Azure the host's key-based `AzureWebJobsStorage` is set as
+        // well (infra/), and the handler enqueues with the managed identity's queue roles.
+        let account = match (service_uri, account_name, connection_string) {
+            (Some(uri), _, _) => QueueAccount::ServiceUri {
+                uri,
+                client_id,
+                in_azure,
+            },
+            (None, Some(account), _) => QueueAccount::ServiceUri {
+                uri: format!("https://{account}.queue.core.windows.net"),
+                client_id,
+                in_azure,
+            },
+            (None, None, Some(cs)) => QueueAccount::ConnectionString(cs),
+            (None, None, None) => {
+                return Err(queue.error(
+                    "REPORT_QUEUE is set but the queue's account is not: set \
+                     AzureWebJobsStorage (a connection string) or \
+                     AzureWebJobsStorage__queueServiceUri / AzureWebJobsStorage__accountName",
+                ));
+            }
+        };
+        Ok(Some(Self { name, account }))
     }
 }
 
@@ -645,6 +732,8 @@ mod tests {
                 "BROKER_NODE_PERSISTENT_ID",
                 "0195200a-5b7e-7c1d-8f30-2a4f6c9d1e01",
             ),
+            ("REPORT_QUEUE", "daily-reports"),
+            ("AzureWebJobsStorage__accountName", "st"),
         ];
         let mut read = BTreeSet::new();
         for vars in [&[][..], &everything[..]] {
@@ -655,16 +744,71 @@ mod tests {
         }
         let unlisted: Vec<_> = read.iter().filter(|n| !listed.contains(*n)).collect();
         assert!(unlisted.is_empty(), "read but not listed: {unlisted:?}");
-        let elsewhere = [
-            "FUNCTIONS_WORKER_RUNTIME",
-            "AzureWebJobsStorage",
-            "LOG_FORMAT",
-        ];
+        let elsewhere = ["FUNCTIONS_WORKER_RUNTIME", "LOG_FORMAT"];
         let unread: Vec<_> = listed
             .iter()
             .filter(|n| !read.contains(*n) && !elsewhere.contains(n))
             .collect();
         assert!(unread.is_empty(), "listed but never read: {unread:?}");
+    }
+
+    /// `docs/scale-out.md`, "The work queue".
+    #[test]
+    fn the_queue_needs_its_account_and_a_valid_name() {
+        assert!(Settings::from_map(&env(&[])).unwrap().queue.is_none());
+        assert!(
+            Settings::from_map(&env(&[("REPORT_QUEUE", " ")]))
+                .unwrap()
+                .queue
+                .is_none()
+        );
+        let e = Settings::from_map(&env(&[("REPORT_QUEUE", "daily-reports")])).unwrap_err();
+        assert_eq!(e.name, "REPORT_QUEUE");
+        assert!(e.to_string().contains("AzureWebJobsStorage"), "{e}");
+        let e = Settings::from_map(&env(&[
+            ("REPORT_QUEUE", "Daily_Reports"),
+            ("AzureWebJobsStorage", "UseDevelopmentStorage=true"),
+        ]))
+        .unwrap_err();
+        assert_eq!(e.name, "REPORT_QUEUE");
+        let s = Settings::from_map(&env(&[
+            ("REPORT_QUEUE", "daily-reports"),
+            ("AzureWebJobsStorage__accountName", "st1"),
+            ("AzureWebJobsStorage__clientId", "c1"),
+        ]))
+        .unwrap();
+        let q = s.queue.unwrap();
+        assert_eq!(q.name, "daily-reports");
+        assert!(matches!(
+            q.account,
+            QueueAccount::ServiceUri { ref uri, ref client_id, in_azure: false }
+                if uri == "https://st1.queue.core.windows.net" && client_id.as_deref() == Some("c1")
+        ));
+        let s = Settings::from_map(&env(&[
+            ("REPORT_QUEUE", "q-1"),
+            ("AzureWebJobsStorage", "AccountName=a;AccountKey=c2VjcmV0"),
+        ]))
+        .unwrap();
+        assert!(!format!("{s:?}").contains("c2VjcmV0"));
+        assert!(matches!(
+            s.queue.unwrap().account,
+            QueueAccount::ConnectionString(_)
+        ));
+        // As infra/ sets it in Azure: the host's key-based connection string and the
+        // identity's service URI; the handler uses the identity.
+        let s = Settings::from_map(&env(&[
+            ("REPORT_QUEUE", "daily-reports"),
+            ("AzureWebJobsStorage", "AccountName=a;AccountKey=c2VjcmV0"),
+            (
+                "AzureWebJobsStorage__queueServiceUri",
+                "https://st1.queue.core.windows.net",
+            ),
+        ]))
+        .unwrap();
+        assert!(matches!(
+            s.queue.unwrap().account,
+            QueueAccount::ServiceUri { ref uri, .. } if uri == "https://st1.queue.core.windows.net"
+        ));
     }
 
     #[test]

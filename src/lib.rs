@@ -18,6 +18,7 @@ pub(crate) mod http;
 pub(crate) mod links;
 pub mod orgs;
 pub(crate) mod postgres;
+pub mod queue;
 pub(crate) mod render;
 pub mod scheduler;
 pub mod server;

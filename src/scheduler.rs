@@ -17,10 +17,12 @@ use serde::{Deserialize, Serialize};
 use crate::app::App;
 use crate::daily_report::restate;
 use crate::daily_report::schedule::{
-    GenerateOptions, OrgRun, due_window, generate_range, latest_due,
+    Failure, FailureCause, GenerateOptions, OrgRun, Plan, due_window, generate_range, latest_due,
+    plan_range,
 };
 use crate::delivery::{self, DeliveryOutcome};
-use crate::orgs;
+use crate::orgs::{self, OrgId, Organization};
+use crate::queue::{ReportMessage, WorkQueue};
 use crate::storage::{Put, Storage, StorageError};
 
 /// Where the last firing's [`RunResult`] is kept.
@@ -74,6 +76,20 @@ pub struct RunResult {
     /// The morning digests this run sent or failed to send ([`delivery`]).
     #[serde(default)]
     pub deliveries: Vec<DeliveryOutcome>,
+    /// With a work queue (`REPORT_QUEUE`, `docs/scale-out.md`): the (org, dates) this run
+    /// enqueued instead of generating them; present only when not empty. A date that could
+    /// not be enqueued is in its org's `failed`.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    #[schema(min_items = 1)]
+    pub enqueued: Vec<Enqueued>,
+}
+
+/// The dates of one org a firing put on the work queue.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct Enqueued {
+    pub org_id: OrgId,
+    /// Ascending; the newest due one carries `notify` (its digest is sent by the worker).
+    pub dates: Vec<chrono::NaiveDate>,
 }
 
 /// One firing at `now`: every active org's due reports (create-only, within [`RUN_BUDGET`]),
@@ -91,6 +107,7 @@ pub async fn fire(app: &App, now: DateTime<Utc>, is_past_due: bool) -> RunResult
         orgs: vec![],
         error: None,
         deliveries: vec![],
+        enqueued: vec![],
     };
     match orgs::list(&app.storage).await {
         Err(e) => {
@@ -104,18 +121,20 @@ pub async fn fire(app: &App, now: DateTime<Utc>, is_past_due: bool) -> RunResult
                     "no active organization: nothing to generate (set ORG_ID & co or POST /api/orgs)"
                 );
             }
-            let opts = GenerateOptions {
-                deadline: Some(started + RUN_BUDGET),
-                ..GenerateOptions::new(now)
-            };
-            result.orgs = generate_range(
-                app,
-                &active,
-                |org| due_window(org, now, at, settings.catchup_days),
-                &opts,
-                |_, _| {},
-            )
-            .await;
+            let window = |org: &Organization| due_window(org, now, at, settings.catchup_days);
+            if let Some(queue) = &app.queue {
+                // The same decision of what is due, then the host's workers generate it.
+                let plan = plan_range(app, &active, window, false, now).await;
+                let (runs, enqueued) = enqueue(queue, plan, |org| latest_due(org, now, at)).await;
+                result.orgs = runs;
+                result.enqueued = enqueued;
+            } else {
+                let opts = GenerateOptions {
+                    deadline: Some(started + RUN_BUDGET),
+                    ..GenerateOptions::new(now)
+                };
+                result.orgs = generate_range(app, &active, window, &opts, |_, _| {}).await;
+            }
             // Stored days whose data changed since: new revisions, and one correction to each
             // channel that was sent the old numbers (before the digests, so that a digest
             // sent now already shows the revision and needs no correction).
@@ -164,6 +183,61 @@ pub async fn fire(app: &App, now: DateTime<Utc>, is_past_due: bool) -> RunResult
         tracing::warn!(error = %e, "could not record the scheduler run");
     }
     result
+}
+
+/// Puts `plan`'s tasks on `queue`, one [`ReportMessage`] each (`notify` only on each org's
+/// `newest` date, as the timer's digests go); returns the org runs (a date that could not be
+/// enqueued is failed, [`FailureCause::Unavailable`]) and what was enqueued per org.
+async fn enqueue(
+    queue: &WorkQueue,
+    plan: Plan,
+    newest: impl Fn(&Organization) -> chrono::NaiveDate,
+) -> (Vec<OrgRun>, Vec<Enqueued>) {
+    let Plan { mut runs, tasks } = plan;
+    let messages: Vec<ReportMessage> = tasks
+        .iter()
+        .map(|(org, date, force)| ReportMessage {
+            org_id: org.org_id.clone(),
+            date: *date,
+            force: *force,
+            notify: *date == newest(org),
+            job_id: None,
+        })
+        .collect();
+    let sent = queue.enqueue(&messages).await;
+    let mut enqueued: std::collections::BTreeMap<OrgId, Vec<chrono::NaiveDate>> =
+        Default::default();
+    for (message, outcome) in messages.into_iter().zip(sent) {
+        match outcome {
+            Ok(()) => enqueued
+                .entry(message.org_id)
+                .or_default()
+                .push(message.date),
+            Err(e) => {
+                tracing::error!(org_id = %message.org_id, date = %message.date, error = %e, "enqueueing failed");
+                if let Some(run) = runs.get_mut(&message.org_id) {
+                    run.failed.push(Failure {
+                        date: message.date,
+                        error: "the work queue is unavailable; the next firing tries again".into(),
+                        cause: FailureCause::Unavailable,
+                    });
+                }
+            }
+        }
+    }
+    let enqueued = enqueued
+        .into_iter()
+        .map(|(org_id, mut dates)| {
+            dates.sort();
+            Enqueued { org_id, dates }
+        })
+        .collect();
+    let mut runs: Vec<OrgRun> = runs.into_values().collect();
+    for run in &mut runs {
+        run.skipped.sort();
+        run.failed.sort_by_key(|f| f.date);
+    }
+    (runs, enqueued)
 }
 
 /// The last firing's result, if one was recorded and is readable.

@@ -3,8 +3,9 @@
 #
 #   source scripts/lib/services.sh
 #   pg_up [--durable]   PostgreSQL 15 cluster      -> PG_ADMIN_URL
-#   azurite_up          Azurite blob service       -> AZURITE_BLOB_ENDPOINT, AZURITE_CONNECTION_STRING,
-#                                                     AZURITE_ACCOUNT_NAME, AZURITE_ACCOUNT_KEY
+#   azurite_up          Azurite blob and queue     -> AZURITE_BLOB_ENDPOINT, AZURITE_QUEUE_ENDPOINT,
+#                       services                      AZURITE_CONNECTION_STRING (BlobEndpoint= and
+#                                                     QueueEndpoint=), AZURITE_ACCOUNT_NAME, AZURITE_ACCOUNT_KEY
 #   chdb_up             chdb_front (ClickHouse HTTP front over embedded chdb) -> CLICKHOUSE_TEST_URL
 #   pg_down [--purge] | azurite_down | chdb_down | services_down [--purge] | services_status
 #   browser_install     npm ci in tests/browser (playwright-core for the page tests; not a service)
@@ -14,7 +15,7 @@
 # Its exports are set in the calling shell and written to $CA_RUN_DIR/services.env, which any other
 # shell can `source`. All state lives under $CA_RUN_DIR (default <repo>/.run, gitignored):
 #   pg/ (data dir; /tmp/call-analytics-pg-$UID-<hash> instead when user postgres cannot reach it
-#   or the socket path would be too long), pg.log, azurite.pid|.port|.log, chdb.pid|.url|.log|.stdout,
+#   or the socket path would be too long), pg.log, azurite[-queue].pid|.port|.log, chdb.pid|.url|.log|.stdout,
 #   chdb/ (chdb data), env.d/*.env (one fragment per service), services.env (their concatenation).
 # Install steps are cached: `npm ci` in tests/azurite, tests/browser and tests/cards runs only
 # when its package-lock.json changed (stamp in node_modules), tests/.venv is (re)filled only when
@@ -68,7 +69,7 @@ _ca_svc() {
 _ca_unset() {
   case "$1" in
     pg) unset PG_ADMIN_URL ;;
-    azurite) unset AZURITE_BLOB_ENDPOINT AZURITE_CONNECTION_STRING AZURITE_ACCOUNT_NAME AZURITE_ACCOUNT_KEY ;;
+    azurite) unset AZURITE_BLOB_ENDPOINT AZURITE_QUEUE_ENDPOINT AZURITE_CONNECTION_STRING AZURITE_ACCOUNT_NAME AZURITE_ACCOUNT_KEY ;;
     chdb) unset CLICKHOUSE_TEST_URL ;;
   esac
 }
@@ -344,7 +345,7 @@ _ca_pg_down() {
   fi
 }
 
-# ---------------------------------------------------------------- Azurite (blob only)
+# ---------------------------------------------------------------- Azurite (blob and queue)
 
 # Installs are shared by every run dir: one at a time, across run dirs too.
 _ca_azurite_install() { (flock 8; _ca_azurite_install_unlocked) 8>"$CA_REPO/tests/.install.lock"; }
@@ -357,61 +358,75 @@ _ca_cards_install_unlocked() { _ca_npm_ci cards tests/cards adaptivecards/dist/a
 
 _ca_azurite_up() {
   [[ $# -eq 0 ]] || _ca_die "azurite_up takes no arguments"
-  local pidfile="$CA_RUN_DIR/azurite.pid" log="$CA_RUN_DIR/azurite.log" main port pid i j
-  main="$CA_REPO/tests/azurite/node_modules/azurite/dist/src/blob/main.js"
-  if _ca_alive "$pidfile" "$main" && [[ -s "$CA_RUN_DIR/azurite.port" ]]; then
-    port=$(<"$CA_RUN_DIR/azurite.port")
+  local blob queue
+  _ca_azurite_install
+  blob=$(_ca_azurite_service_up blob) || _ca_die "Azurite blob service not started"
+  queue=$(_ca_azurite_service_up queue) || _ca_die "Azurite queue service not started"
+  _ca_azurite_env "$blob" "$queue"
+}
+
+# Starts one Azurite service (blob or queue) unless it is up; prints its port. Each runs as its
+# own process: azurite[-queue].pid|.port|.log, cwd .run/azurite[-queue].
+_ca_azurite_service_up() {  # blob|queue
+  local svc=$1 name pidfile log main port pid i j
+  name=azurite
+  [[ "$svc" == blob ]] || name="azurite-$svc"
+  pidfile="$CA_RUN_DIR/$name.pid" log="$CA_RUN_DIR/$name.log"
+  main="$CA_REPO/tests/azurite/node_modules/azurite/dist/src/$svc/main.js"
+  if _ca_alive "$pidfile" "$main" && [[ -s "$CA_RUN_DIR/$name.port" ]]; then
+    port=$(<"$CA_RUN_DIR/$name.port")
     if _ca_http_any "http://127.0.0.1:$port/$CA_AZURITE_ACCOUNT"; then
-      _ca_log "azurite: already up on port $port"
-      _ca_azurite_env "$port"
+      _ca_log "$name: already up on port $port"
+      printf '%s\n' "$port"
       return 0
     fi
-    _ca_stop "$pidfile" "$main" azurite
+    _ca_stop "$pidfile" "$main" "$name"
   fi
-  _ca_azurite_install
-  mkdir -p "$CA_RUN_DIR/azurite"
+  mkdir -p "$CA_RUN_DIR/$name"
   for ((i = 1; i <= 3; i++)); do
     port=$(_ca_free_port)
     : >"$log"
     # setsid: own process group (stopped as a group, immune to the caller's Ctrl-C).
-    # --inMemoryPersistence cannot be combined with --location; cwd is .run/azurite instead.
-    (cd "$CA_RUN_DIR/azurite" &&
+    # --inMemoryPersistence cannot be combined with --location; cwd is .run/<name> instead.
+    (cd "$CA_RUN_DIR/$name" &&
       exec setsid node --max-old-space-size="${CA_NODE_MAX_OLD_SPACE_MB:-512}" "$main" \
-        --blobHost 127.0.0.1 --blobPort "$port" \
+        "--${svc}Host" 127.0.0.1 "--${svc}Port" "$port" \
         --skipApiVersionCheck --disableTelemetry --loose \
         --inMemoryPersistence --extentMemoryLimit "${CA_AZURITE_EXTENT_MB:-256}" \
         </dev/null >>"$log" 2>&1 9>&-) &
     pid=$!
     printf '%s\n' "$pid" >"$pidfile"
-    printf '%s\n' "$port" >"$CA_RUN_DIR/azurite.port"
+    printf '%s\n' "$port" >"$CA_RUN_DIR/$name.port"
     for ((j = 0; j < ${CA_START_TIMEOUT:-60} * 10; j++)); do
       if _ca_http_any "http://127.0.0.1:$port/$CA_AZURITE_ACCOUNT"; then
-        _ca_log "azurite: up on 127.0.0.1:$port (pid $pid, log $log)"
-        _ca_azurite_env "$port"
+        _ca_log "$name: up on 127.0.0.1:$port (pid $pid, log $log)"
+        printf '%s\n' "$port"
         return 0
       fi
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.1
     done
-    _ca_log "azurite: start attempt $i on port $port failed:"
+    _ca_log "$name: start attempt $i on port $port failed:"
     tail -n 5 "$log" >&2 || true
-    _ca_stop "$pidfile" "$main" azurite
+    _ca_stop "$pidfile" "$main" "$name"
   done
-  _ca_die "Azurite did not start (log: $log)"
+  _ca_die "Azurite's $svc service did not start (log: $log)"
 }
 
-_ca_azurite_env() {  # PORT
-  local ep="http://127.0.0.1:$1/$CA_AZURITE_ACCOUNT"
+_ca_azurite_env() {  # BLOB_PORT QUEUE_PORT
+  local ep="http://127.0.0.1:$1/$CA_AZURITE_ACCOUNT" qep="http://127.0.0.1:$2/$CA_AZURITE_ACCOUNT"
   _ca_env azurite \
     "export AZURITE_BLOB_ENDPOINT=$(_ca_q "$ep")" \
-    "export AZURITE_CONNECTION_STRING=$(_ca_q "DefaultEndpointsProtocol=http;AccountName=$CA_AZURITE_ACCOUNT;AccountKey=$CA_AZURITE_KEY;BlobEndpoint=$ep;")" \
+    "export AZURITE_QUEUE_ENDPOINT=$(_ca_q "$qep")" \
+    "export AZURITE_CONNECTION_STRING=$(_ca_q "DefaultEndpointsProtocol=http;AccountName=$CA_AZURITE_ACCOUNT;AccountKey=$CA_AZURITE_KEY;BlobEndpoint=$ep;QueueEndpoint=$qep;")" \
     "export AZURITE_ACCOUNT_NAME=$CA_AZURITE_ACCOUNT" \
     "export AZURITE_ACCOUNT_KEY=$(_ca_q "$CA_AZURITE_KEY")"
 }
 
 _ca_azurite_down() {
   _ca_stop "$CA_RUN_DIR/azurite.pid" "$CA_REPO/tests/azurite/node_modules/azurite/dist/src/blob/main.js" azurite
-  rm -f "$CA_RUN_DIR/azurite.port"
+  _ca_stop "$CA_RUN_DIR/azurite-queue.pid" "$CA_REPO/tests/azurite/node_modules/azurite/dist/src/queue/main.js" azurite-queue
+  rm -f "$CA_RUN_DIR/azurite.port" "$CA_RUN_DIR/azurite-queue.port"
   _ca_env_drop azurite
 }
 

@@ -187,26 +187,18 @@ impl OrgRun {
 /// abandoned (reported `not_attempted`).
 pub const GRACE: std::time::Duration = std::time::Duration::from_secs(50);
 
-/// Generates `[from, to]` for each org: dates with a snapshot are skipped (one listing per
-/// org) unless `force`; the rest run `concurrency` at a time. A date whose local day had not
-/// ended at `now` is never generated ([`FailureCause::NotEnded`]; the routes refuse it first),
-/// and a snapshot generated before its day ended is replaced ([`premature`]). No task starts after
-/// `deadline`, and none runs past `deadline + GRACE` (so a backfill with a 150 s budget answers
-/// within 200 s, inside the Functions front end's 230 s). `progress(done, total)` is called as
-/// tasks finish.
-pub async fn generate_range(
+/// What is due of `[from, to]` for each org (`range`), decided once for every caller
+/// ([`generate_range`], and the timer's firing with a work queue, `crate::scheduler::fire`):
+/// one listing per org (unless `force`), dates stored and complete skipped, dates whose local
+/// day had not ended failed ([`FailureCause::NotEnded`]), a listing that fails recorded as the
+/// org's failure.
+pub async fn plan_range(
     app: &App,
     orgs: &[Organization],
     range: impl Fn(&Organization) -> (NaiveDate, NaiveDate),
-    opts: &GenerateOptions,
-    progress: impl Fn(usize, usize),
-) -> Vec<OrgRun> {
-    let GenerateOptions {
-        force,
-        concurrency,
-        deadline,
-        now,
-    } = *opts;
+    force: bool,
+    now: DateTime<Utc>,
+) -> Plan {
     // One listing per org (unless `force`), LISTING_CONCURRENCY at a time: the existing
     // dates decide what is skipped.
     let listings: Vec<_> = futures::stream::iter(orgs.iter().cloned())
@@ -262,6 +254,39 @@ pub async fn generate_range(
             }
         }
     }
+    Plan { runs, tasks }
+}
+
+/// The due work of [`plan_range`].
+#[derive(Debug)]
+pub struct Plan {
+    /// Each org's run so far (skipped and failed dates), by org id.
+    pub runs: BTreeMap<OrgId, OrgRun>,
+    /// (org, date, whether to replace a stored report): what remains to generate.
+    pub tasks: Vec<(Organization, NaiveDate, bool)>,
+}
+
+/// Generates `[from, to]` for each org: dates with a snapshot are skipped (one listing per
+/// org) unless `force`; the rest run `concurrency` at a time. A date whose local day had not
+/// ended at `now` is never generated ([`FailureCause::NotEnded`]; the routes refuse it first),
+/// and a snapshot generated before its day ended is replaced ([`premature`]). No task starts after
+/// `deadline`, and none runs past `deadline + GRACE` (so a backfill with a 150 s budget answers
+/// within 200 s, inside the Functions front end's 230 s). `progress(done, total)` is called as
+/// tasks finish.
+pub async fn generate_range(
+    app: &App,
+    orgs: &[Organization],
+    range: impl Fn(&Organization) -> (NaiveDate, NaiveDate),
+    opts: &GenerateOptions,
+    progress: impl Fn(usize, usize),
+) -> Vec<OrgRun> {
+    let GenerateOptions {
+        force,
+        concurrency,
+        deadline,
+        now,
+    } = *opts;
+    let Plan { mut runs, tasks } = plan_range(app, orgs, range, force, now).await;
     let total = tasks.len();
     let tasks_keys: Vec<(OrgId, NaiveDate)> = tasks
         .iter()

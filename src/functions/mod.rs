@@ -5,9 +5,12 @@
 //!
 //! * [`failure_analysis`]: `POST /api/failure_analysis` (HTTP trigger, forwarded).
 //! * [`daily_report_timer`]: the timer trigger's invocation protocol.
+//! * [`daily_report_worker`]: the work queue's trigger (`docs/scale-out.md`), one report per
+//!   message.
 //! * [`reports_http`]: every other `/api/...` route (HTTP trigger, catch-all).
 
 pub mod daily_report_timer;
+pub mod daily_report_worker;
 pub mod failure_analysis;
 pub mod reports_http;
 

@@ -17,7 +17,9 @@ pub mod openapi;
 pub mod routes;
 
 use crate::app::App;
-use crate::functions::{daily_report_timer, failure_analysis, reports_http as reports};
+use crate::functions::{
+    daily_report_timer, daily_report_worker, failure_analysis, reports_http as reports,
+};
 use crate::http::caller::Caller;
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::request::Request;
@@ -155,6 +157,7 @@ async fn dispatch(app: &App, id: RouteId, req: &Request) -> Result<Response, Api
         )),
         RouteId::FailureAnalysis => failure_analysis::handle(app, req).await,
         RouteId::DailyReportTimer => daily_report_timer::handle(app, req).await,
+        RouteId::DailyReportWorker => daily_report_worker::handle(app, req).await,
         RouteId::Health => Ok(reports::health::handle(app).await),
         RouteId::OpenApi => Ok(reports::openapi::handle(openapi::document())),
         RouteId::ReportList => reports::stored::list(app, req).await,

@@ -20,6 +20,9 @@ pub enum RouteId {
     FailureAnalysis,
     /// `POST /daily_report_timer`: the timer trigger (invocation protocol).
     DailyReportTimer,
+    /// `POST /daily_report_worker`: the work queue's trigger (invocation protocol,
+    /// `docs/scale-out.md`).
+    DailyReportWorker,
     Health,
     OpenApi,
     ReportList,
@@ -140,6 +143,13 @@ pub const ROUTES: &[Route] = &[
         methods: &[Method::POST],
         function: Some("daily_report_timer"),
         id: RouteId::DailyReportTimer,
+        rule: Rule::Host,
+    },
+    Route {
+        path: "/daily_report_worker",
+        methods: &[Method::POST],
+        function: Some("daily_report_worker"),
+        id: RouteId::DailyReportWorker,
         rule: Rule::Host,
     },
     reports(
@@ -403,14 +413,17 @@ mod tests {
             let writes = r.methods.iter().any(|m| m != Method::GET);
             match r.id {
                 // The host's own POSTs are not client writes.
-                RouteId::DailyReportTimer => assert_eq!(r.rule, Rule::Host),
+                RouteId::DailyReportTimer | RouteId::DailyReportWorker => {
+                    assert_eq!(r.rule, Rule::Host)
+                }
                 // Runs a read-only analysis (stores its artifacts).
                 RouteId::FailureAnalysis => assert_eq!(r.rule, Rule::FailureReader),
                 _ if writes => assert_eq!(r.rule, Rule::Admin, "{}", r.path),
                 _ => assert_ne!(r.rule, Rule::Admin, "{}", r.path),
             }
             assert_eq!(
-                r.function.is_none() || r.id == RouteId::DailyReportTimer,
+                r.function.is_none()
+                    || matches!(r.id, RouteId::DailyReportTimer | RouteId::DailyReportWorker),
                 r.rule == Rule::Host,
                 "{}",
                 r.path

@@ -48,6 +48,7 @@ const DEV_ACCOUNT: &str = "devstoreaccount1";
 const DEV_KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 const DEV_ENDPOINT: &str = "http://127.0.0.1:10000/devstoreaccount1";
+const DEV_QUEUE_ENDPOINT: &str = "http://127.0.0.1:10001/devstoreaccount1";
 
 /// Upper bound on one operation, retries included (the SDK's transport has no timeout).
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(90);
@@ -87,51 +88,110 @@ pub fn choose_auth(settings: &StorageSettings) -> Result<Auth, StorageError> {
             client_id,
             in_azure,
             ..
-        } => {
-            let bad = |why: &str| StorageError::Config(format!("AZURE_STORAGE_ACCOUNT_URL {why}"));
-            let url =
-                Url::parse(account_url.trim()).map_err(|e| bad(&format!("is not a URL ({e})")))?;
-            if url.query().is_some() {
-                return Err(bad(
-                    "must not carry a query string (SAS tokens are not supported)",
-                ));
-            }
-            if url.cannot_be_a_base() || url.host_str().is_none() {
-                return Err(bad(
-                    "must look like https://<account>.blob.core.windows.net",
-                ));
-            }
-            let url = trim_trailing_slash(url);
-            match url.scheme() {
-                "https" if *in_azure => Ok(Auth::ManagedIdentity {
-                    account_url: url,
-                    client_id: client_id.clone(),
-                }),
-                "https" => Ok(Auth::DeveloperTools { account_url: url }),
-                "http" if is_azurite(&url) => Ok(Auth::SharedKey {
-                    account: DEV_ACCOUNT.into(),
-                    key: Secret::new(DEV_KEY),
-                    endpoint: url,
-                }),
-                _ => Err(bad(&format!(
-                    "must use https: the managed identity's token is only sent over TLS (got {url})"
-                ))),
-            }
-        }
+        } => account_url_auth(
+            account_url,
+            "AZURE_STORAGE_ACCOUNT_URL",
+            client_id.clone(),
+            *in_azure,
+        ),
         StorageSettings::Local { .. } => Err(StorageError::Config(
             "no storage account configured (local folder settings)".into(),
         )),
     }
 }
 
-/// Parses `Key=Value;…` (keys case-insensitive) into Shared Key credentials.
+/// A storage service of an account: which endpoint a connection string or account name
+/// gives (`BlobEndpoint`/`QueueEndpoint`, `<account>.blob|queue.<suffix>`, Azurite's port).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Service {
+    Blob,
+    Queue,
+}
+
+impl Service {
+    /// The connection string key of this service's explicit endpoint.
+    fn endpoint_key(self) -> &'static str {
+        match self {
+            Service::Blob => "BlobEndpoint",
+            Service::Queue => "QueueEndpoint",
+        }
+    }
+
+    /// The host label of this service (`<account>.<label>.core.windows.net`).
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Service::Blob => "blob",
+            Service::Queue => "queue",
+        }
+    }
+
+    /// Azurite's default endpoint of this service (`UseDevelopmentStorage=true`).
+    fn dev_endpoint(self) -> &'static str {
+        match self {
+            Service::Blob => DEV_ENDPOINT,
+            Service::Queue => DEV_QUEUE_ENDPOINT,
+        }
+    }
+}
+
+/// The credential of an account URL (`setting` names it in errors): the managed identity
+/// over https in Azure (`client_id`: a user-assigned one), the developer's login over https
+/// elsewhere, Azurite's development key over http on a loopback host; anything else (a query
+/// string, http to a real host, not a URL) is [`StorageError::Config`].
+pub(crate) fn account_url_auth(
+    account_url: &str,
+    setting: &str,
+    client_id: Option<String>,
+    in_azure: bool,
+) -> Result<Auth, StorageError> {
+    let bad = |why: &str| StorageError::Config(format!("{setting} {why}"));
+    let url = Url::parse(account_url.trim()).map_err(|e| bad(&format!("is not a URL ({e})")))?;
+    if url.query().is_some() {
+        return Err(bad(
+            "must not carry a query string (SAS tokens are not supported)",
+        ));
+    }
+    if url.cannot_be_a_base() || url.host_str().is_none() {
+        return Err(bad(
+            "must look like https://<account>.blob.core.windows.net",
+        ));
+    }
+    let url = trim_trailing_slash(url);
+    match url.scheme() {
+        "https" if in_azure => Ok(Auth::ManagedIdentity {
+            account_url: url,
+            client_id,
+        }),
+        "https" => Ok(Auth::DeveloperTools { account_url: url }),
+        "http" if is_azurite(&url) => Ok(Auth::SharedKey {
+            account: DEV_ACCOUNT.into(),
+            key: Secret::new(DEV_KEY),
+            endpoint: url,
+        }),
+        _ => Err(bad(&format!(
+            "must use https: the managed identity's token is only sent over TLS (got {url})"
+        ))),
+    }
+}
+
+/// Parses `Key=Value;…` (keys case-insensitive) of the Blob Storage setting into Shared Key
+/// credentials.
 fn parse_connection_string(cs: &str) -> Result<Auth, StorageError> {
-    const SETTING: &str = "AZURE_STORAGE_CONNECTION_STRING";
+    parse_service_connection_string(cs, "AZURE_STORAGE_CONNECTION_STRING", Service::Blob)
+}
+
+/// Parses `Key=Value;…` (keys case-insensitive) into Shared Key credentials for `service`;
+/// errors name `SETTING` and the missing or malformed part, never the key.
+pub(crate) fn parse_service_connection_string(
+    cs: &str,
+    setting: &str,
+    service: Service,
+) -> Result<Auth, StorageError> {
     let mut parts: HashMap<String, &str> = HashMap::new();
     for part in cs.split(';').map(str::trim).filter(|p| !p.is_empty()) {
         let (key, value) = part.split_once('=').ok_or_else(|| {
             StorageError::Config(format!(
-                "{SETTING} has a part without `=` (expected Key=Value;...)"
+                "{setting} has a part without `=` (expected Key=Value;...)"
             ))
         })?;
         parts.insert(key.trim().to_ascii_lowercase(), value.trim());
@@ -142,13 +202,14 @@ fn parse_connection_string(cs: &str) -> Result<Auth, StorageError> {
             .copied()
             .filter(|v| !v.is_empty())
     };
-    let missing = |key: &str| StorageError::Config(format!("{SETTING} has no {key}"));
+    let missing = |key: &str| StorageError::Config(format!("{setting} has no {key}"));
 
     if get("UseDevelopmentStorage").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
         return Ok(Auth::SharedKey {
             account: DEV_ACCOUNT.into(),
             key: Secret::new(DEV_KEY),
-            endpoint: Url::parse(DEV_ENDPOINT).map_err(|e| StorageError::Config(e.to_string()))?,
+            endpoint: Url::parse(service.dev_endpoint())
+                .map_err(|e| StorageError::Config(e.to_string()))?,
         });
     }
     let account = get("AccountName").ok_or_else(|| missing("AccountName"))?;
@@ -156,7 +217,7 @@ fn parse_connection_string(cs: &str) -> Result<Auth, StorageError> {
         Some(key) => key,
         None if get("SharedAccessSignature").is_some() => {
             return Err(StorageError::Config(format!(
-                "{SETTING} has a SharedAccessSignature but no AccountKey; SAS connection strings \
+                "{setting} has a SharedAccessSignature but no AccountKey; SAS connection strings \
                  are not supported (use an AccountKey, or AZURE_STORAGE_ACCOUNT_URL with a managed identity)"
             )));
         }
@@ -164,15 +225,15 @@ fn parse_connection_string(cs: &str) -> Result<Auth, StorageError> {
     };
     if BASE64.decode(key).is_err() {
         return Err(StorageError::Config(format!(
-            "{SETTING}: AccountKey is not valid base64"
+            "{setting}: AccountKey is not valid base64"
         )));
     }
-    let endpoint = match get("BlobEndpoint") {
+    let endpoint = match get(service.endpoint_key()) {
         Some(endpoint) => endpoint.to_string(),
         None => {
             let protocol = get("DefaultEndpointsProtocol").unwrap_or("https");
             let suffix = get("EndpointSuffix").unwrap_or("core.windows.net");
-            format!("{protocol}://{account}.blob.{suffix}")
+            format!("{protocol}://{account}.{}.{suffix}", service.label())
         }
     };
     let endpoint = Url::parse(&endpoint)
@@ -180,7 +241,8 @@ fn parse_connection_string(cs: &str) -> Result<Auth, StorageError> {
         .filter(|u| matches!(u.scheme(), "http" | "https") && !u.cannot_be_a_base())
         .ok_or_else(|| {
             StorageError::Config(format!(
-                "{SETTING}: the blob endpoint {endpoint:?} is not an http(s) URL"
+                "{setting}: the {} endpoint {endpoint:?} is not an http(s) URL",
+                service.label()
             ))
         })?;
     Ok(Auth::SharedKey {
@@ -220,6 +282,70 @@ fn check_container(name: &str) -> Result<(), StorageError> {
              single `-`, starting and ending with a letter or digit)"
         )))
     }
+}
+
+/// Client options, token credential (none with Shared Key) and service endpoint: what
+/// [`client_parts`] returns.
+pub(crate) type ClientParts = (ClientOptions, Option<Arc<dyn TokenCredential>>, Url);
+
+/// What a client of any storage service needs for `auth`: its client options (Shared Key
+/// signing per try when `auth` is a key, [`TryTimeoutPolicy`] of `connect_timeout`, 3 retries
+/// within 30 s, one shared HTTP client), the token credential (managed identity or developer
+/// login) when it is not, and the service endpoint. Errors: [`StorageError::Config`] when the
+/// key is not base64 or no credential can be built.
+pub(crate) fn client_parts(
+    auth: Auth,
+    connect_timeout: Duration,
+) -> Result<ClientParts, StorageError> {
+    // Shared Key signs each try; a managed identity goes to the SDK as a token credential.
+    let mut per_try_policies: Vec<Arc<dyn Policy>> =
+        vec![Arc::new(TryTimeoutPolicy(connect_timeout))];
+    let mut credential: Option<Arc<dyn TokenCredential>> = None;
+    let endpoint = match auth {
+        Auth::SharedKey {
+            account,
+            key,
+            endpoint,
+        } => {
+            per_try_policies.push(Arc::new(SharedKeyPolicy::new(account, &key)?));
+            endpoint
+        }
+        Auth::ManagedIdentity {
+            account_url,
+            client_id,
+        } => {
+            let options = ManagedIdentityCredentialOptions {
+                user_assigned_id: client_id.map(UserAssignedId::ClientId),
+                ..Default::default()
+            };
+            let identity = ManagedIdentityCredential::new(Some(options))
+                .map_err(|e| StorageError::Config(format!("managed identity unavailable: {e}")))?;
+            credential = Some(identity);
+            account_url
+        }
+        Auth::DeveloperTools { account_url } => {
+            let developer = DeveloperToolsCredential::new(None).map_err(|e| {
+                StorageError::Config(format!("developer-tools credential unavailable: {e}"))
+            })?;
+            credential = Some(developer);
+            account_url
+        }
+    };
+    let client_options = ClientOptions {
+        // Per try: the signature covers x-ms-date, which must be fresh on each retry.
+        per_try_policies,
+        retry: RetryOptions::exponential(ExponentialRetryOptions {
+            max_retries: 3,
+            max_total_elapsed: azure_core::time::Duration::seconds(30),
+            ..Default::default()
+        }),
+        // The SDK would otherwise build one HTTP client per blob client.
+        transport: Some(Transport::new(new_http_client(Some(HttpClientOptions {
+            automatic_decompression: false,
+        })))),
+        ..Default::default()
+    };
+    Ok((client_options, credential, endpoint))
 }
 
 /// One container of one storage account. Cheap to clone (shares the HTTP client).
@@ -267,55 +393,8 @@ impl BlobStore {
             }
         };
         check_container(&container_name)?;
-        // Shared Key signs each try; a managed identity goes to the SDK as a token credential.
-        let mut per_try_policies: Vec<Arc<dyn Policy>> =
-            vec![Arc::new(TryTimeoutPolicy(connect_timeout))];
-        let mut credential: Option<Arc<dyn TokenCredential>> = None;
-        let endpoint = match choose_auth(settings)? {
-            Auth::SharedKey {
-                account,
-                key,
-                endpoint,
-            } => {
-                per_try_policies.push(Arc::new(SharedKeyPolicy::new(account, &key)?));
-                endpoint
-            }
-            Auth::ManagedIdentity {
-                account_url,
-                client_id,
-            } => {
-                let options = ManagedIdentityCredentialOptions {
-                    user_assigned_id: client_id.map(UserAssignedId::ClientId),
-                    ..Default::default()
-                };
-                let identity = ManagedIdentityCredential::new(Some(options)).map_err(|e| {
-                    StorageError::Config(format!("managed identity unavailable: {e}"))
-                })?;
-                credential = Some(identity);
-                account_url
-            }
-            Auth::DeveloperTools { account_url } => {
-                let developer = DeveloperToolsCredential::new(None).map_err(|e| {
-                    StorageError::Config(format!("developer-tools credential unavailable: {e}"))
-                })?;
-                credential = Some(developer);
-                account_url
-            }
-        };
-        let client_options = ClientOptions {
-            // Per try: the signature covers x-ms-date, which must be fresh on each retry.
-            per_try_policies,
-            retry: RetryOptions::exponential(ExponentialRetryOptions {
-                max_retries: 3,
-                max_total_elapsed: azure_core::time::Duration::seconds(30),
-                ..Default::default()
-            }),
-            // The SDK would otherwise build one HTTP client per blob client.
-            transport: Some(Transport::new(new_http_client(Some(HttpClientOptions {
-                automatic_decompression: false,
-            })))),
-            ..Default::default()
-        };
+        let (client_options, credential, endpoint) =
+            client_parts(choose_auth(settings)?, connect_timeout)?;
         let mut container_url = endpoint.clone();
         container_url
             .path_segments_mut()
@@ -619,7 +698,7 @@ fn map_error(e: azure_core::Error, what: &str) -> StorageError {
 /// the connect timeout will not answer the next try either, and the caller must get its 503
 /// within the bound.
 #[derive(Debug)]
-struct TryTimeoutPolicy(Duration);
+pub(crate) struct TryTimeoutPolicy(Duration);
 
 #[async_trait]
 impl Policy for TryTimeoutPolicy {

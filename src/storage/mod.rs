@@ -5,7 +5,7 @@
 //! all-or-nothing (a reader never sees a torn object) and may be conditional, which is how
 //! "create once" and "overwrite only what I read" (ETags) are expressed for both backends.
 
-mod azure_blob;
+pub(crate) mod azure_blob;
 mod local;
 mod shared_key;
 

@@ -22,7 +22,7 @@ use crate::configuration::Secret;
 /// (<https://learn.microsoft.com/rest/api/storageservices/authorize-with-shared-key>): sets
 /// `x-ms-date` and `Authorization: SharedKey <account>:<signature>`. Installed in
 /// `ClientOptions::per_try_policies`, i.e. after the SDK's own headers and retry policy.
-pub(super) struct SharedKeyPolicy {
+pub(crate) struct SharedKeyPolicy {
     account: String,
     key: Vec<u8>,
 }
@@ -36,7 +36,7 @@ impl fmt::Debug for SharedKeyPolicy {
 }
 
 impl SharedKeyPolicy {
-    pub(super) fn new(account: String, key: &Secret) -> Result<Self, StorageError> {
+    pub(crate) fn new(account: String, key: &Secret) -> Result<Self, StorageError> {
         let key = BASE64
             .decode(key.expose())
             .map_err(|_| StorageError::Config("the account key is not valid base64".into()))?;

@@ -79,6 +79,16 @@ fn sample(id: RouteId, failure_artifact: &str) -> Sample {
             false,
             200,
         ),
+        RouteId::DailyReportWorker => s(
+            Method::POST,
+            "/daily_report_worker".into(),
+            Some(json!({
+                "Data": {"message": {"org_id": PAUL_ORG, "date": y.to_string()}},
+                "Metadata": {"DequeueCount": 1, "Id": "m1"}
+            })),
+            false,
+            200,
+        ),
         RouteId::FailureAnalysis => s(
             Method::POST,
             "/api/failure_analysis".into(),

@@ -18,7 +18,7 @@ fn package(out: &Path) {
 }
 
 #[test]
-fn the_zip_holds_host_json_the_three_functions_and_an_executable_handler() {
+fn the_zip_holds_host_json_the_four_functions_and_an_executable_handler() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("app.zip");
     package(&out);
@@ -29,6 +29,7 @@ fn the_zip_holds_host_json_the_three_functions_and_an_executable_handler() {
         names,
         [
             "daily_report_timer/function.json",
+            "daily_report_worker/function.json",
             "failure_analysis/function.json",
             "handler",
             "host.json",

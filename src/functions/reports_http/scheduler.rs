@@ -1,5 +1,6 @@
 //! `GET /api/scheduler/status` (`docs/http-api.md`, "Routes"): the timer's schedule, its
-//! next firings (UTC), the local report time, catch-up, and the last run's result — for an
+//! next firings (UTC), the local report time, catch-up, the last run's result, and the work
+//! queue with its poison count when one is configured — for an
 //! org reader only its own orgs' part of it (`docs/access-and-safety.md`, "Who may do what").
 
 use chrono::{DateTime, Utc};
@@ -37,6 +38,24 @@ pub struct SchedulerStatus {
     /// first firing.
     #[schema(required)]
     pub last_run: Option<RunResult>,
+    /// The work queue (`REPORT_QUEUE`, `docs/scale-out.md`); absent without one (the timer
+    /// then generates inline).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub queue: Option<QueueStatus>,
+}
+
+/// The work queue as the status shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueStatus {
+    /// `REPORT_QUEUE`.
+    pub name: String,
+    /// `<name>-poison`: messages the host gave up on after `maxDequeueCount` deliveries.
+    pub poison_queue: String,
+    /// Messages in the poison queue (approximate, as the service counts them); null when the
+    /// queue service did not answer.
+    #[schema(required)]
+    pub poison_count: Option<u64>,
 }
 
 /// Handles the route.
@@ -68,6 +87,18 @@ pub async fn status(app: &App, req: &Request) -> Result<Response, ApiError> {
         last_run: scheduler::last_run(&app.storage)
             .await?
             .map(|run| visible_part(run, &req.caller)),
+        queue: match &app.queue {
+            None => None,
+            Some(queue) => Some(QueueStatus {
+                name: queue.name().to_string(),
+                poison_queue: queue.poison_name().to_string(),
+                poison_count: queue
+                    .poison_count()
+                    .await
+                    .inspect_err(|e| tracing::warn!(error = %e, "poison queue not counted"))
+                    .ok(),
+            }),
+        },
     };
     Ok(json_response(StatusCode::OK, &reply))
 }
@@ -77,5 +108,6 @@ pub async fn status(app: &App, req: &Request) -> Result<Response, ApiError> {
 fn visible_part(mut run: RunResult, caller: &Caller) -> RunResult {
     run.orgs.retain(|o| caller.sees(o.org_id.as_str()));
     run.deliveries.retain(|d| caller.sees(d.org_id.as_str()));
+    run.enqueued.retain(|e| caller.sees(e.org_id.as_str()));
     run
 }

@@ -350,7 +350,10 @@ impl Api {
             return;
         };
         let op = &self.doc["paths"][route.path][method.as_str().to_lowercase()];
-        if matches!(route.function, None | Some("daily_report_timer")) {
+        if matches!(
+            route.function,
+            None | Some("daily_report_timer" | "daily_report_worker")
+        ) {
             return; // the host's own: its readiness probe, the invocation protocol
         }
         assert!(

@@ -200,6 +200,13 @@ impl TestApp {
             .expect("storage")
     }
 
+    /// Kills the process with SIGKILL (`kill -9`: no graceful shutdown, requests in flight
+    /// cut) and waits for it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         Command::new("kill")

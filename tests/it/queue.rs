@@ -1,0 +1,666 @@
+//! The work queue (`docs/scale-out.md`) against Azurite's queue service: the tests play the
+//! Functions host's queue listener as Microsoft documents it — dequeue with a visibility
+//! timeout, POST `/daily_report_worker` with `{"Data": {"message": …}, "Metadata":
+//! {"DequeueCount", "Id", …}}`, delete the message on 2xx, let it reappear after the
+//! visibility timeout otherwise, and move it to `<queue>-poison` once a failed delivery
+//! reaches `maxDequeueCount` (5, as `host.json` sets). Each test has its own queue and
+//! container.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use call_analytics::configuration::{QueueAccount, QueueSettings, Secret, StorageSettings};
+use call_analytics::orgs::{self, Organization};
+use call_analytics::queue::{Received, ReportMessage, Which, WorkQueue};
+use call_analytics::storage::Storage;
+use chrono::{NaiveDate, Utc};
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+
+use crate::helpers::{
+    ClickHouseDb, Spawn, TestApp, azurite, closed_port, id_of, timer_payload, unique,
+};
+
+/// `host.json`'s `extensions.queues.maxDequeueCount`.
+const MAX_DEQUEUE: u32 = 5;
+
+/// A fresh queue name (the queue does not exist yet).
+fn fresh_queue() -> String {
+    unique("q-")
+}
+
+fn work_queue(name: &str) -> WorkQueue {
+    WorkQueue::new(
+        &QueueSettings {
+            name: name.into(),
+            account: QueueAccount::ConnectionString(Secret::new(azurite())),
+        },
+        Duration::from_secs(10),
+    )
+    .expect("queue client")
+}
+
+/// The handler's settings: the queue, ClickHouse at `ch_url`, `SCHEDULER_HOUR=0`.
+fn env(
+    queue: &str,
+    ch_url: &str,
+    database: &str,
+    extra: &[(&str, String)],
+) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = [
+        ("REPORT_QUEUE", queue.to_string()),
+        ("AzureWebJobsStorage", azurite()),
+        ("CLICKHOUSE_URL", ch_url.to_string()),
+        ("CLICKHOUSE_DATABASE", database.to_string()),
+        ("SCHEDULER_HOUR", "0".into()),
+        ("SCHEDULER_MINUTE", "0".into()),
+        ("LOG_LEVEL", "info".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    env
+}
+
+async fn spawn(env: Vec<(String, String)>, share: Option<&StorageSettings>) -> TestApp {
+    let mut env = env;
+    if let Some(StorageSettings::ConnectionString { container, .. }) = share {
+        env.push(("AZURE_STORAGE_CONTAINER".into(), container.clone()));
+    }
+    let mut app = TestApp::spawn(Spawn {
+        env,
+        ..Spawn::default()
+    })
+    .await;
+    if let Some(s) = share {
+        app.storage_settings = s.clone();
+    }
+    app
+}
+
+/// An active org in UTC, written to `storage`.
+async fn create_org(storage: &Storage) -> Organization {
+    let now = Utc::now();
+    let org = Organization {
+        org_id: id_of(&uuid::Uuid::new_v4().to_string()),
+        name: "Queue org".into(),
+        node_persistent_id: uuid::Uuid::new_v4().to_string(),
+        timezone: chrono_tz::UTC,
+        is_active: true,
+        excluded_numbers: vec![],
+        notifications: vec![],
+        created_at: now,
+        updated_at: now,
+    };
+    orgs::create(storage, &org).await.expect("create org");
+    org
+}
+
+fn days_ago(n: i64) -> NaiveDate {
+    Utc::now().date_naive() - chrono::Duration::days(n)
+}
+
+/// The report dates stored for `org_id` (`reports/<org>/<date>.json`), and how many report
+/// blobs there are in all (revisions included).
+async fn stored(storage: &Storage, org_id: &str) -> (BTreeSet<NaiveDate>, usize) {
+    let prefix = format!("reports/{org_id}/");
+    let mut dates = BTreeSet::new();
+    let mut blobs = 0;
+    let mut next = None;
+    loop {
+        let page = storage.list(&prefix, next, 5000).await.expect("list");
+        for e in &page.entries {
+            let rest = &e.name[prefix.len()..];
+            if let Some(d) = rest.strip_suffix(".json").and_then(|d| d.parse().ok()) {
+                assert!(dates.insert(d), "{} twice", e.name);
+                blobs += 1;
+            } else if rest.contains("/rev-") {
+                blobs += 1;
+            }
+        }
+        match page.next {
+            Some(n) => next = Some(n),
+            None => break,
+        }
+    }
+    (dates, blobs)
+}
+
+/// What one delivery came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivered {
+    /// 2xx: deleted.
+    Done,
+    /// Non-2xx or no answer: left to reappear.
+    Left,
+    /// Non-2xx at `maxDequeueCount`: moved to the poison queue.
+    Poisoned,
+}
+
+/// The host's queue listener for one handler.
+struct Listener {
+    queue: WorkQueue,
+    visibility: Duration,
+    client: reqwest::Client,
+}
+
+impl Listener {
+    fn new(queue: WorkQueue, visibility: Duration) -> Listener {
+        Listener {
+            queue,
+            visibility,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// Delivers one dequeued message to `address` as the host does.
+    async fn deliver(&self, address: &str, m: &Received, as_string: bool) -> (Delivered, Value) {
+        let text = base64::engine::general_purpose::STANDARD
+            .decode(&m.text)
+            .map(|b| String::from_utf8(b).unwrap())
+            .unwrap_or_else(|_| m.text.clone());
+        // The host passes a JSON message as the object, or as a string.
+        let message = match serde_json::from_str::<Value>(&text) {
+            Ok(v) if !as_string => v,
+            _ => Value::String(text),
+        };
+        let body = json!({
+            "Data": {"message": message},
+            "Metadata": {
+                "DequeueCount": m.dequeue_count,
+                "Id": m.id,
+                "PopReceipt": m.pop_receipt,
+                "InsertionTime": m.insertion_time,
+                "NextVisibleTime": m.next_visible_time,
+                "sys": {"MethodName": "daily_report_worker", "UtcNow": Utc::now().to_rfc3339(),
+                        "RandGuid": uuid::Uuid::new_v4().to_string()}
+            }
+        });
+        let reply = self
+            .client
+            .post(format!("{address}/daily_report_worker"))
+            .header(
+                "X-Azure-Functions-InvocationId",
+                uuid::Uuid::new_v4().to_string(),
+            )
+            .json(&body)
+            .send()
+            .await;
+        let (ok, value) = match reply {
+            Ok(r) => {
+                let ok = r.status().is_success();
+                (ok, r.json::<Value>().await.unwrap_or(Value::Null))
+            }
+            Err(_) => (false, Value::Null),
+        };
+        if ok {
+            self.queue.delete(Which::Work, m).await.expect("delete");
+            (Delivered::Done, value)
+        } else if m.dequeue_count >= MAX_DEQUEUE {
+            self.queue
+                .create_if_missing(Which::Poison)
+                .await
+                .expect("poison queue");
+            self.queue
+                .send_text(Which::Poison, m.text.clone())
+                .await
+                .expect("to poison");
+            self.queue.delete(Which::Work, m).await.expect("delete");
+            (Delivered::Poisoned, value)
+        } else {
+            (Delivered::Left, value)
+        }
+    }
+
+    /// Dequeues and delivers until the queue is empty (visible and invisible), or `deadline`.
+    async fn drain(&self, address: &str, deadline: Instant) -> Vec<(Delivered, Value)> {
+        let mut out = Vec::new();
+        loop {
+            let batch = self
+                .queue
+                .receive(Which::Work, 16, self.visibility)
+                .await
+                .expect("receive");
+            if batch.is_empty() {
+                if self.queue.approximate_count(Which::Work).await.unwrap() == 0 {
+                    return out;
+                }
+                assert!(Instant::now() < deadline, "queue not drained in time");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            for (i, m) in batch.iter().enumerate() {
+                out.push(self.deliver(address, m, i % 2 == 0).await);
+            }
+        }
+    }
+}
+
+/// (a) With a queue the timer enqueues the due (org, date) pairs and generates nothing inline;
+/// draining the queue stores each report once, `notify` only on the newest date.
+#[tokio::test]
+async fn the_timer_enqueues_and_the_worker_stores_each_report_once() {
+    let src = ClickHouseDb::fresh().await;
+    let queue = fresh_queue();
+    let org_id = uuid::Uuid::new_v4().to_string();
+    let app = spawn(
+        env(
+            &queue,
+            &src.url,
+            &src.database,
+            &[
+                ("ORG_ID", org_id.clone()),
+                (
+                    "BROKER_NODE_PERSISTENT_ID",
+                    uuid::Uuid::new_v4().to_string(),
+                ),
+                ("CATCHUP_DAYS", "3".into()),
+                ("RESTATE_DAYS", "0".into()),
+            ],
+        ),
+        None,
+    )
+    .await;
+    let storage = app.storage().await;
+    let reply = app
+        .client
+        .post(format!("{}/daily_report_timer", app.address))
+        .json(&timer_payload(false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200, "{}", app.log());
+    let body: Value = reply.json().await.unwrap();
+    let run = &body["ReturnValue"];
+    let newest = days_ago(1);
+    let due: Vec<String> = (1..=3).rev().map(|n| days_ago(n).to_string()).collect();
+    assert_eq!(run["enqueued"][0]["org_id"], org_id.as_str(), "{run}");
+    assert_eq!(run["enqueued"][0]["dates"], json!(due), "{run}");
+    assert_eq!(run["orgs"][0]["generated"], json!([]), "{run}");
+    assert!(
+        stored(&storage, &org_id).await.0.is_empty(),
+        "nothing inline"
+    );
+
+    // The messages: notify only on the newest date.
+    let q = work_queue(&queue);
+    let peeked = q
+        .receive(Which::Work, 32, Duration::from_secs(1))
+        .await
+        .unwrap();
+    let mut notify = Vec::new();
+    for m in &peeked {
+        let msg: ReportMessage = serde_json::from_slice(
+            &base64::engine::general_purpose::STANDARD
+                .decode(&m.text)
+                .unwrap(),
+        )
+        .unwrap();
+        if msg.notify {
+            notify.push(msg.date);
+        }
+    }
+    assert_eq!(peeked.len(), 3);
+    assert_eq!(notify, [newest]);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    let listener = Listener::new(q.clone(), Duration::from_secs(5));
+    let results = listener
+        .drain(&app.address, Instant::now() + Duration::from_secs(60))
+        .await;
+    assert_eq!(results.len(), 3, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .all(|(d, v)| *d == Delivered::Done && v["ReturnValue"]["status"] == "stored")
+    );
+    let (dates, blobs) = stored(&storage, &org_id).await;
+    assert_eq!((dates.len(), blobs), (3, 3));
+
+    // A repeated delivery makes no second report.
+    q.enqueue(&[ReportMessage {
+        org_id: id_of(&org_id),
+        date: newest,
+        force: false,
+        notify: true,
+        job_id: None,
+    }])
+    .await
+    .into_iter()
+    .for_each(|r| r.unwrap());
+    let again = listener
+        .drain(&app.address, Instant::now() + Duration::from_secs(30))
+        .await;
+    assert_eq!(again[0].1["ReturnValue"]["status"], "exists");
+    assert_eq!(stored(&storage, &org_id).await.1, 3);
+
+    // The status route shows the queue.
+    let status: Value = app
+        .client
+        .get(format!("{}/api/scheduler/status", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["queue"]["name"], queue.as_str(), "{status}");
+    assert_eq!(status["queue"]["poison_count"], 0, "{status}");
+}
+
+/// (b) Exactly once: 4 handler processes drain 2,000 (org, date) messages plus duplicates, one
+/// of them killed (`kill -9`) with messages in flight: every report is stored exactly once.
+#[tokio::test]
+async fn four_workers_store_two_thousand_reports_exactly_once_despite_a_kill() {
+    const ORGS: usize = 20;
+    const DATES: i64 = 100;
+    const PER_HANDLER: usize = 6;
+    let started = Instant::now();
+    let src = ClickHouseDb::fresh().await;
+    let queue = fresh_queue();
+    let first = spawn(env(&queue, &src.url, &src.database, &[]), None).await;
+    let shared = first.storage_settings.clone();
+    let mut handlers = vec![first];
+    for _ in 1..4 {
+        handlers.push(spawn(env(&queue, &src.url, &src.database, &[]), Some(&shared)).await);
+    }
+    let storage = handlers[0].storage().await;
+    let mut orgs = Vec::new();
+    for _ in 0..ORGS {
+        orgs.push(create_org(&storage).await);
+    }
+    let mut messages = Vec::new();
+    for org in &orgs {
+        for n in 2..2 + DATES {
+            messages.push(ReportMessage {
+                org_id: org.org_id.clone(),
+                date: days_ago(n),
+                force: false,
+                notify: false,
+                job_id: None,
+            });
+        }
+    }
+    // Duplicates: every tenth message twice.
+    let duplicates: Vec<_> = messages.iter().step_by(10).cloned().collect();
+    messages.extend(duplicates);
+    let q = work_queue(&queue);
+    for r in q.enqueue(&messages).await {
+        r.expect("enqueue");
+    }
+    eprintln!(
+        "queue: {} messages enqueued after {:?}",
+        messages.len(),
+        started.elapsed()
+    );
+
+    let drain_started = Instant::now();
+    let done = Arc::new(AtomicUsize::new(0));
+    let addresses: Vec<String> = handlers.iter().map(|h| h.address.clone()).collect();
+    let stops: Vec<Arc<AtomicBool>> = (0..4).map(|_| Arc::new(AtomicBool::new(false))).collect();
+    let mut workers = Vec::new();
+    for (h, address) in addresses.iter().enumerate() {
+        for w in 0..PER_HANDLER {
+            let listener = Listener::new(q.clone(), Duration::from_secs(8));
+            let address = address.clone();
+            let done = done.clone();
+            let stop = stops[h].clone();
+            workers.push(tokio::spawn(async move {
+                let deadline = Instant::now() + Duration::from_secs(150);
+                while !stop.load(Ordering::SeqCst) {
+                    let batch = listener
+                        .queue
+                        .receive(Which::Work, 4, listener.visibility)
+                        .await
+                        .expect("receive");
+                    if batch.is_empty() {
+                        if listener.queue.approximate_count(Which::Work).await.unwrap() == 0 {
+                            return;
+                        }
+                        assert!(Instant::now() < deadline, "not drained in time");
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                        continue;
+                    }
+                    for (i, m) in batch.iter().enumerate() {
+                        let (d, v) = listener.deliver(&address, m, (i + w) % 2 == 0).await;
+                        if d == Delivered::Done {
+                            assert!(
+                                matches!(
+                                    v["ReturnValue"]["status"].as_str(),
+                                    Some("stored" | "exists")
+                                ),
+                                "{v}"
+                            );
+                            done.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                }
+            }));
+        }
+    }
+    // Kill handler 0 mid-drain, its workers with messages in flight.
+    while done.load(Ordering::SeqCst) < 400 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    handlers[0].kill();
+    eprintln!(
+        "queue: handler 0 killed after {} deliveries",
+        done.load(Ordering::SeqCst)
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stops[0].store(true, Ordering::SeqCst);
+    for w in workers {
+        w.await.expect("worker");
+    }
+    let drained = drain_started.elapsed();
+    let mut total = 0;
+    for org in &orgs {
+        let (dates, blobs) = stored(&storage, org.org_id.as_str()).await;
+        assert_eq!(dates.len(), DATES as usize, "{}", org.org_id);
+        assert_eq!(
+            blobs, DATES as usize,
+            "{}: a report stored twice",
+            org.org_id
+        );
+        let want: BTreeSet<NaiveDate> = (2..2 + DATES).map(days_ago).collect();
+        assert_eq!(dates, want);
+        total += blobs;
+    }
+    assert_eq!(total, 2000);
+    assert_eq!(q.poison_count().await.unwrap(), 0);
+    eprintln!(
+        "queue: 2,000 reports ({} messages) drained by 4 handlers in {drained:?}; test {:?}",
+        messages.len(),
+        started.elapsed()
+    );
+}
+
+/// (c) A message for an absent org is answered 2xx, recorded, and not retried.
+#[tokio::test]
+async fn a_message_for_a_deleted_org_is_recorded_not_retried() {
+    let src = ClickHouseDb::fresh().await;
+    let queue = fresh_queue();
+    let app = spawn(env(&queue, &src.url, &src.database, &[]), None).await;
+    let q = work_queue(&queue);
+    let ghost = uuid::Uuid::new_v4().to_string();
+    for r in q
+        .enqueue(&[ReportMessage {
+            org_id: id_of(&ghost),
+            date: days_ago(2),
+            force: false,
+            notify: true,
+            job_id: None,
+        }])
+        .await
+    {
+        r.unwrap();
+    }
+    // And a malformed one.
+    q.send_text(
+        Which::Work,
+        base64::engine::general_purpose::STANDARD.encode(r#"{"org_id": 7}"#),
+    )
+    .await
+    .unwrap();
+    let listener = Listener::new(q.clone(), Duration::from_secs(2));
+    let results = listener
+        .drain(&app.address, Instant::now() + Duration::from_secs(30))
+        .await;
+    assert_eq!(results.len(), 2, "delivered once each: {results:?}");
+    let mut errors = Vec::new();
+    for (d, v) in &results {
+        assert_eq!(*d, Delivered::Done);
+        assert_eq!(v["ReturnValue"]["status"], "rejected", "{v}");
+        assert_eq!(v["ReturnValue"]["dequeue_count"], 1, "{v}");
+        assert!(v["Logs"][0].as_str().unwrap().contains("rejected"), "{v}");
+        errors.push(v["ReturnValue"]["error"].as_str().unwrap().to_string());
+    }
+    errors.sort();
+    assert!(errors[0].starts_with("Data.message: org_id"), "{errors:?}");
+    assert_eq!(errors[1], format!("organization {ghost} not found"));
+    assert_eq!(q.poison_count().await.unwrap(), 0);
+    assert!(app.log().contains("not found"));
+}
+
+/// A TCP front to the ClickHouse front that can be switched off (connections closed at once).
+async fn switchable(upstream: &str, up: Arc<AtomicBool>) -> String {
+    let upstream = url::Url::parse(upstream).unwrap();
+    let target = format!(
+        "{}:{}",
+        upstream.host_str().unwrap(),
+        upstream.port_or_known_default().unwrap()
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            if !up.load(Ordering::SeqCst) {
+                let _ = client.shutdown().await;
+                continue;
+            }
+            let target = target.clone();
+            tokio::spawn(async move {
+                if let Ok(mut server) = tokio::net::TcpStream::connect(target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    url
+}
+
+/// (d) A ClickHouse outage makes the worker answer non-2xx; the message reappears and succeeds
+/// once ClickHouse is back.
+#[tokio::test]
+async fn a_clickhouse_outage_leaves_the_message_to_reappear_and_succeed_later() {
+    let src = ClickHouseDb::fresh().await;
+    let up = Arc::new(AtomicBool::new(false));
+    let front = switchable(&src.url, up.clone()).await;
+    let queue = fresh_queue();
+    let app = spawn(env(&queue, &front, &src.database, &[]), None).await;
+    let storage = app.storage().await;
+    let org = create_org(&storage).await;
+    let q = work_queue(&queue);
+    let date = days_ago(2);
+    for r in q
+        .enqueue(&[ReportMessage {
+            org_id: org.org_id.clone(),
+            date,
+            force: false,
+            notify: false,
+            job_id: None,
+        }])
+        .await
+    {
+        r.unwrap();
+    }
+    let listener = Listener::new(q.clone(), Duration::from_secs(1));
+    let m = q
+        .receive(Which::Work, 1, Duration::from_secs(1))
+        .await
+        .unwrap();
+    let (d, v) = listener.deliver(&app.address, &m[0], false).await;
+    assert_eq!(d, Delivered::Left, "{v}");
+    assert_eq!(v["ReturnValue"]["status"], "failed", "{v}");
+    assert!(stored(&storage, org.org_id.as_str()).await.0.is_empty());
+    up.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let results = listener
+        .drain(&app.address, Instant::now() + Duration::from_secs(30))
+        .await;
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert_eq!(results[0].0, Delivered::Done);
+    assert_eq!(results[0].1["ReturnValue"]["dequeue_count"], 2);
+    assert_eq!(
+        stored(&storage, org.org_id.as_str()).await.0,
+        BTreeSet::from([date])
+    );
+}
+
+/// (e) A message that keeps failing goes to the poison queue after `maxDequeueCount`
+/// deliveries, and the status route counts it.
+#[tokio::test]
+async fn a_message_past_max_dequeue_count_is_poisoned_and_counted() {
+    let src = ClickHouseDb::fresh().await;
+    let queue = fresh_queue();
+    let dead = format!("http://127.0.0.1:{}", closed_port());
+    let app = spawn(
+        env(
+            &queue,
+            &dead,
+            &src.database,
+            &[("CLICKHOUSE_CONNECT_TIMEOUT", "1".into())],
+        ),
+        None,
+    )
+    .await;
+    let storage = app.storage().await;
+    let org = create_org(&storage).await;
+    let q = work_queue(&queue);
+    for r in q
+        .enqueue(&[ReportMessage {
+            org_id: org.org_id.clone(),
+            date: days_ago(2),
+            force: false,
+            notify: false,
+            job_id: None,
+        }])
+        .await
+    {
+        r.unwrap();
+    }
+    let listener = Listener::new(q.clone(), Duration::from_secs(1));
+    let results = listener
+        .drain(&app.address, Instant::now() + Duration::from_secs(60))
+        .await;
+    let kinds: Vec<Delivered> = results.iter().map(|(d, _)| *d).collect();
+    assert_eq!(
+        kinds,
+        [
+            Delivered::Left,
+            Delivered::Left,
+            Delivered::Left,
+            Delivered::Left,
+            Delivered::Poisoned
+        ]
+    );
+    assert_eq!(q.poison_count().await.unwrap(), 1);
+    let status: Value = app
+        .client
+        .get(format!("{}/api/scheduler/status", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["queue"]["poison_queue"], format!("{queue}-poison"));
+    assert_eq!(status["queue"]["poison_count"], 1, "{status}");
+}
