@@ -88,6 +88,10 @@ pub enum ReportCommand {
         /// Reports generated at once.
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
+        /// Start a job on the work queue (needs `REPORT_QUEUE`) instead of generating here:
+        /// prints the job id and the total; `GET /api/jobs/<job_id>` shows its progress.
+        #[arg(long)]
+        enqueue: bool,
     },
 }
 

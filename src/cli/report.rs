@@ -1,4 +1,5 @@
-//! `handler report generate|backfill`: the timer's code path, run by hand, with a progress bar.
+//! `handler report generate|backfill`: the timer's code path, run by hand, with a progress bar;
+//! `backfill --enqueue` starts a job on the work queue instead ([`jobs::start`]).
 
 use std::process::ExitCode;
 
@@ -8,6 +9,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::ReportCommand;
 use crate::app::App;
 use crate::daily_report::schedule::{self, GenerateOptions, OrgRun};
+use crate::functions::reports_http::generate::MAX_BACKFILL_DAYS;
+use crate::functions::reports_http::jobs;
 use crate::orgs::{self, OrgId, Organization};
 
 /// Runs a `report` subcommand; prints what it did. Exit code 1 when any report failed.
@@ -30,8 +33,12 @@ pub async fn run(app: &App, command: ReportCommand) -> anyhow::Result<ExitCode> 
             org,
             force,
             concurrency,
+            enqueue,
         } => {
             anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
+            if enqueue {
+                return start_job(app, org, (from, to), force).await;
+            }
             (
                 select(app, org).await?,
                 Some(from),
@@ -78,6 +85,33 @@ pub async fn run(app: &App, command: ReportCommand) -> anyhow::Result<ExitCode> 
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `report backfill --enqueue`: what `POST /api/reports/backfill` does with a work queue —
+/// writes the job and enqueues one message per (org, date); prints the job id and the total.
+async fn start_job(
+    app: &App,
+    org: Option<String>,
+    (from, to): (NaiveDate, NaiveDate),
+    force: bool,
+) -> anyhow::Result<ExitCode> {
+    let queue = app
+        .queue
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("--enqueue needs a work queue: set REPORT_QUEUE"))?;
+    let days = (to - from).num_days() + 1;
+    anyhow::ensure!(
+        days <= MAX_BACKFILL_DAYS,
+        "a backfill covers at most {MAX_BACKFILL_DAYS} days"
+    );
+    let orgs = select(app, org).await?;
+    let now = app.clock.now();
+    schedule::check_ended(&orgs, from, now, "--from")?;
+    schedule::check_ended(&orgs, to, now, "--to")?;
+    let started = jobs::start(&app.storage, queue, &orgs, (from, to), force, false, now).await?;
+    println!("job {}: {} reports enqueued", started.job_id, started.total);
+    println!("progress: GET {}", started.status_url);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The named org (which must exist), or every active org.

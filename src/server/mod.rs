@@ -170,6 +170,7 @@ async fn dispatch(app: &App, id: RouteId, req: &Request) -> Result<Response, Api
         RouteId::ReportCalls => reports::insights::calls(app, req).await,
         RouteId::ReportGenerate => reports::generate::generate(app, req).await,
         RouteId::ReportBackfill => reports::generate::backfill(app, req).await,
+        RouteId::JobStatus => reports::jobs::get(app, req).await,
         RouteId::OrgList => reports::orgs::list(app, req).await,
         RouteId::OrgCreate => reports::orgs::create(app, req).await,
         RouteId::OrgGet => reports::orgs::get(app, req).await,

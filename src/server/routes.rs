@@ -29,6 +29,8 @@ pub enum RouteId {
     ReportLatest,
     ReportGenerate,
     ReportBackfill,
+    /// `GET /api/jobs/{job_id}`: a backfill job's progress.
+    JobStatus,
     ReportLive,
     ReportTrend,
     ReportByDate,
@@ -186,6 +188,12 @@ pub const ROUTES: &[Route] = &[
         "/api/reports/backfill",
         &[Method::POST],
         RouteId::ReportBackfill,
+        Rule::Admin,
+    ),
+    reports(
+        "/api/jobs/{job_id}",
+        &[Method::GET],
+        RouteId::JobStatus,
         Rule::Admin,
     ),
     reports(
@@ -418,6 +426,8 @@ mod tests {
                 }
                 // Runs a read-only analysis (stores its artifacts).
                 RouteId::FailureAnalysis => assert_eq!(r.rule, Rule::FailureReader),
+                // A backfill job's progress: the admin's own jobs, across orgs.
+                RouteId::JobStatus => assert_eq!(r.rule, Rule::Admin),
                 _ if writes => assert_eq!(r.rule, Rule::Admin, "{}", r.path),
                 _ => assert_ne!(r.rule, Rule::Admin, "{}", r.path),
             }

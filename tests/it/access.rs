@@ -114,6 +114,14 @@ fn sample(id: RouteId, failure_artifact: &str) -> Sample {
             true,
             200,
         ),
+        // No job is stored in the rig (it has no queue): an admitted caller gets the 404.
+        RouteId::JobStatus => s(
+            Method::GET,
+            "/api/jobs/00000000-0000-4000-8000-000000000000".into(),
+            None,
+            false,
+            404,
+        ),
         RouteId::ReportLive => get(
             format!("/api/reports/live?org_id={PAUL_ORG}&date={y}"),
             true,

@@ -413,7 +413,9 @@ async fn four_workers_store_two_thousand_reports_exactly_once_despite_a_kill() {
             let done = done.clone();
             let stop = stops[h].clone();
             workers.push(tokio::spawn(async move {
-                let deadline = Instant::now() + Duration::from_secs(150);
+                // A hang guard, not a timing assertion: the drain takes 1.5-2.5 min on 2
+                // busy cores (the chdb front answers one query at a time).
+                let deadline = Instant::now() + Duration::from_secs(900);
                 while !stop.load(Ordering::SeqCst) {
                     let batch = listener
                         .queue
@@ -663,4 +665,121 @@ async fn a_message_past_max_dequeue_count_is_poisoned_and_counted() {
         .unwrap();
     assert_eq!(status["queue"]["poison_queue"], format!("{queue}-poison"));
     assert_eq!(status["queue"]["poison_count"], 1, "{status}");
+}
+
+/// (e) With a queue a backfill is a job: 202 with its id and total, one message per (org,
+/// date) carrying the job id; its status counts what is stored, admin only.
+#[tokio::test]
+async fn a_backfill_with_a_queue_is_a_job_whose_status_counts_what_is_stored() {
+    let src = ClickHouseDb::fresh().await;
+    let queue = fresh_queue();
+    let app = spawn(env(&queue, &src.url, &src.database, &[]), None).await;
+    let storage = app.storage().await;
+    let orgs = [create_org(&storage).await, create_org(&storage).await];
+    let (from, to) = (days_ago(4), days_ago(2));
+    let reply = app
+        .client
+        .post(format!("{}/api/reports/backfill", app.address))
+        .json(&json!({"from": from.to_string(), "to": to.to_string()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 202, "{}", app.log());
+    let started: Value = reply.json().await.unwrap();
+    let job_id = started["job_id"].as_str().unwrap().to_string();
+    assert_eq!(started["total"], 6, "{started}");
+    assert_eq!(started["status_url"], format!("/api/jobs/{job_id}"));
+    assert!(
+        storage
+            .get(&format!("jobs/{job_id}.json"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // The messages: one per (org, date), each with the job id, notify only on `to`.
+    let q = work_queue(&queue);
+    let peeked = q
+        .receive(Which::Work, 32, Duration::from_secs(1))
+        .await
+        .unwrap();
+    let mut pairs = BTreeSet::new();
+    for m in &peeked {
+        let msg: ReportMessage = serde_json::from_slice(
+            &base64::engine::general_purpose::STANDARD
+                .decode(&m.text)
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(msg.job_id.as_deref(), Some(job_id.as_str()));
+        assert!(!msg.notify);
+        pairs.insert((msg.org_id.to_string(), msg.date));
+    }
+    assert_eq!((peeked.len(), pairs.len()), (6, 6));
+    for org in &orgs {
+        assert!(pairs.contains(&(org.org_id.to_string(), from)));
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    let status = |principal: Option<String>, id: String| {
+        let mut r = app.client.get(format!("{}/api/jobs/{id}", app.address));
+        if let Some(p) = principal {
+            r = r.header("X-MS-CLIENT-PRINCIPAL", p);
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (code, before) = status(None, job_id.clone()).await;
+    assert_eq!(code, 200, "{before}");
+    assert_eq!(
+        (&before["total"], &before["stored"], &before["pending"]),
+        (&json!(6), &json!(0), &json!(6)),
+        "{before}"
+    );
+    assert!(before["started_at"].is_string(), "{before}");
+    assert!(before.get("finished_at").is_none(), "{before}");
+
+    let listener = Listener::new(q.clone(), Duration::from_secs(5));
+    let results = listener
+        .drain(&app.address, Instant::now() + Duration::from_secs(60))
+        .await;
+    assert_eq!(results.len(), 6, "{results:?}");
+    assert!(
+        results.iter().all(|(d, _)| *d == Delivered::Done),
+        "{results:?}"
+    );
+    let (code, after) = status(None, job_id.clone()).await;
+    assert_eq!(code, 200, "{after}");
+    assert_eq!(
+        (&after["stored"], &after["pending"]),
+        (&json!(6), &json!(0)),
+        "{after}"
+    );
+    assert!(after["finished_at"].is_string(), "{after}");
+
+    // Admin only; the job id is a UUID; an unknown job is a 404.
+    let reader = crate::helpers::principal(&[&format!("org:{}", orgs[0].org_id)]);
+    assert_eq!(status(Some(reader.clone()), job_id.clone()).await.0, 403);
+    let denied = app
+        .client
+        .post(format!("{}/api/reports/backfill", app.address))
+        .header("X-MS-CLIENT-PRINCIPAL", reader)
+        .json(&json!({"from": from.to_string(), "to": to.to_string()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 403);
+    let (code, bad) = status(None, "not-a-uuid".into()).await;
+    assert_eq!(
+        (code, &bad["error"]["field"]),
+        (400, &json!("job_id")),
+        "{bad}"
+    );
+    let (code, _) = status(None, uuid::Uuid::new_v4().to_string()).await;
+    assert_eq!(code, 404);
 }

@@ -476,6 +476,26 @@ async fn every_route_answers_as_the_openapi_document_says() {
         .await
         .expect_error(400, "invalid_field", Some("period"));
 
+    // A backfill job's progress (this handler has no queue: the job document is planted).
+    let job_id = uuid::Uuid::new_v4().to_string();
+    let job = json!({"job_id": job_id, "created_at": "2025-05-22T00:00:00Z",
+        "from": "2025-05-21", "to": "2025-05-21", "force": false, "notify": false,
+        "orgs": [PAUL_ORG]});
+    api.app
+        .storage()
+        .await
+        .put(
+            &format!("jobs/{job_id}.json"),
+            job.to_string().into_bytes().into(),
+            &call_analytics::storage::Put::new("application/json"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        api.get(&format!("/api/jobs/{job_id}")).await.expect(200)["total"],
+        1
+    );
+
     // Every operation of the document was seen answering a 2xx.
     let seen = api.seen.lock().unwrap().clone();
     let doc = document();

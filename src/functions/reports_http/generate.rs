@@ -3,7 +3,8 @@
 //! unless `force`, and never for a local day that has not ended (400 naming `date`, `from` or
 //! `to`; `docs/access-and-safety.md`). Both stop starting reports after `BACKFILL_BUDGET_SECONDS` (150 s by default,
 //! inside the Functions front end's 230 s HTTP limit) and say what was left (`complete`,
-//! `not_attempted`; a backfill also where to resume).
+//! `not_attempted`; a backfill also where to resume). With a work queue a backfill starts a
+//! job instead ([`super::jobs`]).
 
 use std::time::{Duration as StdDuration, Instant};
 
@@ -240,10 +241,17 @@ pub async fn generate(app: &App, req: &Request) -> Result<Response, ApiError> {
     summary = "Generate a date range, resumable",
     description = "Skips dates that have a report unless `force`; `from` or `to` whose local \
         day has not ended is a 400. Stops starting reports after `BACKFILL_BUDGET_SECONDS` \
-        (150 s by default) and answers `complete: false` with `resume_from`: call again.",
+        (150 s by default) and answers `complete: false` with `resume_from`: call again. With \
+        a work queue (`REPORT_QUEUE`) it starts a job instead: 202 with `job_id`, `status_url` \
+        (`GET /api/jobs/{job_id}`) and `total` (orgs × days), one message per (org, date); a \
+        failure to enqueue after the job was written is a 503 (the job shows them pending).",
     request_body = BackfillBody,
     responses(
-        (status = 200, description = "OK", body = BackfillReply),
+        (status = 200, description = "OK (no work queue: generated inline)",
+            body = BackfillReply),
+        (status = 202, description = "With a work queue (`REPORT_QUEUE`): the job was \
+            written and its (org, date) messages enqueued; follow `status_url`.",
+            body = super::jobs::Started),
         (status = 400, response = super::openapi::BadRequest),
         (status = 404, response = super::openapi::NotFound),
         (status = 409, description = "Every report was a forced overwrite that kept losing \
@@ -279,6 +287,10 @@ pub async fn backfill(app: &App, req: &Request) -> Result<Response, ApiError> {
     let now = app.clock.now();
     schedule::check_ended(&orgs, from, now, "from")?;
     schedule::check_ended(&orgs, to, now, "to")?;
+    if let Some(queue) = &app.queue {
+        return super::jobs::start_reply(app, queue, &orgs, (from, to), body.force, body.notify)
+            .await;
+    }
     let asked = Asked {
         received,
         force: body.force,

@@ -10,6 +10,7 @@
 //! * [`generate`]: generate and backfill, through the timer's code path
 //!   ([`schedule::generate_range`](crate::daily_report::schedule::generate_range)),
 //!   create-only unless `force`.
+//! * [`jobs`]: backfill jobs on the work queue and their progress.
 //! * [`orgs`]: organizations (ETags, 409/412).
 //! * [`scheduler`]: the timer's schedule, next firings and last run.
 //! * [`artifacts`]: stored artifacts for a plain GET (the links the product hands out).
@@ -32,6 +33,7 @@ pub mod errors;
 pub mod generate;
 pub mod health;
 pub mod insights;
+pub mod jobs;
 pub mod live;
 pub mod openapi;
 pub mod orgs;

@@ -18,8 +18,8 @@ use crate::daily_report::changes::KpiChange;
 use crate::functions::failure_analysis;
 use crate::functions::reports_http::generate::{BackfillReply, GenerateReply};
 use crate::functions::reports_http::{
-    artifacts, dashboard, delivery, generate, health, insights, live, orgs, revisions, scheduler,
-    stored,
+    artifacts, dashboard, delivery, generate, health, insights, jobs, live, orgs, revisions,
+    scheduler, stored,
 };
 use crate::http::error::ErrorBody;
 use crate::http::response::json_response;
@@ -87,6 +87,7 @@ pub fn handle(document: &utoipa::openapi::OpenApi) -> Response {
         stored::latest,
         generate::generate,
         generate::backfill,
+        jobs::get,
         live::handle,
         stored::trend,
         insights::calls,
