@@ -338,6 +338,18 @@ impl StorageSettings {
     }
 }
 
+/// Azure Storage's naming rule for containers and queues alike: 3–63 of `[a-z0-9-]`, starting
+/// and ending with a letter or digit, no `--`.
+pub fn is_storage_name(name: &str) -> bool {
+    (3..=63).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+        && !name.contains("--")
+}
+
 impl QueueSettings {
     /// `None` when `REPORT_QUEUE` is unset; then the account is required (fails closed).
     fn read(env: &Env) -> Result<Option<Self>, SettingError> {
@@ -345,14 +357,7 @@ impl QueueSettings {
         let Some(name) = queue.text() else {
             return Ok(None);
         };
-        let valid = (3..=63).contains(&name.len())
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-            && !name.starts_with('-')
-            && !name.ends_with('-')
-            && !name.contains("--");
-        if !valid {
+        if !is_storage_name(&name) {
             return Err(queue.error(
                 "not a queue name (3-63 of a-z, 0-9, single `-`, starting and ending with a \
                  letter or digit)",

@@ -267,14 +267,7 @@ fn is_azurite(url: &Url) -> bool {
 /// Checks Blob Storage's container naming rule (3–63 of `[a-z0-9-]`, starting and ending with
 /// a letter or digit, no `--`).
 fn check_container(name: &str) -> Result<(), StorageError> {
-    let ok = (3..=63).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-        && !name.contains("--");
-    if ok {
+    if crate::configuration::is_storage_name(name) {
         Ok(())
     } else {
         Err(StorageError::Config(format!(

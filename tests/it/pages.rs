@@ -168,40 +168,7 @@ fn long(d: NaiveDate) -> String {
 /// `n` more calls of the default org at local 13:00 of `date` (2 minutes each, even ones
 /// booked, odd ones not), with runs of their own: calls that arrived after the day's report.
 async fn late_calls(database: &str, date: NaiveDate, n: usize) {
-    use chrono::TimeZone as _;
-    let ch = call_analytics::clickhouse::ClickHouse::new(&crate::helpers::clickhouse_settings(
-        &clickhouse_url(),
-        database,
-    ))
-    .expect("client");
-    let mut f = crate::helpers::Fixture::default();
-    for i in 0..n {
-        let local = date.and_hms_opt(13, i as u32, 0).unwrap();
-        let ts = crate::helpers::TZ
-            .from_local_datetime(&local)
-            .unwrap()
-            .with_timezone(&chrono::Utc)
-            .format("%Y-%m-%d %H:%M:%S%.3f")
-            .to_string();
-        let run = format!("late-{date}-{i}");
-        f.paul_call(&run, &ts, "+13125550100", 120.0);
-        let data = if i % 2 == 0 {
-            crate::helpers::booked(Some("AGREEMENT_REACHED_CARRIER_CONFIRMED"))
-        } else {
-            crate::helpers::outcome(
-                Some("non_convertible"),
-                "RATE_NEGOTIATION",
-                None,
-                None,
-                Some("ACTIVE"),
-                Some("NOT_QUALIFIED"),
-                Some("rate_rejected"),
-                Some("NO_AGREEMENT_RATE_TOO_HIGH"),
-            )
-        };
-        f.paul_output(&run, &ts, data);
-    }
-    f.load(&ch).await;
+    crate::helpers::load_calls_at(database, &[(date, n)], 13, "late").await;
 }
 
 /// The dashboard over a week of backfilled reports, yesterday's revised after 2 calls arrived

@@ -39,18 +39,24 @@ pub fn yesterday() -> NaiveDate {
 /// `(date, n)`: `n` classified calls of the default org at local noon of `date`, 2 minutes
 /// each; even ones `success` (transferred for booking), odd ones `non_convertible`.
 pub async fn load_calls(database: &str, days: &[(NaiveDate, usize)]) {
+    load_calls_at(database, days, 12, "r").await;
+}
+
+/// [`load_calls`] at local `hour` of each date, run ids `<prefix>-<date>-<i>` (a second load
+/// on the same day, as late rows, needs another prefix).
+pub async fn load_calls_at(database: &str, days: &[(NaiveDate, usize)], hour: u32, prefix: &str) {
     let ch = ClickHouse::new(&clickhouse_settings(&clickhouse_url(), database)).expect("client");
     let mut f = Fixture::default();
     for (date, n) in days {
         for i in 0..*n {
-            let local = date.and_hms_opt(12, i as u32, 0).unwrap();
+            let local = date.and_hms_opt(hour, i as u32, 0).unwrap();
             let ts = TZ
                 .from_local_datetime(&local)
                 .unwrap()
                 .with_timezone(&Utc)
                 .format("%Y-%m-%d %H:%M:%S%.3f")
                 .to_string();
-            let run = format!("r-{date}-{i}");
+            let run = format!("{prefix}-{date}-{i}");
             f.paul_call(&run, &ts, "+13125550100", 120.0);
             let data = if i % 2 == 0 {
                 booked(Some("AGREEMENT_REACHED_CARRIER_CONFIRMED"))
