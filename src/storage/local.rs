@@ -4,7 +4,9 @@
 //! wants; `<dir>/.meta/<name>.json` holds its content type, metadata and ETag. Writes stage the
 //! body in a temporary file next to the destination, fsync it, write the sidecar, then rename
 //! (or hard-link, for create-only) it into place, so a reader never sees a torn object.
-//! Conditional writes are checked under one process-wide lock.
+//! Conditional writes are checked and committed under a process-wide lock and an exclusive
+//! file lock on `<dir>/.meta/.write.lock`, so handler processes sharing one folder cannot both
+//! pass the same `If-Match`.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -85,7 +87,9 @@ impl LocalStore {
         let (condition, name_owned, commit_dest) =
             (put.condition.clone(), name.to_string(), dest.clone());
         let _guard = WRITE_LOCK.lock().await;
+        let lock = self.dir.join(META_DIR).join(".write.lock");
         blocking(move || {
+            let _folder = folder_lock(&lock)?;
             let result = commit(&tmp, &commit_dest, &meta, &sidecar, &condition, &name_owned);
             let _ = fs::remove_file(&tmp); // already gone after a rename
             result
@@ -176,7 +180,9 @@ impl LocalStore {
         let path = self.dir.join(name);
         let meta = self.meta_path(name);
         let _guard = WRITE_LOCK.lock().await;
+        let lock = self.dir.join(META_DIR).join(".write.lock");
         blocking(move || {
+            let _folder = folder_lock(&lock)?;
             for file in [&path, &meta] {
                 match fs::remove_file(file) {
                     Ok(()) => {}
@@ -199,6 +205,22 @@ fn etag_of(body: &[u8]) -> String {
     let digest = Sha256::digest(body);
     let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
     format!("\"{hex}\"")
+}
+
+/// The folder's write lock, held until the returned file is dropped: an exclusive advisory
+/// lock (`flock`) that other processes on the same folder wait for.
+fn folder_lock(path: &Path) -> Result<fs::File, StorageError> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(|e| io_error(parent, e))?;
+    }
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| io_error(path, e))?;
+    file.lock().map_err(|e| io_error(path, e))?;
+    Ok(file)
 }
 
 /// Writes `body` to a fresh temporary file in `dest`'s folder and fsyncs it.
