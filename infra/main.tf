@@ -5,7 +5,7 @@
 #   Application Insights; host storage account (AzureWebJobsStorage, Flex deployment container);
 #   the report worker's queue and its poison queue in the host account (when report_queue_name
 #   is not blank); reports storage account (shared key disabled) + reports container; Key Vault (RBAC) with
-#   the DB_URL / CLICKHOUSE_PASSWORD secrets; service plan; and ONE function app:
+#   the DB_URL / CLICKHOUSE_PASSWORD / SMTP_PASSWORD secrets; service plan; and ONE function app:
 #   azurerm_function_app_flex_consumption for FC1, azurerm_linux_function_app otherwise.
 
 data "azurerm_client_config" "current" {}
@@ -33,6 +33,8 @@ locals {
 
   has_clickhouse          = nonsensitive(var.clickhouse_url != "")
   has_clickhouse_password = local.has_clickhouse && nonsensitive(var.clickhouse_password != "")
+  has_smtp                = var.smtp_host != ""
+  has_smtp_password       = local.has_smtp && nonsensitive(var.smtp_password != "")
 
   # Sign-in (App Service Authentication, Entra ID v2; ../README.md "Deploy", "Sign-in").
   auth_tenant_id         = var.auth_tenant_id != "" ? var.auth_tenant_id : data.azurerm_client_config.current.tenant_id
@@ -57,6 +59,7 @@ locals {
     LOG_FORMAT                = "json"
     DB_POOL_MAX_SIZE          = tostring(var.db_pool_max_size)
     FAILURE_ANALYSIS_MAX_DAYS = tostring(var.failure_analysis_max_days)
+    SETTLE_HOURS              = tostring(var.settle_hours)
     AZURE_STORAGE_ACCOUNT_URL = trimsuffix(azurerm_storage_account.reports.primary_blob_endpoint, "/")
     AZURE_CLIENT_ID           = azurerm_user_assigned_identity.handler.client_id
     AZURE_STORAGE_CONTAINER   = azurerm_storage_container.reports.name
@@ -95,9 +98,17 @@ locals {
     CLICKHOUSE_MAX_MEMORY_USAGE   = tostring(var.clickhouse_max_memory_usage)
   } : {}
 
+  # The email channels' SMTP relay (docs/delivery-and-access.md, "Email"): none when smtp_host
+  # is blank. SMTP_PASSWORD is a Key Vault reference (key_vault_secrets below).
+  smtp_settings = local.has_smtp ? merge({
+    SMTP_HOST = var.smtp_host
+    SMTP_PORT = tostring(var.smtp_port)
+    SMTP_FROM = var.smtp_from
+  }, var.smtp_username != "" ? { SMTP_USERNAME = var.smtp_username } : {}) : {}
+
   # The Key Vault secrets (azurerm_key_vault_secret.handler), each read by the handler through
   # the app setting `setting`; an optional one exists only when its input is not blank
-  # (CLICKHOUSE_PASSWORD also needs clickhouse_url).
+  # (CLICKHOUSE_PASSWORD also needs clickhouse_url, SMTP_PASSWORD smtp_host).
   key_vault_secrets = {
     for key, secret in {
       db_url = {
@@ -121,10 +132,18 @@ locals {
         content_type = "Entra ID app registration client secret (MICROSOFT_PROVIDER_AUTHENTICATION_SECRET)"
         wanted       = local.has_auth_secret
       }
+      smtp_password = {
+        name         = "smtp-password"
+        setting      = "SMTP_PASSWORD"
+        value        = var.smtp_password
+        content_type = "SMTP relay password (SMTP_PASSWORD)"
+        wanted       = local.has_smtp_password
+      }
     } : key => secret if secret.wanted
   }
 
-  # DB_URL, CLICKHOUSE_PASSWORD, MICROSOFT_PROVIDER_AUTHENTICATION_SECRET: Key Vault references.
+  # DB_URL, CLICKHOUSE_PASSWORD, MICROSOFT_PROVIDER_AUTHENTICATION_SECRET, SMTP_PASSWORD: Key
+  # Vault references.
   secret_settings = {
     for key, secret in local.key_vault_secrets :
     secret.setting => "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault_secret.handler[key].versionless_id})"
@@ -149,7 +168,7 @@ locals {
     AzureWebJobsStorage__clientId        = azurerm_user_assigned_identity.handler.client_id
   } : {}
 
-  app_settings = merge(local.handler_settings, local.optional_settings, local.clickhouse_settings, local.secret_settings, local.queue_settings)
+  app_settings = merge(local.handler_settings, local.optional_settings, local.clickhouse_settings, local.secret_settings, local.queue_settings, local.smtp_settings)
 }
 
 # --- Resource group, identity, monitoring ----------------------------------------------------

@@ -122,8 +122,44 @@ variable "clickhouse_password" {
   default     = ""
 }
 
+variable "smtp_host" {
+  description = "SMTP_HOST: the SMTP relay of the email channels (docs/delivery-and-access.md, \"Email\"), e.g. smtp.azurecomm.net for Azure Communication Services. Blank = no email."
+  type        = string
+  default     = ""
+}
+
+variable "smtp_port" {
+  description = "SMTP_PORT: 465 = implicit TLS, any other port STARTTLS (required)."
+  type        = number
+  default     = 587
+}
+
+variable "smtp_username" {
+  description = "SMTP_USERNAME. Azure Communication Services: <ACS resource name>.<Entra app id>.<tenant id>, or an SMTP Username resource's name. Blank = no authentication (then leave smtp_password blank too)."
+  type        = string
+  default     = ""
+}
+
+variable "smtp_password" {
+  description = "SMTP_PASSWORD (Azure Communication Services: the Entra app's client secret). Stored as a Key Vault secret when not blank; the app setting is a Key Vault reference."
+  type        = string
+  sensitive   = true
+  default     = ""
+}
+
+variable "smtp_from" {
+  description = "SMTP_FROM: the sender, reports@contoso.com or \"Call analytics <reports@contoso.com>\" (Azure Communication Services: a MailFrom address of a connected domain). Required with smtp_host."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.smtp_host == "" || var.smtp_from != ""
+    error_message = "smtp_from is required when smtp_host is set (the handler refuses to start without SMTP_FROM)."
+  }
+}
+
 variable "secrets_version" {
-  description = "Version of the write-only Key Vault secret values: increase it (1 -> 2 ...) to push changed postgres_url / clickhouse_password values to Key Vault."
+  description = "Version of the write-only Key Vault secret values: increase it (1 -> 2 ...) to push changed postgres_url / clickhouse_password / smtp_password values to Key Vault."
   type        = number
   default     = 1
 
@@ -181,6 +217,12 @@ variable "failure_analysis_max_days" {
   description = "FAILURE_ANALYSIS_MAX_DAYS: longest failure-analysis window a request may ask for, in days."
   type        = number
   default     = 93
+}
+
+variable "settle_hours" {
+  description = "SETTLE_HOURS: a local day that ended more than this many hours ago is settled; failure analyses keep and reuse its counts (docs/failure-analysis.md, \"Settled days\"). Raise it when calllog rows change later."
+  type        = number
+  default     = 48
 }
 
 variable "org_id" {

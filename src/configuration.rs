@@ -3,7 +3,8 @@
 //! read here, in one line with its default ([`Settings::from_map`]; what it means is on its
 //! field), and listed in `local.settings.json.example` (a test holds the two together).
 //!
-//! Secrets (`DB_URL`, `AZURE_STORAGE_CONNECTION_STRING`, `CLICKHOUSE_PASSWORD`) are held in
+//! Secrets (`DB_URL`, `AZURE_STORAGE_CONNECTION_STRING`, `CLICKHOUSE_PASSWORD`, `SMTP_PASSWORD`)
+//! are held in
 //! [`Secret`], whose `Debug` prints `***`, so they never reach a log.
 
 use std::cell::RefCell;
@@ -115,6 +116,55 @@ pub struct ClickHouseSettings {
     pub max_memory_usage: u64,
 }
 
+/// The SMTP relay of `email` channels (`docs/delivery-and-access.md`, "Email"): Azure
+/// Communication Services' (`smtp.azurecomm.net`, port 587, its Entra app's username form)
+/// or any other. TLS is required: implicit TLS on port 465, STARTTLS on any other port; only a
+/// loopback host with `ALLOW_INSECURE_WEBHOOKS=true` (tests) is reached without it.
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    /// `SMTP_HOST`, e.g. `smtp.azurecomm.net`.
+    pub host: String,
+    /// `SMTP_PORT` (default 587).
+    pub port: u16,
+    /// `SMTP_USERNAME` and `SMTP_PASSWORD` (a secret): both or neither (no authentication).
+    pub credentials: Option<(String, Secret)>,
+    /// `SMTP_FROM`: the sender, an address or `Name <address>` (for Azure Communication
+    /// Services, a `MailFrom` address of its connected domain).
+    pub from: lettre::message::Mailbox,
+}
+
+impl SmtpSettings {
+    /// `None` when `SMTP_HOST` is unset; then `SMTP_FROM` is required.
+    fn read(env: &Env) -> Result<Option<Self>, SettingError> {
+        let port = env.get("SMTP_PORT").or(587)?;
+        let username = env.get("SMTP_USERNAME");
+        let password = env.get("SMTP_PASSWORD");
+        let from = env.get("SMTP_FROM");
+        let Some(host) = env.get("SMTP_HOST").text() else {
+            return Ok(None);
+        };
+        let credentials = match (username.text(), password.secret()) {
+            (Some(u), Some(p)) => Some((u, p)),
+            (None, None) => None,
+            (Some(_), None) => return Err(password.error("required with SMTP_USERNAME")),
+            (None, Some(_)) => return Err(username.error("required with SMTP_PASSWORD")),
+        };
+        let from = from
+            .value
+            .ok_or_else(|| from.error("required when SMTP_HOST is set"))?
+            .parse()
+            .map_err(|_| {
+                from.error("not an email address (`a@b.example` or `Name <a@b.example>`)")
+            })?;
+        Ok(Some(Self {
+            host,
+            port,
+            credentials,
+            from,
+        }))
+    }
+}
+
 /// The default organization (`docs/daily-report.md`, "Organizations": `ORG_ID`,
 /// `BROKER_NODE_PERSISTENT_ID`, `CLIENT_NAME`, `DEFAULT_TIMEZONE`), created in storage on start
 /// when missing.
@@ -132,8 +182,9 @@ pub struct Settings {
     /// `FUNCTIONS_CUSTOMHANDLER_PORT` (the host sets it), else `FUNCTIONS_HTTPWORKER_PORT`,
     /// else [`DEFAULT_PORT`].
     pub port: u16,
-    /// `LOG_LEVEL` (default `info`): a `tracing` filter such as `debug` or `call_analytics=debug`.
-    pub log_level: String,
+    /// `LOG_LEVEL`: a `tracing` filter such as `debug` or `call_analytics=debug`. Unset: `info`
+    /// when serving, `warn` for a command-line command (`crate::telemetry::level`).
+    pub log_level: Option<String>,
     /// `DB_URL`: PostgreSQL URL. `sslmode` as libpq reads it (`prefer` when absent: TLS when
     /// the server offers it); in App Service only an explicit `sslmode=disable` connects
     /// without TLS (see `crate::postgres`; `docs/access-and-safety.md`, "Dependencies
@@ -167,6 +218,14 @@ pub struct Settings {
     /// gets 503 `busy` (`docs/access-and-safety.md`, "Bounded for every caller"). Keep it at
     /// most `DB_POOL_MAX_SIZE`.
     pub failure_analysis_concurrency: usize,
+    /// `SETTLE_HOURS` (default 48): a local day whose end is more than this many hours ago is
+    /// settled: its per-user failure-analysis counts are kept in storage and reused instead of
+    /// scanned again (`docs/failure-analysis.md`, "Settled days"). Raise it when `calllog` rows
+    /// still change later than that.
+    pub settle_hours: u32,
+    /// `REUSE_SETTLED_DAYS` (default true): `false` scans every day of every failure analysis
+    /// and keeps none (`docs/failure-analysis.md`, "Settled days").
+    pub reuse_settled_days: bool,
     /// `CLICKHOUSE_LIVE_CONCURRENCY` (default 4, at least 1): live ClickHouse queries
     /// (`/api/reports/live`, `/api/reports/calls`) at once in one instance; another waits up
     /// to [`Settings::busy_wait`], then gets 503 `busy` (`docs/access-and-safety.md`,
@@ -211,8 +270,12 @@ pub struct Settings {
     /// responses and digests are absolute under it; unset, they are relative (`/api/...`).
     pub public_base_url: Option<String>,
     /// `ALLOW_INSECURE_WEBHOOKS` (default false): notification URLs may be `http` on a loopback
-    /// host (tests, local runs); otherwise they must be `https`.
+    /// host (tests, local runs); otherwise they must be `https`. It also lets an SMTP relay
+    /// on a loopback host be reached without TLS ([`SmtpSettings`]).
     pub allow_insecure_webhooks: bool,
+    /// `SMTP_*` ([`SmtpSettings`]): where `email` channels are sent; `None` when `SMTP_HOST`
+    /// is unset (an email digest then fails, recorded, and is not retried).
+    pub smtp: Option<SmtpSettings>,
     /// `REPORT_QUEUE` & co ([`QueueSettings`]); `None` when `REPORT_QUEUE` is unset or empty:
     /// no queue, the timer generates inline (`docs/scale-out.md`). Set without any
     /// `AzureWebJobsStorage` account, the handler refuses to start.
@@ -245,7 +308,7 @@ impl Settings {
         };
         let settings = Self {
             port,
-            log_level: env.get("LOG_LEVEL").text_or("info").to_lowercase(),
+            log_level: env.get("LOG_LEVEL").text().map(|l| l.to_lowercase()),
             db_url: env.get("DB_URL").secret(),
             db_pool_max_size: env.get("DB_POOL_MAX_SIZE").or(4)?,
             db_connect_timeout: env.get("DB_CONNECT_TIMEOUT").seconds_or(10)?,
@@ -257,6 +320,8 @@ impl Settings {
             failure_analysis_concurrency: env
                 .get("FAILURE_ANALYSIS_CONCURRENCY")
                 .at_least_one_or(2)?,
+            settle_hours: env.get("SETTLE_HOURS").or(48)?,
+            reuse_settled_days: env.get("REUSE_SETTLED_DAYS").or(true)?,
             clickhouse_live_concurrency: env
                 .get("CLICKHOUSE_LIVE_CONCURRENCY")
                 .at_least_one_or(4)?,
@@ -275,6 +340,7 @@ impl Settings {
             public_base_url: env.get("PUBLIC_BASE_URL").base_url()?,
             allow_insecure_webhooks: env.get("ALLOW_INSECURE_WEBHOOKS").or(false)?,
             queue: QueueSettings::read(env)?,
+            smtp: SmtpSettings::read(env)?,
         };
         let auth_enabled = env
             .get("WEBSITE_AUTH_ENABLED")
@@ -306,6 +372,12 @@ impl Settings {
                 reason: "in App Service (WEBSITE_SITE_NAME is set) ClickHouse is reached over \
                          https:// only; set ALLOW_INSECURE_CLICKHOUSE=true to allow http://"
                     .into(),
+            });
+        }
+        if settings.smtp.is_some() && settings.public_base_url.is_none() {
+            return Err(SettingError {
+                name: "PUBLIC_BASE_URL",
+                reason: "required when SMTP_HOST is set: an email's links must be absolute".into(),
             });
         }
         Ok(settings)
@@ -568,6 +640,7 @@ mod tests {
         );
         assert_eq!(s.failure_analysis_max_days, 93);
         assert_eq!(s.failure_analysis_concurrency, 2);
+        assert_eq!((s.settle_hours, s.reuse_settled_days), (48, true));
         assert_eq!(s.clickhouse_live_concurrency, 4);
         assert_eq!(s.busy_wait, Duration::from_secs(10));
         assert_eq!(s.db_connect_timeout, Duration::from_secs(10));
@@ -814,6 +887,53 @@ mod tests {
             s.queue.unwrap().account,
             QueueAccount::ServiceUri { ref uri, .. } if uri == "https://st1.queue.core.windows.net"
         ));
+    }
+
+    /// `docs/delivery-and-access.md`, "Email": `SMTP_FROM` and the absolute links an email
+    /// needs are required with `SMTP_HOST`, the credentials come in pairs, the password is
+    /// never printed.
+    #[test]
+    fn smtp_needs_a_sender_absolute_links_and_both_credentials() {
+        let base = [
+            ("SMTP_HOST", "smtp.azurecomm.net"),
+            ("SMTP_FROM", "Reports <reports@contoso.example>"),
+            ("PUBLIC_BASE_URL", "https://func-x.example"),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut vars = base.to_vec();
+            vars.extend_from_slice(extra);
+            Settings::from_map(&env(&vars))
+        };
+        let s = with(&[]).unwrap().smtp.unwrap();
+        assert_eq!((s.host.as_str(), s.port), ("smtp.azurecomm.net", 587));
+        assert_eq!(s.from.email.to_string(), "reports@contoso.example");
+        assert!(s.credentials.is_none());
+        let s = with(&[
+            ("SMTP_PORT", "465"),
+            ("SMTP_USERNAME", "acs-res.0000-app.1111-tenant"),
+            ("SMTP_PASSWORD", "hunter2-client-secret"),
+        ])
+        .unwrap();
+        assert!(!format!("{s:?}").contains("hunter2"));
+        let smtp = s.smtp.unwrap();
+        assert_eq!(smtp.port, 465);
+        assert_eq!(
+            smtp.credentials.unwrap().1.expose(),
+            "hunter2-client-secret"
+        );
+        for (extra, name) in [
+            (&[("SMTP_USERNAME", "u")][..], "SMTP_PASSWORD"),
+            (&[("SMTP_PASSWORD", "hunter2")][..], "SMTP_USERNAME"),
+            (&[("SMTP_FROM", "not an address")][..], "SMTP_FROM"),
+            (&[("SMTP_FROM", " ")][..], "SMTP_FROM"),
+            (&[("PUBLIC_BASE_URL", "")][..], "PUBLIC_BASE_URL"),
+            (&[("SMTP_PORT", "x")][..], "SMTP_PORT"),
+        ] {
+            let e = with(extra).unwrap_err();
+            assert_eq!(e.name, name, "{extra:?}");
+            assert!(!e.to_string().contains("hunter2"), "{e}");
+        }
+        assert!(Settings::from_map(&env(&[])).unwrap().smtp.is_none());
     }
 
     #[test]

@@ -22,21 +22,30 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(&settings.log_level);
-    match run(cli, settings).await {
+    let command = cli.command.unwrap_or(Command::Serve);
+    let serving = matches!(command, Command::Serve);
+    telemetry::init(telemetry::level(
+        cli.verbose,
+        settings.log_level.as_deref(),
+        serving,
+    ));
+    match run(command, settings).await {
         Ok(code) => code,
         Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "handler failed");
+            // The host keeps the log; a person at a terminal reads the one line below.
+            if serving {
+                tracing::error!(error = %format!("{e:#}"), "handler failed");
+            }
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run(cli: Cli, settings: Settings) -> anyhow::Result<ExitCode> {
+async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
     let port = settings.port;
     let app = App::build(settings).await?;
-    match cli.command.unwrap_or(Command::Serve) {
+    match command {
         Command::Serve => {
             server::serve(app, SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
             Ok(ExitCode::SUCCESS)

@@ -210,6 +210,62 @@ pub fn pool(
         .map_err(|e| PoolError::Build(e.to_string()))
 }
 
+/// Why no connection came from a pool built from `db_url`, for a log line or the command line:
+/// the server as `DB_URL` names it (`host:port`, several comma-separated), the setting, and the
+/// driver's error with its causes; never the user name or the password. For example
+/// `127.0.0.1:5999 (DB_URL): error connecting to server: Connection refused (os error 111)`, or
+/// for a pool timeout `db.example.com:5432 (DB_URL): no connection within DB_CONNECT_TIMEOUT`.
+pub fn connect_error(db_url: &Secret, e: &deadpool_postgres::PoolError) -> String {
+    let setting = match server_of(db_url.expose()) {
+        Some(server) => format!("{server} (DB_URL)"),
+        None => "DB_URL".to_string(),
+    };
+    match e {
+        deadpool_postgres::PoolError::Timeout(_) => {
+            format!("{setting}: no connection within DB_CONNECT_TIMEOUT")
+        }
+        // The pool's own words ("Error occurred while creating a new object") add nothing.
+        deadpool_postgres::PoolError::Backend(e) => format!("{setting}: {}", with_causes(e)),
+        other => format!("{setting}: {}", with_causes(other)),
+    }
+}
+
+/// `e` and the causes its text leaves out (`error performing TLS handshake: server does not
+/// support TLS`): what an operator needs to fix a connection. Driver errors hold no password.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let part = c.to_string();
+        if !text.contains(&part) {
+            text = format!("{text}: {part}");
+        }
+        cause = c.source();
+    }
+    text
+}
+
+/// The servers `db_url` names, as `host:port` (`[v6]:port`, a socket directory as is), joined
+/// by commas; `None` when it names none or cannot be read.
+fn server_of(db_url: &str) -> Option<String> {
+    let Plan { config, .. } = plan(db_url, false).ok()?;
+    let ports = config.get_ports();
+    let servers: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+            match host {
+                tokio_postgres::config::Host::Tcp(h) if h.contains(':') => format!("[{h}]:{port}"),
+                tokio_postgres::config::Host::Tcp(h) => format!("{h}:{port}"),
+                tokio_postgres::config::Host::Unix(dir) => format!("{}:{port}", dir.display()),
+            }
+        })
+        .collect();
+    (!servers.is_empty()).then(|| servers.join(","))
+}
+
 /// Splits libpq's `sslmode` and `sslrootcert` off a `postgres://` URL (tokio-postgres knows
 /// neither `allow`, `verify-ca`, `verify-full` nor `sslrootcert`); the other parameters are
 /// kept as written. A string that is not such a URL (libpq's `key=value` form) is returned as
@@ -380,6 +436,36 @@ mod tests {
             matches!(&unknown, Err(PoolError::Build(m)) if m.contains("sslmode") && !m.contains("hunter2")),
             "{unknown:?}"
         );
+    }
+
+    #[test]
+    fn a_connect_error_names_the_setting_and_server_never_the_password() {
+        // A refused connection (the driver's error and its cause) is checked against a closed
+        // port in tests/it/cli.rs; tokio-postgres' errors cannot be built here.
+        let timeout = deadpool_postgres::PoolError::Timeout(deadpool_postgres::TimeoutType::Create);
+        for (url, named) in [
+            (
+                "postgres://u:hunter2@127.0.0.1:5999/db",
+                "127.0.0.1:5999 (DB_URL)",
+            ),
+            (
+                "postgresql://u:hunter2@db.example.com/db?sslmode=require",
+                "db.example.com:5432 (DB_URL)",
+            ),
+            ("postgres://u:hunter2@[::1]:6000/db", "[::1]:6000 (DB_URL)"),
+            (
+                "host=a,b port=1,2 user=u password=hunter2",
+                "a:1,b:2 (DB_URL)",
+            ),
+            ("postgres://u:hunter2@/db", "DB_URL"),
+            ("not a url ://", "DB_URL"),
+        ] {
+            assert_eq!(
+                connect_error(&Secret::new(url), &timeout),
+                format!("{named}: no connection within DB_CONNECT_TIMEOUT"),
+                "{url}"
+            );
+        }
     }
 
     #[test]

@@ -55,9 +55,10 @@ pub struct ReportMessage {
     pub force: bool,
     #[serde(default)]
     pub notify: bool,
-    /// The backfill job this message belongs to, if any.
+    /// The backfill job this message belongs to, if any (a UUID, checked where the message
+    /// is read: it names the job's storage).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub job_id: Option<String>,
+    pub job_id: Option<uuid::Uuid>,
 }
 
 impl ReportMessage {

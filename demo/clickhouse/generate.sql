@@ -23,7 +23,7 @@
 --
 -- Size: rows of public_runs ~= 1.53 x days x runs_per_day (Paul Logistics 1.0 per weekday and
 -- 0.4 per weekend day, the second org 60 % of that, a third tenant 25 %). The default demo
--- (days 14, runs_per_day 300) is ~6,400 runs; the benchmark uses days 14, runs_per_day 47000
+-- (days 35, runs_per_day 300) is ~16,200 runs; the benchmark uses days 14, runs_per_day 47000
 -- (1,009,196 runs, 999,046 sessions, 1,094,850 node outputs with seed 1; 14 s on the chdb
 -- front with 2 cores). Larger sizes work the same way (INSERT ... SELECT streams in blocks);
 -- raise runs_per_day or days. end_date 2025-12-15, days 14, runs_per_day 300, seed 1 gives

@@ -49,8 +49,12 @@ pub async fn run(app: &App, args: FailureAnalysisArgs) -> anyhow::Result<ExitCod
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err(failure_analysis::AnalysisError::Invalid(e)) => {
-            eprintln!("error: {e}");
+        Err(failure_analysis::AnalysisError::Invalid(e)) => Ok(super::usage_error(&e, &[])),
+        Err(failure_analysis::AnalysisError::NoDatabase) => {
+            eprintln!(
+                "error: DB_URL is not set: the failure analysis reads PostgreSQL at DB_URL \
+                 (postgres://user:password@host:5432/dbname), from the environment or a .env file"
+            );
             Ok(ExitCode::from(2))
         }
         Err(e) => Err(e.into()),

@@ -6,7 +6,11 @@ pub mod failure_analysis;
 pub mod org;
 pub mod report;
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
+
+use crate::error::Invalid;
 
 /// call-analytics: the Azure Functions custom handler and its command-line tools.
 #[derive(Debug, Parser)]
@@ -14,6 +18,9 @@ use clap::{Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Log more: -v info, -vv debug (default: LOG_LEVEL, else warn; info when serving).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
 }
 
 #[derive(Debug, Subcommand)]
@@ -32,6 +39,27 @@ pub enum Command {
         #[command(subcommand)]
         command: ReportCommand,
     },
+}
+
+/// Prints a wrong value the way the command line names it, and gives the exit code of a usage
+/// error (2): the field as the flag that carries it (`from_date` → `--from-date: "2025-13-01"
+/// is not a date YYYY-MM-DD`; `renamed` lists the flags named otherwise, such as
+/// `("excluded_numbers", "--exclude")`), a setting (`START_DATE`) as it is.
+pub fn usage_error(e: &Invalid, renamed: &[(&str, &str)]) -> ExitCode {
+    eprintln!("error: {}: {}", flag_of(&e.field, renamed), e.message);
+    ExitCode::from(2)
+}
+
+/// The flag of a request field (see [`usage_error`]).
+fn flag_of(field: &str, renamed: &[(&str, &str)]) -> String {
+    if let Some((_, flag)) = renamed.iter().find(|(f, _)| *f == field) {
+        return (*flag).to_string();
+    }
+    if field.starts_with(|c: char| c.is_ascii_lowercase()) {
+        format!("--{}", field.replace('_', "-"))
+    } else {
+        field.to_string()
+    }
 }
 
 /// `handler org …`.
@@ -128,4 +156,18 @@ pub struct FailureAnalysisArgs {
     /// Users shown in the console ranking.
     #[arg(long, default_value_t = 10)]
     pub top: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::flag_of;
+
+    #[test]
+    fn a_field_is_named_as_its_flag_and_a_setting_as_it_is() {
+        let renamed = [("excluded_numbers", "--exclude")];
+        assert_eq!(flag_of("from_date", &renamed), "--from-date");
+        assert_eq!(flag_of("timezone", &renamed), "--timezone");
+        assert_eq!(flag_of("excluded_numbers", &renamed), "--exclude");
+        assert_eq!(flag_of("START_DATE", &renamed), "START_DATE");
+    }
 }

@@ -10,7 +10,11 @@ use crate::orgs;
 pub async fn run(app: &App, command: OrgCommand) -> anyhow::Result<ExitCode> {
     match command {
         OrgCommand::List => {
-            for org in orgs::list(&app.storage).await? {
+            let all = orgs::list(&app.storage).await?;
+            if all.is_empty() {
+                eprintln!("{}", no_organizations(&app.storage.describe()));
+            }
+            for org in all {
                 println!("{}", serde_json::to_string(&org)?);
             }
         }
@@ -32,10 +36,7 @@ pub async fn run(app: &App, command: OrgCommand) -> anyhow::Result<ExitCode> {
             };
             let org = match new.validate(app.clock.now()).await {
                 Ok(org) => org,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return Ok(ExitCode::from(2));
-                }
+                Err(e) => return Ok(super::usage_error(&e, &[("excluded_numbers", "--exclude")])),
             };
             match orgs::create(&app.storage, &org).await {
                 Ok(_) => println!("created {} ({})", org.name, org.org_id),
@@ -45,4 +46,18 @@ pub async fn run(app: &App, command: OrgCommand) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `org list` says on stderr when `storage` (as [`Storage::describe`] names it) holds no
+/// organization: that there is none, and the two ways to add one.
+///
+/// [`Storage::describe`]: crate::storage::Storage::describe
+fn no_organizations(storage: &str) -> String {
+    format!(
+        "No organizations in {storage}. Add one with:\n  \
+         handler org create --org-id <uuid> --name <name> --node-persistent-id <uuid> \
+         --timezone <IANA zone>\n\
+         or set ORG_ID and BROKER_NODE_PERSISTENT_ID (and CLIENT_NAME, DEFAULT_TIMEZONE): the \
+         handler creates that organization when it starts."
+    )
 }

@@ -8,25 +8,19 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::ReportCommand;
 use crate::app::App;
-use crate::daily_report::schedule::{self, GenerateOptions, OrgRun};
+use crate::daily_report::schedule::{self, FailureCause, GenerateOptions, OrgRun};
+use crate::error::Invalid;
 use crate::functions::reports_http::generate::MAX_BACKFILL_DAYS;
 use crate::functions::reports_http::jobs;
 use crate::orgs::{self, OrgId, Organization};
 
-/// Runs a `report` subcommand; prints what it did. Exit code 1 when any report failed.
+/// Runs a `report` subcommand; prints what it did. Exit code 1 when any report failed, 2 for
+/// a wrong value (checked before any setting is missing).
 pub async fn run(app: &App, command: ReportCommand) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(
-        app.clickhouse.is_some(),
-        "ClickHouse is not configured: set CLICKHOUSE_URL"
-    );
-    let (orgs, from, to, force, concurrency) = match command {
-        ReportCommand::Generate { org, date, force } => (
-            select(app, org).await?,
-            date,
-            date,
-            force,
-            schedule::CONCURRENCY,
-        ),
+    let (org, from, to, force, concurrency, enqueue) = match command {
+        ReportCommand::Generate { org, date, force } => {
+            (org, date, date, force, schedule::CONCURRENCY, false)
+        }
         ReportCommand::Backfill {
             from,
             to,
@@ -34,20 +28,29 @@ pub async fn run(app: &App, command: ReportCommand) -> anyhow::Result<ExitCode> 
             force,
             concurrency,
             enqueue,
-        } => {
-            anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
-            if enqueue {
-                return start_job(app, org, (from, to), force).await;
-            }
-            (
-                select(app, org).await?,
-                Some(from),
-                Some(to),
-                force,
-                concurrency,
-            )
-        }
+        } => (org, Some(from), Some(to), force, concurrency, enqueue),
     };
+    let org = match org.map(|id| OrgId::parse(&id, "org")).transpose() {
+        Ok(org) => org,
+        Err(e) => return Ok(super::usage_error(&e, &[])),
+    };
+    if let (Some(from), Some(to)) = (from, to)
+        && from > to
+    {
+        return Ok(super::usage_error(
+            &Invalid::new("from", format!("{from} is after --to {to}")),
+            &[],
+        ));
+    }
+    if enqueue && let (Some(from), Some(to)) = (from, to) {
+        return start_job(app, org, (from, to), force).await;
+    }
+    anyhow::ensure!(
+        app.clickhouse.is_some(),
+        "CLICKHOUSE_URL is not set: the daily reports read ClickHouse at CLICKHOUSE_URL \
+         (http://host:8123 or https://host:8443), from the environment or a .env file"
+    );
+    let orgs = select(app, org).await?;
     let now = app.clock.now();
     if let Some(from) = from {
         schedule::check_ended(&orgs, from, now, "--from/--date")?;
@@ -91,19 +94,22 @@ pub async fn run(app: &App, command: ReportCommand) -> anyhow::Result<ExitCode> 
 /// writes the job and enqueues one message per (org, date); prints the job id and the total.
 async fn start_job(
     app: &App,
-    org: Option<String>,
+    org: Option<OrgId>,
     (from, to): (NaiveDate, NaiveDate),
     force: bool,
 ) -> anyhow::Result<ExitCode> {
+    let days = (to - from).num_days() + 1;
+    if days > MAX_BACKFILL_DAYS {
+        let e = Invalid::new(
+            "to",
+            format!("a backfill covers at most {MAX_BACKFILL_DAYS} days, not {days}"),
+        );
+        return Ok(super::usage_error(&e, &[]));
+    }
     let queue = app
         .queue
         .as_ref()
         .ok_or_else(|| anyhow::anyhow!("--enqueue needs a work queue: set REPORT_QUEUE"))?;
-    let days = (to - from).num_days() + 1;
-    anyhow::ensure!(
-        days <= MAX_BACKFILL_DAYS,
-        "a backfill covers at most {MAX_BACKFILL_DAYS} days"
-    );
     let orgs = select(app, org).await?;
     let now = app.clock.now();
     schedule::check_ended(&orgs, from, now, "--from")?;
@@ -115,13 +121,12 @@ async fn start_job(
 }
 
 /// The named org (which must exist), or every active org.
-async fn select(app: &App, org_id: Option<String>) -> anyhow::Result<Vec<Organization>> {
+async fn select(app: &App, org_id: Option<OrgId>) -> anyhow::Result<Vec<Organization>> {
     match org_id {
         Some(id) => {
-            let id = OrgId::parse(&id, "--org").map_err(|e| anyhow::anyhow!(e.message))?;
-            let (org, _) = orgs::get(&app.storage, &id)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("no organization {id}"))?;
+            let (org, _) = orgs::get(&app.storage, &id).await?.ok_or_else(|| {
+                anyhow::anyhow!("--org: no organization {id} (`handler org list` lists them)")
+            })?;
             Ok(vec![org])
         }
         None => {
@@ -132,7 +137,9 @@ async fn select(app: &App, org_id: Option<String>) -> anyhow::Result<Vec<Organiz
                 .collect();
             anyhow::ensure!(
                 !all.is_empty(),
-                "no active organization: set ORG_ID & co, or create one with POST /api/orgs"
+                "no active organization in {}: create one with `handler org create …`, or set \
+                 ORG_ID and BROKER_NODE_PERSISTENT_ID",
+                app.storage.describe()
             );
             Ok(all)
         }
@@ -163,4 +170,29 @@ fn print_runs(app: &App, runs: &[OrgRun]) {
         "Reports are in {} under reports/<org_id>/<date>.json",
         app.storage.describe()
     );
+    let unavailable = runs
+        .iter()
+        .flat_map(|r| &r.failed)
+        .any(|f| f.cause == FailureCause::Unavailable);
+    if let (true, Some(ch)) = (unavailable, &app.settings.clickhouse) {
+        // The causes are logged above (at warn); this says where to look.
+        println!(
+            "ClickHouse is {} (CLICKHOUSE_URL), database {} (CLICKHOUSE_DATABASE)",
+            host_of(&ch.url),
+            ch.database
+        );
+    }
+}
+
+/// `host:port` of a URL (the URL holds no credentials: `crate::clickhouse` refuses them); the
+/// text as it is when it is no URL.
+fn host_of(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => match (u.host_str(), u.port_or_known_default()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_string(),
+            _ => url.to_string(),
+        },
+        Err(_) => url.to_string(),
+    }
 }

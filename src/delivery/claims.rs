@@ -545,8 +545,11 @@ mod tests {
         let channel = Notification {
             id: "ops".into(),
             kind: ChannelKind::Slack,
-            url: crate::configuration::Secret::new("https://hooks.slack.com/x".to_string()),
+            url: Some(crate::configuration::Secret::new(
+                "https://hooks.slack.com/x",
+            )),
             secret: None,
+            to: Vec::new(),
             enabled: true,
         };
         let now: DateTime<Utc> = "2025-12-02T06:00:00Z".parse().unwrap();

@@ -11,7 +11,7 @@
 //!   showed it). A date whose digest was never sent gets nothing.
 //! * **Once**: claimed like a digest (`claims::claim_as`, create-only) at
 //!   `deliveries/<org_id>/<date>/<channel_id>.rev-<revision>.json`, sent with the digest's
-//!   attempts (`send::post`) and recorded (`sent`/`failed`, `"event": "correction"`,
+//!   attempts (`send::with_attempts`; an email by `super::email`) and recorded (`sent`/`failed`, `"event": "correction"`,
 //!   `revision`), so it is listed by `GET /api/deliveries`.
 //! * **Owed until settled**: before sending, the correction is noted as owed at
 //!   `corrections/<org_id>/<date>/rev-<revision>.json` (create-only); the note is deleted once
@@ -34,6 +34,7 @@ use futures::StreamExt;
 use serde_json::Value;
 
 use super::claims::{self, Claimed, Event, State};
+use super::send::SendResult;
 use super::{DeliveryOutcome, DeliveryStatus, slack, teams, webhook};
 use crate::app::App;
 use crate::configuration::Settings;
@@ -71,17 +72,13 @@ impl KpiRevision {
         self.previous != self.current
     }
 
-    /// `before → after` in the digest's number formats: `50.00% → 62.50%`, `4 → 6`.
+    /// `before → after` in the digest's number formats (`super::wording::before_after`):
+    /// `50.0 % → 62.5 %`, `4 → 6`.
     pub fn change(&self) -> String {
-        let unit = self.kpi.unit();
-        format!(
-            "{} → {}",
-            super::shown(unit, self.previous),
-            super::shown(unit, self.current)
-        )
+        super::wording::before_after(self.kpi, self.previous, self.current)
     }
 
-    /// `Label: before → after`: `Success rate: 50.00% → 62.50%`.
+    /// `Label: before → after`: `Success rate: 50.0 % → 62.5 %`.
     pub fn line(&self) -> String {
         format!("{}: {}", self.kpi.label(), self.change())
     }
@@ -172,13 +169,26 @@ impl Correction {
             .collect()
     }
 
-    /// The message for a channel of `kind`.
-    pub fn payload(&self, kind: ChannelKind) -> Value {
-        match kind {
+    /// Sends the correction to `channel` by `deadline`: an email through the SMTP relay of
+    /// `settings` ([`super::email::send_correction`]), any other as its JSON message
+    /// (`super::send_payload`; `now` is a webhook signature's timestamp).
+    pub async fn send(
+        &self,
+        channel: &Notification,
+        now: DateTime<Utc>,
+        deadline: Instant,
+        settings: &Settings,
+    ) -> SendResult {
+        let body = match channel.kind {
             ChannelKind::Teams => teams::correction_payload(self),
             ChannelKind::Slack => slack::correction_payload(self),
             ChannelKind::Webhook => webhook::correction_payload(self),
-        }
+            ChannelKind::Email => {
+                return super::email::send_correction(self, channel, deadline, settings).await;
+            }
+        };
+        let insecure = settings.allow_insecure_webhooks;
+        super::send_payload(&body, channel, now, deadline, insecure).await
     }
 }
 
@@ -547,14 +557,7 @@ async fn correct_one(
             return (Some(outcome), false);
         }
     };
-    let result = super::send_payload(
-        &c.payload(channel.kind),
-        channel,
-        app.clock.now(),
-        until,
-        app.settings.allow_insecure_webhooks,
-    )
-    .await;
+    let result = c.send(channel, app.clock.now(), until, &app.settings).await;
     outcome.attempts = result.attempts;
     match &result.outcome {
         Ok(status) => {
@@ -714,8 +717,8 @@ mod tests {
             [
                 "Total calls: 4 → 6",
                 "Classified calls: 4 → 6",
-                "Success rate: 50.00% → 66.67%",
-                "Total call time: 0.13 → 0.20",
+                "Success rate: 50.0 % → 66.7 %",
+                "Total call time: 0.1 h → 0.2 h",
             ]
         );
         assert_eq!(
@@ -807,7 +810,7 @@ mod tests {
             .find(|b| b["type"] == "FactSet")
             .unwrap();
         assert_eq!(facts["facts"][2]["title"], "Success rate");
-        assert_eq!(facts["facts"][2]["value"], "50.00% → 66.67%");
+        assert_eq!(facts["facts"][2]["value"], "50.0 % → 66.7 %");
         assert_eq!(facts["facts"].as_array().unwrap().len(), 4);
         assert!(card.to_string().contains(&format!(
             "Report revision 2 · SHA-256: {}…",
@@ -843,7 +846,7 @@ mod tests {
         );
         let section = p["blocks"][2]["text"]["text"].as_str().unwrap();
         assert!(
-            section.contains("• *Success rate*: 50.00% → 66.67%"),
+            section.contains("• *Success rate*: 50.0 % → 66.7 %"),
             "{section}"
         );
         assert!(section.contains("• *Total calls*: 4 → 6"), "{section}");

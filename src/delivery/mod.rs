@@ -2,11 +2,13 @@
 //! stores an org's newest due report, each enabled channel of its `notifications` gets one
 //! digest — exactly once per (org, date, channel) through a create-only claim ([`claims`]),
 //! sent with bounded retries ([`send`]) as a Teams card ([`teams`]), a Slack message
-//! ([`slack`]) or signed JSON ([`webhook`]). A failed delivery never fails the report or the
-//! other channels; it is recorded, and shows in the scheduler status.
+//! ([`slack`]), signed JSON ([`webhook`]) or an email ([`email`]). A failed delivery never
+//! fails the report or the other channels; it is recorded, and shows in the scheduler status.
 //!
 //! Flagged changes come in as [`ChangeLine`]s, taken from `daily_report::changes` (the same
-//! weekday of the previous 4 weeks) by [`after_timer`]. Every digest carries `report_sha256`,
+//! weekday of the previous 4 weeks) by [`after_timer`]; every channel words them, and the
+//! KPIs' numbers, alike ([`wording`]: `Success rate 40.0 % — down 15.0 pp from the usual
+//! 55.0 % (median of the 4 previous Wednesdays)`). Every digest carries `report_sha256`,
 //! the SHA-256 of the stored report document it was made from (`docs/revisions.md`,
 //! "Provenance").
 //!
@@ -16,10 +18,12 @@
 
 pub mod claims;
 pub mod corrections;
+pub mod email;
 pub mod send;
 pub mod slack;
 pub mod teams;
 pub mod webhook;
+pub mod wording;
 
 pub use corrections::corrections;
 
@@ -35,7 +39,6 @@ use crate::daily_report::kpi::Kpi;
 use crate::daily_report::report::DailyReport;
 use crate::daily_report::snapshots::{self, SnapshotError, StoredReport};
 use crate::orgs::{ChannelKind, Notification, OrgId, Organization};
-use crate::render::format::Unit;
 
 /// One flagged change of a KPI against its baseline, as a digest lists it
 /// ([`ChangeLine::flagged`] takes them from `daily_report::changes`).
@@ -51,11 +54,18 @@ pub struct ChangeLine {
     pub flag: Flag,
     /// Whether the change is good news (`None`: neutral).
     pub good: Option<bool>,
+    /// The baseline dates whose numbers made `baseline`, nearest first: the report's stored
+    /// baseline dates (`Changes::baseline_dates`), less, for a percentage, those without
+    /// classified calls (which have no rate). The sentence names them ([`wording::change`]).
+    #[serde(skip)]
+    pub baseline_dates: Vec<NaiveDate>,
 }
 
 impl ChangeLine {
-    /// The flagged KPIs of `changes`, in the order of the report's headline KPIs.
-    pub fn flagged(changes: &Changes) -> Vec<ChangeLine> {
+    /// The flagged KPIs of `changes`, in the order of the report's headline KPIs;
+    /// `baseline`: the reports of `changes.baseline_dates`, as `changes::compare` was given
+    /// them.
+    pub fn flagged(changes: &Changes, baseline: &[(NaiveDate, DailyReport)]) -> Vec<ChangeLine> {
         changes
             .kpis
             .iter()
@@ -67,6 +77,12 @@ impl ChangeLine {
                 delta: c.delta,
                 flag: c.flag,
                 good: c.good,
+                // As `changes::change_of` takes them: a rate only from dates that have one.
+                baseline_dates: baseline
+                    .iter()
+                    .filter(|(_, r)| kpi.read(r).counts().is_none_or(|(_, of)| of > 0))
+                    .map(|(d, _)| *d)
+                    .collect(),
             })
             .collect()
     }
@@ -81,7 +97,7 @@ pub struct Digest {
     pub date: NaiveDate,
     pub timezone: String,
     /// The headline KPIs of the digests (`Definition::in_digest`): (label, metadata key, shown
-    /// value), e.g. `("Success rate", "success_rate_percent", "62.50%")`.
+    /// value, [`wording::value`]), e.g. `("Success rate", "success_rate_percent", "62.5 %")`.
     #[serde(skip)]
     pub kpis: Vec<(&'static str, &'static str, String)>,
     /// The same KPIs as JSON numbers.
@@ -122,7 +138,7 @@ impl Digest {
             .collect();
         let kpis = headline
             .into_iter()
-            .map(|(k, key, v)| (k.label(), key, shown(k.unit(), v)))
+            .map(|(k, key, v)| (k.label(), key, wording::value(k, v)))
             .collect();
         let settings = &app.settings;
         Digest {
@@ -148,19 +164,6 @@ impl Digest {
     pub fn report_line(&self) -> String {
         report_line(self.revision, &self.report_sha256)
     }
-
-    /// A change as one line of text: `success_rate_percent 40.00 (baseline 55.00, -15.00) drop`.
-    pub fn change_text(c: &ChangeLine) -> String {
-        let num = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.2}"));
-        let sign = c.delta.map_or(String::new(), |d| format!(", {d:+.2}"));
-        format!(
-            "{} {} (baseline {}{sign}) {}",
-            c.kpi.key(),
-            num(c.value),
-            num(c.baseline),
-            c.flag
-        )
-    }
 }
 
 /// The line of a Teams or Slack message that names the stored report it was made from:
@@ -177,15 +180,6 @@ pub fn report_line(revision: u32, sha256: &str) -> String {
         format!("Report revision {revision} · SHA-256: {short}{ellipsis}")
     } else {
         format!("Report SHA-256: {short}{ellipsis}")
-    }
-}
-
-/// A KPI's number as a digest shows it: `42`, `62.50%`, `1.67`.
-pub(crate) fn shown(unit: Unit, v: f64) -> String {
-    match unit {
-        Unit::Count => format!("{v:.0}"),
-        Unit::Percent => format!("{v:.2}%"),
-        Unit::Minutes | Unit::Hours => format!("{v:.2}"),
     }
 }
 
@@ -313,7 +307,8 @@ pub async fn after_timer(
                 &baseline,
                 changes::DEFAULT_MIN_CALLS,
             );
-            let lines = ChangeLine::flagged(&found);
+            let lines = ChangeLine::flagged(&found, &baseline);
+            eprintln!("{found:#?}");
             deliver_digests(app, org, date, &stored, lines, deadline).await
         }
         Ok(None) => {
@@ -411,14 +406,7 @@ async fn deliver_one(
             return outcome;
         }
     };
-    let result = send_digest(
-        digest,
-        channel,
-        app.clock.now(),
-        deadline,
-        app.settings.allow_insecure_webhooks,
-    )
-    .await;
+    let result = send_digest(digest, channel, app.clock.now(), deadline, &app.settings).await;
     outcome.attempts = result.attempts;
     match &result.outcome {
         Ok(status) => {
@@ -437,23 +425,29 @@ async fn deliver_one(
     outcome
 }
 
-/// Builds the channel's payload and sends it by `deadline` (no claim: test sends use this
-/// directly). `now` is the webhook signature's timestamp (the receiver's replay check
-/// compares it with its clock). `allow_insecure_webhooks` (`App.settings`) lets it go to a
-/// loopback address; any other internal one is refused (`send::post`).
+/// Builds the channel's message and sends it by `deadline` (no claim: test sends use this
+/// directly): an email through the SMTP relay of `settings` ([`email::send_digest`]), any
+/// other as JSON ([`send_payload`]). `now` is the webhook signature's timestamp (the
+/// receiver's replay check compares it with its clock) and a test email's Message-ID.
+/// `settings.allow_insecure_webhooks` lets it go to a loopback address (and a loopback SMTP
+/// relay without TLS); any other internal one is refused (`send::post`).
 pub async fn send_digest(
     digest: &Digest,
     channel: &Notification,
     now: chrono::DateTime<Utc>,
     deadline: Instant,
-    allow_insecure_webhooks: bool,
+    settings: &crate::configuration::Settings,
 ) -> send::SendResult {
     let body = match channel.kind {
         ChannelKind::Teams => teams::payload(digest),
         ChannelKind::Slack => slack::payload(digest),
         ChannelKind::Webhook => webhook::payload(digest),
+        ChannelKind::Email => {
+            return email::send_digest(digest, channel, now, deadline, settings).await;
+        }
     };
-    send_payload(&body, channel, now, deadline, allow_insecure_webhooks).await
+    let insecure = settings.allow_insecure_webhooks;
+    send_payload(&body, channel, now, deadline, insecure).await
 }
 
 /// Sends the message `body` (a digest's or a correction's, made for `channel.kind`) to
@@ -474,7 +468,10 @@ pub async fn send_payload(
         _ => Vec::new(),
     };
     send::post(
-        channel.url.expose(),
+        channel
+            .url
+            .as_ref()
+            .map_or("", crate::configuration::Secret::expose),
         headers,
         body,
         deadline,
@@ -493,7 +490,7 @@ pub(crate) fn test_digest(org_name: &str) -> Digest {
         timezone: "America/Port_of_Spain".into(),
         kpis: vec![
             ("Total calls", "total_calls", "42".into()),
-            ("Success rate", "success_rate_percent", "62.50%".into()),
+            ("Success rate", "success_rate_percent", "62.5 %".into()),
         ],
         kpi_values: Default::default(),
         changes: vec![ChangeLine {
@@ -503,6 +500,9 @@ pub(crate) fn test_digest(org_name: &str) -> Digest {
             delta: Some(-15.0),
             flag: Flag::Down,
             good: Some(false),
+            baseline_dates: crate::daily_report::changes::baseline_candidates(
+                NaiveDate::from_ymd_opt(2025, 5, 21).unwrap(),
+            ),
         }],
         report_url: "https://func-x.example/api/artifacts/reports/org-1/2025-05-21.json".into(),
         dashboard_url: Some("https://func-x.example/api/dashboard?org_id=org-1".into()),
@@ -515,6 +515,52 @@ pub(crate) fn test_digest(org_name: &str) -> Digest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A change names the baseline dates its baseline was made of: every stored one for a
+    /// count, only those with classified calls for a rate (`daily_report::changes`).
+    #[test]
+    fn a_rates_baseline_leaves_out_the_dates_without_classified_calls() {
+        use crate::daily_report::changes::{self, baseline_candidates};
+        use crate::daily_report::query::DayCounts;
+        use crate::daily_report::report;
+        let org: Organization = serde_json::from_value(serde_json::json!({
+            "org_id": "00000000-0000-0000-0000-000000000001", "name": "Paul Logistics",
+            "node_persistent_id": "019b099d-77fd-7e09-9d2b-cd4c476a0a19", "timezone": "UTC",
+            "created_at": "2025-12-01T00:00:00Z", "updated_at": "2025-12-01T00:00:00Z",
+        }))
+        .unwrap();
+        let date: NaiveDate = "2025-12-15".parse().unwrap();
+        let build = |d, calls, classified, successes| {
+            let counts = DayCounts {
+                total_calls: calls,
+                classified_calls: classified,
+                success_count: successes,
+                by_call_classification: (
+                    vec!["success".into(), "other".into()],
+                    vec![successes, classified - successes],
+                ),
+                ..DayCounts::default()
+            };
+            let now = "2025-12-16T12:00:00Z".parse().unwrap();
+            report::build(&org, d, &counts, Default::default(), 5, now)
+        };
+        let [w1, w2, w3, w4] = baseline_candidates(date).try_into().unwrap();
+        // The second Monday had calls but none classified: no success rate.
+        let baseline: Vec<(NaiveDate, DailyReport)> = [(w1, 100), (w2, 0), (w3, 100), (w4, 100)]
+            .into_iter()
+            .map(|(d, classified)| (d, build(d, 100, classified, classified / 2)))
+            .collect();
+        let day = build(date, 300, 300, 60);
+        let found = changes::compare(date, &org.org_id, &day, &baseline, 30);
+        let lines = ChangeLine::flagged(&found, &baseline);
+        let of = |kpi| lines.iter().find(|l| l.kpi == kpi).unwrap();
+        assert_eq!(of(Kpi::TotalCalls).baseline_dates, [w1, w2, w3, w4]);
+        assert_eq!(of(Kpi::SuccessRate).baseline_dates, [w1, w3, w4]);
+        assert_eq!(
+            wording::change(of(Kpi::SuccessRate), date).text,
+            "Success rate 20.0 % — down 30.0 pp from the usual 50.0 % (median of 3 of the 4 previous Mondays)"
+        );
+    }
 
     /// The report line shows the first 12 hex digits, and the revision after the first.
     #[test]

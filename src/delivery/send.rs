@@ -1,7 +1,8 @@
 //! Sending one digest: an HTTP POST of JSON with a time bound per attempt, up to
 //! [`MAX_ATTEMPTS`] attempts with backoff (`backon`, as every retry of an outside call) on
 //! connection errors, timeouts, 5xx and 429 (`Retry-After` honoured, capped at
-//! [`MAX_RETRY_AFTER`]); any other 4xx fails at once. A failure of the first kind is worth
+//! [`MAX_RETRY_AFTER`]); any other 4xx fails at once. The attempts, waits and deadline are
+//! [`with_attempts`], which an email's SMTP send shares (`super::email`). A failure of the first kind is worth
 //! another try later ([`SendResult::retry_later`]; the next firing makes it, `claims`), a
 //! refusal is not. Nothing runs past the caller's deadline: the last attempt is cut short, and
 //! an attempt or a wait that would end after it is left to a later run. Error texts never
@@ -73,7 +74,7 @@ pub fn client(allow_loopback: bool) -> Result<&'static reqwest::Client, String> 
 }
 
 /// Why one attempt failed, and what may follow it.
-struct Failed {
+pub struct Failed {
     /// The error as the result shows it (no URL).
     error: String,
     /// Worth another attempt in this run (no connection, no answer in time, 5xx, 429).
@@ -86,7 +87,7 @@ struct Failed {
 
 impl Failed {
     /// A failure that may pass: tried again in this run, else by a later firing.
-    fn transient(error: String, retry_after: Option<Duration>) -> Self {
+    pub fn transient(error: String, retry_after: Option<Duration>) -> Self {
         Failed {
             error,
             again: true,
@@ -95,8 +96,8 @@ impl Failed {
         }
     }
 
-    /// A failure no attempt will change: a refusal, or a 4xx other than 429.
-    fn fatal(error: String) -> Self {
+    /// A failure no attempt will change: a refusal, a 4xx other than 429, an SMTP 5xx.
+    pub fn fatal(error: String) -> Self {
         Failed {
             error,
             again: false,
@@ -140,21 +141,12 @@ pub async fn post(
         }
     };
     let body = Bytes::from(body);
-    let attempts = AtomicU32::new(0);
-    let attempt = || {
-        let (attempts, headers, body) = (&attempts, &headers, body.clone());
+    with_attempts(deadline, |bound| {
+        let (headers, body) = (&headers, body.clone());
         async move {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(Failed {
-                    again: false,
-                    ..Failed::transient("not sent: the run's time ran out".into(), None)
-                });
-            }
-            attempts.fetch_add(1, Ordering::Relaxed);
             let mut req = client
                 .post(url)
-                .timeout(left.min(ATTEMPT_TIMEOUT))
+                .timeout(bound)
                 .header("Content-Type", "application/json")
                 .body(body);
             for (k, v) in headers {
@@ -191,12 +183,41 @@ pub async fn post(
                 }
             }
         }
+    })
+    .await
+}
+
+/// Makes `attempt` (one try, given its time bound: [`ATTEMPT_TIMEOUT`] or the time left,
+/// whichever is shorter; `Ok` with the 2xx status or reply code) up to [`MAX_ATTEMPTS`] times
+/// while it fails with a [`Failed::transient`] error, returning by `deadline` (plus scheduling): the waits
+/// are `backon`'s, [`BACKOFF`] then twice that, or the failure's `retry_after`, while the wait
+/// ends before `deadline`; no attempt starts after it. The result's error is the last one,
+/// saying when the deadline left no time for another attempt.
+pub async fn with_attempts<F, Fut>(deadline: Instant, attempt: F) -> SendResult
+where
+    F: Fn(Duration) -> Fut,
+    Fut: Future<Output = Result<u16, Failed>>,
+{
+    let attempts = AtomicU32::new(0);
+    let once = || {
+        let (attempts, attempt) = (&attempts, &attempt);
+        async move {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Failed {
+                    again: false,
+                    ..Failed::transient("not sent: the run's time ran out".into(), None)
+                });
+            }
+            attempts.fetch_add(1, Ordering::Relaxed);
+            attempt(left.min(ATTEMPT_TIMEOUT)).await
+        }
     };
     let backoff = ExponentialBuilder::default()
         .with_min_delay(BACKOFF)
         .with_factor(2.0)
         .with_max_times(MAX_ATTEMPTS as usize - 1);
-    let sent = attempt
+    let sent = once
         .retry(backoff)
         .sleep(tokio::time::sleep)
         .when(|f| f.again)

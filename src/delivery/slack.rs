@@ -1,6 +1,7 @@
 //! The `slack` channel: an incoming-webhook message, `{"text": <fallback>, "blocks": [...]}`
 //! in Block Kit — a `header`, a `context` line (the date, the zone, the report's SHA-256), a
-//! `section` of KPI `fields` (at most 10), a `section` of flagged changes, and an `actions`
+//! `section` of KPI `fields` (at most 10; `*Success rate*` over `62.5 %`), a `section` of
+//! flagged changes (each a sentence with its tone in an emoji and a word), and an `actions`
 //! block with link buttons. Texts are cut to Block Kit's limits (header 150, section text
 //! 3000, field 2000, button text 75).
 //!
@@ -15,6 +16,7 @@ use serde_json::{Value, json};
 
 use super::Digest;
 use super::corrections::Correction;
+use super::wording::{self, Sentence, Tone};
 
 fn cut(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -49,7 +51,7 @@ pub fn payload(d: &Digest) -> Value {
     } else {
         d.changes
             .iter()
-            .map(|c| format!("• {}", escape(&Digest::change_text(c))))
+            .map(|c| change_line(&wording::change(c, d.date)))
             .collect::<Vec<_>>()
             .join("\n")
     };
@@ -72,6 +74,24 @@ pub fn payload(d: &Digest) -> Value {
         "text": escape(&format!("{title}, {}: {}", d.date, kpis.join(", "))),
         "blocks": blocks,
     })
+}
+
+/// A flagged change as a line of mrkdwn: an emoji and its tone's word in bold, then the
+/// sentence, escaped — `• :red_circle: *Worse:* Success rate 40.0 % — down 15.0 pp from the
+/// usual 55.0 % (median of the 4 previous Wednesdays)`, `• :large_green_circle: *Better:* …`;
+/// a neutral change is `• :white_circle: <sentence>`. Good and bad news differ in words, not
+/// colour alone.
+fn change_line(s: &Sentence) -> String {
+    let lead = match s.tone {
+        Tone::Good => ":large_green_circle:",
+        Tone::Bad => ":red_circle:",
+        Tone::Neutral => ":white_circle:",
+    };
+    let word = match s.tone {
+        Tone::Neutral => String::new(),
+        tone => format!("*{}:* ", tone.word()),
+    };
+    format!("• {lead} {word}{}", escape(&s.text))
 }
 
 /// The `context` line under the header: the date, the org's time zone and the line naming

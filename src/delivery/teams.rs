@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::Digest;
 use super::corrections::Correction;
+use super::wording::{self, Sentence, Tone};
 
 /// The message.
 pub fn payload(d: &Digest) -> Value {
@@ -91,8 +92,9 @@ pub fn correction_card(c: &Correction) -> Value {
     })
 }
 
-/// The Adaptive Card (schema 1.4): title, date, KPI facts, flagged changes, the report line
-/// (`Report SHA-256: <first 12 hex digits>…`), dashboard and report buttons.
+/// The Adaptive Card (schema 1.4): title, date, KPI facts (`40.0 %`, `super::wording::value`),
+/// flagged changes (each a sentence led by its tone's word, `Worse:` or `Better:`), the report
+/// line (`Report SHA-256: <first 12 hex digits>…`), dashboard and report buttons.
 /// The title and the date line are `RichTextBlock`s of one `TextRun` each, shown as is: an
 /// org named `[click](https://evil.example)` is that text, not a link (`docs/access-and-safety.md`,
 /// "Output that cannot be turned against its reader").
@@ -111,14 +113,11 @@ pub fn card(d: &Digest) -> Value {
     if d.changes.is_empty() {
         body.push(json!({"type": "TextBlock", "text": "No flagged changes.", "isSubtle": true, "wrap": true}));
     }
-    for c in &d.changes {
-        let color = match c.good {
-            Some(true) => "Good",
-            Some(false) => "Attention",
-            None => "Default",
-        };
-        body.push(json!({"type": "TextBlock", "text": Digest::change_text(c), "color": color, "wrap": true, "spacing": "Small"}));
-    }
+    body.extend(
+        d.changes
+            .iter()
+            .map(|c| change_block(&wording::change(c, d.date))),
+    );
     body.push(report_block(d.report_line()));
     let actions = open_actions(&[
         ("Open the dashboard", d.dashboard_url.as_deref()),
@@ -131,6 +130,24 @@ pub fn card(d: &Digest) -> Value {
         "body": body,
         "actions": actions,
     })
+}
+
+/// A flagged change: its tone's word (`Better:`, `Worse:`), bold and coloured `Good` or
+/// `Attention`, then the sentence in the default colour, so good and bad news differ in
+/// words, not colour alone; a neutral change is the sentence only. Our words and numbers
+/// only (`super::wording`), in one `RichTextBlock` (never markdown).
+fn change_block(s: &Sentence) -> Value {
+    let color = match s.tone {
+        Tone::Good => Some("Good"),
+        Tone::Bad => Some("Attention"),
+        Tone::Neutral => None,
+    };
+    let word = color.map(|color| {
+        json!({"type": "TextRun", "text": format!("{}: ", s.tone.word()), "weight": "Bolder", "color": color})
+    });
+    let sentence = json!({"type": "TextRun", "text": s.text});
+    let inlines: Vec<Value> = word.into_iter().chain([sentence]).collect();
+    json!({"type": "RichTextBlock", "inlines": inlines, "spacing": "Small"})
 }
 
 /// `Daily report — <org>` (`[TEST]` first for a test send).
@@ -165,6 +182,32 @@ mod tests {
             Value::Array(a) => a.iter().for_each(|x| texts(x, out)),
             _ => {}
         }
+    }
+
+    /// Good and bad news differ in words and colour; a neutral change has neither.
+    #[test]
+    fn a_change_says_better_or_worse_in_words_and_colour() {
+        let said = |tone| {
+            change_block(&Sentence {
+                text: "Success rate 40.0 % — down 15.0 pp".into(),
+                tone,
+            })
+        };
+        let runs = |b: &Value| b["inlines"].as_array().unwrap().clone();
+        let bad = runs(&said(Tone::Bad));
+        assert_eq!(
+            (&bad[0]["text"], &bad[0]["color"], &bad[0]["weight"]),
+            (&json!("Worse: "), &json!("Attention"), &json!("Bolder"))
+        );
+        assert_eq!(bad[1]["text"], "Success rate 40.0 % — down 15.0 pp");
+        let good = runs(&said(Tone::Good));
+        assert_eq!(
+            (&good[0]["text"], &good[0]["color"]),
+            (&json!("Better: "), &json!("Good"))
+        );
+        let neutral = runs(&said(Tone::Neutral));
+        assert_eq!(neutral.len(), 1);
+        assert_eq!(neutral[0]["text"], "Success rate 40.0 % — down 15.0 pp");
     }
 
     /// `docs/access-and-safety.md`, "Output that cannot be turned against its reader": an org

@@ -5,11 +5,12 @@
 //! ...}` ([`correction_payload`]), signed the same way.
 
 use hmac::{Hmac, Mac};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use sha2::Sha256;
 
 use super::Digest;
 use super::corrections::Correction;
+use super::wording;
 
 /// The digest's `event`.
 pub const DIGEST_EVENT: &str = "daily_report.ready";
@@ -22,9 +23,32 @@ pub const TIMESTAMP_HEADER: &str = "X-CallAnalytics-Timestamp";
 pub const SIGNATURE_HEADER: &str = "X-CallAnalytics-Signature";
 
 /// The body of a digest: `{"event": "daily_report.ready", "org_id", "org_name", "date",
-/// "timezone", "kpis", "changes", "report_url", "dashboard_url", "test", "revision",
-/// "report_sha256"}` (`docs/delivery-and-access.md`, "Payloads").
+/// "timezone", "kpis", "kpi_labels", "kpi_text", "changes", "report_url", "dashboard_url",
+/// "test", "revision", "report_sha256"}` (`docs/delivery-and-access.md`, "Payloads"): the
+/// machine keys and numbers, and beside them what the chat messages say — `kpi_labels`
+/// (`{"success_rate_percent": "Success rate"}`), `kpi_text` (`{"success_rate_percent":
+/// "62.5 %"}`), and each change's `label` and `text` (its sentence, `super::wording`).
 pub fn payload(d: &Digest) -> Value {
+    let labels: Map<String, Value> = d
+        .kpis
+        .iter()
+        .map(|(label, key, _)| (key.to_string(), json!(label)))
+        .collect();
+    let texts: Map<String, Value> = d
+        .kpis
+        .iter()
+        .map(|(_, key, text)| (key.to_string(), json!(text)))
+        .collect();
+    let changes: Vec<Value> = d
+        .changes
+        .iter()
+        .map(|c| {
+            let mut v = json!(c);
+            v["label"] = json!(c.kpi.label());
+            v["text"] = json!(wording::change(c, d.date).text);
+            v
+        })
+        .collect();
     json!({
         "event": DIGEST_EVENT,
         "org_id": d.org_id,
@@ -32,7 +56,9 @@ pub fn payload(d: &Digest) -> Value {
         "date": d.date,
         "timezone": d.timezone,
         "kpis": d.kpi_values,
-        "changes": d.changes,
+        "kpi_labels": labels,
+        "kpi_text": texts,
+        "changes": changes,
         "report_url": d.report_url,
         "dashboard_url": d.dashboard_url,
         "test": d.test,
@@ -97,6 +123,30 @@ mod tests {
         assert_eq!(body["report_sha256"], d.report_sha256);
         assert_eq!(body["report_sha256"].as_str().unwrap().len(), 64);
         assert_eq!(body["revision"], 1);
+    }
+
+    /// The machine keys stay; beside them, the labels and words the chat messages show.
+    #[test]
+    fn a_digest_keeps_its_machine_keys_and_adds_the_words() {
+        let body = payload(&super::super::test_digest("Paul Logistics"));
+        let change = &body["changes"][0];
+        assert_eq!(change["kpi"], "success_rate_percent");
+        assert_eq!(
+            (&change["value"], &change["baseline"], &change["delta"]),
+            (&json!(40.0), &json!(55.0), &json!(-15.0))
+        );
+        assert_eq!(
+            (&change["flag"], &change["good"]),
+            (&json!("down"), &json!(false))
+        );
+        assert_eq!(change["label"], "Success rate");
+        assert_eq!(
+            change["text"],
+            "Success rate 40.0 % — down 15.0 pp from the usual 55.0 % (median of the 4 previous Wednesdays)"
+        );
+        assert_eq!(body["kpi_labels"]["success_rate_percent"], "Success rate");
+        assert_eq!(body["kpi_text"]["success_rate_percent"], "62.5 %");
+        assert_eq!(body["kpi_text"]["total_calls"], "42");
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! CSV + HTML + JSON to storage (`docs/failure-analysis.md`).
 //!
 //! Flow of one invocation: validate the request → resolve the window → reuse a cached result
-//! when allowed → one aggregate query → [`stats::analyse`] → artifacts (CSV, HTML, JSON
-//! summary) → cache entry, written last so a half-finished run is never served as cached.
+//! when allowed → read the settled days kept in storage ([`settled`]) → one scan of the other
+//! days, and the users' names ([`query`]) → keep the newly settled days → roll up per user and
+//! day → [`stats::analyse`] → artifacts (CSV, HTML, JSON summary) → cache entry, written last
+//! so a half-finished run is never served as cached.
 
 pub mod console;
 pub mod csv_export;
@@ -12,6 +14,7 @@ mod fixtures;
 pub mod html;
 pub mod model;
 pub mod query;
+pub mod settled;
 pub mod stats;
 pub mod window;
 
@@ -197,6 +200,10 @@ pub enum AnalysisError {
 /// The server enforces it (`statement_timeout`, → 504 "try a shorter window").
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(200);
 
+/// The most runs of consecutive days one scan reads as separate `UNION ALL` branches
+/// (`query.sql`); with more, it reads from the first day to scan to the last.
+const MAX_RUNS: usize = 8;
+
 /// How much longer than [`QUERY_TIMEOUT`] the client waits for any answer before it calls the
 /// server unreachable (→ 503).
 pub const NO_ANSWER_MARGIN: Duration = Duration::from_secs(10);
@@ -212,34 +219,15 @@ pub fn resolve(
         Some(name) => crate::time::parse_zone(name, "timezone")?,
         None => Tz::UTC,
     };
-    let window = match (
-        &req.from_date,
-        &req.to_date,
-        settings.start_date,
-        settings.end_date,
-    ) {
-        (Some(from), Some(to), ..) => window::days_window(
-            crate::time::parse_date(from, "from_date")?,
-            crate::time::parse_date(to, "to_date")?,
-            tz,
-            settings.failure_analysis_max_days,
-        )?,
-        (Some(_), None, ..) => {
-            return Err(Invalid::new(
-                "to_date",
-                "to_date is required with from_date",
-            ));
+    let asked = window::requested_dates(req.from_date.as_deref(), req.to_date.as_deref())?;
+    let window = match (asked, settings.start_date, settings.end_date) {
+        (Some((from, to)), ..) => {
+            window::days_window(from, to, tz, settings.failure_analysis_max_days)?
         }
-        (None, Some(_), ..) => {
-            return Err(Invalid::new(
-                "from_date",
-                "from_date is required with to_date",
-            ));
-        }
-        (None, None, Some(start), Some(end)) => {
+        (None, Some(start), Some(end)) => {
             window::settings_window(start, end, settings.failure_analysis_max_days)?
         }
-        (None, None, ..) => {
+        (None, ..) => {
             let yesterday = now.with_timezone(&tz).date_naive() - chrono::Duration::days(1);
             window::days_window(yesterday, yesterday, tz, settings.failure_analysis_max_days)?
         }
@@ -299,17 +287,43 @@ pub async fn run(
         return Ok(hit);
     }
 
-    let pool = app.pg.as_ref().ok_or(AnalysisError::NoDatabase)?;
+    let (Some(pool), Some(db_url)) = (&app.pg, &app.settings.db_url) else {
+        return Err(AnalysisError::NoDatabase);
+    };
     // Held until the run ends: the query and the artifacts.
     let _turn = app.analyses.enter().await?;
     let started = Instant::now();
-    let client = pool
-        .get()
-        .await
-        .map_err(|e| AnalysisError::DatabaseUnavailable(with_causes(&e)))?;
+    let client = pool.get().await.map_err(|e| {
+        AnalysisError::DatabaseUnavailable(crate::postgres::connect_error(db_url, &e))
+    })?;
     let previous = options
         .compare_previous
         .then(|| window::previous_window(&window));
+    // Every day of the analysis, the previous window's first; the window's from `first` on.
+    let previous_days = previous.as_ref().map(window::spans_of).unwrap_or_default();
+    let first = previous_days.len();
+    let days = [previous_days, window::spans_of(&window)].concat();
+    let settings = &app.settings;
+    let tz: Tz = window.timezone.parse().unwrap_or(Tz::UTC);
+    let settled: Vec<bool> = days
+        .iter()
+        .map(|d| {
+            settings.reuse_settled_days && settled::is_settled(d, tz, settings.settle_hours, now)
+        })
+        .collect();
+    let force = req.force_refresh.unwrap_or(false);
+    let mut per_day = if force {
+        vec![None; days.len()]
+    } else {
+        settled::read(&app.storage, &window.timezone, &days, &settled).await
+    };
+    let mut scan: Vec<bool> = per_day.iter().map(Option::is_none).collect();
+    // Kept days scattered between scanned ones: one run from the first scanned day to the last.
+    if query::runs(&days, &scan).len() > MAX_RUNS
+        && let (Some(a), Some(b)) = (scan.iter().position(|&s| s), scan.iter().rposition(|&s| s))
+    {
+        scan[a..=b].fill(true);
+    }
     let limited = async {
         client
             .batch_execute(&format!(
@@ -317,26 +331,54 @@ pub async fn run(
                 QUERY_TIMEOUT.as_millis()
             ))
             .await?;
-        query::counts(&client, &window, previous.as_ref()).await
-    };
-    let counts = match tokio::time::timeout(QUERY_TIMEOUT + NO_ANSWER_MARGIN, limited).await {
-        Ok(rows) => rows.map_err(classify_pg_error)?,
-        Err(_) => {
-            // Do not hand a connection with a running query back to the pool.
-            let _ = deadpool_postgres::Object::take(client);
-            return Err(AnalysisError::NoAnswer(QUERY_TIMEOUT + NO_ANSWER_MARGIN));
+        let scanned = query::scan(&client, &days, &scan).await?;
+        for ((slot, rows), &scanned_day) in per_day.iter_mut().zip(scanned).zip(&scan) {
+            if scanned_day {
+                *slot = Some(rows);
+            }
         }
+        // Every day is now either read or scanned.
+        let per_day: Vec<Vec<query::UserDay>> =
+            per_day.into_iter().map(Option::unwrap_or_default).collect();
+        let names = query::names(&client, &query::user_ids(&per_day)).await?;
+        Ok::<_, tokio_postgres::Error>((per_day, names))
     };
+    let (per_day, names) =
+        match tokio::time::timeout(QUERY_TIMEOUT + NO_ANSWER_MARGIN, limited).await {
+            Ok(rows) => rows.map_err(classify_pg_error)?,
+            Err(_) => {
+                // Do not hand a connection with a running query back to the pool.
+                let _ = deadpool_postgres::Object::take(client);
+                return Err(AnalysisError::NoAnswer(QUERY_TIMEOUT + NO_ANSWER_MARGIN));
+            }
+        };
     drop(client);
+    let counts = query::roll_up(&days, first, &per_day, &names, previous.as_ref());
+    let scanned = scan.iter().filter(|&&s| s).count();
     tracing::info!(
         users = counts.users.len(),
         days = counts.daily.len(),
+        days_reused = days.len() - scanned,
+        days_scanned = scanned,
         query_ms = started.elapsed().as_millis() as u64,
         "aggregate query done"
     );
+    let keep: Vec<bool> = settled.iter().zip(&scan).map(|(&s, &d)| s && d).collect();
+    let timezone = window.timezone.clone();
+    // The newly settled days are written while the artifacts are: each is one whole object,
+    // and a day not written is scanned again next time.
+    let kept = async {
+        if keep.contains(&true) {
+            let (stored, bytes) =
+                settled::write(&app.storage, &timezone, &days, &keep, &per_day, force, now).await;
+            tracing::info!(days_stored = stored, bytes, "settled days kept");
+        }
+    };
 
     let analysis = stats::analyse(counts, window, options, now);
-    let response = write_artifacts(app, &analysis, flags, &prefix, &cache_name, reusable).await?;
+    let written = write_artifacts(app, &analysis, flags, &prefix, &cache_name, reusable);
+    let (response, ()) = tokio::join!(written, kept);
+    let response = response?;
     Ok((response.view(flags), analysis))
 }
 
@@ -553,22 +595,6 @@ fn cache_key(w: &Window, o: &Options, flags: Flags) -> String {
     );
     let digest = sha2::Sha256::digest(text.as_bytes());
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
-}
-
-/// `e` and the causes its text leaves out (`error performing TLS handshake: server does not
-/// support TLS`), for the log: what an operator needs to fix a connection. Driver errors hold
-/// no password.
-fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let part = c.to_string();
-        if !text.contains(&part) {
-            text = format!("{text}: {part}");
-        }
-        cause = c.source();
-    }
-    text
 }
 
 /// Connection problems are 503s; a server-side statement timeout is a 504; the rest are bugs

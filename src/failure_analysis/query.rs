@@ -1,95 +1,278 @@
-//! The one query of a failure analysis: per-user and per-local-day session and failure counts
-//! over the window (and the previous window with `compare_previous`), aggregated in PostgreSQL
-//! in a single scan (`docs/insights.md`, "Failure analysis: how sure a rate is"; the SQL and
-//! its parameters are documented in `query.sql`).
+//! The queries of a failure analysis (`docs/insights.md`, "Failure analysis: how sure a rate
+//! is"; `docs/failure-analysis.md`, "Settled days"): one scan of the days that are not read
+//! from storage, returning per-user counts per local day (the SQL and its parameters are
+//! documented in `query.sql`), the users' current names, and the roll-up of the (user, day)
+//! counts per user, per window and per day.
 
-use chrono::NaiveDateTime;
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use futures::TryStreamExt;
+use tokio_postgres::types::ToSql;
 
 use super::model::Window;
 use super::stats::{Counts, DayCounts, PreviousCounts, UserCounts};
-use super::window::days_of;
+use super::window::Day;
 
-/// The SQL of [`counts`], also run as-is by `scripts/bench/failure-analysis`.
+/// The SQL of one run (`query.sql`); [`scan_sql`] repeats its run part. Also run as-is by
+/// `scripts/bench/failure-analysis`.
 pub const ANALYSIS_SQL: &str = include_str!("query.sql");
 
-/// Runs [`ANALYSIS_SQL`] for `window`, and for `previous` too when given (it must end where
-/// `window` starts). `daily` has one entry per local day of `window` ([`days_of`]), zeros
-/// included; `previous` in the result is `Some` exactly when `previous` was given.
-pub async fn counts(
-    client: &deadpool_postgres::Client,
-    window: &Window,
-    previous: Option<&Window>,
-) -> Result<Counts, tokio_postgres::Error> {
-    let days = days_of(window);
-    let previous_days = previous.map(days_of).unwrap_or_default();
-    let scan_start = previous.map_or(window.start_utc, |p| p.start_utc);
-    let starts: Vec<NaiveDateTime> = previous_days
-        .iter()
-        .chain(&days)
-        .map(|(_, t)| t.naive_utc())
+/// One user's counts of one day: `calllog.user_id` as text (`None` for calls without a user),
+/// sessions, failures.
+pub type UserDay = (Option<String>, i64, i64);
+
+/// The lines of `query.sql` that read one run, and what comes before and after them.
+fn parts() -> (&'static str, &'static str, &'static str) {
+    let (head, rest) = ANALYSIS_SQL
+        .split_once("-- run {\n")
+        .expect("query.sql marks its run");
+    let (run, tail) = rest
+        .split_once("-- run }\n")
+        .expect("query.sql marks its run's end");
+    (head, run, tail)
+}
+
+/// The scan of `runs` runs (at least one): `query.sql` with its run repeated, joined by
+/// `UNION ALL`, run `k` (0-based) reading `[$(2k+2), $(2k+3))`. Only placeholders vary.
+pub fn scan_sql(runs: usize) -> String {
+    let (head, run, tail) = parts();
+    let branches: Vec<String> = (0..runs)
+        .map(|k| {
+            let (start, end) = (format!("${}", 2 * k + 2), format!("${}", 2 * k + 3));
+            run.split("$2")
+                .map(|piece| piece.replace("$3", &end))
+                .collect::<Vec<_>>()
+                .join(&start)
+        })
         .collect();
-    // 1-based number of the window's first day in `starts`.
-    let first_day = previous_days.len() as i32 + 1;
+    format!("{head}{}{tail}", branches.join("        UNION ALL\n"))
+}
+
+/// The UTC spans `[start, end)` of the runs of consecutive days with `scan[i]` set. A lone run
+/// is split at its middle instant, so the scan has the two branches its parallel plan needs
+/// (`query.sql`).
+pub fn runs(days: &[Day], scan: &[bool]) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    let mut runs: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+    let mut previous_scanned = false;
+    for (day, &scanned) in days.iter().zip(scan) {
+        if scanned {
+            match runs.last_mut() {
+                Some(run) if previous_scanned => run.1 = day.end_utc,
+                _ => runs.push((day.start_utc, day.end_utc)),
+            }
+        }
+        previous_scanned = scanned;
+    }
+    if let [(start, end)] = runs[..] {
+        let middle = start + (end - start) / 2;
+        runs = vec![(start, middle), (middle, end)];
+    }
+    runs
+}
+
+/// Scans the days of `days` with `scan[i]` set in one query ([`scan_sql`]) and returns every
+/// day's per-user counts, in the order of `days` (empty for a day not scanned, and for a
+/// scanned day without sessions). Days must be consecutive and ascending.
+pub async fn scan(
+    client: &deadpool_postgres::Client,
+    days: &[Day],
+    scan: &[bool],
+) -> Result<Vec<Vec<UserDay>>, tokio_postgres::Error> {
+    let mut per_day: Vec<Vec<UserDay>> = vec![Vec::new(); days.len()];
+    let runs = runs(days, scan);
+    if runs.is_empty() {
+        return Ok(per_day);
+    }
+    let starts: Vec<NaiveDateTime> = days.iter().map(|d| d.start_utc.naive_utc()).collect();
+    let bounds: Vec<NaiveDateTime> = runs
+        .iter()
+        .flat_map(|(start, end)| [start.naive_utc(), end.naive_utc()])
+        .collect();
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&starts];
+    params.extend(bounds.iter().map(|b| b as &(dyn ToSql + Sync)));
     // An unnamed statement, planned anew for each window: a cached prepared statement switches
     // to a generic plan after five runs, which cannot see the window's size and loses the
     // parallel scan (1.8x slower on 3.3M rows; see scripts/bench/failure-analysis).
+    // Rows are taken as they arrive, not collected first (52,052 for 30 days of 2,000 users).
     let rows = client
-        .query(
-            ANALYSIS_SQL,
-            &[
-                &scan_start.naive_utc(),
-                &window.end_utc.naive_utc(),
-                &starts,
-                &first_day,
-            ],
-        )
+        .query_raw(scan_sql(runs.len()).as_str(), params)
         .await?;
-
-    let mut per_day = vec![(0i64, 0i64); days.len()];
-    let mut users = Vec::new();
-    let mut previous_users = Vec::new();
-    for r in &rows {
-        let (total, failed): (i64, i64) = (r.get(5), r.get(6));
-        if r.get::<_, bool>(0) {
-            // Day numbers are 1..=starts.len(); those before `first_day` are the previous
-            // window's days, which the result does not list.
-            let day: i32 = r.get(4);
-            if let Some(slot) = usize::try_from(day - first_day)
-                .ok()
-                .and_then(|i| per_day.get_mut(i))
-            {
-                *slot = (total, failed);
-            }
-        } else {
-            let user = UserCounts {
-                user_id: r.get(1),
-                name: r.get(2),
-                total_sessions: total,
-                failed_sessions: failed,
-            };
-            if r.get::<_, bool>(3) {
-                users.push(user);
-            } else {
-                previous_users.push(user);
-            }
+    futures::pin_mut!(rows);
+    while let Some(r) = rows.try_next().await? {
+        // width_bucket: 1 ..= days.len() inside the scanned runs.
+        let day: i32 = r.get(1);
+        if let Some(slot) = usize::try_from(day - 1)
+            .ok()
+            .and_then(|i| per_day.get_mut(i))
+        {
+            slot.push((r.get(0), r.get(2), r.get(3)));
         }
     }
-    Ok(Counts {
-        users,
-        daily: days
-            .iter()
-            .zip(per_day)
-            .map(
-                |(&(date, _), (total_sessions, failed_sessions))| DayCounts {
-                    date,
-                    total_sessions,
-                    failed_sessions,
-                },
-            )
-            .collect(),
+    Ok(per_day)
+}
+
+/// The current `user.name` of each of `ids` (`calllog.user_id` as text) that has a `user` row
+/// (`None` for a NULL name); one query.
+pub async fn names(
+    client: &deadpool_postgres::Client,
+    ids: &[&str],
+) -> Result<HashMap<String, Option<String>>, tokio_postgres::Error> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = client
+        .query(
+            "SELECT u.user_id::text, u.name FROM public.\"user\" u \
+              WHERE u.user_id::text = ANY($1::text[])",
+            &[&ids],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// The user ids of `per_day`, each once.
+pub fn user_ids(per_day: &[Vec<UserDay>]) -> Vec<&str> {
+    let mut ids: Vec<&str> = per_day
+        .iter()
+        .flatten()
+        .filter_map(|(id, _, _)| id.as_deref())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Rolls the per-day counts up: the window's users (days `first..`), its `daily` series (zeros
+/// included) and, with `previous`, the previous window's users (days `..first`). `per_day` is
+/// in the order of `days`, the previous window's days first.
+pub fn roll_up(
+    days: &[Day],
+    first: usize,
+    per_day: &[Vec<UserDay>],
+    names: &HashMap<String, Option<String>>,
+    previous: Option<&Window>,
+) -> Counts {
+    let users_of = |days: &[Vec<UserDay>]| -> Vec<UserCounts> {
+        let mut sums: HashMap<&Option<String>, (i64, i64)> = HashMap::new();
+        for (id, total, failed) in days.iter().flatten() {
+            let sum = sums.entry(id).or_default();
+            *sum = (sum.0 + total, sum.1 + failed);
+        }
+        sums.into_iter()
+            .map(|(id, (total_sessions, failed_sessions))| UserCounts {
+                user_id: id.clone(),
+                name: id.as_ref().and_then(|i| names.get(i).cloned().flatten()),
+                total_sessions,
+                failed_sessions,
+            })
+            .collect()
+    };
+    let daily = days[first..]
+        .iter()
+        .zip(&per_day[first..])
+        .map(|(day, users)| DayCounts {
+            date: day.date,
+            total_sessions: users.iter().map(|u| u.1).sum(),
+            failed_sessions: users.iter().map(|u| u.2).sum(),
+        })
+        .collect();
+    Counts {
+        users: users_of(&per_day[first..]),
+        daily,
         previous: previous.map(|w| PreviousCounts {
             window: w.clone(),
-            users: previous_users,
+            users: users_of(&per_day[..first]),
         }),
-    })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Datelike, NaiveDate, TimeZone};
+
+    fn days(n: u32) -> Vec<Day> {
+        (0..n)
+            .map(|i| Day {
+                date: NaiveDate::from_ymd_opt(2025, 5, 1 + i).unwrap(),
+                start_utc: Utc.with_ymd_and_hms(2025, 5, 1 + i, 0, 0, 0).unwrap(),
+                end_utc: Utc.with_ymd_and_hms(2025, 5, 2 + i, 0, 0, 0).unwrap(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_scan_repeats_the_run_with_renumbered_placeholders_only() {
+        let one_run = ANALYSIS_SQL
+            .replace("-- run {\n", "")
+            .replace("-- run }\n", "");
+        assert_eq!(scan_sql(1), one_run);
+        let sql = scan_sql(12);
+        assert_eq!(sql.matches("\n        UNION ALL\n").count(), 11);
+        assert!(sql.contains("c.created_on >= $24 AND c.created_on < $25"));
+        assert!(!sql.contains("$26"));
+        assert_eq!(sql.matches("$1::timestamp[]").count(), 12);
+    }
+
+    #[test]
+    fn runs_join_consecutive_days_and_a_lone_run_is_halved() {
+        let d = days(5);
+        let at = |day: u32, hour: u32| Utc.with_ymd_and_hms(2025, 5, day, hour, 0, 0).unwrap();
+        assert_eq!(
+            runs(&d, &[true, true, false, true, false]),
+            [(at(1, 0), at(3, 0)), (at(4, 0), at(5, 0))]
+        );
+        assert_eq!(
+            runs(&d, &[false, true, false, false, false]),
+            [(at(2, 0), at(2, 12)), (at(2, 12), at(3, 0))]
+        );
+        assert!(runs(&d, &[false; 5]).is_empty());
+    }
+
+    #[test]
+    fn roll_up_sums_per_user_per_window_and_per_day_with_current_names() {
+        let d = days(3);
+        let a = || Some("a".to_string());
+        let per_day = vec![
+            vec![(a(), 5, 5)],
+            vec![(a(), 4, 1), (None, 1, 0)],
+            vec![(a(), 2, 2)],
+        ];
+        let names = HashMap::from([("a".to_string(), Some("Anushka".to_string()))]);
+        let prev = Window {
+            from_date: None,
+            to_date: None,
+            timezone: "UTC".into(),
+            start_utc: d[0].start_utc,
+            end_utc: d[0].end_utc,
+        };
+        let mut c = roll_up(&d, 1, &per_day, &names, Some(&prev));
+        c.users.sort_by(|x, y| x.user_id.cmp(&y.user_id));
+        let row = |u: &UserCounts| {
+            (
+                u.user_id.clone(),
+                u.name.clone(),
+                u.total_sessions,
+                u.failed_sessions,
+            )
+        };
+        assert_eq!(
+            c.users.iter().map(row).collect::<Vec<_>>(),
+            [(None, None, 1, 0), (a(), Some("Anushka".into()), 6, 3)]
+        );
+        let daily: Vec<_> = c
+            .daily
+            .iter()
+            .map(|x| (x.date.day0(), x.total_sessions, x.failed_sessions))
+            .collect();
+        assert_eq!(daily, [(1, 5, 1), (2, 2, 2)]);
+        let p = c.previous.unwrap();
+        assert_eq!(p.window, prev);
+        assert_eq!(
+            p.users.iter().map(row).collect::<Vec<_>>(),
+            [(a(), Some("Anushka".into()), 5, 5)]
+        );
+        assert_eq!(user_ids(&per_day), ["a"]);
+    }
 }

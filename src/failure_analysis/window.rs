@@ -7,7 +7,33 @@ use chrono_tz::Tz;
 
 use super::model::Window;
 use crate::error::Invalid;
-use crate::time::local_midnight;
+use crate::time::{local_midnight, parse_date};
+
+/// The request's `from_date` and `to_date`: both, or neither (`None`). A value that is wrong is
+/// reported before one that is missing (`docs/failure-analysis.md`, "Window"): `from_date`
+/// `2025-13-01` alone names `from_date` as not a date, not `to_date` as required.
+///
+/// Errors: a value that is not a date `YYYY-MM-DD` (its field); then one date without the
+/// other (the missing one's field).
+pub fn requested_dates(
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<Option<(NaiveDate, NaiveDate)>, Invalid> {
+    let from = from.map(|v| parse_date(v, "from_date")).transpose()?;
+    let to = to.map(|v| parse_date(v, "to_date")).transpose()?;
+    match (from, to) {
+        (Some(from), Some(to)) => Ok(Some((from, to))),
+        (Some(_), None) => Err(Invalid::new(
+            "to_date",
+            "to_date is required with from_date",
+        )),
+        (None, Some(_)) => Err(Invalid::new(
+            "from_date",
+            "from_date is required with to_date",
+        )),
+        (None, None) => Ok(None),
+    }
+}
 
 /// The window of whole local days `from ..= to` in `tz`.
 ///
@@ -90,6 +116,42 @@ pub fn days_of(w: &Window) -> Vec<(NaiveDate, DateTime<Utc>)> {
     }
 }
 
+/// One local day of an analysis: its date and its span `[start_utc, end_utc)` within the
+/// window (the first and last days of a `START_DATE` window may be cut short).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Day {
+    pub date: NaiveDate,
+    pub start_utc: DateTime<Utc>,
+    pub end_utc: DateTime<Utc>,
+}
+
+impl Day {
+    /// Whether the span is the whole local day `date` in `tz` (midnight to midnight).
+    pub fn is_whole(&self, tz: Tz) -> bool {
+        self.start_utc == local_midnight(self.date, tz)
+            && self.end_utc == local_midnight(self.date + Duration::days(1), tz)
+    }
+}
+
+/// The days of `w` ([`days_of`]) with their ends: each ends where the next starts, the last at
+/// `end_utc`.
+pub fn spans_of(w: &Window) -> Vec<Day> {
+    let days = days_of(w);
+    let ends = days
+        .iter()
+        .skip(1)
+        .map(|&(_, start)| start)
+        .chain([w.end_utc]);
+    days.iter()
+        .zip(ends)
+        .map(|(&(date, start_utc), end_utc)| Day {
+            date,
+            start_utc,
+            end_utc,
+        })
+        .collect()
+}
+
 /// The window of equal length just before `w` (`compare_previous`): the same number of local
 /// days ending the day before `from_date`, or for a `START_DATE` window the same span of time
 /// ending at its start.
@@ -161,6 +223,21 @@ mod tests {
     }
 
     #[test]
+    fn a_wrong_date_is_named_before_a_missing_one() {
+        let field = |from, to| requested_dates(from, to).unwrap_err().field;
+        assert_eq!(field(Some("2025-13-01"), None), "from_date");
+        assert_eq!(field(None, Some("2025-13-01")), "to_date");
+        assert_eq!(field(Some("2025-01-01"), Some("01/02/2025")), "to_date");
+        assert_eq!(field(Some("2025-01-01"), None), "to_date");
+        assert_eq!(field(None, Some("2025-01-01")), "from_date");
+        assert_eq!(
+            requested_dates(Some("2025-01-01"), Some("2025-01-02")).unwrap(),
+            Some((d("2025-01-01"), d("2025-01-02")))
+        );
+        assert_eq!(requested_dates(None, None).unwrap(), None);
+    }
+
+    #[test]
     fn bad_windows_name_their_field() {
         let utc = chrono_tz::UTC;
         assert_eq!(
@@ -228,6 +305,22 @@ mod tests {
         let sp = previous_window(&s);
         assert_eq!(sp.start_utc.to_rfc3339(), "2025-05-18T18:30:00+00:00");
         assert_eq!(sp.end_utc, s.start_utc);
+    }
+
+    #[test]
+    fn spans_end_where_the_next_day_starts_and_only_whole_days_are_whole() {
+        let chicago = chrono_tz::America::Chicago;
+        let w = days_window(d("2025-03-08"), d("2025-03-09"), chicago, 366).unwrap();
+        let spans = spans_of(&w);
+        assert_eq!(spans.len(), 2);
+        assert_eq!(spans[0].end_utc, spans[1].start_utc);
+        assert_eq!(spans[1].end_utc, w.end_utc);
+        assert_eq!((spans[1].end_utc - spans[1].start_utc).num_hours(), 23);
+        assert!(spans.iter().all(|s| s.is_whole(chicago)));
+        // A START_DATE window's first and last days are cut at its bounds.
+        let s = settings_window(t("2025-05-20 18:30:00"), t("2025-05-22 18:29:59"), 366).unwrap();
+        let whole: Vec<bool> = spans_of(&s).iter().map(|s| s.is_whole(Tz::UTC)).collect();
+        assert_eq!(whole, [false, true, false]);
     }
 
     #[test]

@@ -13,6 +13,11 @@
 //! (malformed message, org absent or inactive, a date not ended) answers 200 with
 //! `ReturnValue.status = "rejected"` and its reason, recorded in the invocation's log (the
 //! host's Application Insights) and the handler's, so that it is not retried.
+//!
+//! A message of a backfill job (`job_id`) that is rejected, or that fails on the host's last
+//! delivery ([`MAX_DEQUEUE_COUNT`]: the host then moves it to the poison queue), is recorded
+//! for the job (`jobs::record_failure`), so that the job's status counts it as `failed`
+//! instead of leaving it pending (`docs/scale-out.md`, "The timer and backfills enqueue").
 
 use base64::Engine as _;
 use serde::Serialize;
@@ -24,6 +29,7 @@ use crate::app::App;
 use crate::daily_report::schedule::{OrgRun, has_ended};
 use crate::daily_report::snapshots::Written;
 use crate::delivery::{self, DeliveryOutcome};
+use crate::functions::reports_http::jobs::{self, Failure, FailureKind};
 use crate::http::error::ApiError;
 use crate::http::request::Request;
 use crate::http::response::json_response;
@@ -32,6 +38,10 @@ use crate::queue::ReportMessage;
 
 /// How long the digest of a message may take to send (within the host's function timeout).
 pub const DIGEST_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// `host.json`'s `extensions.queues.maxDequeueCount`: the delivery after which the host moves
+/// a failed message to the poison queue (a test checks that the two agree).
+pub const MAX_DEQUEUE_COUNT: u64 = 5;
 
 /// What one message came to (the invocation's `ReturnValue`).
 #[derive(Debug, Serialize)]
@@ -103,7 +113,8 @@ pub async fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
         Some(Ok(message)) => {
             outcome.org_id = Some(message.org_id.to_string());
             outcome.date = Some(message.date.to_string());
-            work(app, &message, &mut outcome).await
+            let status = work(app, &message, &mut outcome).await;
+            record_for_job(app, &message, dequeue_count, &mut outcome, status).await
         }
     };
     let line = format!(
@@ -140,6 +151,45 @@ fn fail(outcome: &mut WorkerOutcome, why: String) -> StatusCode {
     outcome.status = "failed";
     outcome.error = Some(why);
     StatusCode::SERVICE_UNAVAILABLE
+}
+
+/// Records, for the message's job, an (org, date) the worker gives up on: a rejection, or a
+/// failure on the host's last delivery. Returns `status`, or 503 when a rejection could not
+/// be recorded (the host then delivers the message again, and the record is tried again).
+async fn record_for_job(
+    app: &App,
+    m: &ReportMessage,
+    dequeue_count: Option<u64>,
+    outcome: &mut WorkerOutcome,
+    status: StatusCode,
+) -> StatusCode {
+    let Some(job_id) = &m.job_id else {
+        return status;
+    };
+    let kind = match outcome.status {
+        "rejected" => FailureKind::Rejected,
+        "failed" if dequeue_count.is_some_and(|n| n >= MAX_DEQUEUE_COUNT) => FailureKind::Poisoned,
+        _ => return status,
+    };
+    let failure = Failure {
+        org_id: m.org_id.clone(),
+        date: m.date,
+        kind,
+        error: outcome.error.clone().unwrap_or_default(),
+        failed_at: app.clock.now(),
+    };
+    match jobs::record_failure(&app.storage, job_id, &failure).await {
+        Ok(()) => status,
+        Err(e) => {
+            tracing::error!(%job_id, error = %e, "recording a job's failure failed");
+            match kind {
+                FailureKind::Rejected => {
+                    fail(outcome, "storage is unavailable; try again later".into())
+                }
+                FailureKind::Poisoned => status,
+            }
+        }
+    }
 }
 
 /// The message: its JSON object, a JSON string of it, or base64 of that JSON.
@@ -214,4 +264,18 @@ async fn work(app: &App, m: &ReportMessage, outcome: &mut WorkerOutcome) -> Stat
         outcome.deliveries = delivery::after_timer(app, &org, m.date, &[run], deadline).await;
     }
     StatusCode::OK
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_dequeue_count_is_host_jsons() {
+        let host: Value = serde_json::from_str(include_str!("../../host.json")).unwrap();
+        assert_eq!(
+            host["extensions"]["queues"]["maxDequeueCount"].as_u64(),
+            Some(MAX_DEQUEUE_COUNT)
+        );
+    }
 }

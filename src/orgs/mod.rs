@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 mod notifications;
 
 pub use notifications::{
-    ChannelKind, HostToResolve, MAX_CHANNELS, Notification, RESOLVE_TIMEOUT, allowed_address,
-    check_notification_list, check_notifications, is_internal, literal_host, masked_url, resolve,
-    restore_masked,
+    ChannelKind, HostToResolve, MAX_CHANNELS, MAX_RECIPIENTS, Notification, RESOLVE_TIMEOUT,
+    allowed_address, check_notification_list, check_notifications, is_internal, literal_host,
+    masked_address, masked_url, resolve, restore_masked,
 };
 use notifications::{NotificationInput, ShownNotification};
 
@@ -476,8 +476,9 @@ pub(crate) mod tests {
         Notification {
             id: "ops".into(),
             kind,
-            url: Secret::new(url),
+            url: Some(Secret::new(url)),
             secret: secret.map(Secret::new),
+            to: Vec::new(),
             enabled: true,
         }
     }

@@ -1,7 +1,8 @@
 //! Where an org's morning digest goes (`docs/delivery-and-access.md`): its channels, how a
 //! channel's secrets are masked in every reply and put back when a client sends the masked
-//! shape, and the checks that keep a digest from reaching inside the network
-//! (`docs/access-and-safety.md`, "Webhook targets inside the network").
+//! shape, the checks that keep a digest from reaching inside the network
+//! (`docs/access-and-safety.md`, "Webhook targets inside the network"), and an email
+//! channel's addresses (`docs/delivery-and-access.md`, "Email").
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -20,34 +21,57 @@ pub enum ChannelKind {
     Slack,
     /// Any HTTPS endpoint: signed JSON.
     Webhook,
+    /// Email over the SMTP relay of the `SMTP_*` settings to the channel's `to`.
+    Email,
 }
 
 /// One digest channel. `url` and `secret` are secrets: serializing a `Notification` (every
-/// reply, any log) shows `url` as scheme and host only (`https://hooks.slack.com/…`) and never
-/// `secret`; `Notification::stored` is the one full form, written to storage only.
+/// reply) shows `url` as scheme and host only (`https://hooks.slack.com/…`) and never
+/// `secret`; `Notification::stored` is the one full form, written to storage only. An email
+/// channel's `to` is shown in full (addresses are not secrets), but never logged in full:
+/// `Debug` masks it ([`masked_address`]).
 ///
 /// Deserialized from the stored document and from requests; a request may carry the shape GET
 /// shows (`has_secret` is accepted and ignored, a masked `url` is put back by
 /// [`restore_masked`]; `docs/access-and-safety.md`, "Masked values sent back").
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Clone, PartialEq, Deserialize)]
 #[serde(from = "NotificationInput")]
 pub struct Notification {
     pub id: String,
     pub kind: ChannelKind,
-    pub url: Secret,
+    /// The endpoint of a `teams`, `slack` or `webhook` channel (`None` for `email`).
+    pub url: Option<Secret>,
     pub secret: Option<Secret>,
+    /// The addresses of an `email` channel, 1 to [`MAX_RECIPIENTS`] (empty for the others).
+    pub to: Vec<String>,
     pub enabled: bool,
+}
+
+impl std::fmt::Debug for Notification {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let to: Vec<String> = self.to.iter().map(|a| masked_address(a)).collect();
+        f.debug_struct("Notification")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("url", &self.url)
+            .field("secret", &self.secret)
+            .field("to", &to)
+            .field("enabled", &self.enabled)
+            .finish()
+    }
 }
 
 /// A channel as written: the stored form, or a request's (which may echo GET's `has_secret`).
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(
-    description = "A digest channel as written: `url` https (http to loopback only with \
+    description = "A digest channel as written: for `teams`, `slack` and `webhook`, `url` https \
+    (http to loopback only with \
     `ALLOW_INSECURE_WEBHOOKS=true`), whose host is not, and does not resolve to, an address \
     inside the network (loopback, private, link-local, shared, multicast, reserved; loopback \
     allowed with `ALLOW_INSECURE_WEBHOOKS=true`); `secret` (16+ characters) required for \
-    `webhook`. As GET shows it, too: a `url` exactly as GET masks it (`https://host/…`) keeps \
+    `webhook`; for `email`, `to` (1-20 distinct email addresses) and no `url` or `secret`. \
+    As GET shows it, too: a `url` exactly as GET masks it (`https://host/…`) keeps \
     the stored url of the channel with the same `id` (400 for an unknown `id`), and its secret \
     unless a new `secret` is given; a full `url` equal to the stored one keeps the stored secret \
     when no `secret` is given. `has_secret` is accepted and ignored."
@@ -56,10 +80,16 @@ pub(crate) struct NotificationInput {
     #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     id: String,
     kind: ChannelKind,
-    /// The full url, or the masked one GET shows for this `id`.
-    url: String,
+    /// The full url, or the masked one GET shows for this `id` (not for `email`).
+    #[serde(default)]
+    #[schema(nullable = false)]
+    url: Option<String>,
     #[serde(default)]
     secret: Option<String>,
+    /// The recipients of an `email` channel: 1-20 addresses (`ops@example.com`).
+    #[serde(default)]
+    #[schema(max_items = 20)]
+    to: Vec<String>,
     #[serde(default = "super::yes")]
     #[schema(default = true)]
     enabled: bool,
@@ -73,23 +103,29 @@ impl From<NotificationInput> for Notification {
         Notification {
             id: n.id,
             kind: n.kind,
-            url: Secret::new(n.url),
+            url: n.url.map(Secret::new),
             secret: n.secret.map(Secret::new),
+            to: n.to,
             enabled: n.enabled,
         }
     }
 }
 
 /// A digest channel as replies show it (how a [`Notification`] serializes): `url` as scheme
-/// and host only, never the secret.
+/// and host only, never the secret; an email channel's `to` in full.
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = Notification)]
 pub(crate) struct ShownNotification {
     id: String,
     kind: ChannelKind,
-    /// `https://host/…`
-    url: String,
+    /// `https://host/…` (absent for `email`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    url: Option<String>,
     has_secret: bool,
+    /// The addresses of an `email` channel (absent for the others).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    to: Vec<String>,
     enabled: bool,
 }
 
@@ -98,8 +134,9 @@ impl Serialize for Notification {
         ShownNotification {
             id: self.id.clone(),
             kind: self.kind,
-            url: masked_url(self.url.expose()),
+            url: self.url.as_ref().map(|u| masked_url(u.expose())),
             has_secret: self.secret.is_some(),
+            to: self.to.clone(),
             enabled: self.enabled,
         }
         .serialize(s)
@@ -109,13 +146,34 @@ impl Serialize for Notification {
 impl Notification {
     /// The full form, for the stored org document only.
     pub(crate) fn stored(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut doc = serde_json::json!({
             "id": self.id,
             "kind": self.kind,
-            "url": self.url.expose(),
             "secret": self.secret.as_ref().map(Secret::expose),
             "enabled": self.enabled,
-        })
+        });
+        if let Some(url) = &self.url {
+            doc["url"] = url.expose().into();
+        }
+        if !self.to.is_empty() {
+            doc["to"] = self.to.clone().into();
+        }
+        doc
+    }
+}
+
+/// At most this many addresses in an email channel's `to`.
+pub const MAX_RECIPIENTS: usize = 20;
+
+/// An address as logs show it: `o…@example.com` (the first character of the local part and
+/// the domain); `…` for anything without an `@`.
+pub fn masked_address(address: &str) -> String {
+    match address.rsplit_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}…@{domain}")
+        }
+        None => "…".into(),
     }
 }
 
@@ -150,18 +208,23 @@ pub const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 ///   changed `url` keeps nothing: a `webhook` then needs its `secret` again).
 ///
 /// A masked `url` with no stored channel of that `id`, or not the mask of its stored `url`,
-/// is [`Invalid`] naming `notifications[i].url`.
+/// is [`Invalid`] naming `notifications[i].url`. A channel without a `url` (email) is kept as
+/// sent.
 pub fn restore_masked(
     list: Vec<Notification>,
     stored: &[Notification],
 ) -> Result<Vec<Notification>, Invalid> {
+    let url = |n: &Notification| n.url.as_ref().map(|u| u.expose().to_string());
     list.into_iter()
         .enumerate()
         .map(|(i, mut n)| {
             let old = stored.iter().find(|s| s.id == n.id);
-            if is_masked(n.url.expose()) {
+            let Some(sent) = url(&n) else {
+                return Ok(n);
+            };
+            if is_masked(&sent) {
                 let old = old
-                    .filter(|old| masked_url(old.url.expose()) == n.url.expose())
+                    .filter(|old| url(old).is_some_and(|u| masked_url(&u) == sent))
                     .ok_or_else(|| {
                         Invalid::new(
                             format!("notifications[{i}].url"),
@@ -175,7 +238,7 @@ pub fn restore_masked(
                 }
             } else if let Some(old) = old
                 && n.secret.is_none()
-                && old.url.expose() == n.url.expose()
+                && url(old).as_ref() == Some(&sent)
             {
                 n.secret = old.secret.clone();
             }
@@ -278,11 +341,12 @@ const INSIDE: &str = "url points inside the network (loopback, private, link-loc
                       multicast or reserved address); a digest goes to a public address";
 
 /// The pure part of [`check_notifications`]: at most [`MAX_CHANNELS`], ids unique
-/// `[A-Za-z0-9_-]{1,64}`, `url` https (or http to a loopback host with `allow_insecure`)
-/// whose host is not an internal address literal (loopback allowed with `allow_insecure`), a
-/// `secret` of 16+ characters for `webhook`. Returns the host names left
-/// to resolve. Errors name the field (`notifications`, `notifications[0].url`) and never echo a
-/// URL or secret.
+/// `[A-Za-z0-9_-]{1,64}`; for `teams`, `slack` and `webhook`, `url` https (or http to a
+/// loopback host with `allow_insecure`) whose host is not an internal address literal
+/// (loopback allowed with `allow_insecure`), a `secret` of 16+ characters for `webhook`, no
+/// `to`; for `email`, no `url` or `secret` and 1 to [`MAX_RECIPIENTS`] distinct addresses in
+/// `to`. Returns the host names left to resolve. Errors name the field (`notifications`,
+/// `notifications[0].url`, `notifications[0].to[2]`) and never echo a URL, secret or address.
 pub fn check_notification_list(
     list: &[Notification],
     allow_insecure: bool,
@@ -313,8 +377,17 @@ pub fn check_notification_list(
                 format!("duplicate id {:?}", n.id),
             ));
         }
-        let url = url::Url::parse(n.url.expose())
-            .ok()
+        if n.kind == ChannelKind::Email {
+            check_email(n, &field)?;
+            continue;
+        }
+        if !n.to.is_empty() {
+            return Err(Invalid::new(field("to"), "only an email channel has `to`"));
+        }
+        let url = n
+            .url
+            .as_ref()
+            .and_then(|u| url::Url::parse(u.expose()).ok())
             .filter(|u| u.host_str().is_some())
             .ok_or_else(|| Invalid::new(field("url"), "url is not an absolute URL"))?;
         let name =
@@ -350,6 +423,41 @@ pub fn check_notification_list(
         }
     }
     Ok(names)
+}
+
+/// An email channel (`docs/delivery-and-access.md`, "Email"): no `url` or `secret`, `to` of 1
+/// to [`MAX_RECIPIENTS`] distinct addresses, each a bare address as SMTP takes it
+/// (`lettre::Address`: `local@domain`, no display name), at most 254 characters. `field`
+/// makes the field's name (`notifications[0].to`); an error never echoes an address.
+fn check_email(n: &Notification, field: &dyn Fn(&str) -> String) -> Result<(), Invalid> {
+    if n.url.is_some() {
+        return Err(Invalid::new(
+            field("url"),
+            "an email channel has no url; give its addresses in `to`",
+        ));
+    }
+    if n.secret.is_some() {
+        return Err(Invalid::new(
+            field("secret"),
+            "an email channel has no secret",
+        ));
+    }
+    if !(1..=MAX_RECIPIENTS).contains(&n.to.len()) {
+        return Err(Invalid::new(
+            field("to"),
+            format!("an email channel needs 1 to {MAX_RECIPIENTS} addresses"),
+        ));
+    }
+    for (j, address) in n.to.iter().enumerate() {
+        let to = field(&format!("to[{j}]"));
+        if address.len() > 254 || address.parse::<lettre::Address>().is_err() {
+            return Err(Invalid::new(to, "not an email address (local@domain)"));
+        }
+        if n.to[..j].iter().any(|a| a.eq_ignore_ascii_case(address)) {
+            return Err(Invalid::new(to, "duplicate address"));
+        }
+    }
+    Ok(())
 }
 
 /// The addresses of `host`, resolved by the system resolver within [`RESOLVE_TIMEOUT`];
@@ -558,6 +666,81 @@ mod tests {
         let err = check_notifications(nowhere, true).await.unwrap_err();
         assert_eq!(err.field, "notifications[1].url");
         assert!(!err.message.contains("no-such-host"), "{}", err.message);
+    }
+
+    /// `docs/delivery-and-access.md`, "Email": 1-20 distinct bare addresses, each named when
+    /// wrong; no url or secret; shown in full, masked in `Debug` (logs); stored and read back.
+    #[test]
+    fn email_channels_take_checked_addresses_shown_in_full_and_masked_in_logs() {
+        let email = |to: &[&str]| Notification {
+            kind: ChannelKind::Email,
+            url: None,
+            to: to.iter().map(|a| a.to_string()).collect(),
+            ..channel(ChannelKind::Email, "https://8.8.8.8/", None)
+        };
+        let ok = email(&["ops@example.com", "night.shift+calls@sub.example.org"]);
+        assert_eq!(
+            check_notification_list(std::slice::from_ref(&ok), false),
+            Ok(Vec::new())
+        );
+        let shown = serde_json::to_value(&ok).unwrap();
+        assert_eq!(
+            shown,
+            serde_json::json!({"id": "ops", "kind": "email", "has_secret": false, "enabled": true,
+                               "to": ["ops@example.com", "night.shift+calls@sub.example.org"]})
+        );
+        let logged = format!("{ok:?}");
+        assert!(
+            logged.contains("o…@example.com") && !logged.contains("ops@example.com"),
+            "{logged}"
+        );
+        let back: Notification = serde_json::from_value(ok.stored()).unwrap();
+        assert_eq!(back, ok);
+        let many: Vec<String> = (0..21).map(|i| format!("a{i}@example.com")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let long = format!("{}@example.com", "a".repeat(250));
+        for (n, field) in [
+            (
+                email(&["ops@example.com", "nope"]),
+                "notifications[0].to[1]",
+            ),
+            (email(&["Ops <ops@example.com>"]), "notifications[0].to[0]"),
+            (
+                email(&["ops@example.com", "OPS@example.com"]),
+                "notifications[0].to[1]",
+            ),
+            (email(&[&long]), "notifications[0].to[0]"),
+            (email(&[]), "notifications[0].to"),
+            (email(&many), "notifications[0].to"),
+            (
+                Notification {
+                    url: Some(Secret::new("https://8.8.8.8/")),
+                    ..email(&["ops@example.com"])
+                },
+                "notifications[0].url",
+            ),
+            (
+                Notification {
+                    secret: Some(Secret::new("0123456789abcdefgh")),
+                    ..email(&["ops@example.com"])
+                },
+                "notifications[0].secret",
+            ),
+            (
+                Notification {
+                    kind: ChannelKind::Slack,
+                    url: Some(Secret::new("https://8.8.8.8/")),
+                    ..email(&["ops@example.com"])
+                },
+                "notifications[0].to",
+            ),
+        ] {
+            let e = check_notification_list(&[n], false).unwrap_err();
+            assert_eq!(e.field, field);
+            assert!(!e.message.contains("example.com"), "{}", e.message);
+        }
+        assert_eq!(masked_address("ops@example.com"), "o…@example.com");
+        assert_eq!(masked_address("nope"), "…");
     }
 
     /// `docs/access-and-safety.md`, "Bounded for every caller": at most 10 channels.

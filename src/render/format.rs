@@ -59,6 +59,60 @@ impl Unit {
         format!("{}{}", self.number(v), self.suffix())
     }
 
+    /// Decimals of a number in a sentence (the digests, `docs/delivery-and-access.md`, "How a
+    /// digest reads"): none for a count, one otherwise.
+    pub fn text_decimals(self) -> usize {
+        match self {
+            Unit::Count => 0,
+            Unit::Hours | Unit::Minutes | Unit::Percent => 1,
+        }
+    }
+
+    /// `v` rounded to [`Unit::text_decimals`], so that numbers written in a sentence add up.
+    pub fn text_round(self, v: f64) -> f64 {
+        round_to(v, self.text_decimals())
+    }
+
+    /// The number with its unit as a sentence writes it: a count whole with thousands
+    /// separators, anything else with [`Unit::text_decimals`] and a space before its unit:
+    /// `1,234`, `40.0 %`, `12.5 min`, `3.4 h`.
+    pub fn in_text(self, v: f64) -> String {
+        self.in_text_to(v, self.text_decimals())
+    }
+
+    /// [`Unit::in_text`] with `decimals` decimals (a count stays whole): `0.13 h`.
+    pub fn in_text_to(self, v: f64, decimals: usize) -> String {
+        format!(
+            "{}{}",
+            self.text_number(v, decimals),
+            self.text_suffix(" %")
+        )
+    }
+
+    /// The size of a difference of two of its numbers (no sign), written like
+    /// [`Unit::in_text`] but in percentage points for a percent: `15.0 pp`, `14`, `1.1 min`.
+    pub fn difference_in_text(self, d: f64) -> String {
+        format!(
+            "{}{}",
+            self.text_number(d.abs(), self.text_decimals()),
+            self.text_suffix(" pp")
+        )
+    }
+
+    fn text_number(self, v: f64, decimals: usize) -> String {
+        match self {
+            Unit::Count => thousands(v.round() as i64),
+            _ => format!("{:.decimals$}", round_to(v, decimals)),
+        }
+    }
+
+    fn text_suffix(self, percent: &'static str) -> &'static str {
+        match self {
+            Unit::Percent => percent,
+            other => other.suffix(),
+        }
+    }
+
     /// An axis label for `v` on an axis of `step`: as many decimals as the step needs
     /// (`2.5%`, `10`, `1,200`).
     pub fn tick_label(self, v: f64, step: f64) -> String {
@@ -77,6 +131,13 @@ impl Unit {
             text
         }
     }
+}
+
+/// `v` rounded half away from zero to `decimals` decimals (`{:.1}` alone rounds a tie to
+/// even: 4.25 would read 4.2).
+fn round_to(v: f64, decimals: usize) -> f64 {
+    let scale = 10f64.powi(decimals as i32);
+    (v * scale).round() / scale
 }
 
 /// A rate interval (0.0–1.0 each end) as percents with at most one decimal: `82.1–100 %`.
@@ -141,6 +202,22 @@ mod tests {
         assert_eq!(Unit::Count.number(-3.0), "0");
         assert_eq!(plural(1, "day", "days"), "1 day");
         assert_eq!(plural(1200, "day", "days"), "1,200 days");
+    }
+
+    #[test]
+    fn numbers_in_a_sentence() {
+        assert_eq!(Unit::Percent.in_text(40.0), "40.0 %");
+        assert_eq!(Unit::Percent.in_text(62.5), "62.5 %");
+        assert_eq!(Unit::Count.in_text(1234.0), "1,234");
+        assert_eq!(Unit::Minutes.in_text(2.26), "2.3 min");
+        assert_eq!(Unit::Hours.in_text(1.67), "1.7 h");
+        assert_eq!(Unit::Percent.difference_in_text(-15.0), "15.0 pp");
+        assert_eq!(Unit::Count.difference_in_text(-14.0), "14");
+        assert_eq!(Unit::Minutes.difference_in_text(1.06), "1.1 min");
+        assert_eq!(Unit::Percent.text_round(40.04), 40.0);
+        assert_eq!(Unit::Hours.in_text_to(0.13, 2), "0.13 h");
+        assert_eq!(Unit::Count.in_text_to(-3.0, 2), "-3");
+        assert_eq!(Unit::Minutes.in_text(4.25), "4.3 min");
     }
 
     #[test]

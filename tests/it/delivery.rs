@@ -828,40 +828,50 @@ async fn a_test_send_is_not_recorded() {
 
 // ---------------------------------------------------------------- payload checks
 
-/// A digest as the timer builds it, with flagged changes of each kind and every link.
+/// A digest as the timer builds it, with flagged changes of each kind (bad, good, neutral)
+/// and every link; the KPIs as `Digest::new` writes them (`wording::value`).
 fn sample_digest(org_name: &str, changes: usize) -> call_analytics::delivery::Digest {
-    use call_analytics::daily_report::changes::Flag;
+    use call_analytics::daily_report::changes::{Flag, baseline_candidates};
     use call_analytics::daily_report::kpi::Kpi;
-    use call_analytics::delivery::{ChangeLine, Digest};
-    let change = |i: usize| ChangeLine {
-        kpi: [Kpi::SuccessRate, Kpi::TotalCalls, Kpi::AvgMinutesPerCall][i % 3],
-        value: Some(40.0 + i as f64),
-        baseline: Some(55.0),
-        delta: Some(i as f64 - 15.0),
-        flag: [Flag::Down, Flag::Up, Flag::Up][i % 3],
-        good: [Some(false), Some(true), None][i % 3],
+    use call_analytics::delivery::{ChangeLine, Digest, wording};
+    let date = chrono::NaiveDate::from_ymd_opt(2025, 5, 21).unwrap();
+    let change = |i: usize| {
+        let (kpi, value, baseline, flag, good) = [
+            (Kpi::SuccessRate, 40.0, 55.0, Flag::Down, Some(false)),
+            (Kpi::TotalCalls, 80.0, 55.0, Flag::Up, Some(true)),
+            (Kpi::AvgMinutesPerCall, 4.25, 3.0, Flag::Up, None),
+        ][i % 3];
+        ChangeLine {
+            kpi,
+            value: Some(value),
+            baseline: Some(baseline),
+            delta: Some(value - baseline),
+            flag,
+            good,
+            baseline_dates: baseline_candidates(date),
+        }
     };
+    let kpis = [
+        (Kpi::TotalCalls, "total_calls", 42.0),
+        (Kpi::ClassifiedCalls, "classified_calls", 40.0),
+        (Kpi::SuccessRate, "success_rate_percent", 62.5),
+        (Kpi::AvgMinutesPerCall, "avg_minutes_per_call", 1.67),
+        (Kpi::TotalDurationHours, "total_duration_hours", 1.17),
+        (
+            Kpi::CarrierNotQualified,
+            "carrier_not_qualified_percent",
+            5.0,
+        ),
+    ];
     Digest {
         org_id: id_of(ORG),
         org_name: org_name.into(),
-        date: chrono::NaiveDate::from_ymd_opt(2025, 5, 21).unwrap(),
+        date,
         timezone: "Europe/Berlin".into(),
-        kpis: vec![
-            ("Total calls", "total_calls", "42".into()),
-            ("Classified calls", "classified_calls", "40".into()),
-            ("Success rate", "success_rate_percent", "62.50%".into()),
-            (
-                "Avg minutes per call",
-                "avg_minutes_per_call",
-                "1.67".into(),
-            ),
-            ("Total call time", "total_duration_hours", "1.17".into()),
-            (
-                "Carrier not qualified",
-                "carrier_not_qualified_percent",
-                "5.00%".into(),
-            ),
-        ],
+        kpis: kpis
+            .iter()
+            .map(|&(kpi, key, v)| (kpi.label(), key, wording::value(kpi, v)))
+            .collect(),
         kpi_values: Default::default(),
         changes: (0..changes).map(change).collect(),
         report_url: format!(
@@ -876,8 +886,9 @@ fn sample_digest(org_name: &str, changes: usize) -> call_analytics::delivery::Di
     }
 }
 
-/// The Teams card with flagged changes (Good, Attention and Default colours) and both links
-/// passes Microsoft's renderer; so does a test send's.
+/// The Teams card with flagged changes (Good, Attention and Default colours, each good or bad
+/// one led by its word) and both links passes Microsoft's renderer, which shows each change's
+/// sentence and each KPI in its unit; so does a test send's.
 #[tokio::test]
 async fn the_teams_card_with_changes_renders_in_microsofts_renderer() {
     use call_analytics::delivery::teams;
@@ -889,7 +900,11 @@ async fn the_teams_card_with_changes_renders_in_microsofts_renderer() {
             "Daily report — Paul Logistics & Söhne",
             "Total calls",
             "42",
-            "down",
+            "62.5 %",
+            "1.7 min",
+            "Worse: Success rate 40.0 % — down 15.0 pp from the usual 55.0 % (median of the 4 previous Wednesdays)",
+            "Better: Total calls 80 — up 25 from the usual 55 (median of the 4 previous Wednesdays)",
+            "Avg minutes per call 4.3 min — up 1.3 min from the usual 3.0 min (median of the 4 previous Wednesdays)",
         ],
     )
     .await;
@@ -1265,6 +1280,26 @@ fn slack_blocks_have_their_documented_fields_and_broken_ones_are_caught() {
     assert_eq!(
         column(&good["blocks"], "type"),
         ["header", "context", "section", "section", "actions"]
+    );
+    // For a person to look at (a Block Kit preview takes the `blocks`), beside the cards.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/cards");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("slack-digest.json"),
+        serde_json::to_vec_pretty(&good).unwrap(),
+    )
+    .unwrap();
+    // Each KPI in its unit; each change a sentence led by its tone in an emoji and a word.
+    assert_eq!(
+        good["blocks"][2]["fields"][2]["text"],
+        "*Success rate*\n62.5 %"
+    );
+    assert_eq!(
+        good["blocks"][3]["text"]["text"],
+        "*Flagged changes*\n\
+         • :red_circle: *Worse:* Success rate 40.0 % — down 15.0 pp from the usual 55.0 % (median of the 4 previous Wednesdays)\n\
+         • :large_green_circle: *Better:* Total calls 80 — up 25 from the usual 55 (median of the 4 previous Wednesdays)\n\
+         • :white_circle: Avg minutes per call 4.3 min — up 1.3 min from the usual 3.0 min (median of the 4 previous Wednesdays)"
     );
     let long = slack::payload(&sample_digest(&"Ünïcode Logistics ".repeat(20), 200));
     assert_eq!(block_kit_problems(&long), Vec::<String>::new());

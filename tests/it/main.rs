@@ -5,10 +5,13 @@
 
 mod access;
 mod bounds;
+mod cli;
 mod daily_report;
 mod daily_report_timer;
+mod dashboard_nav;
 mod delivery;
 mod deployment;
+mod email;
 mod failure_analysis;
 mod hardening;
 mod helpers;
@@ -22,5 +25,6 @@ mod queue;
 mod reports_http;
 mod revisions;
 mod revisions_http;
+mod settled_days;
 mod storage;
 mod webhook_safety;

@@ -62,7 +62,7 @@ fn screenshot(name: &str) -> PathBuf {
 
 /// [`check_page`] at 1280 px and at a phone's 390 px, each leaving a screenshot
 /// (`NAME.png`, `NAME_phone.png`).
-async fn check_on_laptop_and_phone(name: &str, args: Vec<String>) {
+pub(crate) async fn check_on_laptop_and_phone(name: &str, args: Vec<String>) {
     for (width, file) in [
         ("1280", format!("{name}.png")),
         ("390", format!("{name}_phone.png")),
@@ -161,7 +161,7 @@ async fn failure_report_lists_a_buckets_users_on_hover_and_focus_in_chromium() {
 }
 
 /// `Mon 2025-12-15`, as the dashboard names days.
-fn long(d: NaiveDate) -> String {
+pub(crate) fn long(d: NaiveDate) -> String {
     d.format("%a %Y-%m-%d").to_string()
 }
 

@@ -1,10 +1,10 @@
 //! The work queue (`docs/scale-out.md`) against Azurite's queue service: the tests play the
-//! Functions host's queue listener as Microsoft documents it — dequeue with a visibility
-//! timeout, POST `/daily_report_worker` with `{"Data": {"message": …}, "Metadata":
-//! {"DequeueCount", "Id", …}}`, delete the message on 2xx, let it reappear after the
-//! visibility timeout otherwise, and move it to `<queue>-poison` once a failed delivery
-//! reaches `maxDequeueCount` (5, as `host.json` sets). Each test has its own queue and
-//! container.
+//! Functions host's queue listener as Microsoft documents it (`helpers::Listener`, the same
+//! code `scripts/bench/queue` runs) — dequeue with a visibility timeout, POST
+//! `/daily_report_worker` with `{"Data": {"message": …}, "Metadata": {"DequeueCount", "Id",
+//! …}}`, delete the message on 2xx, let it reappear after the visibility timeout otherwise,
+//! and move it to `<queue>-poison` once a failed delivery reaches `maxDequeueCount` (5, as
+//! `host.json` sets). Each test has its own queue and container.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -13,19 +13,17 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use call_analytics::configuration::{QueueAccount, QueueSettings, Secret, StorageSettings};
-use call_analytics::orgs::{self, Organization};
-use call_analytics::queue::{Received, ReportMessage, Which, WorkQueue};
+use call_analytics::orgs::{self, ChannelKind, Notification, Organization};
+use call_analytics::queue::{ReportMessage, Which, WorkQueue};
 use call_analytics::storage::Storage;
 use chrono::{NaiveDate, Utc};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
 use crate::helpers::{
-    ClickHouseDb, Spawn, TestApp, azurite, closed_port, id_of, timer_payload, unique,
+    Answer, ClickHouseDb, Delivered, Listener, Receiver, Spawn, TestApp, azurite, closed_port,
+    document, id_of, timer_payload, unique, validate,
 };
-
-/// `host.json`'s `extensions.queues.maxDequeueCount`.
-const MAX_DEQUEUE: u32 = 5;
 
 /// A fresh queue name (the queue does not exist yet).
 fn fresh_queue() -> String {
@@ -130,123 +128,12 @@ async fn stored(storage: &Storage, org_id: &str) -> (BTreeSet<NaiveDate>, usize)
     (dates, blobs)
 }
 
-/// What one delivery came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Delivered {
-    /// 2xx: deleted.
-    Done,
-    /// Non-2xx or no answer: left to reappear.
-    Left,
-    /// Non-2xx at `maxDequeueCount`: moved to the poison queue.
-    Poisoned,
-}
-
-/// The host's queue listener for one handler.
-struct Listener {
-    queue: WorkQueue,
-    visibility: Duration,
-    client: reqwest::Client,
-}
-
-impl Listener {
-    fn new(queue: WorkQueue, visibility: Duration) -> Listener {
-        Listener {
-            queue,
-            visibility,
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(60))
-                .build()
-                .unwrap(),
-        }
-    }
-
-    /// Delivers one dequeued message to `address` as the host does.
-    async fn deliver(&self, address: &str, m: &Received, as_string: bool) -> (Delivered, Value) {
-        let text = base64::engine::general_purpose::STANDARD
-            .decode(&m.text)
-            .map(|b| String::from_utf8(b).unwrap())
-            .unwrap_or_else(|_| m.text.clone());
-        // The host passes a JSON message as the object, or as a string.
-        let message = match serde_json::from_str::<Value>(&text) {
-            Ok(v) if !as_string => v,
-            _ => Value::String(text),
-        };
-        let body = json!({
-            "Data": {"message": message},
-            "Metadata": {
-                "DequeueCount": m.dequeue_count,
-                "Id": m.id,
-                "PopReceipt": m.pop_receipt,
-                "InsertionTime": m.insertion_time,
-                "NextVisibleTime": m.next_visible_time,
-                "sys": {"MethodName": "daily_report_worker", "UtcNow": Utc::now().to_rfc3339(),
-                        "RandGuid": uuid::Uuid::new_v4().to_string()}
-            }
-        });
-        let reply = self
-            .client
-            .post(format!("{address}/daily_report_worker"))
-            .header(
-                "X-Azure-Functions-InvocationId",
-                uuid::Uuid::new_v4().to_string(),
-            )
-            .json(&body)
-            .send()
-            .await;
-        let (ok, value) = match reply {
-            Ok(r) => {
-                let ok = r.status().is_success();
-                (ok, r.json::<Value>().await.unwrap_or(Value::Null))
-            }
-            Err(_) => (false, Value::Null),
-        };
-        if ok {
-            self.queue.delete(Which::Work, m).await.expect("delete");
-            (Delivered::Done, value)
-        } else if m.dequeue_count >= MAX_DEQUEUE {
-            self.queue
-                .create_if_missing(Which::Poison)
-                .await
-                .expect("poison queue");
-            self.queue
-                .send_text(Which::Poison, m.text.clone())
-                .await
-                .expect("to poison");
-            self.queue.delete(Which::Work, m).await.expect("delete");
-            (Delivered::Poisoned, value)
-        } else {
-            (Delivered::Left, value)
-        }
-    }
-
-    /// Dequeues and delivers until the queue is empty (visible and invisible), or `deadline`.
-    async fn drain(&self, address: &str, deadline: Instant) -> Vec<(Delivered, Value)> {
-        let mut out = Vec::new();
-        loop {
-            let batch = self
-                .queue
-                .receive(Which::Work, 16, self.visibility)
-                .await
-                .expect("receive");
-            if batch.is_empty() {
-                if self.queue.approximate_count(Which::Work).await.unwrap() == 0 {
-                    return out;
-                }
-                assert!(Instant::now() < deadline, "queue not drained in time");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
-            }
-            for (i, m) in batch.iter().enumerate() {
-                out.push(self.deliver(address, m, i % 2 == 0).await);
-            }
-        }
-    }
-}
-
 /// (a) With a queue the timer enqueues the due (org, date) pairs and generates nothing inline;
-/// draining the queue stores each report once, `notify` only on the newest date.
+/// draining the queue stores each report once, `notify` only on the newest date, and the
+/// org's webhook gets that date's digest exactly once, a repeated delivery included.
 #[tokio::test]
 async fn the_timer_enqueues_and_the_worker_stores_each_report_once() {
+    let hook = Receiver::start(vec![Answer::Status(200)]).await;
     let src = ClickHouseDb::fresh().await;
     let queue = fresh_queue();
     let org_id = uuid::Uuid::new_v4().to_string();
@@ -263,12 +150,26 @@ async fn the_timer_enqueues_and_the_worker_stores_each_report_once() {
                 ),
                 ("CATCHUP_DAYS", "3".into()),
                 ("RESTATE_DAYS", "0".into()),
+                ("ALLOW_INSECURE_WEBHOOKS", "true".into()),
             ],
         ),
         None,
     )
     .await;
     let storage = app.storage().await;
+    let (mut org, etag) = orgs::get(&storage, &id_of(&org_id))
+        .await
+        .unwrap()
+        .expect("the default org");
+    org.notifications = vec![Notification {
+        id: "erp".into(),
+        kind: ChannelKind::Webhook,
+        url: Some(Secret::new(hook.url.clone())),
+        secret: Some(Secret::new("queue-test-signing-key-0123456789".to_string())),
+        to: vec![],
+        enabled: true,
+    }];
+    orgs::replace(&storage, &org, &etag).await.unwrap();
     let reply = app
         .client
         .post(format!("{}/daily_report_timer", app.address))
@@ -323,6 +224,11 @@ async fn the_timer_enqueues_and_the_worker_stores_each_report_once() {
     );
     let (dates, blobs) = stored(&storage, &org_id).await;
     assert_eq!((dates.len(), blobs), (3, 3));
+    let digests: Vec<Value> = hook.got().iter().map(|g| g.json()).collect();
+    assert_eq!(digests.len(), 1, "{digests:?}");
+    assert_eq!(digests[0]["event"], "daily_report.ready", "{digests:?}");
+    assert_eq!(digests[0]["org_id"], org_id.as_str(), "{digests:?}");
+    assert_eq!(digests[0]["date"], newest.to_string(), "{digests:?}");
 
     // A repeated delivery makes no second report.
     q.enqueue(&[ReportMessage {
@@ -340,6 +246,7 @@ async fn the_timer_enqueues_and_the_worker_stores_each_report_once() {
         .await;
     assert_eq!(again[0].1["ReturnValue"]["status"], "exists");
     assert_eq!(stored(&storage, &org_id).await.1, 3);
+    assert_eq!(hook.got().len(), 1, "the digest is claimed once");
 
     // The status route shows the queue.
     let status: Value = app
@@ -361,7 +268,6 @@ async fn the_timer_enqueues_and_the_worker_stores_each_report_once() {
 async fn four_workers_store_two_thousand_reports_exactly_once_despite_a_kill() {
     const ORGS: usize = 20;
     const DATES: i64 = 100;
-    const PER_HANDLER: usize = 6;
     let started = Instant::now();
     let src = ClickHouseDb::fresh().await;
     let queue = fresh_queue();
@@ -407,45 +313,30 @@ async fn four_workers_store_two_thousand_reports_exactly_once_despite_a_kill() {
     let stops: Vec<Arc<AtomicBool>> = (0..4).map(|_| Arc::new(AtomicBool::new(false))).collect();
     let mut workers = Vec::new();
     for (h, address) in addresses.iter().enumerate() {
-        for w in 0..PER_HANDLER {
-            let listener = Listener::new(q.clone(), Duration::from_secs(8));
-            let address = address.clone();
-            let done = done.clone();
-            let stop = stops[h].clone();
-            workers.push(tokio::spawn(async move {
-                // A hang guard, not a timing assertion: the drain takes 1.5-2.5 min on 2
-                // busy cores (the chdb front answers one query at a time).
-                let deadline = Instant::now() + Duration::from_secs(900);
-                while !stop.load(Ordering::SeqCst) {
-                    let batch = listener
-                        .queue
-                        .receive(Which::Work, 4, listener.visibility)
-                        .await
-                        .expect("receive");
-                    if batch.is_empty() {
-                        if listener.queue.approximate_count(Which::Work).await.unwrap() == 0 {
-                            return;
-                        }
-                        assert!(Instant::now() < deadline, "not drained in time");
-                        tokio::time::sleep(Duration::from_millis(250)).await;
-                        continue;
+        // One instance per handler, as `host.json` sets it: 4 messages at once.
+        let listener = Listener::new(q.clone(), Duration::from_secs(8));
+        let address = address.clone();
+        let done = done.clone();
+        let stop = stops[h].clone();
+        workers.push(tokio::spawn(async move {
+            // A hang guard, not a timing assertion: the drain takes 1.5-2.5 min on 2 busy
+            // cores (the chdb front answers one query at a time).
+            let deadline = Instant::now() + Duration::from_secs(900);
+            listener
+                .instance(&address, 4, &stop, deadline, |d, v| {
+                    if d == Delivered::Done {
+                        assert!(
+                            matches!(
+                                v["ReturnValue"]["status"].as_str(),
+                                Some("stored" | "exists")
+                            ),
+                            "{v}"
+                        );
+                        done.fetch_add(1, Ordering::SeqCst);
                     }
-                    for (i, m) in batch.iter().enumerate() {
-                        let (d, v) = listener.deliver(&address, m, (i + w) % 2 == 0).await;
-                        if d == Delivered::Done {
-                            assert!(
-                                matches!(
-                                    v["ReturnValue"]["status"].as_str(),
-                                    Some("stored" | "exists")
-                                ),
-                                "{v}"
-                            );
-                            done.fetch_add(1, Ordering::SeqCst);
-                        }
-                    }
-                }
-            }));
-        }
+                })
+                .await;
+        }));
     }
     // Kill handler 0 mid-drain, its workers with messages in flight.
     while done.load(Ordering::SeqCst) < 400 {
@@ -607,7 +498,7 @@ async fn a_clickhouse_outage_leaves_the_message_to_reappear_and_succeed_later() 
 }
 
 /// (e) A message that keeps failing goes to the poison queue after `maxDequeueCount`
-/// deliveries, and the status route counts it.
+/// deliveries, and the status route counts it; its job counts it as failed (`poisoned`).
 #[tokio::test]
 async fn a_message_past_max_dequeue_count_is_poisoned_and_counted() {
     let src = ClickHouseDb::fresh().await;
@@ -625,19 +516,9 @@ async fn a_message_past_max_dequeue_count_is_poisoned_and_counted() {
     .await;
     let storage = app.storage().await;
     let org = create_org(&storage).await;
+    let date = days_ago(2);
+    let job_id = start_job(&app, date, date, 1).await;
     let q = work_queue(&queue);
-    for r in q
-        .enqueue(&[ReportMessage {
-            org_id: org.org_id.clone(),
-            date: days_ago(2),
-            force: false,
-            notify: false,
-            job_id: None,
-        }])
-        .await
-    {
-        r.unwrap();
-    }
     let listener = Listener::new(q.clone(), Duration::from_secs(1));
     let results = listener
         .drain(&app.address, Instant::now() + Duration::from_secs(60))
@@ -665,6 +546,73 @@ async fn a_message_past_max_dequeue_count_is_poisoned_and_counted() {
         .unwrap();
     assert_eq!(status["queue"]["poison_queue"], format!("{queue}-poison"));
     assert_eq!(status["queue"]["poison_count"], 1, "{status}");
+
+    let (code, job) = job_status(&app, &job_id).await;
+    assert_eq!(code, 200, "{job}");
+    assert_eq!(
+        (
+            &job["status"],
+            &job["stored"],
+            &job["failed"],
+            &job["pending"]
+        ),
+        (
+            &json!("done_with_failures"),
+            &json!(0),
+            &json!(1),
+            &json!(0)
+        ),
+        "{job}"
+    );
+    let record = failure_record(&storage, &job_id, &org, date).await;
+    assert_eq!(record["kind"], "poisoned", "{record}");
+}
+
+/// Starts a backfill job over every active org for `[from, to]` (202): its id; `total` must
+/// be `want_total`.
+async fn start_job(app: &TestApp, from: NaiveDate, to: NaiveDate, want_total: u64) -> String {
+    let reply = app
+        .client
+        .post(format!("{}/api/reports/backfill", app.address))
+        .json(&json!({"from": from.to_string(), "to": to.to_string()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 202, "{}", app.log());
+    let started: Value = reply.json().await.unwrap();
+    assert_eq!(started["total"], want_total, "{started}");
+    started["job_id"].as_str().unwrap().to_string()
+}
+
+/// `GET /api/jobs/{job_id}` as the local operator: status and JSON body, a 200's checked
+/// against the OpenAPI document's `JobStatus`.
+async fn job_status(app: &TestApp, job_id: &str) -> (u16, Value) {
+    let r = app
+        .client
+        .get(format!("{}/api/jobs/{job_id}", app.address))
+        .send()
+        .await
+        .unwrap();
+    let code = r.status().as_u16();
+    let body = r.json::<Value>().await.unwrap_or(Value::Null);
+    if code == 200 {
+        let doc = document();
+        let schema = &doc["components"]["schemas"]["JobStatus"];
+        validate(&doc, schema, &body, "GET /api/jobs/{job_id}");
+    }
+    (code, body)
+}
+
+/// The worker's record of `org`'s `date` given up on in the job `job_id`.
+async fn failure_record(
+    storage: &Storage,
+    job_id: &str,
+    org: &Organization,
+    date: NaiveDate,
+) -> Value {
+    let name = format!("jobs/{job_id}/failed/{}/{date}.json", org.org_id);
+    let object = storage.get(&name).await.unwrap().expect("a failure record");
+    serde_json::from_slice(&object.body).unwrap()
 }
 
 /// (e) With a queue a backfill is a job: 202 with its id and total, one message per (org,
@@ -711,7 +659,7 @@ async fn a_backfill_with_a_queue_is_a_job_whose_status_counts_what_is_stored() {
                 .unwrap(),
         )
         .unwrap();
-        assert_eq!(msg.job_id.as_deref(), Some(job_id.as_str()));
+        assert_eq!(msg.job_id.map(|id| id.to_string()), Some(job_id.clone()));
         assert!(!msg.notify);
         pairs.insert((msg.org_id.to_string(), msg.date));
     }
@@ -734,11 +682,23 @@ async fn a_backfill_with_a_queue_is_a_job_whose_status_counts_what_is_stored() {
             )
         }
     };
-    let (code, before) = status(None, job_id.clone()).await;
+    let (code, before) = job_status(&app, &job_id).await;
     assert_eq!(code, 200, "{before}");
     assert_eq!(
-        (&before["total"], &before["stored"], &before["pending"]),
-        (&json!(6), &json!(0), &json!(6)),
+        (
+            &before["status"],
+            &before["total"],
+            &before["stored"],
+            &before["failed"],
+            &before["pending"]
+        ),
+        (
+            &json!("running"),
+            &json!(6),
+            &json!(0),
+            &json!(0),
+            &json!(6)
+        ),
         "{before}"
     );
     assert!(before["started_at"].is_string(), "{before}");
@@ -753,11 +713,16 @@ async fn a_backfill_with_a_queue_is_a_job_whose_status_counts_what_is_stored() {
         results.iter().all(|(d, _)| *d == Delivered::Done),
         "{results:?}"
     );
-    let (code, after) = status(None, job_id.clone()).await;
+    let (code, after) = job_status(&app, &job_id).await;
     assert_eq!(code, 200, "{after}");
     assert_eq!(
-        (&after["stored"], &after["pending"]),
-        (&json!(6), &json!(0)),
+        (
+            &after["status"],
+            &after["stored"],
+            &after["failed"],
+            &after["pending"]
+        ),
+        (&json!("done"), &json!(6), &json!(0), &json!(0)),
         "{after}"
     );
     assert!(after["finished_at"].is_string(), "{after}");
@@ -782,4 +747,66 @@ async fn a_backfill_with_a_queue_is_a_job_whose_status_counts_what_is_stored() {
     );
     let (code, _) = status(None, uuid::Uuid::new_v4().to_string()).await;
     assert_eq!(code, 404);
+}
+
+/// (e) A job whose org is deleted before the worker gets to it: the worker rejects those
+/// messages and records them, and the job ends `done_with_failures` instead of staying
+/// pending.
+#[tokio::test]
+async fn a_job_counts_the_dates_of_a_deleted_org_as_failed() {
+    let src = ClickHouseDb::fresh().await;
+    let queue = fresh_queue();
+    let app = spawn(env(&queue, &src.url, &src.database, &[]), None).await;
+    let storage = app.storage().await;
+    let kept = create_org(&storage).await;
+    let gone = create_org(&storage).await;
+    let date = days_ago(2);
+    let job_id = start_job(&app, date, date, 2).await;
+    storage.delete(&orgs::doc_name(&gone.org_id)).await.unwrap();
+
+    let listener = Listener::new(work_queue(&queue), Duration::from_secs(5));
+    let results = listener
+        .drain(&app.address, Instant::now() + Duration::from_secs(60))
+        .await;
+    let mut statuses: Vec<&str> = results
+        .iter()
+        .map(|(d, v)| {
+            assert_eq!(*d, Delivered::Done, "{v}");
+            v["ReturnValue"]["status"].as_str().unwrap()
+        })
+        .collect();
+    statuses.sort();
+    assert_eq!(statuses, ["rejected", "stored"]);
+
+    let (code, job) = job_status(&app, &job_id).await;
+    assert_eq!(code, 200, "{job}");
+    assert_eq!(
+        (
+            &job["status"],
+            &job["total"],
+            &job["stored"],
+            &job["failed"],
+            &job["pending"]
+        ),
+        (
+            &json!("done_with_failures"),
+            &json!(2),
+            &json!(1),
+            &json!(1),
+            &json!(0)
+        ),
+        "{job}"
+    );
+    assert!(job["finished_at"].is_string(), "{job}");
+    let record = failure_record(&storage, &job_id, &gone, date).await;
+    assert_eq!(record["kind"], "rejected", "{record}");
+    assert_eq!(
+        record["error"],
+        format!("organization {} not found", gone.org_id),
+        "{record}"
+    );
+    assert_eq!(
+        stored(&storage, kept.org_id.as_str()).await.0,
+        BTreeSet::from([date])
+    );
 }

@@ -333,7 +333,7 @@ async fn late_rows_revise_a_sent_day_once_and_each_channel_gets_one_correction()
         &[
             &title,
             "Success rate",
-            "50.00% → 83.33%",
+            "50.0 % → 83.3 %",
             "Total calls",
             "4 → 6",
         ],
@@ -351,8 +351,8 @@ async fn late_rows_revise_a_sent_day_once_and_each_channel_gets_one_correction()
     assert_eq!(msg["blocks"][0]["text"]["text"], title);
     let shown = msg["blocks"].to_string();
     assert!(
-        shown.contains("*Success rate*: 50.00% → 83.33%")
-            && shown.contains("*Carrier not qualified*: 50.00% → 16.67%")
+        shown.contains("*Success rate*: 50.0 % → 83.3 %")
+            && shown.contains("*Carrier not qualified*: 50.0 % → 16.7 %")
             && shown.contains(&format!("Report revision 2 · SHA-256: {}…", &sha2[..12])),
         "{shown}"
     );

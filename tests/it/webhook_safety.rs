@@ -190,8 +190,9 @@ async fn an_internal_url_stored_earlier_is_refused_at_send_without_connecting() 
     .map(|(id, url)| Notification {
         id: id.into(),
         kind: ChannelKind::Slack,
-        url: Secret::new(url),
+        url: Some(Secret::new(url)),
         secret: None,
+        to: Vec::new(),
         enabled: true,
     })
     .collect();
@@ -334,7 +335,10 @@ async fn notifications_change_only_under_if_match_and_no_channel_is_lost() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(org.notifications[0].url.expose(), "http://127.0.0.1:9/a");
+    assert_eq!(
+        org.notifications[0].url.as_ref().unwrap().expose(),
+        "http://127.0.0.1:9/a"
+    );
 }
 
 /// At most 10 channels per org: an 11th is a 400 naming `notifications`.

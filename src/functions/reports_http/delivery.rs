@@ -158,14 +158,8 @@ pub async fn test_send(app: &App, req: &Request) -> Result<Response, ApiError> {
         .ok_or_else(|| ApiError::org_not_found(org.org_id.as_str()))?;
     let mut digest = Digest::new(app, &org, latest.date, &stored, Vec::new());
     digest.test = true;
-    let sent = delivery::send_digest(
-        &digest,
-        channel,
-        app.clock.now(),
-        deadline,
-        app.settings.allow_insecure_webhooks,
-    )
-    .await;
+    let sent =
+        delivery::send_digest(&digest, channel, app.clock.now(), deadline, &app.settings).await;
     let (status, error) = match &sent.outcome {
         Ok(_) => (TestSendStatus::Sent, None),
         Err(e) => (TestSendStatus::Failed, Some(e.clone())),

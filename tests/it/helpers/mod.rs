@@ -1,7 +1,8 @@
 //! The test rig: [`TestApp`] (the `handler` binary started on a free port with a fresh blob
 //! container and settings pointing at the test services), and one module per service:
 //! [`pg`] (PostgreSQL), [`clickhouse`] (the ClickHouse front), [`azurite`] (Blob Storage) and
-//! [`proxy`] (a counting, fault-injecting TCP proxy). Everything is re-exported here, so tests
+//! [`proxy`] (a counting, fault-injecting TCP proxy), [`smtp`] (an SMTP server, aiosmtpd) and
+//! [`listener`] (the Functions host's queue listener, also run by `scripts/bench/queue`). Everything is re-exported here, so tests
 //! write `helpers::fresh_database`, `helpers::Proxy`, ….
 
 pub mod api;
@@ -9,18 +10,22 @@ pub mod azurite;
 pub mod cards;
 pub mod clickhouse;
 pub mod fixtures;
+pub mod listener;
 pub mod pg;
 pub mod proxy;
 pub mod receiver;
+pub mod smtp;
 
 pub use api::*;
 pub use azurite::*;
 pub use cards::*;
 pub use clickhouse::*;
 pub use fixtures::*;
+pub use listener::*;
 pub use pg::*;
 pub use proxy::*;
 pub use receiver::*;
+pub use smtp::*;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

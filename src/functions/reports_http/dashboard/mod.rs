@@ -11,15 +11,18 @@
 //!
 //! Here: the view-model, its assembly ([`render`]) and the route ([`page`]). The parts of
 //! the page are built by `coverage` (the period, missing days, the empty state), `kpis`
-//! (tiles and their changes), `trends` (a chart per KPI) and `breakdowns` (breakdowns, hours
-//! and funnel, linked to their calls).
+//! (tiles and their changes), `trends` (a chart per KPI), `breakdowns` (breakdowns, hours
+//! and funnel, linked to their calls), `nav` (the links to other days, periods and orgs) and
+//! `series` (the period as CSV, `format=csv`).
 //!
 //! Decisions of this crate:
-//! * The tiles, breakdowns and funnel show the latest date of the period that has a report;
-//!   changes compare it with the median of the same weekday of the previous 4 weeks
-//!   ([`changes::change_of`], `docs/insights.md`, "Daily report: what changed"), named on the
-//!   page (`median of 4 previous Mondays`, `no baseline`); the flagged ones come first, in a
-//!   "What changed" strip and as the first tiles.
+//! * The tiles, breakdowns and funnel show the day of `date=`, or else the latest date of the
+//!   period that has a report; a `date=` without a stored report is a page that says so
+//!   (with the backfill for it), not an error. Changes compare that day with the median of
+//!   the same weekday of the previous 4 weeks ([`changes::change_of`], `docs/insights.md`,
+//!   "Daily report: what changed"), named on the page (`median of 4 previous Mondays`,
+//!   `no baseline`); the flagged ones come first, in a "What changed" strip and as the first
+//!   tiles.
 //! * Every breakdown row and every hour of `by_hour` links to the HTML page of its calls
 //!   (`GET /api/reports/calls?…&format=html`, relative, values percent-encoded).
 //! * A rate over classified calls on a day with no classified calls is undefined: its tile
@@ -35,10 +38,15 @@
 mod breakdowns;
 mod coverage;
 mod kpis;
+mod nav;
 mod revised;
+mod series;
 #[cfg(test)]
 mod tests;
 mod trends;
+
+pub use self::nav::Nav;
+pub use self::series::to_csv;
 
 use askama::Template;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -49,10 +57,11 @@ use crate::app::App;
 use crate::daily_report::changes::{self, KpiChange};
 use crate::daily_report::kpi::Kpi;
 use crate::daily_report::report::DailyReport;
+use crate::daily_report::schedule;
 use crate::daily_report::snapshots::{self, SnapshotError};
 use crate::http::error::ApiError;
 use crate::http::request::Request;
-use crate::http::response::html_response;
+use crate::http::response::{html_response, safe_headers};
 use crate::orgs::Organization;
 use crate::render::chart::{Gridline, Line, Px, Rect};
 use crate::render::format::{long_date, plural, thousands, utc_and_local};
@@ -79,20 +88,40 @@ use crate::storage::StorageError;
 /// `POST /api/reports/backfill`, with a request body for the period.
 ///
 /// All data (org name, breakdown values, …) is escaped.
+///
+/// Navigation as for a period of `days.len()` days ending yesterday with `org` the only org
+/// ([`render_with`] says more).
 pub fn render(
     org: &Organization,
     days: &[(NaiveDate, Option<DailyReport>)],
     generated_at: DateTime<Utc>,
 ) -> String {
-    render_with(org, days, &[], generated_at)
+    let stored: Vec<NaiveDate> = days
+        .iter()
+        .filter(|(_, r)| r.is_some())
+        .map(|(d, _)| *d)
+        .collect();
+    let nav = Nav {
+        days: days.len() as i64,
+        date: None,
+        stored: stored.first().zip(stored.last()).map(|(a, b)| (*a, *b)),
+        orgs: std::slice::from_ref(org),
+    };
+    render_with(org, days, &[], &nav, generated_at)
 }
 
 /// [`render`] with `extra`: stored reports before the period (the latest day's baseline dates
-/// that the period does not cover), used only for the comparison.
+/// that the period does not cover), used only for the comparison; and `nav`, where the page
+/// is: with `nav.date`, the period ends that day (the last of `days`) and the page shows that
+/// day's report, or says it has none. Above the content, plain links: the previous and next
+/// day (each only when a stored report lies that way), the latest report (with `date`), the
+/// 7/30/90-day periods (the current one `aria-current`), the CSV of the period, and, when the
+/// caller sees several orgs, the others (by name), each keeping `days` and `date`.
 pub fn render_with(
     org: &Organization,
     days: &[(NaiveDate, Option<DailyReport>)],
     extra: &[(NaiveDate, DailyReport)],
+    nav: &Nav<'_>,
     generated_at: DateTime<Utc>,
 ) -> String {
     let mut series: Vec<Day<'_>> = days
@@ -108,7 +137,11 @@ pub fn render_with(
         .iter()
         .filter_map(|d| d.report.map(|r| (d.date, r)))
         .collect();
-    let reports = reported.last().map(|&(date, latest)| {
+    // The shown day: `date=` (when stored), or the period's latest report.
+    let shown = reported
+        .last()
+        .filter(|(date, _)| nav.date.is_none_or(|d| d == *date));
+    let reports = shown.map(|&(date, latest)| {
         // The same weekday of the previous 4 weeks, from the period or `extra`, nearest first.
         let (dates, baseline): (Vec<NaiveDate>, Vec<&DailyReport>) =
             changes::baseline_candidates(date)
@@ -136,16 +169,36 @@ pub fn render_with(
         };
         let basis = kpis::basis(date, &dates);
         let revised = revised::note(latest, org.timezone, generated_at, &links);
-        reports(&series, date, latest, &compared, &basis, &links, revised)
+        let mut r = reports(&series, date, latest, &compared, &basis, &links, revised);
+        if nav.date.is_some() {
+            r.heading = "Report";
+        }
+        r
     });
+    let to = series.last().map_or(NaiveDate::MIN, |d| d.date);
+    let day = nav.date.or(reported.last().map(|(d, _)| *d)).unwrap_or(to);
+    // `date=` without a report: the page says so, and the backfill is for that day.
+    let missing_day = nav.date.filter(|_| reports.is_none());
+    let backfill_body = match missing_day {
+        Some(d) => coverage::backfill_body(
+            org,
+            &[Day {
+                date: d,
+                report: None,
+            }],
+        ),
+        None => coverage::backfill_body(org, &series),
+    };
     render_page(&DashboardPage {
         org_name: &org.name,
         period: coverage::period_text(&series),
         timezone: org.timezone.name(),
         generated_at: utc_and_local(generated_at, org.timezone),
         coverage: coverage::summary(&series, reported.len()),
+        nav: nav::links(org, nav, day, to),
         reports,
-        backfill_body: coverage::backfill_body(org, &series),
+        missing_day: missing_day.map(long_date),
+        backfill_body,
     })
 }
 
@@ -167,10 +220,49 @@ struct DashboardPage<'a> {
     timezone: &'a str,
     generated_at: String,
     coverage: Coverage,
-    /// `None`: no report in the period, the page shows its empty state.
+    nav: NavLinks,
+    /// `None`: no report in the period (or on `date=`), the page shows its empty state.
     reports: Option<Reports>,
+    /// `date=` has no report: the empty state names it (`Tue 2025-12-09`).
+    missing_day: Option<String>,
     /// The empty state's example request body.
     backfill_body: String,
+}
+
+/// The links above the content (`nav`), all relative to the page.
+struct NavLinks {
+    /// The shown day, `Tue 2025-12-09`.
+    day: String,
+    /// `None` when no stored report lies that way.
+    previous: Option<DayLink>,
+    next: Option<DayLink>,
+    /// The page without `date` (latest report), when it has one.
+    latest: Option<String>,
+    periods: Vec<PeriodLink>,
+    /// The orgs the caller may see, by name; empty unless there are several.
+    orgs: Vec<OrgLink>,
+    /// The period's daily series as CSV (`format=csv`, the period's last day pinned).
+    csv_href: String,
+}
+
+struct DayLink {
+    href: String,
+    /// `Mon 2025-12-08`.
+    date: String,
+}
+
+struct PeriodLink {
+    days: i64,
+    href: String,
+    /// The page's period (`aria-current`).
+    current: bool,
+}
+
+struct OrgLink {
+    name: String,
+    href: String,
+    /// The page's org (`aria-current`).
+    current: bool,
 }
 
 struct Coverage {
@@ -184,7 +276,9 @@ struct Coverage {
 
 /// Everything shown when the period has a report.
 struct Reports {
-    /// The latest date with a report, `Mon 2025-12-15`.
+    /// `Latest report`, or `Report` for the day of `date=`.
+    heading: &'static str,
+    /// The shown day, `Mon 2025-12-15`.
     date: String,
     /// `None` unless the latest report is a revision after the first.
     revised: Option<Revised>,
@@ -380,6 +474,7 @@ fn reports(
         .filter_map(|(kpi, change)| kpis::flagged_change(*kpi, change))
         .collect();
     Reports {
+        heading: "Latest report",
         date: long_date(date),
         revised,
         note,
@@ -414,22 +509,43 @@ fn reports(
 
 // ---------------------------------------------------------------- the route
 
-/// `GET /api/dashboard?org_id=&days=`: the HTML page over the last `days` (default 30) days.
-/// One listing (the period and the 4 weeks before its last day) and one blob read per stored
-/// day of the period and per baseline date of the latest day before the period.
+/// `GET /api/dashboard?org_id=&days=&date=&format=`: the HTML page over the `days` days
+/// (1-90, default 30) ending `date` (default: the org's yesterday; 400 naming `date` unless
+/// `YYYY-MM-DD` of a local day that has ended), or with `format=csv` the period's daily
+/// series ([`to_csv`]) as an attachment `<org_id>-<from>-<to>.csv`; `format` is `html` (the
+/// default) or `csv` (400 naming `format` otherwise). Same rule as the page (org reader).
+///
+/// Cost: one listing of the org's reports (the nearest stored days either way, and the period),
+/// one blob read per stored day of the period and, for the page, per baseline date of the
+/// shown day before the period, and the orgs the caller sees (the switcher).
 #[utoipa::path(
     get,
     path = "/api/dashboard",
     operation_id = "dashboard",
     tag = "reports",
-    summary = "An HTML dashboard over stored reports",
+    summary = "An HTML dashboard over stored reports, or its period as CSV",
     params(
         super::openapi::OrgIdQuery,
         ("days" = Option<u32>, Query, minimum = 1, maximum = 90,
-            description = "The period: the last `days` days (default 30)."),
+            description = "The period's length in days (default 30); the page links 7, 30 \
+            and 90."),
+        ("date" = Option<chrono::NaiveDate>, Query, example = "2025-12-15",
+            description = "The period's last day and the day of the tiles, breakdowns and \
+            \"what changed\" (default: the latest report of the period ending yesterday in \
+            the org's zone). A day whose local day has not ended is a 400; a day without a \
+            stored report is a page that says so."),
+        ("format" = Option<String>, Query, pattern = "^(html|csv)$",
+            description = "`html` (the default) or `csv`: the period's daily series, RFC \
+            4180, a header row `date` and each headline KPI's label, one row per day (empty \
+            cells where the day has no report or the KPI is undefined)."),
     ),
     responses(
-        (status = 200, description = "The page.", body = String, content_type = "text/html"),
+        (status = 200, description = "The page; with `format=csv`, the period as CSV, \
+            `Content-Disposition: attachment; filename=\"<org_id>-<from>-<to>.csv\"`.",
+            content(
+                (String = "text/html"),
+                (String = "text/csv"),
+            )),
         (status = 400, response = super::openapi::BadRequest),
         (status = 404, response = super::openapi::NotFound),
         (status = 503, response = super::openapi::Unavailable),
@@ -438,20 +554,38 @@ fn reports(
 pub async fn page(app: &App, req: &Request) -> Result<Response, ApiError> {
     let org = super::resolve_org(app, req, req.query_param("org_id")).await?;
     let days: i64 = super::int_param(req, "days", 1..=90, 30)?;
+    let date = super::date_param(req.query_param("date"), "date")?;
+    let csv = match req.query_param("format") {
+        None | Some("html") => false,
+        Some("csv") => true,
+        Some(v) => {
+            return Err(ApiError::invalid(
+                "format",
+                format!("format {v:?} must be html or csv"),
+            ));
+        }
+    };
     let now = app.clock.now();
-    let to = org.yesterday(now);
+    if let Some(d) = date {
+        schedule::check_ended(std::slice::from_ref(&org), d, now, "date")?;
+    }
+    let to = date.unwrap_or_else(|| org.yesterday(now));
     let from = to - chrono::Duration::days(days - 1);
-    // One listing, reaching back to the baseline dates of the period's last day.
-    let reach = from.min(to - chrono::Duration::days(7 * changes::BASELINE_WEEKS));
+    // One listing of every stored date (one call per 5,000 reports): the period, the
+    // baseline dates of its last day, and the nearest stored days either way.
     let present: std::collections::BTreeSet<NaiveDate> =
-        super::stored::listed(app, &org, Some(reach), Some(to))
+        super::stored::listed(app, &org, None, None)
             .await?
             .into_iter()
             .map(|r| r.date)
             .collect();
-    // The latest reported day of the period, and its baseline dates before the period.
-    let latest = present.range(from..=to).next_back().copied();
-    let before: Vec<NaiveDate> = latest
+    // The shown day, and its baseline dates before the period (not for the CSV).
+    let shown = match date {
+        Some(d) => present.contains(&d).then_some(d),
+        None => present.range(from..=to).next_back().copied(),
+    };
+    let before: Vec<NaiveDate> = shown
+        .filter(|_| !csv)
         .map(changes::baseline_candidates)
         .unwrap_or_default()
         .into_iter()
@@ -472,12 +606,44 @@ pub async fn page(app: &App, req: &Request) -> Result<Response, ApiError> {
             Ok::<_, StorageError>((d, stored.map(|s| s.report)))
         }
     });
-    let mut days: Vec<(NaiveDate, Option<DailyReport>)> =
+    let mut days_read: Vec<(NaiveDate, Option<DailyReport>)> =
         futures::future::try_join_all(reads).await?;
-    let extra: Vec<(NaiveDate, DailyReport)> = days
-        .split_off(days.len() - before.len())
+    let extra: Vec<(NaiveDate, DailyReport)> = days_read
+        .split_off(days_read.len() - before.len())
         .into_iter()
         .filter_map(|(d, r)| r.map(|r| (d, r)))
         .collect();
-    Ok(html_response(render_with(&org, &days, &extra, now)))
+    if csv {
+        let name = format!("{}-{from}-{to}.csv", org.org_id);
+        return Ok(csv_response(to_csv(&days_read), &name));
+    }
+    let orgs = super::visible_orgs(app, req).await?;
+    let nav = Nav {
+        days,
+        date,
+        stored: present.first().zip(present.last()).map(|(a, b)| (*a, *b)),
+        orgs: &orgs,
+    };
+    Ok(html_response(render_with(
+        &org, &days_read, &extra, &nav, now,
+    )))
+}
+
+/// `body` as `text/csv; charset=utf-8`, an attachment named `filename` (an org id and dates:
+/// plain ASCII, nothing to quote), with the headers of every reply.
+fn csv_response(body: Vec<u8>, filename: &str) -> Response {
+    use warp::http::{HeaderValue, header};
+    use warp::reply::Reply as _;
+    let mut r = body.into_response();
+    let headers = r.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    let disposition = format!("attachment; filename=\"{filename}\"");
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    safe_headers(headers);
+    r
 }

@@ -496,10 +496,12 @@ fn the_baseline_is_named() {
     );
     // A baseline from reports before the period (`extra`).
     let days = mondays();
+    let acme = [org("Acme")];
     let html = render_with(
-        &org("Acme"),
+        &acme[0],
         &days[21..],
         &[(days[14].0, days[14].1.clone().unwrap())],
+        &nav_of(8, None, ("2025-11-17", "2025-12-15"), &acme),
         now(),
     );
     assert!(html.contains("vs median of 2 previous Mondays"), "{html}");
@@ -628,4 +630,225 @@ fn a_revised_latest_report_says_when_and_what_changed() {
     // Above the comparison: the first thing the page says of its report.
     assert!(html.find("class=\"revised\"") < html.find("id=\"changed-title\""));
     assert_self_contained(&html);
+}
+
+/// `nav` for a period of `n` days ending `date` (`None`: yesterday), the org's reports stored
+/// from `stored.0` to `stored.1`, `orgs` the caller's.
+fn nav_of<'a>(
+    days: i64,
+    date: Option<NaiveDate>,
+    stored: (&str, &str),
+    orgs: &'a [Organization],
+) -> Nav<'a> {
+    Nav {
+        days,
+        date,
+        stored: Some((d(stored.0), d(stored.1))),
+        orgs,
+    }
+}
+
+/// The `href` of the `<a>` whose text is `text`, as the page writes it (escaped).
+fn href_of<'h>(html: &'h str, text: &str) -> Option<&'h str> {
+    let end = html.find(&format!(">{text}</a>"))?;
+    let tag = &html[html[..end].rfind("<a ")?..end];
+    let start = tag.find("href=\"")? + "href=\"".len();
+    Some(&tag[start..start + tag[start..].find('"')?])
+}
+
+const ACME: &str = "01951f56-8c6e-7a93-a971-3d06a81a1ab0";
+
+#[test]
+fn the_page_links_the_days_around_the_shown_one_and_the_periods() {
+    let days = period(7, &[]);
+    let acme = [org("Acme")];
+    // `date=` the period's last day, reports stored before and after it.
+    let nav = nav_of(
+        7,
+        Some(d("2025-12-15")),
+        ("2025-11-01", "2025-12-20"),
+        &acme,
+    );
+    let html = render_with(&acme[0], &days, &[], &nav, now());
+    assert!(html.contains(">Report · Mon 2025-12-15</h2>"));
+    assert_eq!(
+        href_of(&html, "← Previous day"),
+        Some(format!("dashboard?org_id={ACME}&amp;days=7&amp;date=2025-12-14").as_str())
+    );
+    assert_eq!(
+        href_of(&html, "Next day →"),
+        Some(format!("dashboard?org_id={ACME}&amp;days=7&amp;date=2025-12-16").as_str())
+    );
+    assert_eq!(
+        href_of(&html, "Latest"),
+        Some(format!("dashboard?org_id={ACME}&amp;days=7").as_str())
+    );
+    // Each period keeps the date; the page's own is the current one.
+    for p in [7, 30, 90] {
+        let href = format!("dashboard?org_id={ACME}&amp;days={p}&amp;date=2025-12-15");
+        let current = if p == 7 { " aria-current=\"page\"" } else { "" };
+        assert!(
+            html.contains(&format!("<a href=\"{href}\"{current}>{p} days</a>")),
+            "{p} days: {html}"
+        );
+    }
+    assert_eq!(html.matches("aria-current=\"page\"").count(), 1);
+    assert!(html.contains(&format!(
+        "<a class=\"csv\" href=\"dashboard?org_id={ACME}&amp;days=7&amp;date=2025-12-15&amp;format=csv\" download>Download CSV</a>"
+    )));
+    // One org: no switcher.
+    assert!(!html.contains("<details class=\"orgs\""));
+
+    // The newest stored day: no next day; the oldest: no previous day; no `date=`: no
+    // "Latest".
+    let nav = nav_of(7, None, ("2025-12-15", "2025-12-15"), &acme);
+    let html = render_with(&acme[0], &days, &[], &nav, now());
+    assert_eq!(href_of(&html, "← Previous day"), None);
+    assert_eq!(href_of(&html, "Next day →"), None);
+    assert!(html.contains("<span class=\"step disabled\">Next day →</span>"));
+    assert!(html.contains("<span class=\"step disabled\">← Previous day</span>"));
+    assert_eq!(href_of(&html, "Latest"), None);
+    assert!(html.contains(&format!(
+        "href=\"dashboard?org_id={ACME}&amp;days=7&amp;date=2025-12-15&amp;format=csv\""
+    )));
+    // A period that is not one of the links marks none.
+    let nav = nav_of(14, None, ("2025-12-01", "2025-12-15"), &acme);
+    let html = render_with(&acme[0], &period(14, &[]), &[], &nav, now());
+    assert!(!html.contains("aria-current=\"page\""));
+    assert_self_contained(&html);
+}
+
+#[test]
+fn a_date_without_a_report_is_a_page_that_says_so() {
+    // The last day (2025-12-15) is missing; earlier days have reports.
+    let days = period(7, &[6]);
+    let acme = [org("Acme")];
+    let nav = nav_of(
+        7,
+        Some(d("2025-12-15")),
+        ("2025-11-01", "2025-12-20"),
+        &acme,
+    );
+    let html = render_with(&acme[0], &days, &[], &nav, now());
+    assert!(
+        html.contains("<h2>No report for Mon 2025-12-15</h2>"),
+        "{html}"
+    );
+    // Not the day before's tiles in its place.
+    assert!(!html.contains("class=\"card tile"));
+    assert!(!html.contains("Report ·"));
+    // The backfill is for that day; the navigation is there.
+    assert!(html.contains("&quot;from&quot;: &quot;2025-12-15&quot;,\n"));
+    assert!(html.contains("&quot;to&quot;: &quot;2025-12-15&quot;\n}</pre>"));
+    assert!(href_of(&html, "← Previous day").is_some_and(|h| h.ends_with("date=2025-12-14")));
+    assert!(html.contains("6 of 7 days have a report"));
+    // Without `date=`, the same period shows its latest report, 2025-12-14.
+    let html = render(&acme[0], &days, now());
+    assert!(html.contains("Latest report · Sun 2025-12-14"));
+    assert!(!html.contains("No report for"));
+}
+
+#[test]
+fn the_org_switcher_lists_the_callers_orgs_by_name_escaped() {
+    let mut orgs = vec![org("Zeta"), org(EVIL), org("acme")];
+    orgs[0].org_id =
+        crate::orgs::OrgId::parse("0195aaaa-0000-7000-8000-000000000001", "org_id").unwrap();
+    orgs[1].org_id =
+        crate::orgs::OrgId::parse("0195aaaa-0000-7000-8000-000000000002", "org_id").unwrap();
+    let nav = nav_of(
+        30,
+        Some(d("2025-12-15")),
+        ("2025-11-01", "2025-12-15"),
+        &orgs,
+    );
+    let html = render_with(&orgs[2], &period(30, &[]), &[], &nav, now());
+    let start = html.find("<details class=\"orgs\">").expect("the switcher");
+    let list = &html[start..start + html[start..].find("</details>").unwrap()];
+    assert!(list.contains("Organization <span class=\"muted\">(3)</span>"));
+    // Every org once, by name (case-insensitive), each keeping `days` and `date`; the page's
+    // own is current.
+    let names: Vec<&str> = list
+        .split("\">")
+        .skip(1)
+        .filter_map(|s| s.split("</a>").next().filter(|_| s.contains("</a>")))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;",
+            "acme",
+            "Zeta"
+        ],
+        "{list}"
+    );
+    assert!(list.contains(&format!(
+        "<a href=\"dashboard?org_id={ACME}&amp;days=30&amp;date=2025-12-15\" aria-current=\"page\">acme</a>"
+    )));
+    assert!(list.contains(
+        "<a href=\"dashboard?org_id=0195aaaa-0000-7000-8000-000000000001&amp;days=30&amp;date=2025-12-15\">Zeta</a>"
+    ));
+    assert!(!html.contains("<img"));
+    assert_self_contained(&html);
+}
+
+#[test]
+fn nav_links_are_relative_and_encoded() {
+    assert_eq!(
+        nav::href("a b&c", 7, Some(d("2025-12-15")), Some("csv")),
+        "dashboard?org_id=a%20b%26c&days=7&date=2025-12-15&format=csv"
+    );
+    assert_eq!(
+        nav::href(ACME, 30, None, None),
+        format!("dashboard?org_id={ACME}&days=30")
+    );
+}
+
+#[test]
+fn the_period_as_csv_has_the_kpi_labels_and_a_row_per_day() {
+    let mut days = period(5, &[2]);
+    // A day without classified calls: its rates are undefined, not 0.
+    days[3].1.as_mut().unwrap().kpis.classified_calls = 0;
+    let bytes = to_csv(&days);
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    assert!(text.starts_with(
+        "date,Total calls,Classified calls,Success rate,Avg minutes per call,Total call time,\
+         Carrier not qualified,Transferred for booking,Carrier asked for transfer\r\n"
+    ));
+    assert_eq!(
+        text.matches("\r\n").count(),
+        6,
+        "RFC 4180 line ends: {text}"
+    );
+    let mut r = csv::Reader::from_reader(bytes.as_slice());
+    let labels: Vec<&str> = Kpi::ALL.iter().map(|k| k.label()).collect();
+    assert_eq!(
+        r.headers().unwrap().iter().skip(1).collect::<Vec<_>>(),
+        labels
+    );
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 5);
+    for (row, (date, report)) in rows.iter().zip(&days) {
+        assert_eq!(&row[0], date.to_string());
+        for (i, k) in Kpi::ALL.iter().enumerate() {
+            let want = report.as_ref().and_then(|r| k.value(r));
+            let got: Option<f64> = Some(&row[i + 1])
+                .filter(|c| !c.is_empty())
+                .map(|c| c.parse().unwrap());
+            assert_eq!(got, want, "{date} {}", k.label());
+        }
+    }
+    // The missing day: every KPI cell empty; the day without classified calls: its rates.
+    assert_eq!(&rows[2].iter().skip(1).collect::<String>(), "");
+    assert_eq!(&rows[3][3], "");
+    assert!(!rows[3][1].is_empty());
+    let total = days[0].1.as_ref().unwrap().kpis.total_calls;
+    assert_eq!(&rows[0][1], total.to_string());
+    // No period: the header alone.
+    assert_eq!(
+        String::from_utf8(to_csv(&[]))
+            .unwrap()
+            .matches("\r\n")
+            .count(),
+        1
+    );
 }
