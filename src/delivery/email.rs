@@ -280,19 +280,8 @@ pub async fn send_digest(
         "digest".into()
     };
     let id = message_id(&what, &d.org_id, d.date, &channel.id, domain(smtp));
-    match build(&View::digest(d), smtp, channel, id, None) {
-        Ok(email) => {
-            send_email(
-                &email,
-                channel,
-                smtp,
-                settings.allow_insecure_webhooks,
-                deadline,
-            )
-            .await
-        }
-        Err(e) => not_sent(e),
-    }
+    let message = build(&View::digest(d), smtp, channel, id, None);
+    send_built(message, channel, smtp, settings, deadline).await
 }
 
 /// Sends the correction `c` to `channel` as [`send_digest`] sends a digest, in reply to the
@@ -309,7 +298,19 @@ pub async fn send_correction(
     let what = format!("correction-rev-{}", c.revision);
     let id = message_id(&what, &c.org_id, c.date, &channel.id, domain(smtp));
     let digest = message_id("digest", &c.org_id, c.date, &channel.id, domain(smtp));
-    match build(&View::correction(c), smtp, channel, id, Some(digest)) {
+    let message = build(&View::correction(c), smtp, channel, id, Some(digest));
+    send_built(message, channel, smtp, settings, deadline).await
+}
+
+/// Sends a message [`build`] made, or records why none could be made (final: not tried again).
+async fn send_built(
+    message: Result<Email, String>,
+    channel: &Notification,
+    smtp: &SmtpSettings,
+    settings: &Settings,
+    deadline: Instant,
+) -> SendResult {
+    match message {
         Ok(email) => {
             send_email(
                 &email,

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use call_analytics::configuration::{QueueAccount, QueueSettings, Secret, StorageSettings};
 use call_analytics::orgs::{self, ChannelKind, Notification, Organization};
-use call_analytics::queue::{ReportMessage, Which, WorkQueue};
+use call_analytics::queue::{Received, ReportMessage, Which, WorkQueue};
 use call_analytics::storage::Storage;
 use chrono::{NaiveDate, Utc};
 use serde_json::{Value, json};
@@ -24,6 +24,15 @@ use crate::helpers::{
     Answer, ClickHouseDb, Delivered, Listener, Receiver, Spawn, TestApp, azurite, closed_port,
     document, id_of, timer_payload, unique, validate,
 };
+
+/// The report message a received queue message carries (base64 of its JSON, as the product
+/// sends it).
+fn report_message(m: &Received) -> ReportMessage {
+    let json = base64::engine::general_purpose::STANDARD
+        .decode(&m.text)
+        .unwrap();
+    serde_json::from_slice(&json).unwrap()
+}
 
 /// A fresh queue name (the queue does not exist yet).
 fn fresh_queue() -> String {
@@ -198,12 +207,7 @@ async fn the_timer_enqueues_and_the_worker_stores_each_report_once() {
         .unwrap();
     let mut notify = Vec::new();
     for m in &peeked {
-        let msg: ReportMessage = serde_json::from_slice(
-            &base64::engine::general_purpose::STANDARD
-                .decode(&m.text)
-                .unwrap(),
-        )
-        .unwrap();
+        let msg = report_message(m);
         if msg.notify {
             notify.push(msg.date);
         }
@@ -653,12 +657,7 @@ async fn a_backfill_with_a_queue_is_a_job_whose_status_counts_what_is_stored() {
         .unwrap();
     let mut pairs = BTreeSet::new();
     for m in &peeked {
-        let msg: ReportMessage = serde_json::from_slice(
-            &base64::engine::general_purpose::STANDARD
-                .decode(&m.text)
-                .unwrap(),
-        )
-        .unwrap();
+        let msg = report_message(m);
         assert_eq!(msg.job_id.map(|id| id.to_string()), Some(job_id.clone()));
         assert!(!msg.notify);
         pairs.insert((msg.org_id.to_string(), msg.date));
