@@ -200,10 +200,6 @@ pub enum AnalysisError {
 /// The server enforces it (`statement_timeout`, → 504 "try a shorter window").
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(200);
 
-/// The most runs of consecutive days one scan reads as separate `UNION ALL` branches
-/// (`query.sql`); with more, it reads from the first day to scan to the last.
-const MAX_RUNS: usize = 8;
-
 /// How much longer than [`QUERY_TIMEOUT`] the client waits for any answer before it calls the
 /// server unreachable (→ 503).
 pub const NO_ANSWER_MARGIN: Duration = Duration::from_secs(10);
@@ -317,17 +313,14 @@ pub async fn run(
     } else {
         settled::read(&app.storage, &window.timezone, &days, &settled).await
     };
-    let mut scan: Vec<bool> = per_day.iter().map(Option::is_none).collect();
-    // Kept days scattered between scanned ones: one run from the first scanned day to the last.
-    if query::runs(&days, &scan).len() > MAX_RUNS
-        && let (Some(a), Some(b)) = (scan.iter().position(|&s| s), scan.iter().rposition(|&s| s))
-    {
-        scan[a..=b].fill(true);
-    }
+    let scan: Vec<bool> = per_day.iter().map(Option::is_none).collect();
     let limited = async {
+        // JIT off: it would compile each of the scan's per-day branches separately, which
+        // costs more than the scan (query.sql). Both settings stay with the pooled session,
+        // whose only other queries are the failure analyses' own and the health probe.
         client
             .batch_execute(&format!(
-                "SET statement_timeout = {}",
+                "SET statement_timeout = {}; SET jit = off",
                 QUERY_TIMEOUT.as_millis()
             ))
             .await?;
@@ -363,21 +356,30 @@ pub async fn run(
         query_ms = started.elapsed().as_millis() as u64,
         "aggregate query done"
     );
-    let keep: Vec<bool> = settled.iter().zip(&scan).map(|(&s, &d)| s && d).collect();
-    let timezone = window.timezone.clone();
-    // The newly settled days are written while the artifacts are: each is one whole object,
-    // and a day not written is scanned again next time.
-    let kept = async {
-        if keep.contains(&true) {
-            let (stored, bytes) =
-                settled::write(&app.storage, &timezone, &days, &keep, &per_day, force, now).await;
+    // The newly settled days are written on a task of their own, while this one computes the
+    // statistics and writes the artifacts: each is one whole object, and a day not written is
+    // scanned again next time. The reply waits for them, so the next request finds them.
+    let keep: Vec<(window::Day, Vec<query::UserDay>)> = days
+        .into_iter()
+        .zip(per_day)
+        .zip(settled.iter().zip(&scan))
+        .filter(|(_, (settled, scanned))| **settled && **scanned)
+        .map(|(day, _)| day)
+        .collect();
+    let kept = (!keep.is_empty()).then(|| {
+        let (storage, timezone) = (app.storage.clone(), window.timezone.clone());
+        tokio::spawn(async move {
+            let (stored, bytes) = settled::write(&storage, &timezone, keep, force, now).await;
             tracing::info!(days_stored = stored, bytes, "settled days kept");
-        }
-    };
+        })
+    });
 
     let analysis = stats::analyse(counts, window, options, now);
-    let written = write_artifacts(app, &analysis, flags, &prefix, &cache_name, reusable);
-    let (response, ()) = tokio::join!(written, kept);
+    let response = write_artifacts(app, &analysis, flags, &prefix, &cache_name, reusable).await;
+    if let Some(kept) = kept {
+        // A panic there loses only cached days; it is the runtime's to report.
+        let _ = kept.await;
+    }
     let response = response?;
     Ok((response.view(flags), analysis))
 }

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 use futures::TryStreamExt;
 use tokio_postgres::types::ToSql;
 
@@ -14,7 +14,7 @@ use super::model::Window;
 use super::stats::{Counts, DayCounts, PreviousCounts, UserCounts};
 use super::window::Day;
 
-/// The SQL of one run (`query.sql`); [`scan_sql`] repeats its run part. Also run as-is by
+/// The SQL of one day's branch (`query.sql`); [`scan_sql`] repeats it. Also run by
 /// `scripts/bench/failure-analysis`.
 pub const ANALYSIS_SQL: &str = include_str!("query.sql");
 
@@ -22,91 +22,63 @@ pub const ANALYSIS_SQL: &str = include_str!("query.sql");
 /// sessions, failures.
 pub type UserDay = (Option<String>, i64, i64);
 
-/// The lines of `query.sql` that read one run, and what comes before and after them.
-fn parts() -> (&'static str, &'static str, &'static str) {
-    let (head, rest) = ANALYSIS_SQL
-        .split_once("-- run {\n")
-        .expect("query.sql marks its run");
-    let (run, tail) = rest
-        .split_once("-- run }\n")
-        .expect("query.sql marks its run's end");
-    (head, run, tail)
-}
-
-/// The scan of `runs` runs (at least one): `query.sql` with its run repeated, joined by
-/// `UNION ALL`, run `k` (0-based) reading `[$(2k+2), $(2k+3))`. Only placeholders vary.
-pub fn scan_sql(runs: usize) -> String {
-    let (head, run, tail) = parts();
-    let branches: Vec<String> = (0..runs)
+/// The scan of `days` days (at least one): `query.sql` once per day, joined by `UNION ALL`,
+/// day `k` (0-based) reading `[$(2k+1), $(2k+2))`. Only placeholders vary.
+pub fn scan_sql(days: usize) -> String {
+    let (comment, branch) = ANALYSIS_SQL
+        .split_once("\nSELECT ")
+        .expect("query.sql is comments, then one SELECT");
+    let branches: Vec<String> = (0..days)
         .map(|k| {
-            let (start, end) = (format!("${}", 2 * k + 2), format!("${}", 2 * k + 3));
-            run.split("$2")
-                .map(|piece| piece.replace("$3", &end))
+            let (start, end) = (format!("${}", 2 * k + 1), format!("${}", 2 * k + 2));
+            format!("SELECT {branch}")
+                .split("$1")
+                .map(|piece| piece.replace("$2", &end))
                 .collect::<Vec<_>>()
                 .join(&start)
         })
         .collect();
-    format!("{head}{}{tail}", branches.join("        UNION ALL\n"))
-}
-
-/// The UTC spans `[start, end)` of the runs of consecutive days with `scan[i]` set. A lone run
-/// is split at its middle instant, so the scan has the two branches its parallel plan needs
-/// (`query.sql`).
-pub fn runs(days: &[Day], scan: &[bool]) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
-    let mut runs: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::new();
-    let mut previous_scanned = false;
-    for (day, &scanned) in days.iter().zip(scan) {
-        if scanned {
-            match runs.last_mut() {
-                Some(run) if previous_scanned => run.1 = day.end_utc,
-                _ => runs.push((day.start_utc, day.end_utc)),
-            }
-        }
-        previous_scanned = scanned;
-    }
-    if let [(start, end)] = runs[..] {
-        let middle = start + (end - start) / 2;
-        runs = vec![(start, middle), (middle, end)];
-    }
-    runs
+    format!("{comment}\n{}", branches.join("UNION ALL\n"))
 }
 
 /// Scans the days of `days` with `scan[i]` set in one query ([`scan_sql`]) and returns every
 /// day's per-user counts, in the order of `days` (empty for a day not scanned, and for a
-/// scanned day without sessions). Days must be consecutive and ascending.
+/// scanned day without sessions).
 pub async fn scan(
     client: &deadpool_postgres::Client,
     days: &[Day],
     scan: &[bool],
 ) -> Result<Vec<Vec<UserDay>>, tokio_postgres::Error> {
     let mut per_day: Vec<Vec<UserDay>> = vec![Vec::new(); days.len()];
-    let runs = runs(days, scan);
-    if runs.is_empty() {
+    // The scanned days' indexes, by their UTC start (each branch returns its start).
+    let scanned: HashMap<NaiveDateTime, usize> = days
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| scan[i])
+        .map(|(i, day)| (day.start_utc.naive_utc(), i))
+        .collect();
+    if scanned.is_empty() {
         return Ok(per_day);
     }
-    let starts: Vec<NaiveDateTime> = days.iter().map(|d| d.start_utc.naive_utc()).collect();
-    let bounds: Vec<NaiveDateTime> = runs
+    let bounds: Vec<NaiveDateTime> = days
         .iter()
-        .flat_map(|(start, end)| [start.naive_utc(), end.naive_utc()])
+        .zip(scan)
+        .filter(|&(_, &s)| s)
+        .flat_map(|(day, _)| [day.start_utc.naive_utc(), day.end_utc.naive_utc()])
         .collect();
-    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&starts];
-    params.extend(bounds.iter().map(|b| b as &(dyn ToSql + Sync)));
+    let params = bounds.iter().map(|b| b as &(dyn ToSql + Sync));
     // An unnamed statement, planned anew for each window: a cached prepared statement switches
     // to a generic plan after five runs, which cannot see the window's size and loses the
     // parallel scan (1.8x slower on 3.3M rows; see scripts/bench/failure-analysis).
     // Rows are taken as they arrive, not collected first (52,052 for 30 days of 2,000 users).
     let rows = client
-        .query_raw(scan_sql(runs.len()).as_str(), params)
+        .query_raw(scan_sql(scanned.len()).as_str(), params)
         .await?;
     futures::pin_mut!(rows);
     while let Some(r) = rows.try_next().await? {
-        // width_bucket: 1 ..= days.len() inside the scanned runs.
-        let day: i32 = r.get(1);
-        if let Some(slot) = usize::try_from(day - 1)
-            .ok()
-            .and_then(|i| per_day.get_mut(i))
-        {
-            slot.push((r.get(0), r.get(2), r.get(3)));
+        let day_start: NaiveDateTime = r.get(0);
+        if let Some(&i) = scanned.get(&day_start) {
+            per_day[i].push((r.get(1), r.get(2), r.get(3)));
         }
     }
     Ok(per_day)
@@ -190,7 +162,7 @@ pub fn roll_up(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{Datelike, NaiveDate, TimeZone};
+    use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 
     fn days(n: u32) -> Vec<Day> {
         (0..n)
@@ -203,31 +175,14 @@ mod tests {
     }
 
     #[test]
-    fn the_scan_repeats_the_run_with_renumbered_placeholders_only() {
-        let one_run = ANALYSIS_SQL
-            .replace("-- run {\n", "")
-            .replace("-- run }\n", "");
-        assert_eq!(scan_sql(1), one_run);
+    fn the_scan_repeats_the_day_with_renumbered_placeholders_only() {
+        assert_eq!(scan_sql(1), ANALYSIS_SQL);
         let sql = scan_sql(12);
-        assert_eq!(sql.matches("\n        UNION ALL\n").count(), 11);
-        assert!(sql.contains("c.created_on >= $24 AND c.created_on < $25"));
-        assert!(!sql.contains("$26"));
-        assert_eq!(sql.matches("$1::timestamp[]").count(), 12);
-    }
-
-    #[test]
-    fn runs_join_consecutive_days_and_a_lone_run_is_halved() {
-        let d = days(5);
-        let at = |day: u32, hour: u32| Utc.with_ymd_and_hms(2025, 5, day, hour, 0, 0).unwrap();
-        assert_eq!(
-            runs(&d, &[true, true, false, true, false]),
-            [(at(1, 0), at(3, 0)), (at(4, 0), at(5, 0))]
-        );
-        assert_eq!(
-            runs(&d, &[false, true, false, false, false]),
-            [(at(2, 0), at(2, 12)), (at(2, 12), at(3, 0))]
-        );
-        assert!(runs(&d, &[false; 5]).is_empty());
+        assert_eq!(sql.matches("\nUNION ALL\nSELECT $").count(), 11);
+        assert!(sql.contains("c.created_on >= $23 AND c.created_on < $24"));
+        assert!(sql.contains("SELECT $23::timestamp AS day_start"));
+        assert!(!sql.contains("$25"));
+        assert_eq!(sql.matches("GROUP BY c.user_id").count(), 12);
     }
 
     #[test]

@@ -98,20 +98,18 @@ async fn read_one(storage: &Storage, timezone: &str, day: &Day) -> Option<Vec<Us
     None
 }
 
-/// Writes each day with `settled[i]` and `scanned[i]` set (its counts `per_day[i]`), at most
-/// [`CONCURRENCY`] at once: create-only, or replacing what is there when `overwrite`
-/// (`force_refresh`). A day over [`MAX_USERS_PER_DAY`] users is skipped; a failed write is
-/// logged and skipped (the day is scanned again next time). Returns the days and bytes written.
+/// Writes each of `days` (a day and its per-user counts), at most [`CONCURRENCY`] at once:
+/// create-only, or replacing what is there when `overwrite` (`force_refresh`). A day over
+/// [`MAX_USERS_PER_DAY`] users is skipped; a failed write is logged and skipped (the day is
+/// scanned again next time). Returns the days and bytes written.
 pub async fn write(
     storage: &Storage,
     timezone: &str,
-    days: &[Day],
-    keep: &[bool],
-    per_day: &[Vec<UserDay>],
+    days: Vec<(Day, Vec<UserDay>)>,
     overwrite: bool,
     computed_at: DateTime<Utc>,
 ) -> (usize, u64) {
-    let put = Put {
+    let put = &Put {
         condition: if overwrite {
             Condition::Always
         } else {
@@ -119,27 +117,19 @@ pub async fn write(
         },
         ..Put::new("application/json")
     };
-    let objects: Vec<(String, Bytes)> = days
-        .iter()
-        .zip(keep)
-        .zip(per_day)
-        .filter(|((_, keep), users)| **keep && users.len() <= MAX_USERS_PER_DAY)
-        .map(|((day, _), users)| {
+    let written: Vec<Option<u64>> = futures::stream::iter(days)
+        .filter(|(_, users)| std::future::ready(users.len() <= MAX_USERS_PER_DAY))
+        .map(|(day, users)| async move {
+            let name = name(timezone, day.date);
             let kept = KeptDay {
                 timezone: timezone.to_string(),
                 date: day.date,
                 start_utc: day.start_utc,
                 end_utc: day.end_utc,
                 computed_at,
-                users: users.clone(),
+                users,
             };
-            let body = serde_json::to_vec(&kept).expect("a kept day serializes");
-            (name(timezone, day.date), Bytes::from(body))
-        })
-        .collect();
-    let put = &put;
-    let written: Vec<Option<u64>> = futures::stream::iter(objects)
-        .map(|(name, body)| async move {
+            let body = Bytes::from(serde_json::to_vec(&kept).expect("a kept day serializes"));
             let bytes = body.len() as u64;
             match storage.put(&name, body, put).await {
                 Ok(_) => Some(bytes),
