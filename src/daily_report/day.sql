@@ -3,44 +3,46 @@
 -- counts, the breakdowns and the report's provenance (its fingerprint, as fingerprint.sql
 -- computes it, and the server's version).
 WITH
-  runs AS (
-    SELECT id AS run_id, intDiv(toUnixTimestamp64Milli(min(timestamp)), 900000) AS quarter
-    FROM public_runs
+  window_runs AS (
+    SELECT id FROM public_runs
     WHERE timestamp >= {start:DateTime64(3, 'UTC')} AND timestamp < {end:DateTime64(3, 'UTC')}
-    GROUP BY id
   ),
-  scoped AS (
-    SELECT run_id, sum(session_duration) AS duration
+  per_run AS (
+    SELECT run_id,
+      intDiv(toUnixTimestamp64Milli(minIf(at, part = 0)), 900000) AS quarter,
+      sumIf(session_duration, part = 1) AS duration,
+      countIf(part = 1) AS sessions,
+      countIf(part = 2) AS output_rows,
+      argMaxIf(flat_data, at, part = 2) AS flat_data,
+      maxIf(at, part = 2) AS latest_at
     FROM (
-      SELECT run_id, id, max(duration) AS session_duration
+      SELECT id AS run_id, 0 AS part, timestamp AS at, 0. AS session_duration, '' AS flat_data
+      FROM public_runs
+      WHERE timestamp >= {start:DateTime64(3, 'UTC')} AND timestamp < {end:DateTime64(3, 'UTC')}
+      UNION ALL
+      SELECT run_id, 1, toDateTime64(0, 3, 'UTC'), max(duration), ''
       FROM public_sessions
       WHERE org_id = {org_id:String}
         AND NOT has({excluded:Array(String)}, user_number)
-        AND run_id IN (
-          SELECT id FROM public_runs
-          WHERE timestamp >= {start:DateTime64(3, 'UTC')} AND timestamp < {end:DateTime64(3, 'UTC')})
+        AND run_id IN (SELECT id FROM window_runs)
       GROUP BY run_id, id
+      UNION ALL
+      SELECT run_id, 2, timestamp, 0., flat_data
+      FROM public_node_outputs
+      WHERE node_persistent_id = {node_id:String}
+        AND run_id IN (SELECT id FROM window_runs)
     )
     GROUP BY run_id
-  ),
-  latest AS (
-    SELECT run_id, argMax(flat_data, timestamp) AS flat_data, toUInt8(1) AS has_output,
-      count() AS output_rows, max(timestamp) AS latest_at
-    FROM public_node_outputs
-    WHERE node_persistent_id = {node_id:String}
-      AND run_id IN (
-        SELECT id FROM public_runs
-        WHERE timestamp >= {start:DateTime64(3, 'UTC')} AND timestamp < {end:DateTime64(3, 'UTC')})
-    GROUP BY run_id
+    HAVING sessions > 0
   ),
   calls AS (
     SELECT
-      s.duration AS duration,
-      r.quarter AS quarter,
-      ifNull(l.has_output, 0) = 1 AS has_output,
-      l.output_rows AS output_rows,
-      toUnixTimestamp64Milli(l.latest_at) AS latest_ms,
-      JSONExtract(ifNull(l.flat_data, ''), 'Tuple(
+      duration,
+      quarter,
+      output_rows > 0 AS has_output,
+      output_rows,
+      if(output_rows > 0, toUnixTimestamp64Milli(latest_at), 0) AS latest_ms,
+      JSONExtract(flat_data, 'Tuple(
         `result.call.call_classification` String,
         `result.call.call_stage` String,
         `result.transfer.transfer_reason` String,
@@ -58,9 +60,7 @@ WITH
       tupleElement(f, 'result.carrier.carrier_end_state') AS carrier_end_state,
       tupleElement(f, 'result.pricing.pricing_notes') AS pricing_notes,
       classification != '' AS classified
-    FROM scoped AS s
-    INNER JOIN runs AS r ON r.run_id = s.run_id
-    LEFT JOIN latest AS l ON l.run_id = s.run_id
+    FROM per_run
   )
 SELECT
   count() AS total_calls,

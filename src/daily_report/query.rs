@@ -1,38 +1,43 @@
 //! The SQL of one daily report and its execution: ONE round trip per (org, day), each source
-//! table read once (`docs/daily-report.md`, "Scope of one report", "KPIs" and "Round trips";
+//! table scanned once (`public_runs` also for the window's run-id set) (`docs/daily-report.md`, "Scope of one report", "KPIs" and "Round trips";
 //! the old daily-report tool sent about 12 queries per report).
 //!
 //! # Shape of the query ([`DAY_SQL`], the file `day.sql`)
-//! 1. `runs`: `public_runs` in the window `[start, end)` (its sort key starts with
-//!    `timestamp`, so only the day's granules are read), one row per run id (a replica's
-//!    repeated row counts once, at its earliest timestamp), with the run's UTC quarter hour
-//!    (`intDiv(unix ms, 900000)`). The same window also feeds the `IN (SELECT ...)` subqueries
-//!    below; ClickHouse builds identical sets once per query.
-//! 2. `scoped` = the runs R: `public_sessions` rows of the org (sort key `(org_id, run_id)`)
-//!    whose run is in the window and whose `user_number` is not excluded, one row per run.
-//!    The platform has one session per run, whose duration is the call's. Should a run have
-//!    several: it still counts once; distinct sessions (by `id`) are legs of the call and
-//!    their durations add up; repeated rows of one session id (a replica not yet merged)
-//!    count once, with their greatest duration; a leg from an excluded number is left out
-//!    while the run counts through its other legs.
-//! 3. `latest` = the outputs O: `public_node_outputs` of the org's node (sort key
-//!    `(node_persistent_id, run_id)`) for runs in the window, deduplicated per run to the row
-//!    with the greatest `timestamp` (`argMax(flat_data, timestamp)`); retries count once,
-//!    with their latest values. Outputs of other nodes never enter. Outputs are not limited in
-//!    time: a run's output is its output whenever it was written. With the platform's
-//!    time-ordered (UUIDv7) run ids the run-id set also prunes granules of this table.
-//! 4. `calls` = R joined to its quarter hour and left-joined to O (a run without output has an
-//!    empty `flat_data`). Each `flat_data` is parsed once: one `JSONExtract` into a named
-//!    `Tuple` whose element names are the flat dotted keys (`result.call.call_stage`, not
-//!    paths). A missing key, `null` or text that is not JSON gives `''`; a number or bool
-//!    comes out as its JSON text (ClickHouse ≥ 21.11), so `transfer_success` is `true` for the
-//!    JSON bool `true` and for the string `"true"` some producers write. Against the previous
-//!    form (one `JSONExtractString` per key, eight parses per run, no hours), on the chdb
-//!    engine with 45,663 calls of 78,511 runs in the window (1M runs in all), 15 interleaved
-//!    runs each on 2 busy CPUs: engine CPU median 0.31 s vs 0.36 s, fastest run 0.31 s vs
-//!    0.70 s, median wall time equal (0.82 s, dominated by other load). Rerun with
-//!    `scripts/bench/daily-report --compare-ref <revision>`.
-//! 5. One aggregate row: `countIf` for every KPI count over C (the runs of O with a non-empty
+//! 1. `window_runs`: the ids of `public_runs` in the window `[start, end)` (its sort key
+//!    starts with `timestamp`, so only the day's granules are read); it feeds the
+//!    `IN (SELECT ...)` filters below, which ClickHouse builds once per query.
+//! 2. `per_run`: ONE `GROUP BY run_id` over the union of three kinds of rows, told apart by
+//!    `part`, instead of joining three grouped tables (two hash joins cost more than the
+//!    rest of the query: on the benchmark's 78,511 runs and 45,663 calls, 0.20 s instead of
+//!    0.29 s for the joined form, same KPIs; `scripts/bench/README.md`):
+//!    * `part = 0`, the runs: `public_runs` rows in the window. A replica's repeated row
+//!      counts once; the run's quarter hour comes from its earliest timestamp
+//!      (`intDiv(unix ms, 900000)`, UTC).
+//!    * `part = 1`, the runs R: `public_sessions` rows of the org (sort key
+//!      `(org_id, run_id)`) whose run is in the window and whose `user_number` is not
+//!      excluded, one row per (run, session `id`) with its greatest `duration`. The platform
+//!      has one session per run, whose duration is the call's. Should a run have several: it
+//!      still counts once; distinct sessions (by `id`) are legs of the call and their
+//!      durations add up; repeated rows of one session id (a replica not yet merged) count
+//!      once, with their greatest duration; a leg from an excluded number is left out while
+//!      the run counts through its other legs.
+//!    * `part = 2`, the outputs O: `public_node_outputs` rows of the org's node (sort key
+//!      `(node_persistent_id, run_id)`) for runs in the window, reduced per run to the row
+//!      with the greatest `timestamp` (`argMaxIf(flat_data, at, part = 2)`); retries count
+//!      once, with their latest values. Outputs of other nodes never enter. Outputs are not
+//!      limited in time: a run's output is its output whenever it was written. With the
+//!      platform's time-ordered (UUIDv7) run ids the run-id set also prunes granules.
+//!
+//!    A run is a call when it has a row of part 1 (`HAVING`; those are of window runs only,
+//!    so it has rows of part 0 too); one without output has an empty `flat_data` and
+//!    `output_rows = 0`.
+//! 3. `calls`: each `flat_data` is parsed once: one `JSONExtract` into a named `Tuple` whose
+//!    element names are the flat dotted keys (`result.call.call_stage`, not paths). A missing
+//!    key, `null` or text that is not JSON gives `''`; a number or bool comes out as its JSON
+//!    text (ClickHouse ≥ 21.11), so `transfer_success` is `true` for the JSON bool `true` and
+//!    for the string `"true"` some producers write. Against one `JSONExtractString` per key
+//!    (eight parses per run), one parse was 1.42× faster (`scripts/bench/README.md`).
+//! 4. One aggregate row: `countIf` for every KPI count over C (the runs of O with a non-empty
 //!    classification), `sum` of durations and exact quantiles of minutes over R, and each
 //!    breakdown as `sumMapIf([value], [1], classified)` = (values, counts), with `''` mapped
 //!    to `UNKNOWN`. `by_quarter` is `sumMap` of (total, classified, success) per UTC quarter
