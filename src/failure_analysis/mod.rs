@@ -314,6 +314,7 @@ pub async fn run(
         settled::read(&app.storage, &window.timezone, &days, &settled).await
     };
     let scan: Vec<bool> = per_day.iter().map(Option::is_none).collect();
+    let read_ms = started.elapsed().as_millis() as u64;
     let limited = async {
         // JIT off: it would compile each of the scan's per-day branches separately, which
         // costs more than the scan (query.sql). Both settings stay with the pooled session,
@@ -353,6 +354,7 @@ pub async fn run(
         days = counts.daily.len(),
         days_reused = days.len() - scanned,
         days_scanned = scanned,
+        read_ms,
         query_ms = started.elapsed().as_millis() as u64,
         "aggregate query done"
     );
