@@ -443,24 +443,12 @@ async fn write_artifacts(
     let written = async {
         let stamp = analysis.generated_at.format("%Y%m%d_%H%M%S");
         let link = |name: &str| crate::links::artifact(&app.settings, name);
-        let csv = if flags.export_csv {
-            let body = Bytes::from(csv_export::to_csv(analysis));
-            let name = format!("{prefix}user_failure_stats_{stamp}.csv");
-            let location = writes
-                .put(&name, body, &Put::new("text/csv; charset=utf-8"))
-                .await?;
-            Some((link(&name), location))
-        } else {
-            None
-        };
+        let csv_name = flags
+            .export_csv
+            .then(|| format!("{prefix}user_failure_stats_{stamp}.csv"));
         let html_name = format!("{prefix}user_failure_rates_{stamp}.html");
-        let html = Bytes::from(html::to_html(analysis));
-        let html_location = writes
-            .put(&html_name, html, &Put::new("text/html; charset=utf-8"))
-            .await?;
         let json_name = format!("{prefix}user_failure_summary_{stamp}.json");
-
-        let mut response = AnalysisResponse {
+        let response = AnalysisResponse {
             window: analysis.window.clone(),
             options: analysis.options.clone(),
             summary: analysis.summary.clone(),
@@ -475,13 +463,13 @@ async fn write_artifacts(
                 .collect(),
             daily: analysis.daily.clone(),
             artifacts: Artifacts {
-                csv: csv.as_ref().map(|(l, _)| l.clone()),
+                csv: csv_name.as_deref().map(link),
                 html: link(&html_name),
                 json: link(&json_name),
                 locations: ArtifactLocations {
-                    csv: csv.map(|(_, location)| location),
-                    html: html_location,
-                    json: String::new(),
+                    csv: csv_name.as_deref().map(|n| app.storage.location(n)),
+                    html: app.storage.location(&html_name),
+                    json: app.storage.location(&json_name),
                 },
             },
             cached: false,
@@ -489,10 +477,20 @@ async fn write_artifacts(
             users: Some(analysis.users.clone()),
         };
         let json = Bytes::from(serde_json::to_vec_pretty(&response).expect("response serializes"));
-        response.artifacts.locations.json = writes
-            .put(&json_name, json, &Put::new("application/json"))
-            .await?;
-
+        let mut objects = vec![
+            (
+                html_name,
+                Bytes::from(html::to_html(analysis)),
+                Put::new("text/html; charset=utf-8"),
+            ),
+            (json_name, json, Put::new("application/json")),
+        ];
+        if let Some(name) = csv_name {
+            let csv = Bytes::from(csv_export::to_csv(analysis));
+            objects.push((name, csv, Put::new("text/csv; charset=utf-8")));
+        }
+        // The artifacts at once (their writes overlap), then the cache entry.
+        writes.put_all(objects).await?;
         if cacheable {
             let entry = CacheEntry {
                 response: response.clone(),
@@ -500,7 +498,11 @@ async fn write_artifacts(
             };
             let body = Bytes::from(serde_json::to_vec(&entry).expect("cache entry serializes"));
             writes
-                .put(cache_name, body, &Put::new("application/json"))
+                .put_all(vec![(
+                    cache_name.to_string(),
+                    body,
+                    Put::new("application/json"),
+                )])
                 .await?;
         }
         Ok::<_, StorageError>(response)
@@ -532,11 +534,19 @@ impl RunWrites {
         }
     }
 
-    /// Writes one object and remembers it (before the call: a write may land even when its
-    /// reply is lost). Returns its location.
-    async fn put(&mut self, name: &str, body: Bytes, put: &Put) -> Result<String, StorageError> {
-        self.names.push(name.to_string());
-        Ok(self.storage.put(name, body, put).await?.location)
+    /// Writes `objects` (name, body, write) at once, each remembered before its write (a
+    /// write may land even when its reply is lost); the first error is returned.
+    async fn put_all(&mut self, objects: Vec<(String, Bytes, Put)>) -> Result<(), StorageError> {
+        self.names
+            .extend(objects.iter().map(|(name, ..)| name.clone()));
+        let storage = &self.storage;
+        futures::future::try_join_all(
+            objects
+                .iter()
+                .map(|(name, body, put)| storage.put(name, body.clone(), put)),
+        )
+        .await?;
+        Ok(())
     }
 
     /// Keeps everything written.

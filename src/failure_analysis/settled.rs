@@ -115,6 +115,8 @@ pub async fn write(
         } else {
             Condition::IfNotExists
         },
+        // A kept day lost or damaged in a crash is scanned again ([`read`]).
+        recomputable: true,
         ..Put::new("application/json")
     };
     let written: Vec<Option<u64>> = futures::stream::iter(days)

@@ -2,11 +2,13 @@
 //!
 //! `<dir>/<name>` holds an object's bytes, so the folder contains just the artifacts a person
 //! wants; `<dir>/.meta/<name>.json` holds its content type, metadata and ETag. Writes stage the
-//! body in a temporary file next to the destination, fsync it, write the sidecar, then rename
-//! (or hard-link, for create-only) it into place, so a reader never sees a torn object.
-//! Conditional writes are checked and committed under a process-wide lock and an exclusive
-//! file lock on `<dir>/.meta/.write.lock`, so handler processes sharing one folder cannot both
-//! pass the same `If-Match`.
+//! body and the sidecar in temporary files next to their destinations and fsync them, then
+//! rename the sidecar and rename (or hard-link, for create-only) the body into place and fsync
+//! the folder, so a reader never sees a torn object (a [`Put::recomputable`] copy skips the
+//! fsyncs: after a crash it may be missing or empty, which its reader detects). Conditions are checked and the renames done under a
+//! process-wide lock and an exclusive file lock on `<dir>/.meta/.write.lock`, so handler
+//! processes sharing one folder cannot both pass the same `If-Match`; the staging (the slow,
+//! fsynced part) happens before the lock, so concurrent writes overlap it.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -82,16 +84,46 @@ impl LocalStore {
             metadata: put.metadata.clone(),
         };
         let etag = sidecar.etag.clone();
-        let staged_dest = dest.clone();
-        let tmp = blocking(move || stage(&staged_dest, &body)).await?;
+        let sidecar = serde_json::to_vec(&sidecar)
+            .map_err(|e| StorageError::Unavailable(format!("cannot encode metadata: {e}")))?;
+        // Both files are written and fsynced before the lock is taken, so concurrent puts
+        // overlap their slow part; under the lock only the checks and renames happen.
+        let (staged_dest, staged_meta, sync) = (dest.clone(), meta.clone(), !put.recomputable);
+        let (tmp, meta_tmp) = blocking(move || {
+            let tmp = stage(&staged_dest, &body, sync)?;
+            match stage(&staged_meta, &sidecar, sync) {
+                Ok(meta_tmp) => Ok((tmp, meta_tmp)),
+                Err(e) => {
+                    let _ = fs::remove_file(&tmp);
+                    Err(e)
+                }
+            }
+        })
+        .await?;
         let (condition, name_owned, commit_dest) =
             (put.condition.clone(), name.to_string(), dest.clone());
         let _guard = WRITE_LOCK.lock().await;
         let lock = self.dir.join(META_DIR).join(".write.lock");
         blocking(move || {
             let _folder = folder_lock(&lock)?;
-            let result = commit(&tmp, &commit_dest, &meta, &sidecar, &condition, &name_owned);
-            let _ = fs::remove_file(&tmp); // already gone after a rename
+            let result = commit(
+                &tmp,
+                &meta_tmp,
+                &commit_dest,
+                &meta,
+                &condition,
+                &name_owned,
+            )
+            .and_then(|()| {
+                if sync {
+                    sync_parent(&commit_dest)
+                } else {
+                    Ok(())
+                }
+            });
+            // Already gone after their renames.
+            let _ = fs::remove_file(&tmp);
+            let _ = fs::remove_file(&meta_tmp);
             result
         })
         .await?;
@@ -223,13 +255,13 @@ fn folder_lock(path: &Path) -> Result<fs::File, StorageError> {
     Ok(file)
 }
 
-/// Writes `body` to a fresh temporary file in `dest`'s folder and fsyncs it.
-fn stage(dest: &Path, body: &[u8]) -> Result<PathBuf, StorageError> {
+/// Writes `body` to a fresh temporary file in `dest`'s folder, and fsyncs it when `sync`.
+fn stage(dest: &Path, body: &[u8], sync: bool) -> Result<PathBuf, StorageError> {
     let tmp = temp_next_to(dest)?;
     let write = || -> io::Result<()> {
         let mut file = fs::File::create_new(&tmp)?;
         file.write_all(body)?;
-        file.sync_all()
+        if sync { file.sync_all() } else { Ok(()) }
     };
     write().map_err(|e| {
         let _ = fs::remove_file(&tmp);
@@ -238,12 +270,13 @@ fn stage(dest: &Path, body: &[u8]) -> Result<PathBuf, StorageError> {
     Ok(tmp)
 }
 
-/// Checks the condition, writes the sidecar, then moves `tmp` to `dest`.
+/// Checks the condition, moves the staged sidecar `meta_tmp` to `meta`, then `tmp` to `dest`
+/// (the caller fsyncs the folder).
 fn commit(
     tmp: &Path,
+    meta_tmp: &Path,
     dest: &Path,
     meta: &Path,
-    sidecar: &Sidecar,
     condition: &Condition,
     name: &str,
 ) -> Result<(), StorageError> {
@@ -261,7 +294,7 @@ fn commit(
             Err(e) => return Err(io_error(dest, e)),
         },
     }
-    write_sidecar(meta, sidecar)?;
+    fs::rename(meta_tmp, meta).map_err(|e| io_error(meta, e))?;
     let placed = match condition {
         // Fails atomically if another process created `dest` meanwhile.
         Condition::IfNotExists => fs::hard_link(tmp, dest),
@@ -274,17 +307,7 @@ fn commit(
         }
         Err(e) => return Err(io_error(dest, e)),
     }
-    sync_parent(dest)
-}
-
-fn write_sidecar(meta: &Path, sidecar: &Sidecar) -> Result<(), StorageError> {
-    let json = serde_json::to_vec(sidecar)
-        .map_err(|e| StorageError::Unavailable(format!("cannot encode metadata: {e}")))?;
-    let tmp = stage(meta, &json)?;
-    fs::rename(&tmp, meta).map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        io_error(meta, e)
-    })
+    Ok(())
 }
 
 fn read_sidecar(meta: &Path) -> Option<Sidecar> {
@@ -436,6 +459,43 @@ mod tests {
             .collect();
         left.sort();
         assert_eq!(left, vec!["b.csv"]);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_recomputable_write_keeps_conditions_and_leaves_no_staged_files() {
+        let (s, dir) = store().await;
+        let cache = |condition| Put {
+            condition,
+            recomputable: true,
+            ..Put::new("application/json")
+        };
+        let first = s
+            .put("c/d.json", Bytes::from("1"), &cache(Condition::IfNotExists))
+            .await
+            .unwrap();
+        let again = s
+            .put("c/d.json", Bytes::from("2"), &cache(Condition::IfNotExists))
+            .await;
+        assert!(
+            matches!(again, Err(StorageError::AlreadyExists(_))),
+            "{again:?}"
+        );
+        let got = s.get("c/d.json").await.unwrap().unwrap();
+        assert_eq!((got.body, got.etag), (Bytes::from("1"), first.etag));
+        assert_eq!(got.content_type.as_deref(), Some("application/json"));
+        s.put("c/d.json", Bytes::from("3"), &cache(Condition::Always))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.get("c/d.json").await.unwrap().unwrap().body,
+            Bytes::from("3")
+        );
+        let left: Vec<_> = fs::read_dir(dir.join("c"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, vec!["d.json"]);
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -43,15 +43,20 @@ pub struct Put {
     /// ASCII identifiers (`[a-z0-9_]`), values ASCII.
     pub metadata: BTreeMap<String, String>,
     pub condition: Condition,
+    /// A copy the product can recompute (a cache), whose loss or damage in a crash is
+    /// detected and repaired by its reader: the local folder then skips `fsync` (it still
+    /// renames into place, so a reader never sees a torn object). Blob writes ignore it.
+    pub recomputable: bool,
 }
 
 impl Put {
-    /// An unconditional write of `content_type` with no metadata.
+    /// An unconditional, durable write of `content_type` with no metadata.
     pub fn new(content_type: &'static str) -> Self {
         Self {
             content_type,
             metadata: BTreeMap::new(),
             condition: Condition::Always,
+            recomputable: false,
         }
     }
 }
