@@ -1,6 +1,7 @@
 //! The SQL of one daily report and its execution: ONE round trip per (org, day), each source
-//! table scanned once (`public_runs` also for the window's run-id set) (`docs/daily-report.md`, "Scope of one report", "KPIs" and "Round trips";
-//! the old daily-report tool sent about 12 queries per report).
+//! table scanned once, `public_runs` once more for the window's run-id set
+//! (`docs/daily-report.md`, "Scope of one report", "KPIs" and "Round trips"; the old
+//! daily-report tool sent about 12 queries per report).
 //!
 //! # Shape of the query ([`DAY_SQL`], the file `day.sql`)
 //! 1. `window_runs`: the ids of `public_runs` in the window `[start, end)` (its sort key

@@ -12,7 +12,7 @@ use crate::helpers::{
     Answer, Receiver, Spawn, TestApp, URL_TOKEN, column, principal, put_json, store_yesterday,
     two_calls_database,
 };
-use crate::helpers::{id_of, render_card};
+use crate::helpers::{id_of, patch_notifications, render_card};
 
 /// A raw `GET path` (no client-side URL normalization, so `..` and `%2e%2e` reach the
 /// handler as sent): the status code.
@@ -311,22 +311,9 @@ async fn digest_app(share: Option<&TestApp>) -> TestApp {
     .await
 }
 
-/// PATCHes the default org's `notifications` under `If-Match` (required for them) with the
-/// ETag of a GET just before.
+/// PATCHes the default org's `notifications` ([`patch_notifications`]); asserts a 200.
 async fn set_notifications(app: &TestApp, list: Value) -> Value {
-    let url = format!("{}/api/orgs/{ORG}", app.address);
-    let got = app.client.get(&url).send().await.unwrap();
-    let etag = got.headers()["etag"].to_str().unwrap().to_string();
-    let r = app
-        .client
-        .patch(&url)
-        .header("If-Match", etag)
-        .json(&json!({"notifications": list}))
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    let body: Value = r.json().await.unwrap();
+    let (status, body) = patch_notifications(app, ORG, list).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
 }

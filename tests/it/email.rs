@@ -9,7 +9,9 @@ use mailparse::{MailHeaderMap as _, ParsedMail};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Mail, SmtpSink, Spawn, TestApp, column, id_of, store_yesterday};
+use crate::helpers::{
+    Mail, SmtpSink, Spawn, TestApp, column, id_of, patch_notifications, store_yesterday,
+};
 
 const ORG: &str = "01951f56-8c6e-7a93-a971-3d06a81a1ab0";
 const NODE: &str = "019b099d-77fd-7e09-9d2b-cd4c476a0a19";
@@ -72,24 +74,8 @@ async fn call(
     (r.status(), r.json().await.unwrap_or(Value::Null))
 }
 
-/// PATCHes the default org's `notifications` under the ETag of a GET just before.
-async fn patch_channels(app: &TestApp, list: Value) -> (StatusCode, Value) {
-    let url = format!("{}/api/orgs/{ORG}", app.address);
-    let got = app.client.get(&url).send().await.unwrap();
-    let etag = got.headers()["etag"].to_str().unwrap().to_string();
-    let r = app
-        .client
-        .patch(&url)
-        .header("If-Match", etag)
-        .json(&json!({"notifications": list}))
-        .send()
-        .await
-        .unwrap();
-    (r.status(), r.json().await.unwrap())
-}
-
 async fn set_channels(app: &TestApp, list: Value) -> Value {
-    let (status, body) = patch_channels(app, list).await;
+    let (status, body) = patch_notifications(app, ORG, list).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
 }
@@ -387,7 +373,7 @@ async fn bad_email_channels_are_refused_naming_the_field() {
         ),
         (json!({"id": "m", "kind": "slack"}), "notifications[0].url"),
     ] {
-        let (status, body) = patch_channels(&app, json!([channel])).await;
+        let (status, body) = patch_notifications(&app, ORG, json!([channel])).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{channel}: {body}");
         assert_eq!(body["error"]["field"], field, "{channel}: {body}");
         assert!(!body.to_string().contains("not-an-address"), "{body}");

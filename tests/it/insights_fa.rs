@@ -5,27 +5,12 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Call, TestApp, connect, fresh_database, insert};
+use crate::helpers::{Call, OK_SID, TestApp, connect, fresh_database, insert, sessions};
 
 const A: &str = "aaaaaaaa-0000-4000-8000-000000000001";
 const B: &str = "bbbbbbbb-0000-4000-8000-000000000002";
 const C: &str = "cccccccc-0000-4000-8000-000000000003";
 const D: &str = "dddddddd-0000-4000-8000-000000000004";
-
-const OK_SID: &str = "c0ffee00c0ffee00";
-
-/// Adds `count` sessions of `user` at `at` (UTC), the first `failed` of them without a call sid.
-async fn sessions(db: &tokio_postgres::Client, user: &str, at: &str, count: i32, failed: i32) {
-    db.execute(
-        "INSERT INTO public.calllog (session_id, user_id, exotel_call_sid, created_on) \
-         SELECT 's' || i, $1::text::uuid, CASE WHEN i <= $4 THEN NULL ELSE $5 END, \
-                $2::text::timestamp \
-           FROM generate_series(1, $3) i",
-        &[&user, &at, &count, &failed, &OK_SID],
-    )
-    .await
-    .expect("insert sessions");
-}
 
 /// A database with the four users A–D (names "A" … "D") and no calls.
 async fn users_db() -> (String, tokio_postgres::Client) {

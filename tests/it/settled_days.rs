@@ -7,26 +7,13 @@ use bytes::Bytes;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Spawn, TestApp, connect, fresh_database, insert};
+use crate::helpers::{Spawn, TestApp, connect, fresh_database, insert, sessions};
 
 const A: &str = "aaaaaaaa-0000-4000-8000-00000000000a";
 const B: &str = "bbbbbbbb-0000-4000-8000-00000000000b";
 
 /// Where the handler keeps the settled days of Asia/Kolkata.
 const KEPT: &str = "failure_analysis/settled/Asia/Kolkata/";
-
-/// Adds `count` sessions of `user` at `at` (UTC), the first `failed` of them without a call sid.
-async fn sessions(db: &tokio_postgres::Client, user: &str, at: &str, count: i32, failed: i32) {
-    db.execute(
-        "INSERT INTO public.calllog (session_id, user_id, exotel_call_sid, created_on) \
-         SELECT 's' || i, $1::text::uuid, CASE WHEN i <= $4 THEN NULL ELSE 'sid' END, \
-                $2::text::timestamp \
-           FROM generate_series(1, $3) i",
-        &[&user, &at, &count, &failed],
-    )
-    .await
-    .expect("insert sessions");
-}
 
 /// Users A and B; every Asia/Kolkata day of 2025-03-01 ..= 2025-03-10 (at 06:00 UTC, 11:30
 /// local) has sessions of both, counts that differ per day.

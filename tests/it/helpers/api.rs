@@ -491,6 +491,27 @@ pub fn timer_payload(is_past_due: bool) -> Value {
     })
 }
 
+/// PATCHes `org_id`'s `notifications` to `list` under `If-Match` (required for them) with
+/// the ETag of a GET just before; returns the reply's status and JSON body.
+pub async fn patch_notifications(
+    app: &TestApp,
+    org_id: &str,
+    list: Value,
+) -> (reqwest::StatusCode, Value) {
+    let url = format!("{}/api/orgs/{org_id}", app.address);
+    let got = app.client.get(&url).send().await.unwrap();
+    let etag = got.headers()["etag"].to_str().unwrap().to_string();
+    let r = app
+        .client
+        .patch(&url)
+        .header("If-Match", etag)
+        .json(&json!({"notifications": list}))
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.json().await.unwrap())
+}
+
 /// Stores `org_id`'s report of yesterday (in the org's zone) directly, as a finished run would
 /// have: 42 calls, 4,200 s; returns its date.
 pub async fn store_yesterday(app: &TestApp, org_id: &str) -> NaiveDate {

@@ -50,6 +50,23 @@ pub struct Call<'a> {
     pub created_on: &'a str,
 }
 
+/// The call sid of a connected session that [`sessions`] writes.
+pub const OK_SID: &str = "c0ffee00c0ffee00";
+
+/// Adds `count` sessions of `user` at `at` (UTC, `YYYY-MM-DD HH:MM:SS`), the first `failed`
+/// of them without a call sid, the others with [`OK_SID`]; one statement.
+pub async fn sessions(db: &tokio_postgres::Client, user: &str, at: &str, count: i32, failed: i32) {
+    db.execute(
+        "INSERT INTO public.calllog (session_id, user_id, exotel_call_sid, created_on) \
+         SELECT 's' || i, $1::text::uuid, CASE WHEN i <= $4 THEN NULL ELSE $5 END, \
+                $2::text::timestamp \
+           FROM generate_series(1, $3) i",
+        &[&user, &at, &count, &failed, &OK_SID],
+    )
+    .await
+    .expect("insert sessions");
+}
+
 /// Inserts users `(uuid, name)` and calls.
 pub async fn insert(
     db: &tokio_postgres::Client,
